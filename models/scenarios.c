@@ -1,0 +1,17 @@
+/*
+ * scenarios.c -- the catalogue of scenarios deja knows (deja_scenarios()).
+ * A new scenario is a file in models/ that defines a deja_scenario and a
+ * line here.
+ */
+#include <stddef.h>
+
+#include "deja/deja.h"
+
+extern const deja_scenario deja_scenario_drift_fork;
+
+static const deja_scenario *const deja__all[] = {
+    &deja_scenario_drift_fork,
+    NULL,
+};
+
+const deja_scenario *const *deja_scenarios(void) { return deja__all; }

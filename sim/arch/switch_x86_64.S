@@ -1,0 +1,39 @@
+/*
+ * switch_x86_64.S -- the simulator's fast fiber switch for x86-64 (SysV).
+ *
+ * deja__switch(void **from_sp, void *to_sp): pushes the callee-saved
+ * registers (rbp rbx r12-r15) on the current stack, stores rsp in *from_sp,
+ * loads to_sp and pops the same registers from it, then returns into the
+ * other fiber. deja__fiber_start is where a new fiber begins: its frame
+ * (built by deja_fiber_init) holds entry in r12 and arg in r13.
+ */
+    .text
+    .globl deja__switch
+    .type deja__switch, @function
+deja__switch:
+    pushq %rbp
+    pushq %rbx
+    pushq %r12
+    pushq %r13
+    pushq %r14
+    pushq %r15
+    movq %rsp, (%rdi)
+    movq %rsi, %rsp
+    popq %r15
+    popq %r14
+    popq %r13
+    popq %r12
+    popq %rbx
+    popq %rbp
+    ret
+    .size deja__switch, .-deja__switch
+
+    .globl deja__fiber_start
+    .type deja__fiber_start, @function
+deja__fiber_start:
+    movq %r13, %rdi
+    callq *%r12
+    ud2
+    .size deja__fiber_start, .-deja__fiber_start
+
+    .section .note.GNU-stack,"",@progbits

@@ -1,0 +1,248 @@
+/*
+ * chan.c -- channels and select in the simulator.
+ *
+ * A channel is a ring buffer of fixed-size elements plus two FIFO queues of
+ * waiters (blocked receivers and senders). A waiter lives on its task's
+ * stack while the task is parked; a select parks one waiter per case, all
+ * sharing one deja__sel, and the first case to fire wins: the others are
+ * skipped by whoever meets them later and unlinked when the task resumes.
+ * Handing an element to a waiting receiver copies it straight into the
+ * receiver's buffer, so an unbuffered send completes only when taken.
+ */
+#include <assert.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+#define DEJA__WOULD_BLOCK 1
+
+typedef struct deja__sel {
+    int done;
+    int fired;
+    int result;
+} deja__sel;
+
+typedef struct deja__waiter {
+    deja__task *task;
+    deja__sel *sel;
+    int index;
+    void *elem;
+    rt_chan *ch; /* non-NULL while linked in ch's queue */
+    struct deja__waiter *prev, *next;
+} deja__waiter;
+
+typedef struct deja__wq {
+    deja__waiter *head, *tail;
+} deja__wq;
+
+struct rt_chan {
+    char name[32];
+    deja__node *node;
+    size_t elem_size, cap;
+    size_t head, count;
+    int closed;
+    deja__wq recvq, sendq;
+    unsigned char *buf;
+};
+
+/* ---- waiter queues --------------------------------------------------------- */
+
+static void deja__wq_push(deja__wq *q, deja__waiter *wt, rt_chan *ch) {
+    wt->ch = ch;
+    wt->next = NULL;
+    wt->prev = q->tail;
+    if (q->tail)
+        q->tail->next = wt;
+    else
+        q->head = wt;
+    q->tail = wt;
+}
+
+static void deja__wq_unlink(deja__wq *q, deja__waiter *wt) {
+    assert(wt->ch);
+    if (wt->prev)
+        wt->prev->next = wt->next;
+    else
+        q->head = wt->next;
+    if (wt->next)
+        wt->next->prev = wt->prev;
+    else
+        q->tail = wt->prev;
+    wt->ch = NULL;
+    wt->prev = wt->next = NULL;
+}
+
+/* Unlinks and returns the first waiter whose select has not fired yet. */
+static deja__waiter *deja__wq_take(deja__wq *q) {
+    while (q->head) {
+        deja__waiter *wt = q->head;
+        deja__wq_unlink(q, wt);
+        if (!wt->sel->done) return wt;
+    }
+    return NULL;
+}
+
+/* Marks the waiter's select as fired by its case and wakes its task. */
+static void deja__complete(deja__waiter *wt, int result) {
+    assert(!wt->sel->done);
+    wt->sel->done = 1;
+    wt->sel->fired = wt->index;
+    wt->sel->result = result;
+    deja__wake(deja__w, wt->task, RT_OK);
+}
+
+/* ---- the operations -------------------------------------------------------- */
+
+static void *deja__slot(rt_chan *ch, size_t i) { return ch->buf + ((ch->head + i) % ch->cap) * ch->elem_size; }
+
+/* One attempt to send: RT_OK, RT_ECLOSED, or DEJA__WOULD_BLOCK. */
+static int deja__try_send(rt_chan *ch, const void *elem) {
+    if (ch->closed) return RT_ECLOSED;
+    deja__waiter *r = deja__wq_take(&ch->recvq);
+    if (r) {
+        if (r->elem) memcpy(r->elem, elem, ch->elem_size);
+        deja__complete(r, RT_OK);
+        return RT_OK;
+    }
+    if (ch->count < ch->cap) {
+        memcpy(deja__slot(ch, ch->count), elem, ch->elem_size);
+        ch->count++;
+        return RT_OK;
+    }
+    return DEJA__WOULD_BLOCK;
+}
+
+/* One attempt to receive: RT_OK, RT_ECLOSED, or DEJA__WOULD_BLOCK. */
+static int deja__try_recv(rt_chan *ch, void *elem) {
+    if (ch->count > 0) {
+        if (elem) memcpy(elem, deja__slot(ch, 0), ch->elem_size);
+        ch->head = (ch->head + 1) % ch->cap;
+        ch->count--;
+        deja__waiter *s = deja__wq_take(&ch->sendq);
+        if (s) {
+            memcpy(deja__slot(ch, ch->count), s->elem, ch->elem_size);
+            ch->count++;
+            deja__complete(s, RT_OK);
+        }
+        return RT_OK;
+    }
+    deja__waiter *s = deja__wq_take(&ch->sendq);
+    if (s) {
+        if (elem) memcpy(elem, s->elem, ch->elem_size);
+        deja__complete(s, RT_OK);
+        return RT_OK;
+    }
+    if (ch->closed) {
+        if (elem) memset(elem, 0, ch->elem_size);
+        return RT_ECLOSED;
+    }
+    return DEJA__WOULD_BLOCK;
+}
+
+rt_chan *deja__chan_new(deja__node *n, const char *name, size_t elem_size, size_t cap) {
+    assert(elem_size > 0);
+    size_t bytes = sizeof(rt_chan) + elem_size * cap;
+    rt_chan *ch = n ? deja__node_alloc(n, bytes) : malloc(bytes);
+    if (!ch) return NULL;
+    memset(ch, 0, sizeof *ch);
+    snprintf(ch->name, sizeof ch->name, "%s", name ? name : "chan");
+    ch->node = n;
+    ch->elem_size = elem_size;
+    ch->cap = cap;
+    ch->buf = (unsigned char *)(ch + 1);
+    return ch;
+}
+
+rt_chan *rt_chan_new(const char *name, size_t elem_size, size_t cap) {
+    return deja__chan_new(deja__self_node(), name, elem_size, cap);
+}
+
+void rt_chan_close(rt_chan *ch) {
+    assert(!ch->closed && "channel closed twice");
+    ch->closed = 1;
+    deja__waiter *wt;
+    while ((wt = deja__wq_take(&ch->recvq))) {
+        if (wt->elem) memset(wt->elem, 0, ch->elem_size);
+        deja__complete(wt, RT_ECLOSED);
+    }
+    while ((wt = deja__wq_take(&ch->sendq))) deja__complete(wt, RT_ECLOSED);
+}
+
+int deja__chan_waiters(const rt_chan *ch) {
+    int n = 0;
+    for (deja__waiter *wt = ch->recvq.head; wt; wt = wt->next) n += !wt->sel->done;
+    for (deja__waiter *wt = ch->sendq.head; wt; wt = wt->next) n += !wt->sel->done;
+    return n;
+}
+
+void rt_chan_free(rt_chan *ch) {
+    if (!ch) return;
+    assert(deja__chan_waiters(ch) == 0 && "channel freed while tasks wait on it");
+    if (ch->node)
+        deja__node_free(ch->node, ch);
+    else
+        free(ch);
+}
+
+size_t rt_chan_len(const rt_chan *ch) { return ch->count; }
+
+int deja__chan_offer(rt_chan *ch, const void *elem) {
+    int r = deja__try_send(ch, elem);
+    return r == DEJA__WOULD_BLOCK ? RT_ETIMEDOUT : r;
+}
+
+int rt_select(rt_case *cases, int n, int64_t timeout_ns) {
+    deja_world *w = deja__w;
+    deja__task *self = deja__self();
+    assert(n >= 0 && n <= 64);
+    for (int i = 0; i < n; i++) {
+        if (!cases[i].ch) continue;
+        int r = cases[i].op == RT_SEND ? deja__try_send(cases[i].ch, cases[i].elem)
+                                       : deja__try_recv(cases[i].ch, cases[i].elem);
+        if (r != DEJA__WOULD_BLOCK) {
+            cases[i].result = r;
+            return i;
+        }
+    }
+    if (timeout_ns == 0) return RT_ETIMEDOUT;
+    deja__sel sel = {0, -1, 0};
+    deja__waiter wts[64];
+    const char *on = NULL;
+    int armed = 0;
+    for (int i = 0; i < n; i++) {
+        if (!cases[i].ch) continue;
+        wts[i] = (deja__waiter){self, &sel, i, cases[i].elem, NULL, NULL, NULL};
+        deja__wq_push(cases[i].op == RT_SEND ? &cases[i].ch->sendq : &cases[i].ch->recvq, &wts[i],
+                      cases[i].ch);
+        on = cases[i].ch->name;
+        armed++;
+    }
+    const char *kind = "select";
+    if (armed == 1) {
+        for (int i = 0; i < n; i++)
+            if (cases[i].ch) kind = cases[i].op == RT_SEND ? "chan send" : "chan recv";
+    } else {
+        on = NULL;
+    }
+    deja__park(w, kind, on, deja__deadline(w, self->node, timeout_ns));
+    for (int i = 0; i < n; i++) {
+        if (!cases[i].ch || !wts[i].ch) continue;
+        deja__wq_unlink(cases[i].op == RT_SEND ? &cases[i].ch->sendq : &cases[i].ch->recvq, &wts[i]);
+    }
+    if (!sel.done) return RT_ETIMEDOUT;
+    cases[sel.fired].result = sel.result;
+    return sel.fired;
+}
+
+int rt_chan_send(rt_chan *ch, const void *elem, int64_t timeout_ns) {
+    rt_case c = {ch, RT_SEND, (void *)elem, 0};
+    int i = rt_select(&c, 1, timeout_ns);
+    return i < 0 ? i : c.result;
+}
+
+int rt_chan_recv(rt_chan *ch, void *elem, int64_t timeout_ns) {
+    rt_case c = {ch, RT_RECV, elem, 0};
+    int i = rt_select(&c, 1, timeout_ns);
+    return i < 0 ? i : c.result;
+}

@@ -1,0 +1,23 @@
+/*
+ * cli.h -- the subcommands of the `deja` tool.
+ *
+ * main.c dispatches `deja CMD ...` to deja_cmd_CMD(argc, argv), where argv[0]
+ * is CMD itself. Every command returns the process exit status: 0 success,
+ * 1 a failing verdict (or a replay mismatch), 2 bad input with a one-line
+ * message on stderr that names the flag, file or line at fault.
+ */
+#ifndef DEJA_CLI_H
+#define DEJA_CLI_H
+
+int deja_cmd_run(int argc, char **argv);
+int deja_cmd_replay(int argc, char **argv);
+int deja_cmd_sweep(int argc, char **argv);
+int deja_cmd_plot(int argc, char **argv);
+int deja_cmd_scenarios(int argc, char **argv);
+int deja_cmd_bench(int argc, char **argv);
+int deja_cmd_cluster(int argc, char **argv);
+
+/* Prints a usage error naming what is wrong and returns 2. */
+int deja_cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+#endif /* DEJA_CLI_H */

@@ -1,0 +1,61 @@
+/*
+ * main.c -- entry point of the `deja` tool: dispatches to the subcommands
+ * declared in cli.h and prints the overall help.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+#include "deja/rt.h"
+
+typedef struct deja__cmd {
+    const char *name;
+    int (*fn)(int, char **);
+    const char *summary;
+} deja__cmd;
+
+static const deja__cmd deja__cmds[] = {
+    {"run", deja_cmd_run, "run one scenario for one seed and print its summary"},
+    {"replay", deja_cmd_replay, "replay a seed file and check its verdict and trace hash"},
+    {"sweep", deja_cmd_sweep, "run a parameter grid x seeds into an SQLite database"},
+    {"plot", deja_cmd_plot, "draw a plot (gnuplot PNG) from a sweep database"},
+    {"scenarios", deja_cmd_scenarios, "list scenarios and their parameters"},
+    {"bench", deja_cmd_bench, "measure context switches, events and simulation speed"},
+    {"cluster", deja_cmd_cluster, "run a real cluster of deja-node processes on loopback"},
+};
+
+static void deja__help(FILE *out) {
+    fprintf(out,
+            "deja -- deterministic simulation for blockchain node code\n\n"
+            "usage: deja COMMAND [ARGS]   (deja COMMAND --help for details)\n\ncommands:\n");
+    for (size_t i = 0; i < sizeof deja__cmds / sizeof deja__cmds[0]; i++)
+        fprintf(out, "  %-10s %s\n", deja__cmds[i].name, deja__cmds[i].summary);
+    fprintf(out, "\nexit status: 0 ok, 1 an oracle failed, 2 bad input\n");
+}
+
+int deja_cli_usage_error(const char *cmd, const char *fmt, ...) {
+    va_list ap;
+    fprintf(stderr, "deja %s: ", cmd);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, " (see 'deja %s --help')\n", cmd);
+    return 2;
+}
+
+int main(int argc, char **argv) {
+    rt_programs();
+    if (argc < 2) {
+        deja__help(stderr);
+        return 2;
+    }
+    if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+        deja__help(stdout);
+        return 0;
+    }
+    for (size_t i = 0; i < sizeof deja__cmds / sizeof deja__cmds[0]; i++)
+        if (!strcmp(argv[1], deja__cmds[i].name)) return deja__cmds[i].fn(argc - 1, argv + 1);
+    fprintf(stderr, "deja: unknown command '%s' (see 'deja --help')\n", argv[1]);
+    return 2;
+}

@@ -1,0 +1,233 @@
+/*
+ * rt.h -- the seam between node code and the world it runs in.
+ *
+ * Everything that can differ between two runs of a node goes through this
+ * header: tasks, channels, locks, time, the network, memory, randomness,
+ * parameters, logging and the facts the oracles judge. Node code (node/)
+ * includes this header and nothing else of deja. Two backends implement it
+ * and are chosen at link time: the simulator (sim/, one OS thread, virtual
+ * time, everything driven by one seed) and the production backend (sim/real/,
+ * threads, CLOCK_MONOTONIC / CLOCK_REALTIME, sockets).
+ *
+ * Rules node code must follow so that both backends run it unchanged:
+ *   - no global mutable state: several nodes share one process in the
+ *     simulator; keep state in a struct reached from the entry point;
+ *   - every blocking call takes a timeout (RT_FOREVER only where a cancelled
+ *     context or a closed channel is guaranteed to wake it);
+ *   - durations come from rt_mono_ns(); rt_wall_ns() is for timestamps only.
+ *
+ * All times are signed 64-bit integers of nanoseconds.
+ */
+#ifndef DEJA_RT_H
+#define DEJA_RT_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- results ----------------------------------------------------------- */
+
+enum {
+    RT_OK = 0,
+    RT_ETIMEDOUT = -1, /* the timeout or deadline passed first */
+    RT_ECLOSED = -2,   /* the channel is closed (and drained, for receive) */
+    RT_ECANCELED = -3, /* the context was cancelled */
+    RT_ENOMEM = -4,
+    RT_EINVAL = -5,
+    RT_EIO = -6,
+    RT_ENOENT = -7,
+};
+
+#define RT_FOREVER ((int64_t)-1) /* timeout meaning "wait without bound" */
+#define RT_MS ((int64_t)1000000)
+#define RT_SEC ((int64_t)1000000000)
+
+/* ---- tasks ------------------------------------------------------------- */
+
+typedef void (*rt_task_fn)(void *arg);
+
+/* Starts a task running fn(arg) on this node. The name and the spawn site
+ * (file:line, filled in by the macro) show in task dumps and leak reports.
+ * Returns RT_OK, or RT_ENOMEM when the node cannot take another task. */
+int rt_spawn_at(const char *name, rt_task_fn fn, void *arg, const char *file, int line);
+#define rt_spawn(name, fn, arg) rt_spawn_at((name), (fn), (arg), __FILE__, __LINE__)
+
+/* Lets every other runnable task run before the caller continues. */
+void rt_yield(void);
+
+/* Names the point the calling task is about to block on, for task dumps
+ * (optional: channels, locks and sleeps already name themselves). */
+void rt_task_note(const char *what);
+
+/* ---- cancellation contexts --------------------------------------------- */
+
+typedef struct rt_ctx rt_ctx;
+typedef struct rt_chan rt_chan;
+
+/* A context is cancelled by rt_ctx_cancel, by its deadline passing, or by
+ * its parent being cancelled. Children must be released before parents. */
+rt_ctx *rt_ctx_with_cancel(rt_ctx *parent);
+rt_ctx *rt_ctx_with_timeout(rt_ctx *parent, int64_t timeout_ns);
+void rt_ctx_cancel(rt_ctx *ctx);
+/* RT_OK while live, RT_ECANCELED or RT_ETIMEDOUT once done. */
+int rt_ctx_err(const rt_ctx *ctx);
+/* A channel that is closed when the context is done: use it in rt_select. */
+rt_chan *rt_ctx_done(rt_ctx *ctx);
+/* Cancels (if still live) and frees the context. */
+void rt_ctx_release(rt_ctx *ctx);
+
+/* ---- wait groups ------------------------------------------------------- */
+
+typedef struct rt_wg rt_wg;
+
+rt_wg *rt_wg_new(void);
+void rt_wg_add(rt_wg *wg, int delta);
+void rt_wg_done(rt_wg *wg);
+/* Waits until the count is zero: RT_OK or RT_ETIMEDOUT. */
+int rt_wg_wait(rt_wg *wg, int64_t timeout_ns);
+void rt_wg_free(rt_wg *wg);
+
+/* ---- channels ---------------------------------------------------------- */
+
+/* A channel of fixed-size elements; cap 0 makes it unbuffered (a send
+ * completes only when a receiver takes the element). */
+rt_chan *rt_chan_new(const char *name, size_t elem_size, size_t cap);
+/* Wakes every waiter: receivers drain what is buffered, then get RT_ECLOSED;
+ * senders get RT_ECLOSED. Closing twice is a bug (asserted). */
+void rt_chan_close(rt_chan *ch);
+/* Frees a channel no task waits on any more. */
+void rt_chan_free(rt_chan *ch);
+/* RT_OK, RT_ECLOSED or RT_ETIMEDOUT (timeout 0 = try once). */
+int rt_chan_send(rt_chan *ch, const void *elem, int64_t timeout_ns);
+int rt_chan_recv(rt_chan *ch, void *elem, int64_t timeout_ns);
+size_t rt_chan_len(const rt_chan *ch);
+
+enum { RT_RECV = 0, RT_SEND = 1 };
+
+typedef struct rt_case {
+    rt_chan *ch;  /* NULL cases are skipped (a disabled arm) */
+    int op;       /* RT_RECV or RT_SEND */
+    void *elem;   /* where to receive into / what to send (may be NULL on recv) */
+    int result;   /* out: RT_OK or RT_ECLOSED for the case that fired */
+} rt_case;
+
+/* Waits until one case can proceed and performs it. Returns the index of the
+ * case that fired (the lowest-index ready case wins when several are ready,
+ * so behaviour never depends on anything but the program), or RT_ETIMEDOUT. */
+int rt_select(rt_case *cases, int n, int64_t timeout_ns);
+
+/* ---- mutexes ----------------------------------------------------------- */
+
+typedef struct rt_mutex rt_mutex;
+
+rt_mutex *rt_mutex_new(const char *name);
+/* RT_OK or RT_ETIMEDOUT. The owner is recorded for deadlock reports. */
+int rt_mutex_lock(rt_mutex *m, int64_t timeout_ns);
+void rt_mutex_unlock(rt_mutex *m);
+void rt_mutex_free(rt_mutex *m);
+
+/* ---- time -------------------------------------------------------------- */
+
+/* Monotonic time of this node: never goes back, may drift. */
+int64_t rt_mono_ns(void);
+/* Wall-clock time of this node (ns since the epoch): offset, drift, NTP
+ * steps; may jump backwards. */
+int64_t rt_wall_ns(void);
+/* Sleeps ns of this node's monotonic time. RT_OK. */
+int rt_sleep_ns(int64_t ns);
+
+typedef struct rt_timer rt_timer;
+
+/* A timer fires once after first_ns (period_ns 0) or every period_ns after
+ * that (a ticker). Each firing puts the node's monotonic time (int64_t) in
+ * its channel, dropped if the previous one was not taken. Must be stopped. */
+rt_timer *rt_timer_new(const char *name, int64_t first_ns, int64_t period_ns);
+rt_chan *rt_timer_chan(rt_timer *t);
+/* Stops and frees the timer (its channel with it). */
+void rt_timer_stop(rt_timer *t);
+
+/* ---- network ----------------------------------------------------------- */
+
+/* A message as delivered: allocated by the backend, freed with rt_msg_free. */
+typedef struct rt_msg {
+    uint32_t from;
+    uint32_t len;
+    uint8_t data[];
+} rt_msg;
+
+/* Sends len bytes to node `to` (best effort: may be lost, delayed,
+ * duplicated, reordered). RT_OK or RT_EINVAL. */
+int rt_send(uint32_t to, const void *data, size_t len);
+/* This node's inbox: a channel of rt_msg* elements. */
+rt_chan *rt_inbox(void);
+void rt_msg_free(rt_msg *m);
+
+/* ---- identity and parameters ------------------------------------------- */
+
+uint32_t rt_node_id(void);
+uint32_t rt_node_count(void);
+/* The value of parameter `key` (as given to the scenario or the daemon),
+ * or dflt when it is not set. */
+const char *rt_param_str(const char *key, const char *dflt);
+int64_t rt_param_i64(const char *key, int64_t dflt);
+
+/* ---- memory ------------------------------------------------------------ */
+
+/* Accounted allocation: counted in the node's resident size. */
+void *rt_malloc(size_t n);
+void *rt_calloc(size_t count, size_t n);
+void *rt_realloc(void *p, size_t n);
+void rt_free(void *p);
+
+/* ---- randomness -------------------------------------------------------- */
+
+uint64_t rt_rand_u64(void);
+
+/* ---- logging ----------------------------------------------------------- */
+
+enum { RT_LOG_DEBUG = 0, RT_LOG_INFO = 1, RT_LOG_WARN = 2, RT_LOG_ERROR = 3 };
+void rt_log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* ---- facts for the oracles --------------------------------------------- */
+
+typedef enum rt_fact_kind {
+    RT_FACT_PRODUCED = 1,  /* this node built block (height, slot, hash, parent) */
+    RT_FACT_IMPORTED = 2,  /* a received block was accepted into the tree */
+    RT_FACT_REJECTED = 3,  /* a received block was refused (value: reason) */
+    RT_FACT_DEFERRED = 4,  /* a block from the near future was held back */
+    RT_FACT_HEAD = 5,      /* the head moved (value: reorg depth, 0 if none) */
+    RT_FACT_CONFIRMED = 6, /* block at height is confirmed (depth k reached) */
+} rt_fact_kind;
+
+typedef struct rt_fact {
+    rt_fact_kind kind;
+    uint64_t height;
+    uint64_t slot;
+    uint8_t hash[16];
+    uint8_t parent[16];
+    int64_t value;
+} rt_fact;
+
+/* Tells the oracles what this node did. */
+void rt_fact_report(const rt_fact *f);
+
+/* ---- programs ---------------------------------------------------------- */
+
+/* A node program: runs as the node's first task; returns when ctx is done
+ * (the simulator's end of run, SIGTERM in production) after its tasks quit. */
+typedef void (*rt_main_fn)(rt_ctx *ctx);
+
+/* Makes a program known by name (called from rt_programs). */
+void rt_program_register(const char *name, rt_main_fn fn);
+/* Implemented by the node library: registers every program it offers. */
+void rt_programs(void);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* DEJA_RT_H */

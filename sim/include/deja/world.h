@@ -1,0 +1,118 @@
+/*
+ * world.h -- the simulated world, as scenarios (models/) build and drive it.
+ *
+ * A world holds the nodes of one run, the event queue ordered by (virtual
+ * time, sequence), one PRNG stream per subsystem split from the seed, the
+ * per-node clocks, the network, the trace digest and the fact hooks the
+ * oracles listen on. Scenarios create nodes running registered programs
+ * (rt_program_register), configure the models and schedule faults; the
+ * runner (deja_run) then advances virtual time to the end of the run.
+ */
+#ifndef DEJA_WORLD_H
+#define DEJA_WORLD_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "deja/deja.h"
+#include "deja/rt.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- PRNG streams ------------------------------------------------------ */
+
+/* xoshiro256** state; one per subsystem so draws never shift each other. */
+typedef struct deja_prng {
+    uint64_t s[4];
+} deja_prng;
+
+/* Seeds a stream from (seed, name): the same pair always gives the same
+ * stream, different names give independent ones. */
+void deja_prng_init(deja_prng *r, uint64_t seed, const char *name);
+uint64_t deja_prng_next(deja_prng *r);
+/* Uniform in [0, n) (n > 0), without modulo bias. */
+uint64_t deja_prng_below(deja_prng *r, uint64_t n);
+/* Uniform in [lo, hi] (lo <= hi). */
+int64_t deja_prng_range(deja_prng *r, int64_t lo, int64_t hi);
+/* True with probability ppm / 1e6. */
+int deja_prng_chance_ppm(deja_prng *r, uint32_t ppm);
+
+/* ---- the world --------------------------------------------------------- */
+
+deja_world *deja_world_new(uint64_t seed, const deja_params *params);
+void deja_world_free(deja_world *w);
+uint64_t deja_world_seed(const deja_world *w);
+const deja_params *deja_world_params(const deja_world *w);
+/* A PRNG stream of this world, split from its seed by name. */
+deja_prng *deja_world_stream(deja_world *w, const char *name);
+/* Virtual time since the start of the run (true time, no clock error). */
+int64_t deja_world_now(const deja_world *w);
+uint32_t deja_world_nodes(const deja_world *w);
+/* Sets the simulated duration (the run stops there). */
+void deja_world_set_duration(deja_world *w, int64_t ns);
+/* Calls fn(w, arg) at virtual time at_ns, outside any task. */
+typedef void (*deja_event_fn)(deja_world *w, void *arg);
+void deja_world_at(deja_world *w, int64_t at_ns, deja_event_fn fn, void *arg);
+/* Appends a line to the trace (folded into the digest, written to the text
+ * trace when one is open). */
+void deja_world_trace(deja_world *w, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Attaches the scenario's own state to the world (freed with free_fn when
+ * the world is freed), and gets it back in finish. */
+void deja_world_set_data(deja_world *w, void *data, void (*free_fn)(void *));
+void *deja_world_data(const deja_world *w);
+
+/* ---- nodes and clocks -------------------------------------------------- */
+
+/* Adds a node running the registered program `program`, with a clock whose
+ * wall time starts offset_ns off true time and whose rate is off by
+ * drift_ppb parts per billion. Returns the node id, or -1 when the program
+ * is unknown. */
+int deja_node_add(deja_world *w, const char *program, int64_t offset_ns, int64_t drift_ppb);
+/* Schedules an NTP step of the node's wall clock by delta_ns at at_ns. */
+void deja_clock_step(deja_world *w, uint32_t node, int64_t at_ns, int64_t delta_ns);
+/* Schedules an NTP slew of delta_ns at at_ns, applied at 500 ppm. */
+void deja_clock_slew(deja_world *w, uint32_t node, int64_t at_ns, int64_t delta_ns);
+/* The node's current clock error (wall - true), for metrics. */
+int64_t deja_clock_error(const deja_world *w, uint32_t node);
+
+/* ---- network ----------------------------------------------------------- */
+
+/* Every link: one-way latency uniform in [latency - jitter, latency + jitter]
+ * (at least 0), each message lost with probability loss_ppm / 1e6. */
+void deja_net_config(deja_world *w, int64_t latency_ns, int64_t jitter_ns, uint32_t loss_ppm);
+/* At at_ns, puts node i in group groups[i] (groups has one entry per node);
+ * messages cross between groups only if equal. All zero heals. */
+void deja_net_partition(deja_world *w, int64_t at_ns, const uint8_t *groups);
+
+/* ---- facts and oracles ------------------------------------------------- */
+
+typedef void (*deja_fact_fn)(void *arg, uint32_t node, int64_t now, const rt_fact *f);
+/* Every rt_fact_report of every node calls fn (up to 8 listeners). */
+void deja_world_on_fact(deja_world *w, deja_fact_fn fn, void *arg);
+
+/* ---- tasks ------------------------------------------------------------- */
+
+/* Prints every live task: node, name, spawn site, state, what it is blocked
+ * on and its age. */
+void deja_world_dump_tasks(const deja_world *w, FILE *out);
+/* Number of live tasks of a node (or of every node when node is -1). */
+int deja_world_live_tasks(const deja_world *w, int node);
+
+/* ---- running ----------------------------------------------------------- */
+
+/* Runs until the duration or until no event remains. Returns 0. */
+int deja_world_run(deja_world *w);
+/* At the end of a run: cancels every node's root context and runs until its
+ * tasks quit or grace_ns of virtual time passes. */
+void deja_world_shutdown(deja_world *w, int64_t grace_ns);
+uint64_t deja_world_digest(const deja_world *w);
+uint64_t deja_world_events(const deja_world *w);
+void deja_world_set_trace(deja_world *w, FILE *trace);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* DEJA_WORLD_H */

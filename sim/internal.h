@@ -1,0 +1,215 @@
+/*
+ * internal.h -- the simulator's private structures, shared by the files of
+ * sim/ that implement the world (scheduler, fibers, channels, clocks,
+ * network, trace). Nothing outside sim/ includes this header.
+ *
+ * One world runs at a time in a process (deja__w); everything in it is
+ * single-threaded. Tasks are fibers; the scheduler loop alternates between
+ * popping the next event of the heap (ordered by time, then sequence) and
+ * resuming the runnable tasks in FIFO order.
+ */
+#ifndef DEJA_SIM_INTERNAL_H
+#define DEJA_SIM_INTERNAL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <xxhash.h>
+
+#include "deja/deja.h"
+#include "deja/rt.h"
+#include "deja/world.h"
+#include "fiber.h"
+
+#define DEJA__MAX_NODES 64
+#define DEJA__MAX_LISTENERS 8
+#define DEJA__INBOX_CAP 4096
+
+/* ---- events ------------------------------------------------------------ */
+
+/* An event handler; drop != 0 means the run is over: free arg, do nothing. */
+typedef void (*deja__ev_fn)(deja_world *w, void *arg, uint64_t u, int drop);
+
+typedef struct deja__event {
+    int64_t t;
+    uint64_t seq;
+    deja__ev_fn fn;
+    void *arg;
+    uint64_t u;
+} deja__event;
+
+/* Schedules fn(arg, u) at true time t (>= now). */
+void deja__schedule(deja_world *w, int64_t t, deja__ev_fn fn, void *arg, uint64_t u);
+
+/* ---- tasks ------------------------------------------------------------- */
+
+typedef enum deja__tstate {
+    DEJA__T_RUNNABLE = 1,
+    DEJA__T_RUNNING,
+    DEJA__T_BLOCKED,
+    DEJA__T_DEAD,
+} deja__tstate;
+
+struct deja__node;
+struct deja__waiter;
+
+typedef struct deja__task {
+    uint64_t id;
+    struct deja__node *node;
+    const char *name; /* static string from the caller */
+    const char *file;
+    int line;
+    rt_task_fn fn;
+    void *arg;
+    deja__tstate state;
+    const char *blocked_kind; /* "chan recv", "select", "sleep", "mutex"... */
+    const char *blocked_on;   /* name of the object */
+    int64_t created;          /* true time */
+    uint64_t wait_gen;        /* bumped at every wake: stale timeouts ignored */
+    int timeouts_pending;     /* timeout events still pointing at this task */
+    int wake_result;          /* set by whoever wakes a blocked task */
+    int fired;                /* select: index of the case that fired */
+    deja_fiber fiber;
+    struct deja__task *run_next;       /* run queue link */
+    struct deja__task *prev, *next;    /* node's live-task list */
+} deja__task;
+
+/* ---- nodes ------------------------------------------------------------- */
+
+typedef struct deja__alloc {
+    struct deja__alloc *prev, *next;
+    size_t size;
+    uint64_t magic;
+} deja__alloc;
+
+typedef struct deja__node {
+    uint32_t id;
+    const char *program;
+    rt_main_fn main;
+    /* clock: wall(t) = epoch + offset + t + drift*t + adj + slew(t) */
+    int64_t offset_ns;
+    int64_t drift_ppb;
+    int64_t wall_adj;    /* sum of completed steps and slews */
+    int64_t slew_start;  /* true time the current slew started */
+    int64_t slew_amount; /* signed; 0 = none */
+    rt_ctx *root;
+    rt_chan *inbox;
+    deja__task tasks; /* sentinel of the live-task list */
+    int live_tasks;
+    deja__alloc heap; /* sentinel of the allocation list */
+    int64_t heap_bytes;
+    int64_t heap_peak;
+    deja_prng rng; /* rt_rand_u64 */
+    uint8_t group;  /* partition group */
+} deja__node;
+
+/* ---- the world --------------------------------------------------------- */
+
+typedef struct deja__stream {
+    char name[32];
+    deja_prng r;
+} deja__stream;
+
+struct deja_world {
+    uint64_t seed;
+    deja_params *params;
+    int64_t now;
+    int64_t duration;
+    uint64_t seq;
+    uint64_t events;
+    uint64_t next_task_id;
+    /* event heap */
+    deja__event *heap;
+    size_t heap_len, heap_cap;
+    /* run queue */
+    deja__task *runq_head, *runq_tail;
+    deja__task *cur; /* running task, NULL in the scheduler */
+    deja_fiber sched_fiber;
+    /* nodes */
+    deja__node *nodes[DEJA__MAX_NODES];
+    uint32_t n_nodes;
+    /* models */
+    int64_t net_latency, net_jitter;
+    uint32_t net_loss_ppm;
+    deja__stream streams[16];
+    int n_streams;
+    deja_prng *net_rng;
+    /* oracles */
+    deja_fact_fn listeners[DEJA__MAX_LISTENERS];
+    void *listener_args[DEJA__MAX_LISTENERS];
+    int n_listeners;
+    /* trace */
+    XXH3_state_t *digest;
+    FILE *trace;
+    bool stopping;
+    void *data; /* the scenario's */
+    void (*data_free)(void *);
+};
+
+/* The world running now (one per process at a time). */
+extern deja_world *deja__w;
+
+/* ---- scheduler (sched.c) ----------------------------------------------- */
+
+/* Makes a blocked or new task runnable (appends it to the run queue). */
+void deja__ready(deja_world *w, deja__task *t);
+/* Blocks the running task until deja__wake or the deadline (true time, -1
+ * for none); returns the wake result (RT_ETIMEDOUT on the deadline). */
+int deja__park(deja_world *w, const char *kind, const char *on, int64_t deadline);
+/* Wakes a parked task with result r (no-op when it is not blocked). */
+void deja__wake(deja_world *w, deja__task *t, int r);
+/* The running task (asserted non-NULL: rt calls come from tasks). */
+deja__task *deja__self(void);
+deja__node *deja__self_node(void);
+/* Creates a task on node n. */
+deja__task *deja__spawn(deja_world *w, deja__node *n, const char *name, rt_task_fn fn, void *arg,
+                        const char *file, int line);
+
+/* ---- clocks (clock.c) -------------------------------------------------- */
+
+int64_t deja__mono(const deja__node *n, int64_t t);
+int64_t deja__wall(const deja__node *n, int64_t t);
+/* The first true time at which the node's monotonic clock reads >= m. */
+int64_t deja__true_at_mono(const deja__node *n, int64_t m);
+/* Converts a relative monotonic timeout of the running node to an absolute
+ * true-time deadline (-1 for RT_FOREVER, now for 0). */
+int64_t deja__deadline(deja_world *w, const deja__node *n, int64_t timeout_ns);
+
+/* ---- channels (chan.c) ------------------------------------------------- */
+
+/* Offers an element from outside any task (never blocks): RT_OK, or
+ * RT_ETIMEDOUT when the channel is full, RT_ECLOSED when closed. */
+int deja__chan_offer(rt_chan *ch, const void *elem);
+/* Allocates a channel charged to node n (NULL: the world's own). */
+rt_chan *deja__chan_new(deja__node *n, const char *name, size_t elem_size, size_t cap);
+/* Number of tasks waiting on the channel. */
+int deja__chan_waiters(const rt_chan *ch);
+
+/* ---- memory (mem.c) ---------------------------------------------------- */
+
+void *deja__node_alloc(deja__node *n, size_t size);
+void deja__node_free(deja__node *n, void *p);
+/* Frees everything still allocated by node n. */
+void deja__node_free_all(deja__node *n);
+
+/* ---- trace (trace.c) --------------------------------------------------- */
+
+typedef enum deja__tk {
+    DEJA__TK_RESUME = 1,
+    DEJA__TK_SPAWN,
+    DEJA__TK_EXIT,
+    DEJA__TK_SEND,
+    DEJA__TK_DELIVER,
+    DEJA__TK_DROP,
+    DEJA__TK_TIMER,
+    DEJA__TK_CLOCK,
+    DEJA__TK_FACT,
+    DEJA__TK_LOG,
+    DEJA__TK_WAKE,
+    DEJA__TK_NOTE,
+} deja__tk;
+
+/* Folds one event into the digest (and writes it to the text trace). */
+void deja__trace(deja_world *w, deja__tk kind, int node, uint64_t a, uint64_t b, const char *text);
+
+#endif /* DEJA_SIM_INTERNAL_H */

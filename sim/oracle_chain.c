@@ -1,0 +1,158 @@
+/*
+ * oracle_chain.c -- the chain oracle (see deja/oracle.h).
+ *
+ * Per height it keeps the distinct blocks produced (forks) and the block
+ * confirmed first (the reference every later confirmation, by any node,
+ * must match); per node the last confirmed height and when it moved.
+ */
+#include <assert.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "deja/oracle.h"
+
+#define DEJA__MAX_VARIANTS 8
+
+typedef struct deja__height {
+    uint8_t produced[DEJA__MAX_VARIANTS][16];
+    int n_produced;
+    uint8_t confirmed[16];
+    int has_confirmed;
+} deja__height;
+
+typedef struct deja__onode {
+    uint64_t confirmed_height;
+    int64_t last_confirm_t;
+    uint8_t *confirmed; /* per height: 16-byte hash this node confirmed */
+    uint64_t confirmed_cap;
+} deja__onode;
+
+struct deja_chain_oracle {
+    deja__height *h;
+    uint64_t cap;
+    uint64_t blocks, forks, rejected, deferred, safety;
+    int64_t max_reorg;
+    int64_t window;
+    uint64_t first_violation_height;
+    int64_t first_violation_t;
+    deja__onode nodes[64];
+};
+
+static deja__height *deja__at(deja_chain_oracle *o, uint64_t height) {
+    if (height >= o->cap) {
+        uint64_t cap = o->cap ? o->cap : 256;
+        while (cap <= height) cap *= 2;
+        o->h = realloc(o->h, cap * sizeof *o->h);
+        assert(o->h);
+        memset(o->h + o->cap, 0, (cap - o->cap) * sizeof *o->h);
+        o->cap = cap;
+    }
+    return &o->h[height];
+}
+
+static void deja__violation(deja_chain_oracle *o, uint64_t height, int64_t now) {
+    if (o->safety++ == 0) {
+        o->first_violation_height = height;
+        o->first_violation_t = now;
+    }
+}
+
+static void deja__on_confirm(deja_chain_oracle *o, uint32_t node, int64_t now, const rt_fact *f) {
+    deja__onode *n = &o->nodes[node];
+    if (f->height >= n->confirmed_cap) {
+        uint64_t cap = n->confirmed_cap ? n->confirmed_cap : 256;
+        while (cap <= f->height) cap *= 2;
+        n->confirmed = realloc(n->confirmed, cap * 16);
+        assert(n->confirmed);
+        memset(n->confirmed + n->confirmed_cap * 16, 0, (cap - n->confirmed_cap) * 16);
+        n->confirmed_cap = cap;
+    }
+    static const uint8_t zero[16];
+    uint8_t *mine = n->confirmed + f->height * 16;
+    if (memcmp(mine, zero, 16) && memcmp(mine, f->hash, 16)) deja__violation(o, f->height, now); /* reverted */
+    memcpy(mine, f->hash, 16);
+    deja__height *h = deja__at(o, f->height);
+    if (!h->has_confirmed) {
+        memcpy(h->confirmed, f->hash, 16);
+        h->has_confirmed = 1;
+    } else if (memcmp(h->confirmed, f->hash, 16)) {
+        deja__violation(o, f->height, now); /* two nodes disagree */
+    }
+    if (f->height > n->confirmed_height) {
+        n->confirmed_height = f->height;
+        n->last_confirm_t = now;
+    }
+}
+
+static void deja__on_fact(void *arg, uint32_t node, int64_t now, const rt_fact *f) {
+    deja_chain_oracle *o = arg;
+    assert(node < 64);
+    switch (f->kind) {
+    case RT_FACT_PRODUCED: {
+        deja__height *h = deja__at(o, f->height);
+        for (int i = 0; i < h->n_produced; i++)
+            if (!memcmp(h->produced[i], f->hash, 16)) return;
+        if (h->n_produced == 1) o->forks++;
+        if (h->n_produced < DEJA__MAX_VARIANTS) memcpy(h->produced[h->n_produced], f->hash, 16);
+        h->n_produced++;
+        o->blocks++;
+        break;
+    }
+    case RT_FACT_HEAD:
+        if (f->value > o->max_reorg) o->max_reorg = f->value;
+        break;
+    case RT_FACT_CONFIRMED:
+        deja__on_confirm(o, node, now, f);
+        break;
+    case RT_FACT_REJECTED:
+        o->rejected++;
+        break;
+    case RT_FACT_DEFERRED:
+        o->deferred++;
+        break;
+    default:
+        break;
+    }
+}
+
+deja_chain_oracle *deja_chain_oracle_new(deja_world *w, int64_t liveness_window_ns) {
+    deja_chain_oracle *o = calloc(1, sizeof *o);
+    assert(o);
+    o->window = liveness_window_ns;
+    deja_world_on_fact(w, deja__on_fact, o);
+    return o;
+}
+
+void deja_chain_oracle_finish(deja_chain_oracle *o, deja_world *w, deja_summary *s) {
+    uint32_t n = deja_world_nodes(w);
+    uint64_t min_conf = UINT64_MAX;
+    int stalled = 0;
+    int64_t end = deja_world_now(w);
+    for (uint32_t i = 0; i < n; i++) {
+        if (o->nodes[i].confirmed_height < min_conf) min_conf = o->nodes[i].confirmed_height;
+        if (o->nodes[i].confirmed_height == 0 || o->nodes[i].last_confirm_t < end - o->window) stalled++;
+    }
+    if (n == 0) min_conf = 0;
+    deja_summary_set(s, "forks", "%llu", (unsigned long long)o->forks);
+    deja_summary_set(s, "blocks", "%llu", (unsigned long long)o->blocks);
+    deja_summary_set(s, "max_reorg", "%lld", (long long)o->max_reorg);
+    deja_summary_set(s, "confirmed", "%llu", (unsigned long long)min_conf);
+    deja_summary_set(s, "rejected", "%llu", (unsigned long long)o->rejected);
+    deja_summary_set(s, "deferred", "%llu", (unsigned long long)o->deferred);
+    deja_summary_set(s, "safety_violations", "%llu", (unsigned long long)o->safety);
+    deja_summary_set(s, "stalled_nodes", "%d", stalled);
+    if (o->safety) {
+        deja_summary_set(s, "verdict", "safety");
+        deja_summary_set(s, "first_violation", "height %llu at %lld ms",
+                         (unsigned long long)o->first_violation_height, (long long)(o->first_violation_t / RT_MS));
+    } else if (stalled) {
+        deja_summary_set(s, "verdict", "liveness");
+    }
+}
+
+void deja_chain_oracle_free(deja_chain_oracle *o) {
+    if (!o) return;
+    for (int i = 0; i < 64; i++) free(o->nodes[i].confirmed);
+    free(o->h);
+    free(o);
+}

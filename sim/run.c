@@ -1,0 +1,107 @@
+/*
+ * run.c -- one run of a scenario: merge its parameters, build the world,
+ * run it, shut its nodes down, judge it, and fill the summary. Also the
+ * scenario look-up and the replay command line that failing runs print.
+ */
+#include <assert.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "internal.h"
+
+#define DEJA__GRACE (5 * RT_SEC)
+
+const deja_scenario *deja_scenario_find(const char *name) {
+    for (const deja_scenario *const *s = deja_scenarios(); *s; s++)
+        if (!strcmp((*s)->name, name)) return *s;
+    return NULL;
+}
+
+int deja_scenario_params(const deja_scenario *sc, const deja_params *overrides, deja_params **out,
+                         char *err, size_t errlen) {
+    deja_params *p = deja_params_new();
+    for (const deja_param_def *d = sc->params; d->key; d++) deja_params_set(p, d->key, d->dflt);
+    for (int i = 0; i < deja_params_count(overrides); i++) {
+        const char *k = deja_params_key(overrides, i);
+        if (!deja_params_get(p, k)) {
+            snprintf(err, errlen, "scenario %s has no parameter '%s' (see 'deja scenarios')", sc->name, k);
+            deja_params_free(p);
+            return 2;
+        }
+        deja_params_set(p, k, deja_params_val(overrides, i));
+    }
+    *out = p;
+    return 0;
+}
+
+void deja_replay_command(const char *scenario, uint64_t seed, const deja_params *overrides, char *buf,
+                         size_t len) {
+    size_t off = (size_t)snprintf(buf, len, "deja run %s --seed %" PRIu64, scenario, seed);
+    for (int i = 0; i < deja_params_count(overrides) && off < len; i++)
+        off += (size_t)snprintf(buf + off, len - off, " --set %s=%s", deja_params_key(overrides, i),
+                                deja_params_val(overrides, i));
+}
+
+static int64_t deja__wall_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int deja_run(const deja_scenario *sc, uint64_t seed, const deja_params *overrides,
+             const deja_run_opts *opts, deja_summary *out, char *err, size_t errlen) {
+    deja_run_opts none = {0};
+    if (!opts) opts = &none;
+    deja_params *p = NULL;
+    int rc = deja_scenario_params(sc, overrides, &p, err, errlen);
+    if (rc) return rc;
+    int64_t t0 = deja__wall_ms();
+    deja_world *w = deja_world_new(seed, p);
+    deja_world_set_trace(w, opts->trace);
+    rc = sc->setup(w, p, err, errlen);
+    if (rc) {
+        deja_world_free(w);
+        deja_params_free(p);
+        return rc;
+    }
+    deja_world_run(w);
+    int64_t sim_ns = deja_world_now(w);
+    /* the dump shows the tasks as the run ended, before they are shut down */
+    char *dump = NULL;
+    size_t dump_len = 0;
+    if (opts->dump_tasks || opts->dump_on_failure) {
+        FILE *m = open_memstream(&dump, &dump_len);
+        if (m) {
+            deja_world_dump_tasks(w, m);
+            fclose(m);
+        }
+    }
+    deja_world_shutdown(w, DEJA__GRACE);
+
+    deja_summary_clear(out);
+    deja_summary_set(out, "scenario", "%s", sc->name);
+    deja_summary_set(out, "seed", "%" PRIu64, seed);
+    deja_summary_set(out, "verdict", "ok");
+    deja_summary_set(out, "trace_hash", "%016" PRIx64, (uint64_t)0);
+    sc->finish(w, out);
+    int leaked = deja_world_live_tasks(w, -1);
+    deja_summary_set(out, "leaked_tasks", "%d", leaked);
+    if (leaked > 0 && !strcmp(deja_summary_get(out, "verdict"), "ok")) deja_summary_set(out, "verdict", "leak");
+    deja_summary_set(out, "trace_hash", "%016" PRIx64, deja_world_digest(w));
+    deja_summary_set(out, "events", "%" PRIu64, deja_world_events(w));
+    deja_summary_set(out, "sim_ns", "%" PRId64, sim_ns);
+    deja_summary_set(out, "wall_ms", "%" PRId64, deja__wall_ms() - t0);
+    int ok = !strcmp(deja_summary_get(out, "verdict"), "ok");
+    FILE *dout = opts->dump_out ? opts->dump_out : stderr;
+    if (dump && (opts->dump_tasks || !ok)) fputs(dump, dout);
+    free(dump);
+    if (leaked > 0 && (opts->dump_tasks || opts->dump_on_failure)) {
+        fprintf(dout, "leaked tasks (alive after shutdown):\n");
+        deja_world_dump_tasks(w, dout);
+    }
+    deja_world_free(w);
+    deja_params_free(p);
+    return ok ? 0 : 1;
+}

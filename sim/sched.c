@@ -1,0 +1,372 @@
+/*
+ * sched.c -- the simulator's scheduler: the world's lifetime, the event heap
+ * ordered by (virtual time, sequence), the FIFO run queue of tasks, parking
+ * and waking, task spawn and exit, and the task dump.
+ *
+ * The loop is: resume every runnable task in FIFO order (each runs until it
+ * blocks, yields or ends); when none is left, pop the earliest event, move
+ * virtual time to it and run its handler. Nothing here depends on pointer
+ * values or on the host's clock, so a seed replays byte for byte.
+ */
+#include <assert.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+deja_world *deja__w;
+
+#if defined(DEJA_ASM_SWITCH)
+#define DEJA__STACK (256 * 1024)
+#else
+#define DEJA__STACK (512 * 1024) /* sanitizer builds use more stack */
+#endif
+
+/* ---- the event heap ------------------------------------------------------ */
+
+static inline int deja__ev_less(const deja__event *a, const deja__event *b) {
+    return a->t < b->t || (a->t == b->t && a->seq < b->seq);
+}
+
+void deja__schedule(deja_world *w, int64_t t, deja__ev_fn fn, void *arg, uint64_t u) {
+    assert(t >= w->now);
+    if (w->heap_len == w->heap_cap) {
+        w->heap_cap = w->heap_cap ? 2 * w->heap_cap : 1024;
+        w->heap = realloc(w->heap, w->heap_cap * sizeof *w->heap);
+        assert(w->heap);
+    }
+    size_t i = w->heap_len++;
+    deja__event ev = {t, w->seq++, fn, arg, u};
+    while (i > 0) {
+        size_t parent = (i - 1) / 2;
+        if (!deja__ev_less(&ev, &w->heap[parent])) break;
+        w->heap[i] = w->heap[parent];
+        i = parent;
+    }
+    w->heap[i] = ev;
+}
+
+static deja__event deja__pop(deja_world *w) {
+    assert(w->heap_len > 0);
+    deja__event top = w->heap[0];
+    deja__event last = w->heap[--w->heap_len];
+    size_t i = 0, n = w->heap_len;
+    for (;;) {
+        size_t l = 2 * i + 1, r = l + 1, m = i;
+        const deja__event *best = &last;
+        if (l < n && deja__ev_less(&w->heap[l], best)) m = l, best = &w->heap[l];
+        if (r < n && deja__ev_less(&w->heap[r], best)) m = r;
+        if (m == i) break;
+        w->heap[i] = w->heap[m];
+        i = m;
+    }
+    if (n > 0) w->heap[i] = last;
+    return top;
+}
+
+/* ---- the world ----------------------------------------------------------- */
+
+deja_world *deja_world_new(uint64_t seed, const deja_params *params) {
+    assert(deja__w == NULL || !"one world at a time");
+    deja_world *w = calloc(1, sizeof *w);
+    assert(w);
+    w->seed = seed;
+    w->params = deja_params_clone(params);
+    w->duration = 60 * RT_SEC;
+    w->digest = XXH3_createState();
+    assert(w->digest);
+    XXH3_64bits_reset_withSeed(w->digest, 0);
+    w->net_rng = deja_world_stream(w, "net");
+    w->net_latency = 50 * RT_MS;
+    deja__w = w;
+    return w;
+}
+
+uint64_t deja_world_seed(const deja_world *w) { return w->seed; }
+const deja_params *deja_world_params(const deja_world *w) { return w->params; }
+int64_t deja_world_now(const deja_world *w) { return w->now; }
+uint32_t deja_world_nodes(const deja_world *w) { return w->n_nodes; }
+uint64_t deja_world_events(const deja_world *w) { return w->events; }
+void deja_world_set_trace(deja_world *w, FILE *trace) { w->trace = trace; }
+
+void deja_world_set_duration(deja_world *w, int64_t ns) {
+    assert(ns > 0);
+    w->duration = ns;
+}
+
+deja_prng *deja_world_stream(deja_world *w, const char *name) {
+    for (int i = 0; i < w->n_streams; i++)
+        if (!strcmp(w->streams[i].name, name)) return &w->streams[i].r;
+    assert(w->n_streams < (int)(sizeof w->streams / sizeof w->streams[0]));
+    deja__stream *s = &w->streams[w->n_streams++];
+    snprintf(s->name, sizeof s->name, "%s", name);
+    deja_prng_init(&s->r, w->seed, name);
+    return &s->r;
+}
+
+typedef struct deja__callback {
+    deja_event_fn fn;
+    void *arg;
+} deja__callback;
+
+static void deja__run_callback(deja_world *w, void *arg, uint64_t u, int drop) {
+    (void)u;
+    deja__callback *cb = arg;
+    if (!drop) cb->fn(w, cb->arg);
+    free(cb);
+}
+
+void deja_world_at(deja_world *w, int64_t at_ns, deja_event_fn fn, void *arg) {
+    deja__callback *cb = malloc(sizeof *cb);
+    assert(cb);
+    cb->fn = fn;
+    cb->arg = arg;
+    deja__schedule(w, at_ns < w->now ? w->now : at_ns, deja__run_callback, cb, 0);
+}
+
+static void deja__task_free(deja__task *t);
+
+void deja_world_free(deja_world *w) {
+    if (!w) return;
+    assert(w->cur == NULL);
+    while (w->heap_len > 0) {
+        deja__event ev = deja__pop(w);
+        ev.fn(w, ev.arg, ev.u, 1);
+    }
+    free(w->heap);
+    for (uint32_t i = 0; i < w->n_nodes; i++) {
+        deja__node *n = w->nodes[i];
+        while (n->tasks.next != &n->tasks) {
+            deja__task *t = n->tasks.next;
+            t->prev->next = t->next;
+            t->next->prev = t->prev;
+            deja__task_free(t);
+        }
+        deja__node_free_all(n);
+        free(n);
+    }
+    if (w->data_free) w->data_free(w->data);
+    XXH3_freeState(w->digest);
+    deja_params_free(w->params);
+    if (deja__w == w) deja__w = NULL;
+    free(w);
+}
+
+void deja_world_set_data(deja_world *w, void *data, void (*free_fn)(void *)) {
+    assert(!w->data);
+    w->data = data;
+    w->data_free = free_fn;
+}
+
+void *deja_world_data(const deja_world *w) { return w->data; }
+
+uint64_t deja_world_digest(const deja_world *w) { return XXH3_64bits_digest(w->digest); }
+
+/* ---- tasks --------------------------------------------------------------- */
+
+deja__task *deja__self(void) {
+    assert(deja__w && deja__w->cur && "rt_* called outside a simulated task");
+    return deja__w->cur;
+}
+
+deja__node *deja__self_node(void) { return deja__self()->node; }
+
+void deja__ready(deja_world *w, deja__task *t) {
+    assert(t->state != DEJA__T_DEAD && t->state != DEJA__T_RUNNABLE);
+    t->state = DEJA__T_RUNNABLE;
+    t->blocked_kind = NULL;
+    t->blocked_on = NULL;
+    t->run_next = NULL;
+    if (w->runq_tail)
+        w->runq_tail->run_next = t;
+    else
+        w->runq_head = t;
+    w->runq_tail = t;
+}
+
+/* Frees a task's stack, and its struct unless a timeout event still points
+ * at it (then the event frees it). */
+static void deja__task_free(deja__task *t) {
+    deja_fiber_free(&t->fiber);
+    t->state = DEJA__T_DEAD;
+    if (t->timeouts_pending == 0) free(t);
+}
+
+/* The first code of every task: runs its function, then ends it. */
+static void deja__task_entry(void *arg) {
+    deja__task *t = arg;
+    deja_world *w = deja__w;
+    t->fn(t->arg);
+    assert(w->cur == t);
+    t->state = DEJA__T_DEAD;
+    deja__trace(w, DEJA__TK_EXIT, (int)t->node->id, t->id, 0, t->name);
+    deja_fiber_switch(&t->fiber, &w->sched_fiber);
+    abort(); /* a dead task is never resumed */
+}
+
+deja__task *deja__spawn(deja_world *w, deja__node *n, const char *name, rt_task_fn fn, void *arg,
+                        const char *file, int line) {
+    deja__task *t = calloc(1, sizeof *t);
+    if (!t) return NULL;
+    t->id = ++w->next_task_id;
+    t->node = n;
+    t->name = name ? name : "task";
+    t->file = file ? file : "?";
+    t->line = line;
+    t->fn = fn;
+    t->arg = arg;
+    t->created = w->now;
+    if (deja_fiber_init(&t->fiber, DEJA__STACK, deja__task_entry, t) != 0) {
+        free(t);
+        return NULL;
+    }
+    t->state = DEJA__T_BLOCKED; /* so deja__ready accepts it */
+    t->next = &n->tasks;
+    t->prev = n->tasks.prev;
+    n->tasks.prev->next = t;
+    n->tasks.prev = t;
+    n->live_tasks++;
+    deja__trace(w, DEJA__TK_SPAWN, (int)n->id, t->id, (uint64_t)line, t->name);
+    deja__ready(w, t);
+    return t;
+}
+
+int rt_spawn_at(const char *name, rt_task_fn fn, void *arg, const char *file, int line) {
+    deja__node *n = deja__self_node();
+    return deja__spawn(deja__w, n, name, fn, arg, file, line) ? RT_OK : RT_ENOMEM;
+}
+
+/* Switches from the running task to the scheduler. */
+static void deja__to_sched(deja_world *w) {
+    deja__task *t = w->cur;
+    assert(t);
+    deja_fiber_switch(&t->fiber, &w->sched_fiber);
+    assert(w->cur == t && t->state == DEJA__T_RUNNING);
+}
+
+void rt_yield(void) {
+    deja_world *w = deja__w;
+    deja__task *t = deja__self();
+    t->state = DEJA__T_BLOCKED;
+    deja__ready(w, t);
+    deja__to_sched(w);
+}
+
+void rt_task_note(const char *what) { deja__self()->blocked_on = what; }
+
+/* A parked task's deadline. A dead task's struct outlives it until its last
+ * pending timeout event has fired (timeouts_pending counts them). */
+static void deja__timeout(deja_world *w, void *arg, uint64_t gen, int drop) {
+    deja__task *t = arg;
+    assert(t->timeouts_pending > 0);
+    t->timeouts_pending--;
+    if (t->state == DEJA__T_DEAD) {
+        if (t->timeouts_pending == 0) free(t);
+        return;
+    }
+    /* a stale timeout (the task woke otherwise since) has another gen */
+    if (!drop && t->state == DEJA__T_BLOCKED && t->wait_gen == gen) deja__wake(w, t, RT_ETIMEDOUT);
+}
+
+int deja__park(deja_world *w, const char *kind, const char *on, int64_t deadline) {
+    deja__task *t = deja__self();
+    t->state = DEJA__T_BLOCKED;
+    t->blocked_kind = kind;
+    t->blocked_on = on;
+    t->wake_result = RT_ETIMEDOUT;
+    if (deadline >= 0) {
+        t->timeouts_pending++;
+        deja__schedule(w, deadline, deja__timeout, t, t->wait_gen);
+    }
+    deja__to_sched(w);
+    return t->wake_result;
+}
+
+void deja__wake(deja_world *w, deja__task *t, int r) {
+    if (t->state != DEJA__T_BLOCKED) return;
+    t->wait_gen++;
+    t->wake_result = r;
+    deja__trace(w, DEJA__TK_WAKE, (int)t->node->id, t->id, (uint64_t)(int64_t)r, NULL);
+    deja__ready(w, t);
+}
+
+/* Resumes every runnable task until the run queue is empty. */
+static void deja__drain(deja_world *w) {
+    while (w->runq_head) {
+        deja__task *t = w->runq_head;
+        w->runq_head = t->run_next;
+        if (!w->runq_head) w->runq_tail = NULL;
+        assert(t->state == DEJA__T_RUNNABLE);
+        t->state = DEJA__T_RUNNING;
+        w->cur = t;
+        w->events++;
+        deja__trace(w, DEJA__TK_RESUME, (int)t->node->id, t->id, 0, NULL);
+        deja_fiber_switch(&w->sched_fiber, &t->fiber);
+        w->cur = NULL;
+        if (t->state == DEJA__T_DEAD) {
+            deja__node *n = t->node;
+            t->prev->next = t->next;
+            t->next->prev = t->prev;
+            n->live_tasks--;
+            assert(n->live_tasks >= 0);
+            deja__task_free(t);
+        }
+    }
+}
+
+/* Runs events up to (and including) time `until`. */
+static void deja__run_until(deja_world *w, int64_t until) {
+    deja__drain(w);
+    while (w->heap_len > 0 && w->heap[0].t <= until) {
+        deja__event ev = deja__pop(w);
+        assert(ev.t >= w->now);
+        w->now = ev.t;
+        w->events++;
+        ev.fn(w, ev.arg, ev.u, 0);
+        deja__drain(w);
+    }
+}
+
+int deja_world_run(deja_world *w) {
+    deja__w = w;
+    deja__run_until(w, w->duration);
+    if (w->now < w->duration) w->now = w->duration;
+    return 0;
+}
+
+void deja_world_shutdown(deja_world *w, int64_t grace_ns) {
+    deja__w = w;
+    w->stopping = true;
+    for (uint32_t i = 0; i < w->n_nodes; i++)
+        if (w->nodes[i]->root) rt_ctx_cancel(w->nodes[i]->root);
+    int64_t end = w->now + grace_ns;
+    /* run until every task has ended or the grace period is over */
+    while (deja_world_live_tasks(w, -1) > 0 && w->heap_len > 0 && w->heap[0].t <= end)
+        deja__run_until(w, w->heap[0].t);
+    deja__drain(w);
+}
+
+int deja_world_live_tasks(const deja_world *w, int node) {
+    int total = 0;
+    for (uint32_t i = 0; i < w->n_nodes; i++)
+        if (node < 0 || (uint32_t)node == i) total += w->nodes[i]->live_tasks;
+    return total;
+}
+
+void deja_world_dump_tasks(const deja_world *w, FILE *out) {
+    fprintf(out, "--- task dump at t=%lld ns: %d live tasks\n", (long long)w->now,
+            deja_world_live_tasks(w, -1));
+    for (uint32_t i = 0; i < w->n_nodes; i++) {
+        const deja__node *n = w->nodes[i];
+        for (const deja__task *t = n->tasks.next; t != &n->tasks; t = t->next) {
+            const char *st = t->state == DEJA__T_RUNNABLE  ? "runnable"
+                             : t->state == DEJA__T_RUNNING ? "running"
+                                                           : "blocked";
+            fprintf(out, "node %u task %llu %-16s spawned at %s:%d  %s", n->id,
+                    (unsigned long long)t->id, t->name, t->file, t->line, st);
+            if (t->state == DEJA__T_BLOCKED && t->blocked_kind)
+                fprintf(out, " on %s %s", t->blocked_kind, t->blocked_on ? t->blocked_on : "");
+            fprintf(out, "  age %lld ms\n", (long long)((w->now - t->created) / RT_MS));
+        }
+    }
+}

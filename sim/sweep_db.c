@@ -1,0 +1,436 @@
+/*
+ * sweep_db.c -- the results database of sweeps (SQLite), and merging.
+ *
+ * One table, `runs`, one row per (scenario, seed, params_key):
+ *   id INTEGER PRIMARY KEY, scenario TEXT, seed INTEGER, params_key TEXT,
+ *   verdict TEXT, trace_hash TEXT, created_at INTEGER (unix seconds),
+ *   then one column per scenario parameter, named exactly by its key
+ *   ("clock.offset_ms"), and one per summary key (events, sim_ns, forks...),
+ *   both added with ALTER TABLE the first time they appear.
+ * Values that look like numbers are stored as INTEGER or REAL so that SQL
+ * can aggregate them; the rest as TEXT. Every insert is its own transaction
+ * (autocommit, WAL, synchronous=NORMAL): a sweep killed at any moment leaves
+ * only whole rows, and UNIQUE(scenario, seed, params_key) lets a rerun skip
+ * them. Only the sweep's parent process touches the database.
+ */
+#include <assert.h>
+#include <ctype.h>
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "deja/sweep.h"
+
+#define SWEEPDB__SQL_MAX 16384
+
+struct deja_sweepdb {
+    sqlite3 *db;
+    char *path;
+    char **cols; /* columns of runs, as in the table */
+    int ncols, capcols;
+    sqlite3_stmt *has;
+    sqlite3_stmt *ins;
+    char *ins_sql; /* the SQL ins was prepared from */
+};
+
+/* Keys of a summary that are stored in their own fixed columns. */
+static const char *const sweepdb__fixed[] = {"id", "scenario", "seed", "params_key", "verdict", "trace_hash",
+                                             "created_at", NULL};
+
+static const char *sweepdb__schema =
+    "CREATE TABLE IF NOT EXISTS runs (\n"
+    "  id INTEGER PRIMARY KEY,\n"
+    "  scenario TEXT NOT NULL,\n"
+    "  seed INTEGER NOT NULL,\n"
+    "  params_key TEXT NOT NULL,\n"
+    "  verdict TEXT NOT NULL,\n"
+    "  trace_hash TEXT,\n"
+    "  created_at INTEGER,\n"
+    "  UNIQUE(scenario, seed, params_key)\n"
+    ")";
+
+/* Appends "ident" (SQL-quoted identifier) to buf at *pos. */
+static void sweepdb__ident(char *buf, size_t len, size_t *pos, const char *id) {
+    if (*pos < len) buf[(*pos)++] = '"';
+    for (const char *c = id; *c && *pos + 2 < len; c++) {
+        if (*c == '"') buf[(*pos)++] = '"';
+        buf[(*pos)++] = *c;
+    }
+    if (*pos < len) buf[(*pos)++] = '"';
+    if (*pos < len) buf[*pos] = 0;
+    else buf[len - 1] = 0;
+}
+
+/* Appends printf text to buf at *pos. */
+__attribute__((format(printf, 4, 5))) static void sweepdb__cat(char *buf, size_t len, size_t *pos,
+                                                               const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    if (*pos < len) {
+        int n = vsnprintf(buf + *pos, len - *pos, fmt, ap);
+        if (n > 0) *pos += (size_t)n;
+    }
+    va_end(ap);
+}
+
+/* Reloads the column list of runs from `schema`.runs. 0 or -1. */
+static int sweepdb__load_cols(sqlite3 *db, const char *schema, char ***cols, int *ncols, int *capcols) {
+    for (int i = 0; i < *ncols; i++) free((*cols)[i]);
+    *ncols = 0;
+    char sql[128];
+    snprintf(sql, sizeof sql, "PRAGMA %s.table_info(runs)", schema);
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) return -1;
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        if (*ncols == *capcols) {
+            *capcols = *capcols ? 2 * *capcols : 32;
+            *cols = realloc(*cols, (size_t)*capcols * sizeof **cols);
+            assert(*cols);
+        }
+        (*cols)[(*ncols)++] = strdup((const char *)sqlite3_column_text(st, 1));
+    }
+    return sqlite3_finalize(st) == SQLITE_OK ? 0 : -1;
+}
+
+static int sweepdb__has_col(const deja_sweepdb *d, const char *name) {
+    for (int i = 0; i < d->ncols; i++)
+        if (!strcmp(d->cols[i], name)) return 1;
+    return 0;
+}
+
+/* Adds column name to runs unless it is there. 0, or -1 with err. */
+static int sweepdb__ensure_col(deja_sweepdb *d, const char *name, char *err, size_t errlen) {
+    if (sweepdb__has_col(d, name)) return 0;
+    char sql[512];
+    size_t pos = 0;
+    sweepdb__cat(sql, sizeof sql, &pos, "ALTER TABLE runs ADD COLUMN ");
+    sweepdb__ident(sql, sizeof sql, &pos, name);
+    char *msg = NULL;
+    if (sqlite3_exec(d->db, sql, NULL, NULL, &msg) != SQLITE_OK) {
+        /* Another process (a shard) may have added it meanwhile. */
+        sqlite3_free(msg);
+        sweepdb__load_cols(d->db, "main", &d->cols, &d->ncols, &d->capcols);
+        if (sweepdb__has_col(d, name)) return 0;
+        snprintf(err, errlen, "%s: cannot add column '%s': %s", d->path, name, sqlite3_errmsg(d->db));
+        return -1;
+    }
+    sweepdb__load_cols(d->db, "main", &d->cols, &d->ncols, &d->capcols);
+    assert(sweepdb__has_col(d, name));
+    return 0;
+}
+
+/* Binds value text as INTEGER when it is one, REAL when it is a finite
+ * decimal number, TEXT otherwise. */
+static void sweepdb__bind_value(sqlite3_stmt *st, int i, const char *v) {
+    const char *p = v;
+    if (*p == '-' || *p == '+') p++;
+    if (isdigit((unsigned char)*p) || (*p == '.' && isdigit((unsigned char)p[1]))) {
+        char *end;
+        errno = 0;
+        long long ll = strtoll(v, &end, 10);
+        if (!*end && !errno) {
+            sqlite3_bind_int64(st, i, ll);
+            return;
+        }
+        errno = 0;
+        double d = strtod(v, &end);
+        if (!*end && !errno && isfinite(d)) {
+            sqlite3_bind_double(st, i, d);
+            return;
+        }
+    }
+    sqlite3_bind_text(st, i, v, -1, SQLITE_TRANSIENT);
+}
+
+int deja_sweepdb_open(const char *path, deja_sweepdb **out, char *err, size_t errlen) {
+    assert(path && out);
+    *out = NULL;
+    deja_sweepdb *d = calloc(1, sizeof *d);
+    assert(d);
+    d->path = strdup(path);
+    if (sqlite3_open_v2(path, &d->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) != SQLITE_OK) {
+        snprintf(err, errlen, "%s: cannot open database: %s", path, d->db ? sqlite3_errmsg(d->db) : "?");
+        deja_sweepdb_close(d);
+        return 2;
+    }
+    sqlite3_busy_timeout(d->db, 10000);
+    char *msg = NULL;
+    if (sqlite3_exec(d->db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;", NULL, NULL, &msg) !=
+            SQLITE_OK ||
+        sqlite3_exec(d->db, sweepdb__schema, NULL, NULL, &msg) != SQLITE_OK) {
+        snprintf(err, errlen, "%s: not a usable sweep database: %s", path, msg ? msg : "?");
+        sqlite3_free(msg);
+        deja_sweepdb_close(d);
+        return 2;
+    }
+    if (sweepdb__load_cols(d->db, "main", &d->cols, &d->ncols, &d->capcols) ||
+        !sweepdb__has_col(d, "params_key") || !sweepdb__has_col(d, "verdict")) {
+        snprintf(err, errlen, "%s: its table runs is not a sweep table", path);
+        deja_sweepdb_close(d);
+        return 2;
+    }
+    if (sqlite3_prepare_v2(d->db, "SELECT 1 FROM runs WHERE scenario=?1 AND seed=?2 AND params_key=?3", -1,
+                           &d->has, NULL) != SQLITE_OK) {
+        snprintf(err, errlen, "%s: %s", path, sqlite3_errmsg(d->db));
+        deja_sweepdb_close(d);
+        return 2;
+    }
+    *out = d;
+    return 0;
+}
+
+void deja_sweepdb_close(deja_sweepdb *d) {
+    if (!d) return;
+    sqlite3_finalize(d->has);
+    sqlite3_finalize(d->ins);
+    sqlite3_close(d->db);
+    for (int i = 0; i < d->ncols; i++) free(d->cols[i]);
+    free(d->cols);
+    free(d->ins_sql);
+    free(d->path);
+    free(d);
+}
+
+static int sweepdb__cmp_idx(const void *a, const void *b, void *ctx) {
+    const deja_params *p = ctx;
+    return strcmp(deja_params_key(p, *(const int *)a), deja_params_key(p, *(const int *)b));
+}
+
+/* Tiny insertion sort with a context (qsort_r differs between libcs). */
+static void sweepdb__sort(int *idx, int n, const deja_params *p) {
+    for (int i = 1; i < n; i++)
+        for (int j = i; j > 0 && sweepdb__cmp_idx(&idx[j - 1], &idx[j], (void *)p) > 0; j--) {
+            int t = idx[j];
+            idx[j] = idx[j - 1];
+            idx[j - 1] = t;
+        }
+}
+
+void deja_sweep_params_key(const deja_params *all, char *buf, size_t len) {
+    assert(buf && len);
+    int n = deja_params_count(all);
+    int *idx = malloc(((size_t)n + 1) * sizeof *idx);
+    assert(idx);
+    for (int i = 0; i < n; i++) idx[i] = i;
+    sweepdb__sort(idx, n, all);
+    size_t pos = 0;
+    buf[0] = 0;
+    for (int i = 0; i < n; i++)
+        sweepdb__cat(buf, len, &pos, "%s%s=%s", i ? ";" : "", deja_params_key(all, idx[i]),
+                     deja_params_val(all, idx[i]));
+    free(idx);
+}
+
+/* Binds a seed: INTEGER when it fits (every practical seed), else TEXT. */
+static void sweepdb__bind_seed(sqlite3_stmt *st, int i, uint64_t seed) {
+    if (seed <= (uint64_t)INT64_MAX) {
+        sqlite3_bind_int64(st, i, (sqlite3_int64)seed);
+    } else {
+        char b[24];
+        snprintf(b, sizeof b, "%llu", (unsigned long long)seed);
+        sqlite3_bind_text(st, i, b, -1, SQLITE_TRANSIENT);
+    }
+}
+
+int deja_sweepdb_has(deja_sweepdb *d, const char *scenario, uint64_t seed, const char *params_key) {
+    sqlite3_reset(d->has);
+    sqlite3_bind_text(d->has, 1, scenario, -1, SQLITE_TRANSIENT);
+    sweepdb__bind_seed(d->has, 2, seed);
+    sqlite3_bind_text(d->has, 3, params_key, -1, SQLITE_TRANSIENT);
+    int rc = sqlite3_step(d->has);
+    sqlite3_reset(d->has);
+    return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
+}
+
+static int sweepdb__is_fixed(const char *k) {
+    for (int i = 0; sweepdb__fixed[i]; i++)
+        if (!strcmp(sweepdb__fixed[i], k)) return 1;
+    return 0;
+}
+
+int deja_sweepdb_insert(deja_sweepdb *d, const char *scenario, uint64_t seed, const deja_params *all,
+                        const char *params_key, const deja_summary *s, char *err, size_t errlen) {
+    assert(d && scenario && params_key && s);
+    const char *verdict = deja_summary_get(s, "verdict");
+    if (!verdict) verdict = "none";
+    /* Columns: the fixed ones, every parameter, then every other summary key
+     * that is not a parameter name. */
+    int np = deja_params_count(all);
+    for (int i = 0; i < np; i++)
+        if (sweepdb__ensure_col(d, deja_params_key(all, i), err, errlen)) return -1;
+    int keep[DEJA_SUMMARY_MAX];
+    int nk = 0;
+    for (int i = 0; i < s->n; i++) {
+        const char *k = s->key[i];
+        if (!k[0] || sweepdb__is_fixed(k) || deja_params_get(all, k)) continue;
+        if (sweepdb__ensure_col(d, k, err, errlen)) return -1;
+        keep[nk++] = i;
+    }
+    char *sql = malloc(SWEEPDB__SQL_MAX);
+    assert(sql);
+    size_t pos = 0;
+    sweepdb__cat(sql, SWEEPDB__SQL_MAX, &pos,
+                 "INSERT OR IGNORE INTO runs (scenario, seed, params_key, verdict, trace_hash, created_at");
+    for (int i = 0; i < np; i++) {
+        sweepdb__cat(sql, SWEEPDB__SQL_MAX, &pos, ", ");
+        sweepdb__ident(sql, SWEEPDB__SQL_MAX, &pos, deja_params_key(all, i));
+    }
+    for (int i = 0; i < nk; i++) {
+        sweepdb__cat(sql, SWEEPDB__SQL_MAX, &pos, ", ");
+        sweepdb__ident(sql, SWEEPDB__SQL_MAX, &pos, s->key[keep[i]]);
+    }
+    sweepdb__cat(sql, SWEEPDB__SQL_MAX, &pos, ") VALUES (?, ?, ?, ?, ?, ?");
+    for (int i = 0; i < np + nk; i++) sweepdb__cat(sql, SWEEPDB__SQL_MAX, &pos, ", ?");
+    sweepdb__cat(sql, SWEEPDB__SQL_MAX, &pos, ")");
+    if (pos >= SWEEPDB__SQL_MAX - 1) {
+        snprintf(err, errlen, "%s: too many columns", d->path);
+        free(sql);
+        return -1;
+    }
+    if (!d->ins_sql || strcmp(d->ins_sql, sql)) {
+        sqlite3_finalize(d->ins);
+        d->ins = NULL;
+        free(d->ins_sql);
+        d->ins_sql = NULL;
+        if (sqlite3_prepare_v2(d->db, sql, -1, &d->ins, NULL) != SQLITE_OK) {
+            snprintf(err, errlen, "%s: %s", d->path, sqlite3_errmsg(d->db));
+            free(sql);
+            return -1;
+        }
+        d->ins_sql = sql;
+    } else {
+        free(sql);
+    }
+    sqlite3_stmt *st = d->ins;
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    int b = 1;
+    sqlite3_bind_text(st, b++, scenario, -1, SQLITE_TRANSIENT);
+    sweepdb__bind_seed(st, b++, seed);
+    sqlite3_bind_text(st, b++, params_key, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, b++, verdict, -1, SQLITE_TRANSIENT);
+    const char *hash = deja_summary_get(s, "trace_hash");
+    if (hash) sqlite3_bind_text(st, b++, hash, -1, SQLITE_TRANSIENT);
+    else sqlite3_bind_null(st, b++);
+    sqlite3_bind_int64(st, b++, (sqlite3_int64)time(NULL));
+    for (int i = 0; i < np; i++) sweepdb__bind_value(st, b++, deja_params_val(all, i));
+    for (int i = 0; i < nk; i++) sweepdb__bind_value(st, b++, s->val[keep[i]]);
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE) {
+        snprintf(err, errlen, "%s: insert failed: %s", d->path, sqlite3_errmsg(d->db));
+        return -1;
+    }
+    return sqlite3_changes(d->db) > 0 ? 1 : 0;
+}
+
+/* Merges one attached database `src` into main.runs. 0, or 2 with err. */
+static int sweepdb__merge_one(deja_sweepdb *d, const char *in, uint64_t *added, char *err, size_t errlen) {
+    char **scols = NULL;
+    int ns = 0, caps = 0, rc = 2;
+    char *sql = NULL;
+    if (sweepdb__load_cols(d->db, "src", &scols, &ns, &caps) || ns == 0) {
+        snprintf(err, errlen, "%s: no table runs (not a sweep database)", in);
+        goto out;
+    }
+    int has_pk = 0, has_verdict = 0;
+    for (int i = 0; i < ns; i++) {
+        has_pk |= !strcmp(scols[i], "params_key");
+        has_verdict |= !strcmp(scols[i], "verdict");
+    }
+    if (!has_pk || !has_verdict) {
+        snprintf(err, errlen, "%s: its table runs is not a sweep table", in);
+        goto out;
+    }
+    for (int i = 0; i < ns; i++)
+        if (strcmp(scols[i], "id") && sweepdb__ensure_col(d, scols[i], err, errlen)) goto out;
+    sql = malloc(SWEEPDB__SQL_MAX * 2);
+    assert(sql);
+    size_t pos = 0, len = SWEEPDB__SQL_MAX * 2;
+    sweepdb__cat(sql, len, &pos, "INSERT OR IGNORE INTO main.runs (");
+    int first = 1;
+    for (int i = 0; i < ns; i++) {
+        if (!strcmp(scols[i], "id")) continue;
+        if (!first) sweepdb__cat(sql, len, &pos, ", ");
+        sweepdb__ident(sql, len, &pos, scols[i]);
+        first = 0;
+    }
+    sweepdb__cat(sql, len, &pos, ") SELECT ");
+    first = 1;
+    for (int i = 0; i < ns; i++) {
+        if (!strcmp(scols[i], "id")) continue;
+        if (!first) sweepdb__cat(sql, len, &pos, ", ");
+        sweepdb__ident(sql, len, &pos, scols[i]);
+        first = 0;
+    }
+    sweepdb__cat(sql, len, &pos, " FROM src.runs ORDER BY id");
+    char *msg = NULL;
+    if (sqlite3_exec(d->db, "BEGIN IMMEDIATE", NULL, NULL, &msg) != SQLITE_OK ||
+        sqlite3_exec(d->db, sql, NULL, NULL, &msg) != SQLITE_OK) {
+        snprintf(err, errlen, "%s: merge failed: %s", in, msg ? msg : sqlite3_errmsg(d->db));
+        sqlite3_free(msg);
+        sqlite3_exec(d->db, "ROLLBACK", NULL, NULL, NULL);
+        goto out;
+    }
+    uint64_t n = (uint64_t)sqlite3_changes(d->db);
+    if (sqlite3_exec(d->db, "COMMIT", NULL, NULL, &msg) != SQLITE_OK) {
+        snprintf(err, errlen, "%s: commit failed: %s", in, msg ? msg : "?");
+        sqlite3_free(msg);
+        sqlite3_exec(d->db, "ROLLBACK", NULL, NULL, NULL);
+        goto out;
+    }
+    if (added) *added += n;
+    rc = 0;
+out:
+    for (int i = 0; i < ns; i++) free(scols[i]);
+    free(scols);
+    free(sql);
+    return rc;
+}
+
+int deja_sweep_merge(const char *out, const char *const *in, int n, uint64_t *added, char *err,
+                     size_t errlen) {
+    assert(out && (in || n == 0));
+    if (added) *added = 0;
+    struct stat so, si;
+    for (int i = 0; i < n; i++) {
+        if (stat(in[i], &si) != 0) {
+            snprintf(err, errlen, "%s: %s", in[i], strerror(errno));
+            return 2;
+        }
+        if (stat(out, &so) == 0 && so.st_dev == si.st_dev && so.st_ino == si.st_ino) {
+            snprintf(err, errlen, "%s: is the output database itself", in[i]);
+            return 2;
+        }
+    }
+    deja_sweepdb *d;
+    if (deja_sweepdb_open(out, &d, err, errlen)) return 2;
+    int rc = 0;
+    for (int i = 0; i < n && !rc; i++) {
+        sqlite3_stmt *st;
+        if (sqlite3_prepare_v2(d->db, "ATTACH DATABASE ?1 AS src", -1, &st, NULL) != SQLITE_OK) {
+            snprintf(err, errlen, "%s: %s", out, sqlite3_errmsg(d->db));
+            rc = 2;
+            break;
+        }
+        sqlite3_bind_text(st, 1, in[i], -1, SQLITE_TRANSIENT);
+        int arc = sqlite3_step(st);
+        sqlite3_finalize(st);
+        if (arc != SQLITE_DONE) {
+            snprintf(err, errlen, "%s: cannot open database: %s", in[i], sqlite3_errmsg(d->db));
+            rc = 2;
+            break;
+        }
+        rc = sweepdb__merge_one(d, in[i], added, err, errlen);
+        sqlite3_exec(d->db, "DETACH DATABASE src", NULL, NULL, NULL);
+    }
+    deja_sweepdb_close(d);
+    return rc;
+}
