@@ -22,6 +22,7 @@
 #endif
 
 #ifdef DEJA__ASAN
+#include <sanitizer/asan_interface.h>
 #include <sanitizer/common_interface_defs.h>
 #endif
 
@@ -49,6 +50,10 @@ static void *deja__stack_get(size_t size) {
 }
 
 static void deja__stack_put(void *base, size_t size) {
+#ifdef DEJA__ASAN
+    /* a killed fiber leaves its frames' redzones poisoned: clear them */
+    ASAN_UNPOISON_MEMORY_REGION((char *)base + DEJA__GUARD, size);
+#endif
     if (deja__pool.n == 0) deja__pool.size = size;
     if (deja__pool.n < DEJA__POOL && deja__pool.size == size) {
         deja__pool.base[deja__pool.n++] = base;

@@ -101,6 +101,15 @@ typedef struct deja__node {
     int64_t heap_peak;
     deja_prng rng; /* rt_rand_u64 */
     uint8_t group;  /* partition group */
+    struct deja_disk *disk; /* outlives crashes; NULL until the disk model is on */
+    /* process faults */
+    uint32_t incarnation; /* bumped at every crash: stale events see it */
+    bool down;            /* crashed, not restarted yet */
+    bool paused;          /* frozen: runnable tasks wait in held */
+    bool oom_pending;     /* over its memory limit: the kill is scheduled */
+    struct deja__task *held_head, *held_tail;
+    uint32_t crashes, ooms;
+    int64_t resident_peak;
 } deja__node;
 
 /* ---- the world --------------------------------------------------------- */
@@ -142,6 +151,13 @@ struct deja_world {
     XXH3_state_t *digest;
     FILE *trace;
     bool stopping;
+    /* memory model */
+    int64_t mem_task_bytes;
+    int64_t mem_limit;     /* bytes; 0 = none */
+    int64_t mem_sample_ns; /* timeline period; 0 = none */
+    struct deja__sample *timeline;
+    size_t timeline_len, timeline_cap;
+    char *oom_report;      /* resident timeline tail + task dump at the first OOM kill */
     void *data; /* the scenario's */
     void (*data_free)(void *);
 };
@@ -164,6 +180,26 @@ deja__node *deja__self_node(void);
 /* Creates a task on node n. */
 deja__task *deja__spawn(deja_world *w, deja__node *n, const char *name, rt_task_fn fn, void *arg,
                         const char *file, int line);
+
+/* ---- process faults and memory (process.c) ----------------------------- */
+
+typedef struct deja__sample {
+    int64_t t;
+    uint32_t node;
+    int32_t tasks;
+    int64_t resident;
+} deja__sample;
+
+/* Starts (or restarts) a node's program: inbox, root context, main task. */
+void deja__node_start(deja_world *w, deja__node *n);
+/* Kills every task of n, applies the disk crash model, wipes its heap. */
+void deja__node_kill(deja_world *w, deja__node *n, const char *why);
+/* Resident bytes of n: heap + a cost per live task. */
+int64_t deja__resident(const deja__node *n);
+/* Called after n's memory grew: OOM-kills it when over its limit. */
+void deja__mem_check(deja_world *w, deja__node *n);
+/* Tells the fact listeners about a node event (DEJA_FACT_*). */
+void deja__node_event(deja_world *w, deja__node *n, int kind, int64_t value);
 
 /* ---- clocks (clock.c) -------------------------------------------------- */
 
@@ -207,6 +243,7 @@ typedef enum deja__tk {
     DEJA__TK_LOG,
     DEJA__TK_WAKE,
     DEJA__TK_NOTE,
+    DEJA__TK_DISK, /* disk.c: file operations and disk faults */
 } deja__tk;
 
 /* Folds one event into the digest (and writes it to the text trace). */

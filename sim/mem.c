@@ -44,7 +44,14 @@ void deja__node_free_all(deja__node *n) {
     while (n->heap.next != &n->heap) deja__node_free(n, n->heap.next + 1);
 }
 
-void *rt_malloc(size_t n) { return deja__node_alloc(deja__self_node(), n); }
+void *rt_malloc(size_t size) {
+    deja_world *w = deja__w;
+    deja__node *n = deja__self_node();
+    void *p = deja__node_alloc(n, size);
+    deja__mem_check(w, n);
+    if (n->oom_pending) deja__park(w, "oom-kill", NULL, -1); /* the kill event ends this task */
+    return p;
+}
 
 void *rt_calloc(size_t count, size_t n) {
     if (n && count > SIZE_MAX / n) return NULL;

@@ -27,6 +27,11 @@ static void deja__deliver(deja_world *w, void *arg, uint64_t u, int drop) {
         return;
     }
     deja__node *dst = w->nodes[f->to];
+    if (dst->down) {
+        deja__trace(w, DEJA__TK_DROP, (int)f->to, f->from, f->len, "node down");
+        free(f);
+        return;
+    }
     if (w->nodes[f->from]->group != dst->group) {
         deja__trace(w, DEJA__TK_DROP, (int)f->to, f->from, f->len, "partition");
         free(f);

@@ -37,14 +37,6 @@ static rt_main_fn deja__program_find(const char *name) {
     return NULL;
 }
 
-rt_ctx *deja__ctx_new(deja__node *n, rt_ctx *parent);
-
-/* The node's first task: runs the program with the node's root context. */
-static void deja__node_main(void *arg) {
-    deja__node *n = arg;
-    n->main(n->root);
-}
-
 int deja_node_add(deja_world *w, const char *program, int64_t offset_ns, int64_t drift_ppb) {
     rt_main_fn fn = deja__program_find(program);
     if (!fn || w->n_nodes >= DEJA__MAX_NODES) return -1;
@@ -62,10 +54,7 @@ int deja_node_add(deja_world *w, const char *program, int64_t offset_ns, int64_t
     snprintf(name, sizeof name, "node.%u", n->id);
     deja_prng_init(&n->rng, w->seed, name);
     w->nodes[w->n_nodes++] = n;
-    n->inbox = deja__chan_new(n, "inbox", sizeof(rt_msg *), DEJA__INBOX_CAP);
-    n->root = deja__ctx_new(n, NULL);
-    assert(n->inbox && n->root);
-    deja__spawn(w, n, "main", deja__node_main, n, program, 0);
+    deja__node_start(w, n);
     return (int)n->id;
 }
 

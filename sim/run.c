@@ -9,6 +9,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "disk.h"
 #include "internal.h"
 
 #define DEJA__GRACE (5 * RT_SEC)
@@ -23,6 +24,10 @@ int deja_scenario_params(const deja_scenario *sc, const deja_params *overrides, 
                          char *err, size_t errlen) {
     deja_params *p = deja_params_new();
     for (const deja_param_def *d = sc->params; d->key; d++) deja_params_set(p, d->key, d->dflt);
+    const deja_param_def *common[] = {deja_disk_params, deja_mem_params, deja_fault_params};
+    for (size_t c = 0; c < sizeof common / sizeof common[0]; c++)
+        for (const deja_param_def *d = common[c]; d->key; d++)
+            if (!deja_params_get(p, d->key)) deja_params_set(p, d->key, d->dflt);
     for (int i = 0; i < deja_params_count(overrides); i++) {
         const char *k = deja_params_key(overrides, i);
         if (!deja_params_get(p, k)) {
@@ -61,6 +66,7 @@ int deja_run(const deja_scenario *sc, uint64_t seed, const deja_params *override
     deja_world *w = deja_world_new(seed, p);
     deja_world_set_trace(w, opts->trace);
     rc = sc->setup(w, p, err, errlen);
+    if (!rc) rc = deja_world_apply_common(w, p, err, errlen);
     if (rc) {
         deja_world_free(w);
         deja_params_free(p);
@@ -86,6 +92,16 @@ int deja_run(const deja_scenario *sc, uint64_t seed, const deja_params *override
     deja_summary_set(out, "verdict", "ok");
     deja_summary_set(out, "trace_hash", "%016" PRIx64, (uint64_t)0);
     sc->finish(w, out);
+    uint32_t crashes = 0, ooms = 0;
+    int64_t peak = 0;
+    for (uint32_t i = 0; i < w->n_nodes; i++) {
+        crashes += w->nodes[i]->crashes;
+        ooms += w->nodes[i]->ooms;
+        if (w->nodes[i]->resident_peak > peak) peak = w->nodes[i]->resident_peak;
+    }
+    deja_summary_set(out, "crashes", "%u", crashes);
+    deja_summary_set(out, "oom_kills", "%u", ooms);
+    deja_summary_set(out, "peak_resident_kb", "%lld", (long long)(peak / 1024));
     int leaked = deja_world_live_tasks(w, -1);
     deja_summary_set(out, "leaked_tasks", "%d", leaked);
     if (leaked > 0 && !strcmp(deja_summary_get(out, "verdict"), "ok")) deja_summary_set(out, "verdict", "leak");
@@ -96,6 +112,7 @@ int deja_run(const deja_scenario *sc, uint64_t seed, const deja_params *override
     int ok = !strcmp(deja_summary_get(out, "verdict"), "ok");
     FILE *dout = opts->dump_out ? opts->dump_out : stderr;
     if (dump && (opts->dump_tasks || !ok)) fputs(dump, dout);
+    if (!ok && opts->dump_on_failure && deja_world_oom_report(w)) fputs(deja_world_oom_report(w), dout);
     free(dump);
     if (leaked > 0 && (opts->dump_tasks || opts->dump_on_failure)) {
         fprintf(dout, "leaked tasks (alive after shutdown):\n");

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "disk.h"
 #include "internal.h"
 
 deja_world *deja__w;
@@ -143,9 +144,12 @@ void deja_world_free(deja_world *w) {
             deja__task_free(t);
         }
         deja__node_free_all(n);
+        if (n->disk) deja_disk_free(n->disk);
         free(n);
     }
     if (w->data_free) w->data_free(w->data);
+    free(w->timeline);
+    free(w->oom_report);
     XXH3_freeState(w->digest);
     deja_params_free(w->params);
     if (deja__w == w) deja__w = NULL;
@@ -232,8 +236,12 @@ deja__task *deja__spawn(deja_world *w, deja__node *n, const char *name, rt_task_
 }
 
 int rt_spawn_at(const char *name, rt_task_fn fn, void *arg, const char *file, int line) {
+    deja_world *w = deja__w;
     deja__node *n = deja__self_node();
-    return deja__spawn(deja__w, n, name, fn, arg, file, line) ? RT_OK : RT_ENOMEM;
+    if (!deja__spawn(w, n, name, fn, arg, file, line)) return RT_ENOMEM;
+    deja__mem_check(w, n);
+    if (n->oom_pending) deja__park(w, "oom-kill", NULL, -1); /* never resumes */
+    return RT_OK;
 }
 
 /* Switches from the running task to the scheduler. */
@@ -297,6 +305,16 @@ static void deja__drain(deja_world *w) {
         w->runq_head = t->run_next;
         if (!w->runq_head) w->runq_tail = NULL;
         assert(t->state == DEJA__T_RUNNABLE);
+        deja__node *tn = t->node;
+        if (tn->paused) { /* frozen: runs when the node thaws */
+            t->run_next = NULL;
+            if (tn->held_tail)
+                tn->held_tail->run_next = t;
+            else
+                tn->held_head = t;
+            tn->held_tail = t;
+            continue;
+        }
         t->state = DEJA__T_RUNNING;
         w->cur = t;
         w->events++;

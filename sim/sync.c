@@ -148,6 +148,8 @@ void rt_wg_free(rt_wg *g) {
 
 typedef struct deja__deadline_rec {
     rt_ctx *ctx; /* NULL once the context is released */
+    deja__node *node;
+    uint32_t incarnation; /* a crash since makes the record stale */
 } deja__deadline_rec;
 
 struct rt_ctx {
@@ -186,6 +188,7 @@ rt_ctx *rt_ctx_with_cancel(rt_ctx *parent) { return deja__ctx_new(deja__self_nod
 static void deja__ctx_deadline_ev(deja_world *w, void *arg, uint64_t u, int drop) {
     (void)w, (void)u;
     deja__deadline_rec *rec = arg;
+    if (rec->node->incarnation != rec->incarnation) rec->ctx = NULL;
     if (rec->ctx && !drop) {
         rec->ctx->rec = NULL;
         deja__ctx_cancel(rec->ctx, RT_ETIMEDOUT);
@@ -206,6 +209,8 @@ rt_ctx *rt_ctx_with_timeout(rt_ctx *parent, int64_t timeout_ns) {
     c->rec = malloc(sizeof *c->rec);
     assert(c->rec);
     c->rec->ctx = c;
+    c->rec->node = c->node;
+    c->rec->incarnation = c->node->incarnation;
     deja__schedule(w, deja__deadline(w, c->node, timeout_ns), deja__ctx_deadline_ev, c->rec, 0);
     return c;
 }

@@ -15,6 +15,8 @@
 
 typedef struct deja__timer_rec {
     rt_timer *timer; /* NULL once stopped */
+    deja__node *node;
+    uint32_t incarnation; /* a crash since makes the record stale */
 } deja__timer_rec;
 
 struct rt_timer {
@@ -29,7 +31,7 @@ struct rt_timer {
 static void deja__timer_ev(deja_world *w, void *arg, uint64_t u, int drop) {
     (void)u;
     deja__timer_rec *rec = arg;
-    rt_timer *t = rec->timer;
+    rt_timer *t = rec->node->incarnation == rec->incarnation ? rec->timer : NULL;
     if (drop || !t) {
         if (t) t->rec = NULL;
         free(rec);
@@ -64,6 +66,8 @@ rt_timer *rt_timer_new(const char *name, int64_t first_ns, int64_t period_ns) {
     t->rec = malloc(sizeof *t->rec);
     assert(t->rec);
     t->rec->timer = t;
+    t->rec->node = n;
+    t->rec->incarnation = n->incarnation;
     deja__schedule(w, deja__true_at_mono(n, t->next_mono), deja__timer_ev, t->rec, 0);
     return t;
 }

@@ -14,6 +14,7 @@ static const char *const deja__tk_names[] = {
     [DEJA__TK_SEND] = "send",     [DEJA__TK_DELIVER] = "deliver", [DEJA__TK_DROP] = "drop",
     [DEJA__TK_TIMER] = "timer",   [DEJA__TK_CLOCK] = "clock",   [DEJA__TK_FACT] = "fact",
     [DEJA__TK_LOG] = "log",       [DEJA__TK_WAKE] = "wake",     [DEJA__TK_NOTE] = "note",
+    [DEJA__TK_DISK] = "disk",
 };
 
 void deja__trace(deja_world *w, deja__tk kind, int node, uint64_t a, uint64_t b, const char *text) {

@@ -59,3 +59,10 @@ int main(int argc, char **argv) {
     fprintf(stderr, "deja: unknown command '%s' (see 'deja --help')\n", argv[1]);
     return 2;
 }
+
+/* Until the production backend's cluster command is built in. */
+__attribute__((weak)) int deja_cmd_cluster(int argc, char **argv) {
+    (void)argc, (void)argv;
+    fprintf(stderr, "deja cluster: not built in this binary\n");
+    return 2;
+}

@@ -41,6 +41,8 @@ enum {
     RT_EINVAL = -5,
     RT_EIO = -6,
     RT_ENOENT = -7,
+    RT_ENOSPC = -8,    /* the disk is full */
+    RT_EEXIST = -9,
 };
 
 #define RT_FOREVER ((int64_t)-1) /* timeout meaning "wait without bound" */
@@ -166,6 +168,45 @@ int rt_send(uint32_t to, const void *data, size_t len);
 /* This node's inbox: a channel of rt_msg* elements. */
 rt_chan *rt_inbox(void);
 void rt_msg_free(rt_msg *m);
+
+/* ---- disk --------------------------------------------------------------- */
+
+/* Files of this node's disk. Paths are relative to the node's data
+ * directory ("chain.db"); no directories. Writes are durable only after
+ * rt_file_sync returns RT_OK: a crash keeps, drops or tears (at sector
+ * granularity) every write not yet synced. A failed sync (RT_EIO) loses the
+ * unsynced data, as Linux does. Creating, renaming and deleting a file are
+ * durable once they return (a journaled file system). */
+typedef struct rt_file rt_file;
+
+/* RT_O_NOWAIT: operations on the handle never switch tasks (no simulated
+ * latency is charged), for callers that must not yield, such as the SQLite
+ * VFS; the production backend ignores it. */
+enum { RT_O_CREATE = 1, RT_O_EXCL = 2, RT_O_READONLY = 4, RT_O_NOWAIT = 8 };
+
+/* Opens path: RT_OK, RT_ENOENT, RT_EEXIST (with RT_O_EXCL), RT_EIO. */
+int rt_file_open(const char *path, int flags, rt_file **out);
+/* Reads up to len bytes at off; *got < len only at end of file. RT_OK, or
+ * RT_EIO (a latent sector error, until the sector is rewritten). */
+int rt_file_read(rt_file *f, int64_t off, void *buf, size_t len, size_t *got);
+/* RT_OK, RT_ENOSPC or RT_EIO. */
+int rt_file_write(rt_file *f, int64_t off, const void *buf, size_t len);
+/* Makes every write so far durable: RT_OK or RT_EIO. */
+int rt_file_sync(rt_file *f);
+int rt_file_truncate(rt_file *f, int64_t size);
+int64_t rt_file_size(rt_file *f);
+void rt_file_close(rt_file *f);
+/* RT_OK or RT_ENOENT. */
+int rt_file_delete(const char *path);
+int rt_file_rename(const char *from, const char *to);
+bool rt_file_exists(const char *path);
+/* The disk's sector size in bytes (the unit of torn writes), for callers
+ * that align their writes to it (the SQLite VFS's xSectorSize). */
+int64_t rt_file_sector_size(rt_file *f);
+
+/* Registers the seam's SQLite VFS ("deja") as SQLite's default, so
+ * sqlite3_open runs on this node's disk. Idempotent; RT_OK. */
+int rt_sqlite_vfs_register(void);
 
 /* ---- identity and parameters ------------------------------------------- */
 

@@ -101,6 +101,7 @@ typedef struct deja_sweep_stats {
     uint64_t jobs;    /* jobs in this shard */
     uint64_t added;   /* rows written */
     uint64_t skipped; /* already in the database */
+    uint64_t ran;     /* runs executed by this call (a rerun of a finished sweep: 0) */
     uint64_t failing; /* rows with a verdict other than ok (crashes included) */
     uint64_t crashed; /* workers that died in a run */
     double wall_s;

@@ -78,6 +78,38 @@ void deja_clock_slew(deja_world *w, uint32_t node, int64_t at_ns, int64_t delta_
 /* The node's current clock error (wall - true), for metrics. */
 int64_t deja_clock_error(const deja_world *w, uint32_t node);
 
+/* ---- process faults and memory ------------------------------------------- */
+
+/* Node events the simulator reports to fact listeners, as rt_fact kinds
+ * beyond the node's own (value: restart delay, pause length, resident). */
+enum {
+    DEJA_FACT_CRASH = 100,   /* the node crashed (all tasks gone, disk crash model applied) */
+    DEJA_FACT_RESTART = 101, /* the node's program started again on the same disk */
+    DEJA_FACT_OOM = 102,     /* the node was OOM-killed (value: resident bytes) */
+    DEJA_FACT_PAUSE = 103,   /* the node froze for value ns (clocks kept running) */
+};
+
+/* At at_ns the node crashes; it restarts restart_after_ns later (never when
+ * negative). A crash while down is ignored. */
+void deja_node_crash(deja_world *w, uint32_t node, int64_t at_ns, int64_t restart_after_ns);
+/* At at_ns the node freezes for pause_ns: no task runs, clocks keep going,
+ * messages and timer firings queue up. */
+void deja_node_pause(deja_world *w, uint32_t node, int64_t at_ns, int64_t pause_ns);
+/* Resident bytes of a node now (heap + per-task cost + mapped pages). */
+int64_t deja_node_resident(const deja_world *w, uint32_t node);
+/* Writes the resident-size timeline as CSV: t_ms,node,resident_bytes,tasks. */
+void deja_world_timeline_csv(const deja_world *w, FILE *out);
+/* The report of the first OOM kill (timeline tail and task dump), or NULL. */
+const char *deja_world_oom_report(const deja_world *w);
+
+/* The disk.*, mem.* and fault.* parameters every scenario accepts. */
+extern const deja_param_def deja_disk_params[];
+extern const deja_param_def deja_mem_params[];
+extern const deja_param_def deja_fault_params[];
+/* Applies the common parameters (disk.*, mem.*, fault.*) to a world whose
+ * nodes exist: memory limits, fault schedules. 0, or 2 naming the bad one. */
+int deja_world_apply_common(deja_world *w, const deja_params *p, char *err, size_t errlen);
+
 /* ---- network ----------------------------------------------------------- */
 
 /* Every link: one-way latency uniform in [latency - jitter, latency + jitter]

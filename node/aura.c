@@ -1,0 +1,503 @@
+/*
+ * aura.c -- the AuRa-style engine (see aura.h): the slot loop of one node,
+ * block production, the receive path (decode, stateless checks, deferral,
+ * import, parent requests), answering requests, and turning chain events
+ * into facts for the oracles. It runs on one task, the caller's: a single
+ * rt_select over {context done, inbox} with a timeout up to the next slot
+ * boundary or the next deferred block, so there is nothing to stop or leak.
+ */
+#include "aura.h"
+
+#include <assert.h>
+#include <string.h>
+
+#include "chain.h"
+#include "msg.h"
+
+#define AURA_DEFAULT_SLOT_MS 1000
+#define AURA_DEFAULT_TOLERANCE_MS 500
+#define AURA_DEFAULT_CONFIRM_DEPTH 3
+#define AURA_DEFAULT_ORPHAN_MAX 256
+#define AURA_DEFAULT_DEFER_MAX 64
+#define AURA_MIN_WAIT_NS 1000 /* floor of a wait, so clock rounding cannot spin */
+
+#define AURA_PENDING_MAX 16 /* ancestors asked for and not yet received */
+#define AURA_REQUEST_TRIES 6 /* sends per missing ancestor before giving up */
+
+/* An ancestor asked for: re-asked (of the next peer) until it arrives. */
+typedef struct aura__pending {
+    uint8_t hash[BLOCK_HASH_LEN];
+    uint32_t peer;    /* asked last */
+    uint32_t tries;   /* sends so far */
+    int64_t sent_ns;  /* monotonic time of the last send */
+} aura__pending;
+
+/* A block from the near future, held until the local wall clock reaches it. */
+typedef struct aura__deferred {
+    block b;
+    uint8_t hash[BLOCK_HASH_LEN];
+    uint32_t from;
+} aura__deferred;
+
+struct aura {
+    aura_config cfg;
+    chain *ch;
+    bool produced_any;
+    int64_t last_slot; /* the last slot this node built a block for */
+    aura__deferred *defer;
+    uint32_t ndefer;
+    aura__pending pending[AURA_PENDING_MAX]; /* oldest first */
+    uint32_t npending;
+    uint8_t buf[MSG_MAX]; /* outgoing message */
+    /* counters, for the closing log line */
+    uint64_t n_produced, n_imported, n_rejected, n_deferred, n_requests, n_reorgs;
+};
+
+/* ---- configuration and pure rules -------------------------------------- */
+
+/* Reads an integer parameter, falling back to dflt (with a warning) when
+ * the value is below min. */
+static int64_t aura__param(const char *key, int64_t dflt, int64_t min) {
+    int64_t v = rt_param_i64(key, dflt);
+    if (v < min) {
+        rt_log(RT_LOG_WARN, "aura: %s=%lld is below %lld, using %lld", key, (long long)v,
+               (long long)min, (long long)dflt);
+        v = dflt;
+    }
+    return v;
+}
+
+void aura_config_load(aura_config *cfg) {
+    assert(cfg != NULL);
+    memset(cfg, 0, sizeof *cfg);
+    cfg->self = rt_node_id();
+    cfg->n = rt_node_count();
+    assert(cfg->n >= 1 && cfg->self < cfg->n);
+    cfg->slot_ns = aura__param("aura.slot_ms", AURA_DEFAULT_SLOT_MS, 1) * RT_MS;
+    cfg->tolerance_ns = aura__param("aura.future_tolerance_ms", AURA_DEFAULT_TOLERANCE_MS, 0) * RT_MS;
+    cfg->confirm_depth = (uint64_t)aura__param("chain.confirm_depth", AURA_DEFAULT_CONFIRM_DEPTH, 0);
+    cfg->orphan_max = (uint32_t)aura__param("chain.orphan_max", AURA_DEFAULT_ORPHAN_MAX, 1);
+    cfg->defer_max = (uint32_t)aura__param("aura.defer_max", AURA_DEFAULT_DEFER_MAX, 1);
+    int64_t retry_ms = cfg->slot_ns / RT_MS / 2;
+    cfg->retry_ns = aura__param("aura.request_retry_ms", retry_ms > 0 ? retry_ms : 1, 1) * RT_MS;
+}
+
+int64_t aura_slot_at(int64_t wall, int64_t slot_ns) {
+    assert(slot_ns > 0);
+    int64_t q = wall / slot_ns;
+    if (wall % slot_ns < 0) q--; /* floor, not truncation, before the epoch */
+    return q;
+}
+
+node_reason aura_check(const aura_config *cfg, const block *b, int64_t wall) {
+    assert(cfg != NULL && b != NULL && cfg->n >= 1 && cfg->slot_ns > 0);
+    if (b->height == 0) return NODE_REJ_HEIGHT;
+    if (b->proposer != b->slot % cfg->n) return NODE_REJ_PROPOSER;
+    if (b->timestamp < 0 || (uint64_t)(b->timestamp / cfg->slot_ns) != b->slot)
+        return NODE_REJ_SLOT_TIME;
+    /* timestamp > wall + tolerance, without overflowing near INT64_MAX */
+    if (wall <= INT64_MAX - cfg->tolerance_ns && b->timestamp > wall + cfg->tolerance_ns)
+        return NODE_REJ_FUTURE;
+    return NODE_REJ_NONE;
+}
+
+node_reason aura_check_parent(void *arg, const block *b, const block *parent) {
+    (void)arg;
+    return b->slot > parent->slot ? NODE_REJ_NONE : NODE_REJ_PARENT_SLOT;
+}
+
+/* ---- facts -------------------------------------------------------------- */
+
+/* Reports one fact about block b (hash h; both may describe nothing: NULL). */
+static void aura__fact(rt_fact_kind kind, const block *b, const uint8_t *h, int64_t value) {
+    rt_fact f;
+    memset(&f, 0, sizeof f);
+    f.kind = kind;
+    if (b != NULL) {
+        f.height = b->height;
+        f.slot = b->slot;
+        memcpy(f.parent, b->parent, BLOCK_HASH_LEN);
+    }
+    if (h != NULL) memcpy(f.hash, h, BLOCK_HASH_LEN);
+    f.value = value;
+    rt_fact_report(&f);
+}
+
+/* Chain events -> facts (the chain itself reports nothing). */
+static void aura__on_chain(void *arg, const chain_event *ev) {
+    aura *a = arg;
+    char hex[17];
+    switch (ev->kind) {
+    case CHAIN_EV_IMPORTED:
+        if (ev->local) break; /* own blocks are PRODUCED, not IMPORTED */
+        a->n_imported++;
+        aura__fact(RT_FACT_IMPORTED, ev->b, ev->hash, 0);
+        break;
+    case CHAIN_EV_REJECTED:
+        assert(!ev->local || ev->reason == NODE_REJ_STORE);
+        a->n_rejected++;
+        rt_log(RT_LOG_DEBUG, "aura: refused block %s height %llu slot %llu: reason %d",
+               block_hash_hex(ev->hash, hex), (unsigned long long)ev->b->height,
+               (unsigned long long)ev->b->slot, (int)ev->reason);
+        aura__fact(RT_FACT_REJECTED, ev->b, ev->hash, (int64_t)ev->reason);
+        break;
+    case CHAIN_EV_HEAD:
+        if (ev->reorg_depth > 0) a->n_reorgs++;
+        if (ev->below_confirmed)
+            rt_log(RT_LOG_WARN, "aura: reorg of depth %llu to %s height %llu undoes confirmed blocks",
+                   (unsigned long long)ev->reorg_depth, block_hash_hex(ev->hash, hex),
+                   (unsigned long long)ev->b->height);
+        aura__fact(RT_FACT_HEAD, ev->b, ev->hash, (int64_t)ev->reorg_depth);
+        break;
+    case CHAIN_EV_CONFIRMED:
+        aura__fact(RT_FACT_CONFIRMED, ev->b, ev->hash, 0);
+        break;
+    }
+}
+
+static int aura__deferred_find(const aura *a, const uint8_t h[BLOCK_HASH_LEN]);
+
+/* ---- sending ------------------------------------------------------------ */
+
+/* Sends the first len bytes of a->buf to every other validator. */
+static void aura__broadcast(aura *a, size_t len) {
+    for (uint32_t i = 0; i < a->cfg.n; i++)
+        if (i != a->cfg.self) (void)rt_send(i, a->buf, len);
+}
+
+/* Sends one MSG_GET_BLOCK for h to node `to`. */
+static void aura__send_request(aura *a, uint32_t to, const uint8_t h[BLOCK_HASH_LEN]) {
+    assert(to != a->cfg.self && to < a->cfg.n);
+    size_t len = msg_encode_get_block(h, a->buf, sizeof a->buf);
+    assert(len == 1 + BLOCK_HASH_LEN);
+    a->n_requests++;
+    (void)rt_send(to, a->buf, len);
+}
+
+/* Removes pending request i, keeping the others in order. */
+static void aura__pending_remove(aura *a, uint32_t i) {
+    assert(i < a->npending);
+    memmove(&a->pending[i], &a->pending[i + 1], (a->npending - i - 1) * sizeof a->pending[0]);
+    a->npending--;
+}
+
+/* Asks node `to` for the block with hash h, unless h was asked for less
+ * than a retry interval ago (then that request is still in flight). The
+ * request is remembered, so a lost request or answer is asked again. */
+static void aura__request(aura *a, uint32_t to, const uint8_t h[BLOCK_HASH_LEN]) {
+    if (to == a->cfg.self) return;
+    int64_t now = rt_mono_ns();
+    for (uint32_t i = 0; i < a->npending; i++) {
+        aura__pending *p = &a->pending[i];
+        if (memcmp(p->hash, h, BLOCK_HASH_LEN) != 0) continue;
+        if (now - p->sent_ns < a->cfg.retry_ns) return;
+        p->peer = to;
+        p->sent_ns = now;
+        p->tries = 1; /* fresh evidence that `to` has it: start over */
+        aura__send_request(a, to, h);
+        return;
+    }
+    if (a->npending == AURA_PENDING_MAX) aura__pending_remove(a, 0);
+    aura__pending *p = &a->pending[a->npending++];
+    memcpy(p->hash, h, BLOCK_HASH_LEN);
+    p->peer = to;
+    p->tries = 1;
+    p->sent_ns = now;
+    aura__send_request(a, to, h);
+}
+
+/* Forgets requests that were answered, and asks again (of the next peer in
+ * turn) those unanswered for a retry interval, up to AURA_REQUEST_TRIES. */
+static void aura__retry_requests(aura *a) {
+    int64_t now = rt_mono_ns();
+    for (uint32_t i = 0; i < a->npending;) {
+        aura__pending *p = &a->pending[i];
+        if (chain_knows(a->ch, p->hash) || aura__deferred_find(a, p->hash) >= 0 ||
+            (now - p->sent_ns >= a->cfg.retry_ns && p->tries >= AURA_REQUEST_TRIES)) {
+            aura__pending_remove(a, i);
+            continue;
+        }
+        if (now - p->sent_ns >= a->cfg.retry_ns) {
+            /* the first retry goes to the same peer (the loss was likely on
+             * the way), later ones rotate over every other validator */
+            if (p->tries > 1) {
+                p->peer = (p->peer + 1) % a->cfg.n;
+                if (p->peer == a->cfg.self) p->peer = (p->peer + 1) % a->cfg.n;
+            }
+            p->tries++;
+            p->sent_ns = now;
+            aura__send_request(a, p->peer, p->hash);
+        }
+        i++;
+    }
+}
+
+/* ---- production --------------------------------------------------------- */
+
+/* Builds, imports and gossips a block when this node proposes the slot that
+ * wall falls in, has not built for it yet, and its head is from an earlier
+ * slot. */
+static void aura__maybe_produce(aura *a, int64_t wall) {
+    int64_t slot = aura_slot_at(wall, a->cfg.slot_ns);
+    if (slot < 1) return; /* genesis owns slot 0; nothing before the epoch */
+    if ((uint64_t)slot % a->cfg.n != a->cfg.self) return;
+    if (a->produced_any && slot <= a->last_slot) return;
+    const block *head = chain_head(a->ch);
+    const uint8_t *head_hash = chain_head_hash(a->ch);
+    if (head->slot >= (uint64_t)slot) return;
+
+    block b;
+    memset(&b, 0, sizeof b);
+    b.height = head->height + 1;
+    b.slot = (uint64_t)slot;
+    memcpy(b.parent, head_hash, BLOCK_HASH_LEN);
+    b.proposer = a->cfg.self;
+    b.timestamp = wall; /* the same reading the slot came from */
+    uint64_t tx = rt_rand_u64(); /* the payload: one opaque 8-byte "transaction" */
+    b.payload_len = 8;
+    for (int i = 0; i < 8; i++) b.payload[i] = (uint8_t)(tx >> (8 * i));
+    block_state_root(head->state_root, b.height, b.payload, b.payload_len, b.state_root);
+    assert(aura_check(&a->cfg, &b, wall) == NODE_REJ_NONE);
+
+    a->produced_any = true;
+    a->last_slot = slot;
+    a->n_produced++;
+    uint8_t h[BLOCK_HASH_LEN];
+    block_hash(&b, h);
+    char hex[17];
+    rt_log(RT_LOG_DEBUG, "aura: produced %s height %llu slot %lld", block_hash_hex(h, hex),
+           (unsigned long long)b.height, (long long)slot);
+    aura__fact(RT_FACT_PRODUCED, &b, h, 0);
+    chain_result r;
+    chain_import(a->ch, &b, true, &r);
+    if (r.status != CHAIN_IMPORTED) {
+        assert(r.status == CHAIN_ERROR); /* a block built on the head is valid */
+        rt_log(RT_LOG_ERROR, "aura: store failed on own block: %d", r.rc);
+        return;
+    }
+    size_t len = msg_encode_block(&b, a->buf, sizeof a->buf);
+    assert(len > 0);
+    aura__broadcast(a, len);
+}
+
+/* ---- receiving ---------------------------------------------------------- */
+
+/* Hands a checked, due block to the chain; asks `from` for what an orphan
+ * misses. */
+static void aura__import(aura *a, const block *b, uint32_t from) {
+    chain_result r;
+    switch (chain_import(a->ch, b, false, &r)) {
+    case CHAIN_ORPHAN:
+        aura__request(a, from, r.missing);
+        break;
+    case CHAIN_ERROR:
+        rt_log(RT_LOG_ERROR, "aura: store failed importing a block: %d", r.rc);
+        break;
+    case CHAIN_IMPORTED:
+    case CHAIN_KNOWN:
+    case CHAIN_INVALID: /* reported through the chain's REJECTED event */
+        break;
+    }
+}
+
+/* Index of the deferred block with hash h, or -1. */
+static int aura__deferred_find(const aura *a, const uint8_t h[BLOCK_HASH_LEN]) {
+    for (uint32_t i = 0; i < a->ndefer; i++)
+        if (memcmp(a->defer[i].hash, h, BLOCK_HASH_LEN) == 0) return (int)i;
+    return -1;
+}
+
+/* Holds b until the wall clock reaches its timestamp (or refuses it when
+ * the queue is full). */
+static void aura__defer(aura *a, const block *b, const uint8_t h[BLOCK_HASH_LEN], uint32_t from,
+                        int64_t wall) {
+    if (aura__deferred_find(a, h) >= 0) return; /* a duplicate */
+    if (a->ndefer == a->cfg.defer_max) {
+        a->n_rejected++;
+        aura__fact(RT_FACT_REJECTED, b, h, NODE_REJ_DEFER_FULL);
+        return;
+    }
+    aura__deferred *d = &a->defer[a->ndefer++];
+    d->b = *b;
+    memcpy(d->hash, h, BLOCK_HASH_LEN);
+    d->from = from;
+    a->n_deferred++;
+    aura__fact(RT_FACT_DEFERRED, b, h, b->timestamp - wall);
+}
+
+/* Imports every deferred block whose timestamp the wall clock has reached,
+ * earliest timestamp first (ties by hash, so the order is the program's). */
+static void aura__release_due(aura *a, int64_t wall) {
+    for (;;) {
+        int best = -1;
+        for (uint32_t i = 0; i < a->ndefer; i++) {
+            const aura__deferred *d = &a->defer[i];
+            if (d->b.timestamp > wall) continue;
+            if (best < 0) {
+                best = (int)i;
+                continue;
+            }
+            const aura__deferred *e = &a->defer[best];
+            if (d->b.timestamp < e->b.timestamp ||
+                (d->b.timestamp == e->b.timestamp && block_hash_cmp(d->hash, e->hash) < 0))
+                best = (int)i;
+        }
+        if (best < 0) return;
+        aura__deferred d = a->defer[best];
+        a->defer[best] = a->defer[--a->ndefer];
+        aura__import(a, &d.b, d.from);
+    }
+}
+
+/* The receive path of one block from node `from`. */
+static void aura__on_block(aura *a, const block *b, uint32_t from) {
+    uint8_t h[BLOCK_HASH_LEN];
+    block_hash(b, h);
+    if (chain_has(a->ch, h)) return; /* a duplicate, or the answer we already have */
+    int64_t wall = rt_wall_ns();
+    node_reason why = aura_check(&a->cfg, b, wall);
+    if (why != NODE_REJ_NONE) {
+        char hex[17];
+        rt_log(RT_LOG_DEBUG, "aura: refused block %s slot %llu from %u: reason %d",
+               block_hash_hex(h, hex), (unsigned long long)b->slot, from, (int)why);
+        a->n_rejected++;
+        aura__fact(RT_FACT_REJECTED, b, h, why);
+        return;
+    }
+    if (b->timestamp > wall) {
+        aura__defer(a, b, h, from, wall);
+        return;
+    }
+    aura__import(a, b, from);
+}
+
+/* Handles one message from the inbox (the caller frees it). */
+static void aura__on_msg(aura *a, const rt_msg *m) {
+    msg d;
+    if (msg_decode(m->data, m->len, &d) != RT_OK) {
+        rt_log(RT_LOG_DEBUG, "aura: undecodable message (tag %u, %u bytes) from %u",
+               (unsigned)d.tag, (unsigned)m->len, m->from);
+        if (d.tag == MSG_BLOCK) {
+            a->n_rejected++;
+            aura__fact(RT_FACT_REJECTED, NULL, NULL, NODE_REJ_DECODE);
+        }
+        return;
+    }
+    switch (d.tag) {
+    case MSG_BLOCK:
+        aura__on_block(a, &d.b, m->from);
+        break;
+    case MSG_GET_BLOCK: {
+        block b;
+        if (m->from == a->cfg.self || chain_get(a->ch, d.hash, &b) != RT_OK) break;
+        size_t len = msg_encode_block(&b, a->buf, sizeof a->buf);
+        assert(len > 0);
+        (void)rt_send(m->from, a->buf, len);
+        break;
+    }
+    default:
+        assert(0 && "msg_decode accepted an unknown tag");
+    }
+}
+
+/* ---- the loop ----------------------------------------------------------- */
+
+/* How long to wait (monotonic ns) from wall: until the next slot boundary,
+ * the earliest deferred timestamp or the next request retry, whichever is
+ * first. */
+static int64_t aura__wait_ns(const aura *a, int64_t wall) {
+    int64_t next = (aura_slot_at(wall, a->cfg.slot_ns) + 1) * a->cfg.slot_ns;
+    int64_t wait = next - wall;
+    assert(wait > 0 && wait <= a->cfg.slot_ns);
+    for (uint32_t i = 0; i < a->ndefer; i++) {
+        int64_t due = a->defer[i].b.timestamp - wall;
+        assert(due > 0); /* released otherwise */
+        if (due < wait) wait = due;
+    }
+    if (a->npending > 0) {
+        int64_t now = rt_mono_ns();
+        for (uint32_t i = 0; i < a->npending; i++) {
+            int64_t due = a->pending[i].sent_ns + a->cfg.retry_ns - now;
+            if (due < wait) wait = due;
+        }
+    }
+    return wait < AURA_MIN_WAIT_NS ? AURA_MIN_WAIT_NS : wait;
+}
+
+void aura_run(aura *a, rt_ctx *ctx) {
+    assert(a != NULL && ctx != NULL);
+    rt_chan *inbox = rt_inbox();
+    rt_chan *done = rt_ctx_done(ctx);
+    rt_log(RT_LOG_INFO, "aura: validator %u of %u, slot %lld ms, tolerance %lld ms, k=%llu",
+           a->cfg.self, a->cfg.n, (long long)(a->cfg.slot_ns / RT_MS),
+           (long long)(a->cfg.tolerance_ns / RT_MS), (unsigned long long)a->cfg.confirm_depth);
+    while (rt_ctx_err(ctx) == RT_OK) {
+        /* The wall clock may have stepped since the last turn: recompute. */
+        int64_t wall = rt_wall_ns();
+        aura__release_due(a, wall);
+        aura__maybe_produce(a, wall);
+        aura__retry_requests(a);
+        rt_msg *m = NULL;
+        rt_case cases[2] = {
+            {.ch = done, .op = RT_RECV, .elem = NULL, .result = 0},
+            {.ch = inbox, .op = RT_RECV, .elem = &m, .result = 0},
+        };
+        int fired = rt_select(cases, 2, aura__wait_ns(a, wall));
+        if (fired == 0) break;
+        if (fired == 1) {
+            if (cases[1].result != RT_OK) break; /* inbox closed: the node is going away */
+            assert(m != NULL);
+            aura__on_msg(a, m);
+            rt_msg_free(m);
+        }
+    }
+    /* Messages still queued are ours to free. */
+    rt_msg *m = NULL;
+    while (rt_chan_recv(inbox, &m, 0) == RT_OK) rt_msg_free(m);
+    char hex[17];
+    rt_log(RT_LOG_INFO,
+           "aura: stop: head %s height %llu, confirmed %llu, produced %llu, imported %llu, "
+           "rejected %llu, deferred %llu, requests %llu, reorgs %llu, orphans %u, pending %u",
+           block_hash_hex(chain_head_hash(a->ch), hex), (unsigned long long)chain_head(a->ch)->height,
+           (unsigned long long)chain_confirmed(a->ch), (unsigned long long)a->n_produced,
+           (unsigned long long)a->n_imported, (unsigned long long)a->n_rejected,
+           (unsigned long long)a->n_deferred, (unsigned long long)a->n_requests,
+           (unsigned long long)a->n_reorgs, chain_orphans(a->ch), a->npending);
+}
+
+/* ---- lifetime ----------------------------------------------------------- */
+
+aura *aura_open(const aura_config *cfg, store *st) {
+    assert(cfg != NULL && st != NULL);
+    assert(cfg->n >= 1 && cfg->self < cfg->n && cfg->slot_ns > 0 && cfg->tolerance_ns >= 0);
+    assert(cfg->orphan_max >= 1 && cfg->defer_max >= 1 && cfg->retry_ns > 0);
+    aura *a = rt_calloc(1, sizeof *a);
+    if (a == NULL) return NULL;
+    a->cfg = *cfg;
+    a->defer = rt_calloc(cfg->defer_max, sizeof *a->defer);
+    chain_config cc = {
+        .confirm_depth = cfg->confirm_depth,
+        .orphan_max = cfg->orphan_max,
+        .validate = aura_check_parent,
+        .validate_arg = NULL,
+    };
+    if (a->defer != NULL) a->ch = chain_open(st, &cc, aura__on_chain, a);
+    if (a->ch == NULL) {
+        aura_close(a);
+        return NULL;
+    }
+    /* After a restart, never build again for a slot at or before the head's. */
+    const block *head = chain_head(a->ch);
+    if (head->height > 0 && head->proposer == cfg->self) {
+        a->produced_any = true;
+        a->last_slot = (int64_t)head->slot;
+    }
+    return a;
+}
+
+void aura_close(aura *a) {
+    if (a == NULL) return;
+    chain_close(a->ch);
+    if (a->defer != NULL) rt_free(a->defer);
+    rt_free(a);
+}

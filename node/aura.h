@@ -1,0 +1,87 @@
+/*
+ * aura.h -- the first consensus engine of the reference node: slot-based
+ * proof of authority, after OpenEthereum's AuRa.
+ *
+ * Time is cut into slots of aura.slot_ms by each node's own wall clock
+ * (slot = wall / slot length, as real nodes do). The proposer of slot s is
+ * validator s % N (N = rt_node_count()). At the start of its slot a proposer
+ * whose head is from an earlier slot builds one block on its head, stamped
+ * with its wall clock, and sends it to every other node. Receivers check the
+ * block without its parent (proposer, slot matches timestamp, timestamp not
+ * beyond their wall clock + aura.future_tolerance_ms), hold back blocks from
+ * the near future until their own clock reaches the timestamp, and hand the
+ * rest to the chain (chain.h), which checks it against its parent (here:
+ * slot > parent slot), keeps orphans and picks the longest chain. An orphan
+ * makes the receiver ask the sender for the nearest missing ancestor; an
+ * unanswered request is asked again every aura.request_retry_ms (first of
+ * the same peer, then of the others in turn), a few times at most.
+ *
+ * Clock error is exactly what breaks this engine: a proposer whose clock
+ * runs ahead builds before the previous block reaches it, or has its blocks
+ * refused as "future"; a clock stepped back makes a node wait; the chain
+ * forks. Durations (waiting for the next slot, deferral) are measured with
+ * the monotonic clock; only slot numbers and timestamps come from the wall.
+ *
+ * Facts reported (rt.h): PRODUCED for each built block, IMPORTED for each
+ * accepted received block, REJECTED (value: node_reason, reason.h),
+ * DEFERRED (value: how far ahead of the local wall clock, ns), HEAD (value:
+ * reorg depth), CONFIRMED (each height once, at depth chain.confirm_depth).
+ */
+#ifndef DEJA_NODE_AURA_H
+#define DEJA_NODE_AURA_H
+
+#include <stdint.h>
+
+#include "block.h"
+#include "deja/rt.h"
+#include "reason.h"
+#include "store.h"
+
+typedef struct aura_config {
+    uint32_t self;          /* this validator's index (rt_node_id) */
+    uint32_t n;             /* validators (rt_node_count), >= 1 */
+    int64_t slot_ns;        /* aura.slot_ms, > 0 */
+    int64_t tolerance_ns;   /* aura.future_tolerance_ms, >= 0 */
+    uint64_t confirm_depth; /* chain.confirm_depth */
+    uint32_t orphan_max;    /* chain.orphan_max, >= 1 */
+    uint32_t defer_max;     /* aura.defer_max, >= 1 */
+    int64_t retry_ns;       /* aura.request_retry_ms, > 0 */
+} aura_config;
+
+typedef struct aura aura;
+
+/* Fills cfg from the node's identity and parameters (aura.slot_ms = 1000,
+ * aura.future_tolerance_ms = 500, chain.confirm_depth = 3, chain.orphan_max
+ * = 256, aura.defer_max = 64, aura.request_retry_ms = half a slot),
+ * replacing out-of-range values by defaults with a warning. */
+void aura_config_load(aura_config *cfg);
+
+/* The slot that wall-clock time wall falls in (floor division; negative
+ * before the epoch). */
+int64_t aura_slot_at(int64_t wall, int64_t slot_ns);
+
+/* The stateless checks of a received block against the local wall clock:
+ * NODE_REJ_NONE, or NODE_REJ_HEIGHT / PROPOSER / SLOT_TIME / FUTURE. A block
+ * that passes but has timestamp > wall must be deferred by the caller. */
+node_reason aura_check(const aura_config *cfg, const block *b, int64_t wall);
+
+/* The parent rule of the engine: slot > parent's slot (chain validate hook;
+ * arg unused). */
+node_reason aura_check_parent(void *arg, const block *b, const block *parent);
+
+/* Creates the engine over st (not owned: close it after aura_close): opens
+ * the chain (genesis, or the store's tree). NULL when out of memory. */
+aura *aura_open(const aura_config *cfg, store *st);
+
+/* Runs the engine on the calling task until ctx is done: produces in its
+ * slots, answers and imports messages. Spawns no task. */
+void aura_run(aura *a, rt_ctx *ctx);
+
+/* Frees the engine and its chain (not the store). */
+void aura_close(aura *a);
+
+/* Entry point of the "aura" program: an in-memory store, the engine, run
+ * until ctx is done, free everything. */
+void node_aura_main(rt_ctx *ctx);
+
+#endif /* DEJA_NODE_AURA_H */

@@ -1,0 +1,17 @@
+#!/bin/sh
+# setup-deps.sh -- installs what deja needs on Debian/Ubuntu, only if missing:
+# a C compiler, CMake, pkg-config, SQLite, xxHash, cmocka and gnuplot
+# (clang too when DEJA_WITH_CLANG=1, for the cross-compiler checks).
+set -eu
+pkgs="gcc make cmake pkg-config libsqlite3-dev libxxhash-dev libcmocka-dev gnuplot-nox"
+[ "${DEJA_WITH_CLANG:-0}" = 1 ] && pkgs="$pkgs clang"
+missing=""
+for p in $pkgs; do
+    dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+echo "deja: installing$missing" >&2
+sudo=""
+[ "$(id -u)" = 0 ] || sudo="sudo"
+$sudo apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq $missing >/dev/null

@@ -1,0 +1,24 @@
+/*
+ * cli_args.h -- the small command-line helpers the `deja` subcommands share:
+ * flags given as "--name value" or "--name=value", help detection, and
+ * strict number parsing with messages that name the flag.
+ */
+#ifndef DEJA_CLI_ARGS_H
+#define DEJA_CLI_ARGS_H
+
+#include <stdint.h>
+
+/* True for -h, --help and help. */
+int deja_cli_is_help(const char *arg);
+/* Matches argv[*i] against "--name": 1 with *val set (and *i advanced past a
+ * separate value) when it matches, 0 when it does not, 2 when the value is
+ * missing (a usage error naming the flag is printed). */
+int deja_cli_flag(const char *cmd, int argc, char **argv, int *i, const char *name, const char **val);
+/* Parses the value of flag as an unsigned integer in [lo, hi]; 0, or 2 after
+ * printing a usage error naming the flag and the value. */
+int deja_cli_u64(const char *cmd, const char *flag, const char *val, uint64_t lo, uint64_t hi, uint64_t *out);
+
+/* True when a file could be created at path (its directory is writable). */
+int deja_cli_dir_writable(const char *path);
+
+#endif /* DEJA_CLI_ARGS_H */

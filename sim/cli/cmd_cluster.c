@@ -1,0 +1,252 @@
+/*
+ * cmd_cluster.c -- `deja cluster`: runs a real cluster of `deja-node`
+ * processes on loopback for a while and prints what they did, in the same
+ * key=value form as `deja run`, so a real run can be set beside a simulated
+ * one at the same parameters (docs/production.md).
+ *
+ * The deja tool is linked with the simulator, so this file never calls rt_*:
+ * it forks and execs deja-node (next to this executable, or $DEJA_NODE_BIN),
+ * stops the nodes with SIGTERM and reads their facts files, through the
+ * header-only launcher sim/real/cluster.h that the cluster test uses too.
+ */
+#include <errno.h>
+#include <libgen.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "../real/cluster.h"
+#include "cli.h"
+
+static const char deja__cluster_help[] =
+    "usage: deja cluster --nodes N --duration-s S [--set key=value]... [--base-port P]\n"
+    "                    [--faketime NODE=OFFSET_MS]... [--kill NODE@SEC[:DOWN_SEC]]\n"
+    "                    [--data-dir DIR] [--grace-s S]\n\n"
+    "Starts N deja-node processes on 127.0.0.1 (UDP ports P..P+N-1, free ones by\n"
+    "default), lets them run S seconds, stops them with SIGTERM and judges their\n"
+    "facts files. Every --set goes to every node (e.g. aura.slot_ms=500).\n"
+    "  --faketime NODE=OFFSET_MS  run NODE under libfaketime, its clocks OFFSET_MS\n"
+    "                             (may be negative) off the real time\n"
+    "  --kill NODE@SEC[:DOWN]     SIGKILL NODE at SEC, restart it DOWN s later (1)\n"
+    "  --data-dir DIR             where node-I/{facts,status,log} go (default: a\n"
+    "                             new /tmp/deja-cluster-XXXXXX, kept)\n"
+    "  --grace-s S                wait this long after SIGTERM before SIGKILL (10)\n"
+    "deja-node is looked up next to this executable, or at $DEJA_NODE_BIN.\n\n"
+    "prints: nodes, duration_s, blocks (distinct produced), forks (heights with\n"
+    "more than one produced block), confirmed_height (lowest over nodes),\n"
+    "confirmed_max, confirmed_heights, agree (no height confirmed with two\n"
+    "different hashes), rejected, deferred, imported, restarts, exit_status (per\n"
+    "node), verdict (ok, safety or node_exit), data_dir.\n"
+    "exit status: 0 verdict ok, 1 otherwise, 2 bad input\n";
+
+static volatile sig_atomic_t deja__cluster_stop;
+
+static void deja__cluster_on_signal(int sig) {
+    (void)sig;
+    deja__cluster_stop = 1;
+}
+
+/* Parses a decimal number of seconds (up to 3 fraction digits) into ms. */
+static int deja__parse_secs(const char *s, int64_t *ms) {
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (errno || end == s || *end || v < 0 || v > 1e7) return -1;
+    *ms = (int64_t)(v * 1000.0 + 0.5);
+    return 0;
+}
+
+static int deja__parse_int(const char *s, long lo, long hi, long *out) {
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno || end == s || *end || v < lo || v > hi) return -1;
+    *out = v;
+    return 0;
+}
+
+/* Where deja-node is: $DEJA_NODE_BIN, else next to /proc/self/exe. */
+static void deja__node_bin(char *out, size_t len) {
+    const char *env = getenv("DEJA_NODE_BIN");
+    if (env && *env) {
+        snprintf(out, len, "%s", env);
+        return;
+    }
+    char self[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+    if (n <= 0) {
+        snprintf(out, len, "deja-node");
+        return;
+    }
+    self[n] = 0;
+    snprintf(out, len, "%s/deja-node", dirname(self));
+}
+
+int deja_cmd_cluster(int argc, char **argv) {
+    deja_cluster_opts o;
+    memset(&o, 0, sizeof o);
+    o.kill_node = -1;
+    o.down_ms = 1000;
+    o.grace_ms = 10000;
+    o.duration_ms = -1;
+    char **sets = calloc((size_t)argc + 1, sizeof *sets);
+    if (!sets) return 2;
+    o.sets = sets;
+    bool any_fake = false;
+    char dir[PATH_MAX] = "";
+    long nodes = -1;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+            fputs(deja__cluster_help, stdout);
+            free(sets);
+            return 0;
+        }
+        const char *eq = strncmp(a, "--", 2) == 0 ? strchr(a, '=') : NULL;
+        char flag[32];
+        size_t fl = eq ? (size_t)(eq - a) : strlen(a);
+        if (fl >= sizeof flag) fl = sizeof flag - 1;
+        memcpy(flag, a, fl);
+        flag[fl] = 0;
+        const char *v = eq ? eq + 1 : (i + 1 < argc ? argv[i + 1] : NULL);
+        if (!eq && strncmp(a, "--", 2) == 0) i++;
+        int rc = 0;
+        if (strncmp(a, "--", 2) != 0) {
+            rc = deja_cli_usage_error("cluster", "unexpected argument '%s'", a);
+        } else if (!v) {
+            rc = deja_cli_usage_error("cluster", "%s: missing value", flag);
+        } else if (!strcmp(flag, "--nodes")) {
+            if (deja__parse_int(v, 1, DEJA_CLUSTER_MAX, &nodes))
+                rc = deja_cli_usage_error("cluster", "--nodes: '%s' is not a number in 1..%d", v, DEJA_CLUSTER_MAX);
+        } else if (!strcmp(flag, "--duration-s")) {
+            if (deja__parse_secs(v, &o.duration_ms))
+                rc = deja_cli_usage_error("cluster", "--duration-s: '%s' is not a number of seconds", v);
+        } else if (!strcmp(flag, "--base-port")) {
+            long p;
+            if (deja__parse_int(v, 1, 65535, &p))
+                rc = deja_cli_usage_error("cluster", "--base-port: '%s' is not a port", v);
+            o.base_port = (int)p;
+        } else if (!strcmp(flag, "--set")) {
+            const char *e = strchr(v, '=');
+            if (!e || e == v)
+                rc = deja_cli_usage_error("cluster", "--set: '%s' is not key=value", v);
+            else
+                sets[o.nsets++] = (char *)v;
+        } else if (!strcmp(flag, "--faketime")) {
+            const char *e = strchr(v, '=');
+            long node = -1, off = 0;
+            char idbuf[16];
+            size_t il = e ? (size_t)(e - v) : 0;
+            if (!e || il == 0 || il >= sizeof idbuf) {
+                rc = deja_cli_usage_error("cluster", "--faketime: '%s' is not NODE=OFFSET_MS", v);
+            } else {
+                memcpy(idbuf, v, il);
+                idbuf[il] = 0;
+                if (deja__parse_int(idbuf, 0, DEJA_CLUSTER_MAX - 1, &node) ||
+                    deja__parse_int(e + 1, -86400000L, 86400000L, &off))
+                    rc = deja_cli_usage_error("cluster", "--faketime: '%s' is not NODE=OFFSET_MS", v);
+                else {
+                    o.fake[node] = true;
+                    o.fake_ms[node] = off;
+                    any_fake = true;
+                }
+            }
+        } else if (!strcmp(flag, "--kill")) {
+            const char *at = strchr(v, '@');
+            char idbuf[16], tbuf[32];
+            long node;
+            int64_t down = 1000;
+            size_t il = at ? (size_t)(at - v) : 0;
+            const char *colon = at ? strchr(at, ':') : NULL;
+            size_t tl = at ? (colon ? (size_t)(colon - at - 1) : strlen(at + 1)) : 0;
+            if (!at || il == 0 || il >= sizeof idbuf || tl == 0 || tl >= sizeof tbuf) {
+                rc = deja_cli_usage_error("cluster", "--kill: '%s' is not NODE@SEC[:DOWN_SEC]", v);
+            } else {
+                memcpy(idbuf, v, il);
+                idbuf[il] = 0;
+                memcpy(tbuf, at + 1, tl);
+                tbuf[tl] = 0;
+                if (deja__parse_int(idbuf, 0, DEJA_CLUSTER_MAX - 1, &node) || deja__parse_secs(tbuf, &o.kill_at_ms) ||
+                    (colon && deja__parse_secs(colon + 1, &down)))
+                    rc = deja_cli_usage_error("cluster", "--kill: '%s' is not NODE@SEC[:DOWN_SEC]", v);
+                o.kill_node = (int)node;
+                o.down_ms = down;
+            }
+        } else if (!strcmp(flag, "--data-dir")) {
+            snprintf(dir, sizeof dir, "%s", v);
+        } else if (!strcmp(flag, "--grace-s")) {
+            if (deja__parse_secs(v, &o.grace_ms))
+                rc = deja_cli_usage_error("cluster", "--grace-s: '%s' is not a number of seconds", v);
+        } else {
+            rc = deja_cli_usage_error("cluster", "unknown flag '%s'", flag);
+        }
+        if (rc) {
+            free(sets);
+            return rc;
+        }
+    }
+    int rc = 0;
+    if (nodes < 0)
+        rc = deja_cli_usage_error("cluster", "--nodes: missing");
+    else if (o.duration_ms < 0)
+        rc = deja_cli_usage_error("cluster", "--duration-s: missing");
+    else if (o.kill_node >= nodes)
+        rc = deja_cli_usage_error("cluster", "--kill: node %d is not below --nodes %ld", o.kill_node, nodes);
+    for (int i = (int)nodes; i < DEJA_CLUSTER_MAX && !rc && nodes >= 0; i++)
+        if (o.fake[i]) rc = deja_cli_usage_error("cluster", "--faketime: node %d is not below --nodes %ld", i, nodes);
+    if (!rc && o.base_port && o.base_port + nodes - 1 > 65535)
+        rc = deja_cli_usage_error("cluster", "--base-port: %d + %ld nodes passes port 65535", o.base_port, nodes);
+    if (!rc && any_fake && !(o.faketime_lib = deja_cluster_faketime_lib()))
+        rc = deja_cli_usage_error("cluster", "--faketime: libfaketime not found (apt-get install faketime, or set "
+                                             "DEJA_FAKETIME_LIB)");
+    char bin[PATH_MAX];
+    deja__node_bin(bin, sizeof bin);
+    if (!rc && access(bin, X_OK) != 0)
+        rc = deja_cli_usage_error("cluster", "cannot run deja-node at %s (build it, or set DEJA_NODE_BIN)", bin);
+    if (!rc && !dir[0]) {
+        snprintf(dir, sizeof dir, "/tmp/deja-cluster-XXXXXX");
+        if (!mkdtemp(dir)) rc = deja_cli_usage_error("cluster", "--data-dir: cannot create %s: %s", dir, strerror(errno));
+    }
+    if (rc) {
+        free(sets);
+        return rc;
+    }
+    o.nodes = (int)nodes;
+    o.node_bin = bin;
+    o.dir = dir;
+    o.stop = &deja__cluster_stop;
+    o.progress = stderr;
+    struct sigaction sa, old_int, old_term;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = deja__cluster_on_signal;
+    sigaction(SIGINT, &sa, &old_int);
+    sigaction(SIGTERM, &sa, &old_term);
+
+    deja_cluster_result r;
+    char err[512];
+    int run = deja_cluster_run(&o, &r, err, sizeof err);
+    sigaction(SIGINT, &old_int, NULL);
+    sigaction(SIGTERM, &old_term, NULL);
+    free(sets);
+    if (run) {
+        fprintf(stderr, "deja cluster: %s\n", err);
+        return 2;
+    }
+    const char *verdict = deja_cluster_verdict(&r);
+    printf("nodes=%d\nduration_s=%.3f\nblocks=%llu\nforks=%llu\nconfirmed_height=%llu\nconfirmed_max=%llu\n", r.nodes,
+           (double)o.duration_ms / 1000.0, (unsigned long long)r.blocks, (unsigned long long)r.forks,
+           (unsigned long long)r.confirmed_min, (unsigned long long)r.confirmed_max);
+    printf("confirmed_heights=");
+    for (int i = 0; i < r.nodes; i++) printf("%s%llu", i ? "," : "", (unsigned long long)r.node[i].confirmed);
+    printf("\nagree=%s\n", r.agree ? "yes" : "no");
+    if (!r.agree) printf("conflict=%s\n", r.conflict);
+    printf("rejected=%llu\ndeferred=%llu\nimported=%llu\nrestarts=%d\nexit_status=", (unsigned long long)r.rejected,
+           (unsigned long long)r.deferred, (unsigned long long)r.imported, o.kill_node >= 0 ? 1 : 0);
+    for (int i = 0; i < r.nodes; i++) printf("%s%d", i ? "," : "", r.node[i].exit_status);
+    printf("\nverdict=%s\ndata_dir=%s\n", verdict, dir);
+    if (deja__cluster_stop) printf("interrupted=yes\n");
+    fflush(stdout);
+    return strcmp(verdict, "ok") ? 1 : 0;
+}

@@ -1,0 +1,383 @@
+/*
+ * cmd_plot.c -- `deja plot`: draws a plot (gnuplot PNG) from a sweep
+ * database, or exports the aggregated data as CSV.
+ *
+ * A plot kind is one row of the table below: which scenario's runs it
+ * reads, the column that makes one line per value (series), the x column,
+ * the per-run y value as an SQL expression, and the gnuplot script in
+ * plots/ that draws it. For each (series, x) group the command computes the
+ * mean of y, its sample standard deviation and the number of runs, writes
+ * them as gnuplot data (one block per series value, blocks separated by two
+ * blank lines) and runs
+ *   gnuplot -e "datafile='DATA'; outfile='OUT'" plots/KIND.gp
+ * The scripts are found in $DEJA_PLOTS_DIR, else DEJA_SOURCE_DIR/plots.
+ * Adding a plot kind = adding a row and a script.
+ */
+#include <errno.h>
+#include <math.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "cli_args.h"
+#include "deja/deja.h"
+
+#ifndef DEJA_SOURCE_DIR
+#define DEJA_SOURCE_DIR "."
+#endif
+
+typedef struct plot__kind {
+    const char *name;
+    const char *summary;
+    const char *scenario; /* rows of this scenario */
+    const char *series;   /* column: one line per value */
+    const char *x;        /* column: the x axis */
+    const char *y_sql;    /* SQL expression: the y value of one run */
+    const char *valid;    /* SQL condition: runs y is defined for */
+    const char *y_name;   /* CSV column name of the mean */
+    const char *script;   /* file in the plots directory */
+} plot__kind;
+
+static const plot__kind plot__kinds[] = {
+    {"drift-fork", "forks per 100 blocks vs clock offset, one line per Aura slot length", "drift-fork",
+     "aura.slot_ms", "clock.offset_ms", "CAST(forks AS REAL) * 100.0 / blocks",
+     "blocks > 0 AND forks IS NOT NULL", "forks_per_100_blocks", "drift-fork.gp"},
+};
+
+#define PLOT__NKINDS (sizeof plot__kinds / sizeof plot__kinds[0])
+
+/* One aggregated point. */
+typedef struct plot__group {
+    char series[64], x[64];
+    double mean, m2; /* Welford's running mean and sum of squared deviations */
+    long n;
+} plot__group;
+
+static void plot__help(FILE *out) {
+    fprintf(out,
+            "usage: deja plot KIND --db FILE [-o OUT.png] [--csv FILE] [--where SQL]\n\n"
+            "Aggregates the sweep database FILE and draws a PNG with gnuplot. For\n"
+            "every group of runs the plot shows the mean over seeds with error bars\n"
+            "of one (sample) standard deviation.\n\n"
+            "kinds:\n");
+    for (size_t i = 0; i < PLOT__NKINDS; i++) {
+        const plot__kind *k = &plot__kinds[i];
+        fprintf(out, "  %-12s %s\n               (runs of scenario %s; x = \"%s\", lines by \"%s\")\n", k->name,
+                k->summary, k->scenario, k->x, k->series);
+    }
+    fprintf(out,
+            "\n  --db FILE      the sweep database ('deja sweep ... --db FILE')\n"
+            "  -o OUT.png     where to write the PNG (needs gnuplot)\n"
+            "  --csv FILE     also (or only) export the aggregated data as CSV:\n"
+            "                 series,x,mean,stddev,runs\n"
+            "  --where SQL    only runs matching this SQL condition, e.g.\n"
+            "                 --where '\"net.latency_ms\" = 50' (when the sweep varied\n"
+            "                 more parameters than the plot shows)\n\n"
+            "The gnuplot scripts are read from $DEJA_PLOTS_DIR, else from\n"
+            "%s/plots.\n\n"
+            "exit status: 0 written; 2 bad input (unknown kind, missing database, no\n"
+            "rows to plot, gnuplot missing or failing).\n",
+            DEJA_SOURCE_DIR);
+}
+
+/* Appends the SQL-quoted identifier id to buf. */
+static void plot__ident(char *buf, size_t len, const char *id) {
+    size_t pos = strlen(buf);
+    if (pos + 1 < len) buf[pos++] = '"';
+    for (; *id && pos + 2 < len; id++) {
+        if (*id == '"') buf[pos++] = '"';
+        buf[pos++] = *id;
+    }
+    if (pos + 1 < len) buf[pos++] = '"';
+    buf[pos] = 0;
+}
+
+/* True when the table runs of db has column name. */
+static int plot__has_col(sqlite3 *db, const char *name) {
+    sqlite3_stmt *st;
+    int found = 0;
+    if (sqlite3_prepare_v2(db, "PRAGMA table_info(runs)", -1, &st, NULL) != SQLITE_OK) return 0;
+    while (sqlite3_step(st) == SQLITE_ROW)
+        if (!strcmp((const char *)sqlite3_column_text(st, 1), name)) found = 1;
+    sqlite3_finalize(st);
+    return found;
+}
+
+/* Reads and aggregates the runs of kind k. Returns 0 with out and nout set
+ * (and *nruns counted), or 2 after printing a message. */
+static int plot__aggregate(const plot__kind *k, const char *dbpath, const char *where, plot__group **out,
+                           size_t *nout, long *nruns) {
+    *out = NULL;
+    *nout = 0;
+    *nruns = 0;
+    struct stat sb;
+    if (stat(dbpath, &sb) != 0) {
+        fprintf(stderr, "deja plot: --db '%s': %s\n", dbpath, strerror(errno));
+        return 2;
+    }
+    sqlite3 *db = NULL;
+    if (sqlite3_open_v2(dbpath, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
+        fprintf(stderr, "deja plot: --db '%s': %s\n", dbpath, db ? sqlite3_errmsg(db) : "cannot open");
+        sqlite3_close(db);
+        return 2;
+    }
+    sqlite3_busy_timeout(db, 10000);
+    int rc = 2;
+    sqlite3_stmt *st = NULL;
+    if (!plot__has_col(db, "scenario")) {
+        fprintf(stderr, "deja plot: %s: no table runs (not a sweep database)\n", dbpath);
+        goto out;
+    }
+    const char *need[] = {k->series, k->x};
+    for (int i = 0; i < 2; i++)
+        if (!plot__has_col(db, need[i])) {
+            fprintf(stderr,
+                    "deja plot: %s: no %s rows with column \"%s\" (run 'deja sweep %s ... --db %s' first)\n",
+                    dbpath, k->scenario, need[i], k->scenario, dbpath);
+            goto out;
+        }
+    char sql[2048] = "SELECT ";
+    plot__ident(sql, sizeof sql, k->series);
+    strncat(sql, ", ", sizeof sql - strlen(sql) - 1);
+    plot__ident(sql, sizeof sql, k->x);
+    size_t pos = strlen(sql);
+    snprintf(sql + pos, sizeof sql - pos, ", %s FROM runs WHERE scenario = ?1 AND (%s)%s%s%s ORDER BY 1, 2",
+             k->y_sql, k->valid, where ? " AND (" : "", where ? where : "", where ? ")" : "");
+    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) {
+        fprintf(stderr, "deja plot: %s: %s%s\n", dbpath, sqlite3_errmsg(db),
+                where ? " (check --where)" : " (does the table have the metric columns forks and blocks?)");
+        goto out;
+    }
+    sqlite3_bind_text(st, 1, k->scenario, -1, SQLITE_STATIC);
+    size_t cap = 0;
+    plot__group *g = NULL;
+    int step;
+    while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+        if (sqlite3_column_type(st, 0) == SQLITE_NULL || sqlite3_column_type(st, 1) == SQLITE_NULL ||
+            sqlite3_column_type(st, 2) == SQLITE_NULL)
+            continue;
+        const char *s = (const char *)sqlite3_column_text(st, 0);
+        char sv[64], xv[64];
+        snprintf(sv, sizeof sv, "%s", s);
+        snprintf(xv, sizeof xv, "%s", (const char *)sqlite3_column_text(st, 1));
+        double y = sqlite3_column_double(st, 2);
+        if (*nout == 0 || strcmp(g[*nout - 1].series, sv) || strcmp(g[*nout - 1].x, xv)) {
+            if (*nout == cap) {
+                cap = cap ? 2 * cap : 64;
+                g = realloc(g, cap * sizeof *g);
+                if (!g) abort();
+            }
+            plot__group *ng = &g[(*nout)++];
+            memset(ng, 0, sizeof *ng);
+            snprintf(ng->series, sizeof ng->series, "%s", sv);
+            snprintf(ng->x, sizeof ng->x, "%s", xv);
+        }
+        plot__group *cur = &g[*nout - 1];
+        cur->n++;
+        double d = y - cur->mean;
+        cur->mean += d / (double)cur->n;
+        cur->m2 += d * (y - cur->mean);
+        (*nruns)++;
+    }
+    *out = g;
+    if (step != SQLITE_DONE) {
+        fprintf(stderr, "deja plot: %s: %s\n", dbpath, sqlite3_errmsg(db));
+        goto out;
+    }
+    if (*nout == 0) {
+        fprintf(stderr, "deja plot: %s: no %s runs with %s%s (sweep it first: 'deja sweep %s ... --db %s')\n",
+                dbpath, k->scenario, k->valid, where ? " matching --where" : "", k->scenario, dbpath);
+        goto out;
+    }
+    rc = 0;
+out:
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return rc;
+}
+
+static double plot__sd(const plot__group *g) { return g->n > 1 ? sqrt(g->m2 / (double)(g->n - 1)) : 0.0; }
+
+/* Writes the aggregated groups as CSV. 0, or 2 after a message. */
+static int plot__write_csv(const plot__kind *k, const char *path, const plot__group *g, size_t n) {
+    FILE *f = fopen(path, "w");
+    if (!f) {
+        fprintf(stderr, "deja plot: --csv '%s': %s\n", path, strerror(errno));
+        return 2;
+    }
+    fprintf(f, "%s,%s,%s_mean,%s_stddev,runs\n", k->series, k->x, k->y_name, k->y_name);
+    for (size_t i = 0; i < n; i++)
+        fprintf(f, "%s,%s,%.6g,%.6g,%ld\n", g[i].series, g[i].x, g[i].mean, plot__sd(&g[i]), g[i].n);
+    if (fclose(f) != 0) {
+        fprintf(stderr, "deja plot: --csv '%s': %s\n", path, strerror(errno));
+        return 2;
+    }
+    return 0;
+}
+
+/* Writes the gnuplot data file (blocks per series value) to fd. 0 or 2. */
+static int plot__write_data(const plot__kind *k, const char *dbpath, int fd, const plot__group *g, size_t n,
+                            long nruns) {
+    FILE *f = fdopen(fd, "w");
+    if (!f) return 2;
+    fprintf(f, "# deja plot %s: %s\n# from %s (%ld runs of %s)\n", k->name, k->summary, dbpath, nruns, k->scenario);
+    fprintf(f, "# one block per %s, blocks separated by two blank lines; columns:\n", k->series);
+    fprintf(f, "# %s %s %s_mean %s_stddev runs\n", k->series, k->x, k->y_name, k->y_name);
+    for (size_t i = 0; i < n; i++) {
+        if (i && strcmp(g[i].series, g[i - 1].series)) fprintf(f, "\n\n");
+        fprintf(f, "%s %s %.6g %.6g %ld\n", g[i].series, g[i].x, g[i].mean, plot__sd(&g[i]), g[i].n);
+    }
+    return fclose(f) == 0 ? 0 : 2;
+}
+
+/* True when an executable named prog is on $PATH. */
+static int plot__on_path(const char *prog) {
+    const char *path = getenv("PATH");
+    if (!path) path = "/usr/bin:/bin";
+    char buf[4096];
+    while (*path) {
+        const char *c = strchr(path, ':');
+        size_t n = c ? (size_t)(c - path) : strlen(path);
+        snprintf(buf, sizeof buf, "%.*s/%s", (int)n, n ? path : ".", prog);
+        if (access(buf, X_OK) == 0) return 1;
+        if (!c) break;
+        path = c + 1;
+    }
+    return 0;
+}
+
+/* Appends s to buf as a gnuplot single-quoted string ('' escapes '). */
+static void plot__gp_quote(char *buf, size_t len, const char *s) {
+    size_t pos = strlen(buf);
+    if (pos + 1 < len) buf[pos++] = '\'';
+    for (; *s && pos + 3 < len; s++) {
+        if (*s == '\'') buf[pos++] = '\'';
+        buf[pos++] = *s;
+    }
+    if (pos + 1 < len) buf[pos++] = '\'';
+    buf[pos] = 0;
+}
+
+/* Runs gnuplot on script with datafile and outfile set. 0, or 2 after a
+ * message. */
+static int plot__gnuplot(const char *script, const char *data, const char *outfile) {
+    char expr[8192] = "datafile=";
+    plot__gp_quote(expr, sizeof expr, data);
+    strncat(expr, "; outfile=", sizeof expr - strlen(expr) - 1);
+    plot__gp_quote(expr, sizeof expr, outfile);
+    fflush(stdout);
+    fflush(stderr);
+    pid_t pid = fork();
+    if (pid < 0) {
+        fprintf(stderr, "deja plot: fork: %s\n", strerror(errno));
+        return 2;
+    }
+    if (pid == 0) {
+        execlp("gnuplot", "gnuplot", "-e", expr, script, (char *)NULL);
+        _exit(127);
+    }
+    int status;
+    while (waitpid(pid, &status, 0) < 0)
+        if (errno != EINTR) return 2;
+    if (WIFEXITED(status) && WEXITSTATUS(status) == 127) {
+        fprintf(stderr, "deja plot: cannot run gnuplot (install it: apt-get install gnuplot-nox)\n");
+        return 2;
+    }
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+        fprintf(stderr, "deja plot: gnuplot failed on %s (status %d)\n", script,
+                WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
+        return 2;
+    }
+    struct stat sb;
+    if (stat(outfile, &sb) != 0 || sb.st_size == 0) {
+        fprintf(stderr, "deja plot: gnuplot wrote no %s\n", outfile);
+        return 2;
+    }
+    return 0;
+}
+
+int deja_cmd_plot(int argc, char **argv) {
+    const char *kind = NULL, *dbpath = NULL, *out = NULL, *csv = NULL, *where = NULL;
+    for (int i = 1; i < argc; i++) {
+        const char *v;
+        int m;
+        if (deja_cli_is_help(argv[i])) {
+            plot__help(stdout);
+            return 0;
+        } else if ((m = deja_cli_flag("plot", argc, argv, &i, "--db", &v))) {
+            if (m != 1) return m;
+            dbpath = v;
+        } else if ((m = deja_cli_flag("plot", argc, argv, &i, "-o", &v)) ||
+                   (m = deja_cli_flag("plot", argc, argv, &i, "--output", &v))) {
+            if (m != 1) return m;
+            out = v;
+        } else if ((m = deja_cli_flag("plot", argc, argv, &i, "--csv", &v))) {
+            if (m != 1) return m;
+            csv = v;
+        } else if ((m = deja_cli_flag("plot", argc, argv, &i, "--where", &v))) {
+            if (m != 1) return m;
+            where = v;
+        } else if (argv[i][0] == '-' && argv[i][1]) {
+            return deja_cli_usage_error("plot", "unknown flag '%s'", argv[i]);
+        } else if (kind) {
+            return deja_cli_usage_error("plot", "unexpected argument '%s' (the kind is '%s')", argv[i], kind);
+        } else {
+            kind = argv[i];
+        }
+    }
+    if (!kind) return deja_cli_usage_error("plot", "missing KIND (e.g. drift-fork)");
+    const plot__kind *k = NULL;
+    for (size_t i = 0; i < PLOT__NKINDS; i++)
+        if (!strcmp(plot__kinds[i].name, kind)) k = &plot__kinds[i];
+    if (!k) return deja_cli_usage_error("plot", "unknown plot kind '%s'", kind);
+    if (!dbpath) return deja_cli_usage_error("plot", "missing --db FILE");
+    if (!out && !csv) return deja_cli_usage_error("plot", "missing -o OUT.png (or --csv FILE)");
+
+    char script[4096];
+    if (out) {
+        const char *dir = getenv("DEJA_PLOTS_DIR");
+        snprintf(script, sizeof script, "%s/%s", dir && *dir ? dir : DEJA_SOURCE_DIR "/plots", k->script);
+        if (access(script, R_OK) != 0) {
+            fprintf(stderr, "deja plot: gnuplot script %s: %s (set DEJA_PLOTS_DIR to the plots/ directory)\n",
+                    script, strerror(errno));
+            return 2;
+        }
+        if (!plot__on_path("gnuplot")) {
+            fprintf(stderr, "deja plot: gnuplot is not on PATH (install it: apt-get install gnuplot-nox), "
+                            "or use --csv FILE\n");
+            return 2;
+        }
+        if (!deja_cli_dir_writable(out)) return deja_cli_usage_error("plot", "-o '%s': directory not writable", out);
+    }
+    plot__group *g = NULL;
+    size_t n = 0;
+    long nruns = 0;
+    int rc = plot__aggregate(k, dbpath, where, &g, &n, &nruns);
+    if (!rc && csv) {
+        rc = plot__write_csv(k, csv, g, n);
+        if (!rc) printf("plot: wrote %s (%zu groups from %ld runs)\n", csv, n, nruns);
+    }
+    if (!rc && out) {
+        const char *tmpdir = getenv("TMPDIR");
+        char data[4096];
+        snprintf(data, sizeof data, "%s/deja-plot-%s-XXXXXX", tmpdir && *tmpdir ? tmpdir : "/tmp", k->name);
+        int fd = mkstemp(data);
+        if (fd < 0) {
+            fprintf(stderr, "deja plot: cannot create a temporary data file %s: %s\n", data, strerror(errno));
+            rc = 2;
+        } else {
+            rc = plot__write_data(k, dbpath, fd, g, n, nruns);
+            if (rc) fprintf(stderr, "deja plot: cannot write %s\n", data);
+            else rc = plot__gnuplot(script, data, out);
+            unlink(data);
+        }
+        if (!rc) printf("plot: wrote %s (%zu groups from %ld runs)\n", out, n, nruns);
+    }
+    free(g);
+    return rc;
+}

@@ -1,0 +1,132 @@
+/*
+ * cmd_run.c -- `deja run`: runs one scenario for one seed and prints its
+ * summary, one key=value a line.
+ *
+ * All input is checked before the run starts (scenario, seed, every --set
+ * against the scenario's parameters, the trace file), so a bad command line
+ * costs nothing and exits 2 with a one-line message naming the flag. A
+ * failing verdict exits 1 and prints, on stderr, the command that replays
+ * the run.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+#include "cli_args.h"
+#include "deja/deja.h"
+
+static void run__help(FILE *out) {
+    fprintf(out,
+            "usage: deja run SCENARIO --seed N [--set key=value]... [--trace FILE]\n"
+            "                [--dump-tasks] [--save FILE.seed]\n\n"
+            "Runs SCENARIO once with seed N and prints its summary, one key=value a\n"
+            "line (scenario, seed, verdict, trace_hash, events, sim_ns, wall_ms and\n"
+            "the scenario's metrics). The same seed and --set values always give the\n"
+            "same trace_hash.\n\n"
+            "  --seed N          the seed (unsigned 64-bit decimal), required\n"
+            "  --set key=value   override a scenario parameter (repeatable; see\n"
+            "                    'deja scenarios' for the parameters and defaults)\n"
+            "  --trace FILE      write every event of the run to FILE, one a line\n"
+            "  --dump-tasks      print every live task at the end of the run (stderr)\n"
+            "  --save FILE.seed  write a seed file of the run, for 'deja replay'\n\n"
+            "exit status: 0 every oracle held (verdict=ok); 1 an oracle failed (the\n"
+            "replay command is printed on stderr); 2 bad input (unknown scenario or\n"
+            "parameter, missing or bad --seed, unwritable file).\n");
+}
+
+int deja_cmd_run(int argc, char **argv) {
+    const char *scenario = NULL, *seed_s = NULL, *trace_path = NULL, *save = NULL;
+    bool dump = false;
+    deja_params *over = deja_params_new();
+    int rc = 0;
+    for (int i = 1; i < argc && !rc; i++) {
+        const char *v;
+        int m;
+        if (deja_cli_is_help(argv[i])) {
+            run__help(stdout);
+            deja_params_free(over);
+            return 0;
+        } else if ((m = deja_cli_flag("run", argc, argv, &i, "--seed", &v))) {
+            rc = m == 1 ? 0 : m;
+            seed_s = v;
+        } else if ((m = deja_cli_flag("run", argc, argv, &i, "--set", &v))) {
+            if (m != 1) {
+                rc = m;
+                break;
+            }
+            char perr[256];
+            if (!strchr(v, '=') || v[0] == '=')
+                rc = deja_cli_usage_error("run", "--set '%s': expected key=value", v);
+            else if (deja_params_parse(over, v, perr, sizeof perr))
+                rc = deja_cli_usage_error("run", "--set: %s", perr);
+        } else if ((m = deja_cli_flag("run", argc, argv, &i, "--trace", &v))) {
+            rc = m == 1 ? 0 : m;
+            trace_path = v;
+        } else if ((m = deja_cli_flag("run", argc, argv, &i, "--save", &v))) {
+            rc = m == 1 ? 0 : m;
+            save = v;
+        } else if (!strcmp(argv[i], "--dump-tasks")) {
+            dump = true;
+        } else if (argv[i][0] == '-' && argv[i][1]) {
+            rc = deja_cli_usage_error("run", "unknown flag '%s'", argv[i]);
+        } else if (scenario) {
+            rc = deja_cli_usage_error("run", "unexpected argument '%s' (the scenario is '%s')", argv[i], scenario);
+        } else {
+            scenario = argv[i];
+        }
+    }
+    const deja_scenario *sc = NULL;
+    uint64_t seed = 0;
+    if (!rc && !scenario) rc = deja_cli_usage_error("run", "missing SCENARIO");
+    if (!rc && !(sc = deja_scenario_find(scenario)))
+        rc = deja_cli_usage_error("run", "unknown scenario '%s'; 'deja scenarios' lists them", scenario);
+    if (!rc && !seed_s) rc = deja_cli_usage_error("run", "missing --seed N");
+    if (!rc && deja_parse_u64(seed_s, &seed))
+        rc = deja_cli_usage_error("run", "--seed '%s': not an unsigned 64-bit integer", seed_s);
+    if (!rc) {
+        deja_params *all = NULL;
+        char perr[256];
+        if (deja_scenario_params(sc, over, &all, perr, sizeof perr))
+            rc = deja_cli_usage_error("run", "--set: %s", perr);
+        deja_params_free(all);
+    }
+    if (!rc && save && !deja_cli_dir_writable(save))
+        rc = deja_cli_usage_error("run", "--save '%s': its directory is not writable", save);
+    FILE *trace = NULL;
+    if (!rc && trace_path && !(trace = fopen(trace_path, "w")))
+        rc = deja_cli_usage_error("run", "--trace '%s': %s", trace_path, strerror(errno));
+    if (rc) {
+        deja_params_free(over);
+        return rc;
+    }
+
+    deja_run_opts opts = {.trace = trace, .dump_tasks = dump, .dump_out = stderr};
+    deja_summary s;
+    char err[512] = "";
+    deja_summary_clear(&s);
+    rc = deja_run(sc, seed, over, &opts, &s, err, sizeof err);
+    if (trace && fclose(trace) != 0 && rc != 2) {
+        rc = deja_cli_usage_error("run", "--trace '%s': %s", trace_path, strerror(errno));
+    } else if (rc == 2) {
+        deja_cli_usage_error("run", "%s", err[0] ? err : "bad input");
+    } else {
+        deja_summary_print(&s, stdout);
+        fflush(stdout);
+        if (rc == 1) {
+            char cmd[1024];
+            deja_replay_command(scenario, seed, over, cmd, sizeof cmd);
+            fprintf(stderr, "deja run: verdict %s\nreplay: %s\n",
+                    deja_summary_get(&s, "verdict") ? deja_summary_get(&s, "verdict") : "?", cmd);
+        }
+        if (save) {
+            if (deja_seedfile_write(save, scenario, seed, over, &s)) {
+                rc = deja_cli_usage_error("run", "--save '%s': %s", save, strerror(errno));
+            } else {
+                fprintf(stderr, "deja run: saved %s (check it with 'deja replay %s')\n", save, save);
+            }
+        }
+    }
+    deja_params_free(over);
+    return rc;
+}

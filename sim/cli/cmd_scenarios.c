@@ -1,0 +1,68 @@
+/*
+ * cmd_scenarios.c -- `deja scenarios`: the catalogue of scenarios, each with
+ * its summary and every parameter with its default and help, as the
+ * scenario table (deja_scenarios) declares them.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+#include "cli_args.h"
+#include "deja/deja.h"
+
+static void scenarios__help(FILE *out) {
+    fprintf(out,
+            "usage: deja scenarios [NAME]\n\n"
+            "Lists every scenario (or only NAME) with its summary and each of its\n"
+            "parameters: key, default and what it means. Override a parameter with\n"
+            "'deja run NAME --seed N --set key=value'.\n\n"
+            "exit status: 0; 2 when NAME is not a scenario.\n");
+}
+
+/* Prints one scenario: name, summary, then its parameters aligned. */
+static void scenarios__print(const deja_scenario *sc, FILE *out) {
+    fprintf(out, "%s\n    %s\n", sc->name, sc->summary ? sc->summary : "");
+    int kw = 0, dw = 0;
+    for (const deja_param_def *p = sc->params; p && p->key; p++) {
+        int k = (int)strlen(p->key), d = (int)strlen(p->dflt ? p->dflt : "");
+        if (k > kw) kw = k;
+        if (d > dw) dw = d;
+    }
+    if (!sc->params || !sc->params[0].key) {
+        fprintf(out, "    (no parameters)\n");
+        return;
+    }
+    fprintf(out, "    parameters (key = default  help):\n");
+    for (const deja_param_def *p = sc->params; p->key; p++)
+        fprintf(out, "      %-*s = %-*s  %s\n", kw, p->key, dw, p->dflt ? p->dflt : "", p->help ? p->help : "");
+}
+
+int deja_cmd_scenarios(int argc, char **argv) {
+    const char *only = NULL;
+    for (int i = 1; i < argc; i++) {
+        if (deja_cli_is_help(argv[i])) {
+            scenarios__help(stdout);
+            return 0;
+        } else if (argv[i][0] == '-' && argv[i][1]) {
+            return deja_cli_usage_error("scenarios", "unknown flag '%s'", argv[i]);
+        } else if (only) {
+            return deja_cli_usage_error("scenarios", "unexpected argument '%s'", argv[i]);
+        } else {
+            only = argv[i];
+        }
+    }
+    if (only) {
+        const deja_scenario *sc = deja_scenario_find(only);
+        if (!sc) return deja_cli_usage_error("scenarios", "unknown scenario '%s'", only);
+        scenarios__print(sc, stdout);
+        return 0;
+    }
+    const deja_scenario *const *all = deja_scenarios();
+    int n = 0;
+    for (int i = 0; all && all[i]; i++, n++) {
+        if (i) fputc('\n', stdout);
+        scenarios__print(all[i], stdout);
+    }
+    if (n == 0) printf("(no scenarios are built in)\n");
+    return 0;
+}

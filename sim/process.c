@@ -1,0 +1,297 @@
+/*
+ * process.c -- process faults and the memory model of simulated nodes.
+ *
+ * A crash kills every task of a node where it stands (their stacks are
+ * dropped, never resumed), applies the disk's crash model to unsynced
+ * writes and wipes the node's heap; a restart runs the node's program again
+ * on the same disk. A pause freezes a node: its clocks keep running and its
+ * wake-ups queue up, then run in order when it thaws. A node's resident size
+ * is its heap plus a cost per live task; over its limit it is OOM-killed (a
+ * crash) at the instant of the allocation that crossed it, and restarted.
+ */
+#include <assert.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "disk.h"
+#include "internal.h"
+
+rt_ctx *deja__ctx_new(deja__node *n, rt_ctx *parent);
+
+const deja_param_def deja_mem_params[] = {
+    {"mem.task_bytes", "8192", "resident cost of each live task (bytes; a goroutine's stack)"},
+    {"mem.limit_mb", "0", "OOM-kill a node whose resident size exceeds this (MiB; 0: no limit)"},
+    {"mem.sample_ms", "1000", "period of the resident-size timeline (ms; 0: off)"},
+    {NULL, NULL, NULL},
+};
+
+const deja_param_def deja_fault_params[] = {
+    {"fault.crash_every_s", "0", "each node crashes on average once per this many seconds (0: never)"},
+    {"fault.restart_ms", "2000", "a crashed or OOM-killed node restarts after this long (ms)"},
+    {"fault.pause_every_s", "0", "each node pauses on average once per this many seconds (0: never)"},
+    {"fault.pause_ms", "500", "length of each pause (ms; a GC pause or a stopped VM)"},
+    {"fault.quiet_s", "0", "no fault is injected in the last this many seconds (liveness phase)"},
+    {NULL, NULL, NULL},
+};
+
+/* ---- node lifecycle --------------------------------------------------------- */
+
+static void deja__node_main(void *arg) {
+    deja__node *n = arg;
+    n->main(n->root);
+}
+
+void deja__node_start(deja_world *w, deja__node *n) {
+    assert(n->live_tasks == 0 && n->heap_bytes == 0);
+    n->down = false;
+    n->paused = false;
+    n->oom_pending = false;
+    n->inbox = deja__chan_new(n, "inbox", sizeof(rt_msg *), DEJA__INBOX_CAP);
+    n->root = deja__ctx_new(n, NULL);
+    assert(n->inbox && n->root);
+    deja__spawn(w, n, "main", deja__node_main, n, n->program, 0);
+}
+
+void deja__node_event(deja_world *w, deja__node *n, int kind, int64_t value) {
+    rt_fact f;
+    memset(&f, 0, sizeof f);
+    f.kind = (rt_fact_kind)kind;
+    f.value = value;
+    deja__trace(w, DEJA__TK_NOTE, (int)n->id, (uint64_t)kind, (uint64_t)value, "node event");
+    for (int i = 0; i < w->n_listeners; i++) w->listeners[i](w->listener_args[i], n->id, w->now, &f);
+}
+
+/* Removes n's tasks from a singly linked run list. */
+static void deja__unqueue(deja__task **head, deja__task **tail, const deja__node *n) {
+    deja__task *keep_h = NULL, *keep_t = NULL;
+    for (deja__task *t = *head, *next; t; t = next) {
+        next = t->run_next;
+        if (t->node == n) continue;
+        t->run_next = NULL;
+        if (keep_t)
+            keep_t->run_next = t;
+        else
+            keep_h = t;
+        keep_t = t;
+    }
+    *head = keep_h;
+    *tail = keep_t;
+}
+
+void deja__node_kill(deja_world *w, deja__node *n, const char *why) {
+    assert(w->cur == NULL || w->cur->node != n || !"a node is killed from the scheduler");
+    if (n->down) return;
+    deja__trace(w, DEJA__TK_NOTE, (int)n->id, n->incarnation, (uint64_t)n->live_tasks, why);
+    deja__unqueue(&w->runq_head, &w->runq_tail, n);
+    n->held_head = n->held_tail = NULL;
+    while (n->tasks.next != &n->tasks) {
+        deja__task *t = n->tasks.next;
+        t->prev->next = t->next;
+        t->next->prev = t->prev;
+        n->live_tasks--;
+        deja_fiber_free(&t->fiber);
+        t->state = DEJA__T_DEAD;
+        if (t->timeouts_pending == 0) free(t);
+    }
+    assert(n->live_tasks == 0);
+    if (n->disk) deja_disk_crash(n->disk);
+    deja__node_free_all(n);
+    n->heap_bytes = 0;
+    n->inbox = NULL;
+    n->root = NULL;
+    n->incarnation++;
+    n->crashes++;
+    n->down = true;
+    n->paused = false;
+}
+
+/* ---- scheduled crashes, restarts, pauses -------------------------------------- */
+
+static void deja__restart_ev(deja_world *w, void *arg, uint64_t inc, int drop) {
+    deja__node *n = arg;
+    if (drop || !n->down || n->incarnation != inc) return;
+    deja__trace(w, DEJA__TK_NOTE, (int)n->id, n->incarnation, 0, "restart");
+    deja__node_start(w, n);
+    deja__node_event(w, n, DEJA_FACT_RESTART, 0);
+}
+
+typedef struct deja__crash_req {
+    deja__node *node;
+    int64_t restart_after;
+    int oom;
+} deja__crash_req;
+
+static void deja__crash_ev(deja_world *w, void *arg, uint64_t u, int drop) {
+    (void)u;
+    deja__crash_req *r = arg;
+    deja__node *n = r->node;
+    if (!drop && !n->down && !w->stopping) {
+        int64_t resident = deja__resident(n);
+        deja__node_kill(w, n, r->oom ? "oom-kill" : "crash");
+        deja__node_event(w, n, r->oom ? DEJA_FACT_OOM : DEJA_FACT_CRASH, r->oom ? resident : r->restart_after);
+        if (r->restart_after >= 0)
+            deja__schedule(w, w->now + r->restart_after, deja__restart_ev, n, n->incarnation);
+    }
+    free(r);
+}
+
+static void deja__crash_at(deja_world *w, deja__node *n, int64_t at, int64_t restart_after, int oom) {
+    deja__crash_req *r = malloc(sizeof *r);
+    assert(r);
+    r->node = n;
+    r->restart_after = restart_after;
+    r->oom = oom;
+    deja__schedule(w, at < w->now ? w->now : at, deja__crash_ev, r, 0);
+}
+
+void deja_node_crash(deja_world *w, uint32_t node, int64_t at_ns, int64_t restart_after_ns) {
+    assert(node < w->n_nodes);
+    deja__crash_at(w, w->nodes[node], at_ns, restart_after_ns, 0);
+}
+
+static void deja__thaw_ev(deja_world *w, void *arg, uint64_t inc, int drop) {
+    deja__node *n = arg;
+    if (drop || n->incarnation != inc || !n->paused) return;
+    n->paused = false;
+    deja__trace(w, DEJA__TK_NOTE, (int)n->id, 0, 0, "thaw");
+    for (deja__task *t = n->held_head, *next; t; t = next) {
+        next = t->run_next;
+        t->state = DEJA__T_BLOCKED; /* so deja__ready takes it */
+        deja__ready(w, t);
+    }
+    n->held_head = n->held_tail = NULL;
+}
+
+static void deja__pause_ev(deja_world *w, void *arg, uint64_t len, int drop) {
+    deja__node *n = arg;
+    if (drop || n->down || n->paused || w->stopping) return;
+    n->paused = true;
+    /* tasks already runnable wait too */
+    for (deja__task *t = w->runq_head, *next; t; t = next) {
+        next = t->run_next;
+        if (t->node != n) continue;
+        t->run_next = NULL;
+        if (n->held_tail)
+            n->held_tail->run_next = t;
+        else
+            n->held_head = t;
+        n->held_tail = t;
+    }
+    deja__unqueue(&w->runq_head, &w->runq_tail, n);
+    deja__node_event(w, n, DEJA_FACT_PAUSE, (int64_t)len);
+    deja__schedule(w, w->now + (int64_t)len, deja__thaw_ev, n, n->incarnation);
+}
+
+void deja_node_pause(deja_world *w, uint32_t node, int64_t at_ns, int64_t pause_ns) {
+    assert(node < w->n_nodes && pause_ns >= 0);
+    deja__schedule(w, at_ns < w->now ? w->now : at_ns, deja__pause_ev, w->nodes[node], (uint64_t)pause_ns);
+}
+
+/* ---- memory ----------------------------------------------------------------- */
+
+int64_t deja__resident(const deja__node *n) {
+    return n->heap_bytes + (int64_t)n->live_tasks * deja__w->mem_task_bytes;
+}
+
+int64_t deja_node_resident(const deja_world *w, uint32_t node) {
+    assert(node < w->n_nodes);
+    const deja__node *n = w->nodes[node];
+    return n->heap_bytes + (int64_t)n->live_tasks * w->mem_task_bytes;
+}
+
+static void deja__take_sample(deja_world *w, deja__node *n) {
+    if (w->timeline_len == w->timeline_cap) {
+        w->timeline_cap = w->timeline_cap ? 2 * w->timeline_cap : 1024;
+        w->timeline = realloc(w->timeline, w->timeline_cap * sizeof *w->timeline);
+        assert(w->timeline);
+    }
+    w->timeline[w->timeline_len++] = (deja__sample){w->now, n->id, n->live_tasks, deja__resident(n)};
+}
+
+void deja__mem_check(deja_world *w, deja__node *n) {
+    int64_t r = deja__resident(n);
+    if (r > n->resident_peak) n->resident_peak = r;
+    if (w->mem_limit <= 0 || r <= w->mem_limit || n->oom_pending || n->down || w->stopping) return;
+    n->oom_pending = true;
+    n->ooms++;
+    deja__take_sample(w, n);
+    if (!w->oom_report) {
+        char *buf = NULL;
+        size_t len = 0;
+        FILE *f = open_memstream(&buf, &len);
+        if (f) {
+            fprintf(f, "OOM kill: node %u at t=%lld ms, resident %lld bytes > limit %lld bytes\n", n->id,
+                    (long long)(w->now / RT_MS), (long long)r, (long long)w->mem_limit);
+            fprintf(f, "resident timeline of node %u (last samples): t_ms resident_bytes tasks\n", n->id);
+            size_t shown = 0;
+            for (size_t i = w->timeline_len; i-- > 0 && shown < 10;)
+                if (w->timeline[i].node == n->id) {
+                    fprintf(f, "  %lld %lld %d\n", (long long)(w->timeline[i].t / RT_MS),
+                            (long long)w->timeline[i].resident, w->timeline[i].tasks);
+                    shown++;
+                }
+            deja_world_dump_tasks(w, f);
+            fclose(f);
+            w->oom_report = buf;
+        }
+    }
+    int64_t restart = 2 * RT_SEC;
+    const char *v = deja_params_get(w->params, "fault.restart_ms");
+    int64_t ms;
+    if (v && deja_parse_i64(v, &ms) == 0 && ms >= 0) restart = ms * RT_MS;
+    deja__crash_at(w, n, w->now, restart, 1);
+}
+
+void deja_world_timeline_csv(const deja_world *w, FILE *out) {
+    fprintf(out, "t_ms,node,resident_bytes,tasks\n");
+    for (size_t i = 0; i < w->timeline_len; i++)
+        fprintf(out, "%lld,%u,%lld,%d\n", (long long)(w->timeline[i].t / RT_MS), w->timeline[i].node,
+                (long long)w->timeline[i].resident, w->timeline[i].tasks);
+}
+
+const char *deja_world_oom_report(const deja_world *w) { return w->oom_report; }
+
+static void deja__sample_ev(deja_world *w, void *arg, uint64_t u, int drop) {
+    (void)arg, (void)u;
+    if (drop) return;
+    for (uint32_t i = 0; i < w->n_nodes; i++) deja__take_sample(w, w->nodes[i]);
+    if (w->now + w->mem_sample_ns <= w->duration) deja__schedule(w, w->now + w->mem_sample_ns, deja__sample_ev, NULL, 0);
+}
+
+/* ---- the common parameters ----------------------------------------------------- */
+
+/* Draws the next gap of a Poisson-like schedule with mean `mean` (ns):
+ * uniform in [mean/2, 3*mean/2], integer-only and from the fault stream. */
+static int64_t deja__gap(deja_prng *r, int64_t mean) { return deja_prng_range(r, mean / 2, mean + mean / 2); }
+
+int deja_world_apply_common(deja_world *w, const deja_params *p, char *err, size_t errlen) {
+    int64_t task_bytes, limit_mb, sample_ms, crash_s, restart_ms, pause_s, pause_ms, quiet_s;
+    deja_disk_cfg dcfg;
+    if (deja_params_i64(p, "mem.task_bytes", 0, 1 << 30, &task_bytes, err, errlen) ||
+        deja_params_i64(p, "mem.limit_mb", 0, 1 << 20, &limit_mb, err, errlen) ||
+        deja_params_i64(p, "mem.sample_ms", 0, 1 << 30, &sample_ms, err, errlen) ||
+        deja_params_i64(p, "fault.crash_every_s", 0, 1 << 30, &crash_s, err, errlen) ||
+        deja_params_i64(p, "fault.restart_ms", 0, 1 << 30, &restart_ms, err, errlen) ||
+        deja_params_i64(p, "fault.pause_every_s", 0, 1 << 30, &pause_s, err, errlen) ||
+        deja_params_i64(p, "fault.pause_ms", 0, 1 << 30, &pause_ms, err, errlen) ||
+        deja_params_i64(p, "fault.quiet_s", 0, 1 << 30, &quiet_s, err, errlen) ||
+        deja_disk_config(p, &dcfg, err, errlen))
+        return 2;
+    w->mem_task_bytes = task_bytes;
+    w->mem_limit = limit_mb * 1024 * 1024;
+    w->mem_sample_ns = sample_ms * RT_MS;
+    if (w->mem_sample_ns > 0) deja__schedule(w, w->now, deja__sample_ev, NULL, 0);
+    for (uint32_t i = 0; i < w->n_nodes; i++)
+        if (!w->nodes[i]->disk) w->nodes[i]->disk = deja_disk_new(w, i, &dcfg);
+    int64_t end = w->duration - quiet_s * RT_SEC;
+    deja_prng *fr = deja_world_stream(w, "fault");
+    for (uint32_t i = 0; i < w->n_nodes; i++) {
+        if (crash_s > 0)
+            for (int64_t t = deja__gap(fr, crash_s * RT_SEC); t < end; t += deja__gap(fr, crash_s * RT_SEC))
+                deja_node_crash(w, i, t, restart_ms * RT_MS);
+        if (pause_s > 0)
+            for (int64_t t = deja__gap(fr, pause_s * RT_SEC); t < end; t += deja__gap(fr, pause_s * RT_SEC))
+                deja_node_pause(w, i, t, pause_ms * RT_MS);
+    }
+    return 0;
+}

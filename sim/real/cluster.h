@@ -1,0 +1,490 @@
+/*
+ * cluster.h -- a local cluster of real `deja-node` processes: launch them on
+ * 127.0.0.1 ports (optionally under libfaketime with a wall-clock offset,
+ * optionally SIGKILLing and restarting one), stop them with SIGTERM, and
+ * judge what they did from their facts files.
+ *
+ * Header-only (static functions, libc and POSIX only, no rt_* call) because
+ * it serves two programs built against different backends: `deja cluster`
+ * (sim/cli/cmd_cluster.c, linked with the simulator) and the cluster test
+ * (tests/test_real_cluster.c, linked with the production backend).
+ *
+ * Layout of a cluster directory DIR: DIR/node-I/{facts,status,log} for each
+ * node I (log is the node's stdout and stderr). The facts format is the one
+ * real.h documents: "WALL_NS KIND HEIGHT SLOT HASH PARENT VALUE" lines, a
+ * "start" line opening each incarnation of the node.
+ *
+ * libfaketime note: with FAKETIME_DONT_FAKE_MONOTONIC=1, libfaketime 0.9.10
+ * breaks pthread_cond_timedwait on a CLOCK_MONOTONIC condition variable (it
+ * returns at once) and clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME) (it
+ * fails with EINVAL). So the launcher lets libfaketime shift the monotonic
+ * clock too: a constant shift, which leaves every duration unchanged.
+ */
+#ifndef DEJA_REAL_CLUSTER_H
+#define DEJA_REAL_CLUSTER_H
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define DEJA_CLUSTER_MAX 64
+#define DEJA__CL_UNUSED __attribute__((unused))
+
+typedef struct deja_cluster_opts {
+    int nodes;
+    int64_t duration_ms;
+    int base_port;        /* 0: find nodes consecutive free UDP ports */
+    const char *node_bin; /* the deja-node executable */
+    const char *dir;      /* the cluster directory (created if missing) */
+    int nsets;
+    char *const *sets;    /* "key=value" passed as --set to every node */
+    bool fake[DEJA_CLUSTER_MAX];
+    int64_t fake_ms[DEJA_CLUSTER_MAX]; /* wall-clock offset under libfaketime */
+    const char *faketime_lib;          /* needed when a fake[] is set */
+    int kill_node;                     /* -1: none; else SIGKILL it at kill_at_ms */
+    int64_t kill_at_ms, down_ms;       /* ... and restart it down_ms later */
+    int64_t grace_ms;                  /* SIGTERM to SIGKILL */
+    const volatile sig_atomic_t *stop; /* optional: set (by a signal) to stop early */
+    FILE *progress;                    /* optional: one line per event */
+} deja_cluster_opts;
+
+typedef struct deja_cluster_node {
+    int exit_status;        /* of its last incarnation: code, 128+signal, -1 never ran */
+    int incarnations;       /* "start" lines in its facts */
+    uint64_t confirmed;     /* highest height it confirmed (any incarnation) */
+    uint64_t confirmed_last; /* highest height confirmed by its last incarnation */
+    uint64_t produced, imported, rejected, deferred;
+} deja_cluster_node;
+
+typedef struct deja_cluster_result {
+    int nodes;
+    uint64_t blocks;  /* distinct produced blocks */
+    uint64_t forks;   /* heights with more than one distinct produced block */
+    uint64_t confirmed_min, confirmed_max;
+    uint64_t rejected, deferred, imported;
+    bool agree; /* no two confirmations of one height name different blocks */
+    char conflict[160];
+    deja_cluster_node node[DEJA_CLUSTER_MAX];
+} deja_cluster_result;
+
+/* ---- facts analysis ---------------------------------------------------- */
+
+typedef struct deja__cl_blk {
+    uint64_t height;
+    char hash[33];
+    int node;
+} deja__cl_blk;
+
+typedef struct deja__cl_vec {
+    deja__cl_blk *v;
+    size_t n, cap;
+} deja__cl_vec;
+
+static int deja__cl_push(deja__cl_vec *a, uint64_t h, const char *hash, int node) {
+    if (a->n == a->cap) {
+        size_t cap = a->cap ? a->cap * 2 : 256;
+        deja__cl_blk *v = realloc(a->v, cap * sizeof *v);
+        if (!v) return -1;
+        a->v = v;
+        a->cap = cap;
+    }
+    deja__cl_blk *b = &a->v[a->n++];
+    b->height = h;
+    snprintf(b->hash, sizeof b->hash, "%s", hash);
+    b->node = node;
+    return 0;
+}
+
+static int deja__cl_cmp(const void *x, const void *y) {
+    const deja__cl_blk *a = x, *b = y;
+    if (a->height != b->height) return a->height < b->height ? -1 : 1;
+    return strcmp(a->hash, b->hash);
+}
+
+/* Reads DIR/node-I/facts of every node into r (exit statuses untouched).
+ * Returns 0, or -1 when memory runs out. Missing files count as empty. */
+DEJA__CL_UNUSED static int deja_cluster_analyze(const char *dir, int nodes, deja_cluster_result *r) {
+    deja__cl_vec prod = {0}, conf = {0};
+    int rc = 0;
+    r->nodes = nodes;
+    r->blocks = r->forks = r->rejected = r->deferred = r->imported = 0;
+    r->confirmed_min = UINT64_MAX;
+    r->confirmed_max = 0;
+    r->agree = true;
+    r->conflict[0] = 0;
+    for (int i = 0; i < nodes; i++) {
+        deja_cluster_node *nd = &r->node[i];
+        nd->incarnations = 0;
+        nd->confirmed = nd->confirmed_last = nd->produced = nd->imported = nd->rejected = nd->deferred = 0;
+        char path[PATH_MAX];
+        snprintf(path, sizeof path, "%s/node-%d/facts", dir, i);
+        FILE *f = fopen(path, "r");
+        char line[512];
+        while (f && fgets(line, sizeof line, f)) {
+            long long wall, value;
+            unsigned long long height, slot;
+            char kind[16], hash[33], parent[33];
+            if (sscanf(line, "%lld %15s %llu %llu %32s %32s %lld", &wall, kind, &height, &slot, hash, parent,
+                       &value) != 7)
+                continue; /* a line torn by a SIGKILL */
+            if (!strcmp(kind, "start")) {
+                nd->incarnations++;
+                nd->confirmed_last = 0;
+            } else if (!strcmp(kind, "produced")) {
+                nd->produced++;
+                if (deja__cl_push(&prod, height, hash, i)) rc = -1;
+            } else if (!strcmp(kind, "confirmed")) {
+                if (height > nd->confirmed) nd->confirmed = height;
+                if (height > nd->confirmed_last) nd->confirmed_last = height;
+                if (deja__cl_push(&conf, height, hash, i)) rc = -1;
+            } else if (!strcmp(kind, "imported")) {
+                nd->imported++;
+            } else if (!strcmp(kind, "rejected")) {
+                nd->rejected++;
+            } else if (!strcmp(kind, "deferred")) {
+                nd->deferred++;
+            }
+        }
+        if (f) fclose(f);
+        r->rejected += nd->rejected;
+        r->deferred += nd->deferred;
+        r->imported += nd->imported;
+        if (nd->confirmed < r->confirmed_min) r->confirmed_min = nd->confirmed;
+        if (nd->confirmed > r->confirmed_max) r->confirmed_max = nd->confirmed;
+    }
+    if (nodes == 0) r->confirmed_min = 0;
+    if (prod.n) qsort(prod.v, prod.n, sizeof *prod.v, deja__cl_cmp);
+    int at_height = 0; /* distinct blocks seen so far at prod.v[i].height */
+    for (size_t i = 0; i < prod.n; i++) {
+        if (i > 0 && !deja__cl_cmp(&prod.v[i], &prod.v[i - 1])) continue; /* the same block again */
+        r->blocks++;
+        if (i == 0 || prod.v[i].height != prod.v[i - 1].height)
+            at_height = 1;
+        else if (++at_height == 2)
+            r->forks++; /* count each forked height once */
+    }
+    if (conf.n) qsort(conf.v, conf.n, sizeof *conf.v, deja__cl_cmp);
+    for (size_t i = 1; i < conf.n && r->agree; i++) {
+        if (conf.v[i].height == conf.v[i - 1].height && strcmp(conf.v[i].hash, conf.v[i - 1].hash)) {
+            r->agree = false;
+            snprintf(r->conflict, sizeof r->conflict, "height %llu: node %d confirmed %.12s, node %d confirmed %.12s",
+                     (unsigned long long)conf.v[i].height, conf.v[i - 1].node, conf.v[i - 1].hash, conf.v[i].node,
+                     conf.v[i].hash);
+        }
+    }
+    free(prod.v);
+    free(conf.v);
+    return rc;
+}
+
+/* ---- launching --------------------------------------------------------- */
+
+static int64_t deja__cl_now_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void deja__cl_sleep_ms(int64_t ms) {
+    struct timespec ts = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000L};
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+    }
+}
+
+/* True when UDP port p on 127.0.0.1 can be bound now. */
+static bool deja__cl_port_free(int p) {
+    int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (s < 0) return false;
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)p)};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    bool ok = bind(s, (struct sockaddr *)&a, sizeof a) == 0;
+    close(s);
+    return ok;
+}
+
+/* A base port with n consecutive free UDP ports, or -1. */
+static int deja__cl_pick_ports(int n) {
+    int start = 20000 + (int)((unsigned)getpid() * 97u % 20000u);
+    for (int tries = 0; tries < 200; tries++) {
+        int base = 20000 + (start - 20000 + tries * 101) % 40000;
+        bool ok = true;
+        for (int i = 0; i < n && ok; i++) ok = deja__cl_port_free(base + i);
+        if (ok) return base;
+    }
+    return -1;
+}
+
+/* Finds libfaketime's multithreaded preload library, or NULL. */
+DEJA__CL_UNUSED static const char *deja_cluster_faketime_lib(void) {
+    const char *env = getenv("DEJA_FAKETIME_LIB");
+    if (env && *env) return env;
+    static const char *const cands[] = {
+        "/usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1",
+        "/usr/lib/aarch64-linux-gnu/faketime/libfaketimeMT.so.1",
+        "/usr/lib/faketime/libfaketimeMT.so.1",
+        "/usr/local/lib/faketime/libfaketimeMT.so.1",
+        "/usr/lib64/faketime/libfaketimeMT.so.1",
+    };
+    for (size_t i = 0; i < sizeof cands / sizeof cands[0]; i++)
+        if (access(cands[i], R_OK) == 0) return cands[i];
+    return NULL;
+}
+
+/* Starts node i; returns its pid or -1 (err set). */
+static pid_t deja__cl_spawn(const deja_cluster_opts *o, int i, const char *peers, int port, char *err,
+                            size_t errlen) {
+    char ndir[PATH_MAX], logp[PATH_MAX + 8], id[16], listen[32];
+    snprintf(ndir, sizeof ndir, "%s/node-%d", o->dir, i);
+    snprintf(logp, sizeof logp, "%s/log", ndir);
+    snprintf(id, sizeof id, "%d", i);
+    snprintf(listen, sizeof listen, "127.0.0.1:%d", port);
+    if (mkdir(ndir, 0755) != 0 && errno != EEXIST) {
+        snprintf(err, errlen, "%.300s: %s", ndir, strerror(errno));
+        return -1;
+    }
+    char go[PATH_MAX + 8];
+    snprintf(go, sizeof go, "%s/go", o->dir);
+    int nargs = 11 + 2 * o->nsets + 1;
+    char **argv = calloc((size_t)nargs, sizeof *argv);
+    if (!argv) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    int k = 0;
+    argv[k++] = (char *)o->node_bin;
+    argv[k++] = "--id";
+    argv[k++] = id;
+    argv[k++] = "--peers";
+    argv[k++] = (char *)peers;
+    argv[k++] = "--data";
+    argv[k++] = ndir;
+    argv[k++] = "--listen";
+    argv[k++] = listen;
+    argv[k++] = "--start-file";
+    argv[k++] = go;
+    for (int s = 0; s < o->nsets; s++) {
+        argv[k++] = "--set";
+        argv[k++] = o->sets[s];
+    }
+    argv[k] = NULL;
+    char fake[48];
+    if (o->fake[i]) {
+        int64_t ms = o->fake_ms[i], a = ms < 0 ? -ms : ms;
+        snprintf(fake, sizeof fake, "%c%lld.%03lld", ms < 0 ? '-' : '+', (long long)(a / 1000), (long long)(a % 1000));
+    }
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid < 0) {
+        snprintf(err, errlen, "fork: %s", strerror(errno));
+        free(argv);
+        return -1;
+    }
+    if (pid == 0) {
+        int fd = open(logp, O_WRONLY | O_CREAT | O_APPEND, 0644);
+        if (fd >= 0) {
+            dup2(fd, 1);
+            dup2(fd, 2);
+            if (fd > 2) close(fd);
+        }
+        int nul = open("/dev/null", O_RDONLY);
+        if (nul >= 0) {
+            dup2(nul, 0);
+            if (nul > 0) close(nul);
+        }
+        sigset_t none;
+        sigemptyset(&none);
+        sigprocmask(SIG_SETMASK, &none, NULL);
+        signal(SIGINT, SIG_DFL);
+        signal(SIGTERM, SIG_DFL);
+        if (o->fake[i]) {
+            setenv("LD_PRELOAD", o->faketime_lib, 1);
+            setenv("FAKETIME", fake, 1);
+            unsetenv("FAKETIME_DONT_FAKE_MONOTONIC"); /* see the note at the top */
+        }
+        execv(o->node_bin, argv);
+        fprintf(stderr, "deja cluster: exec %s: %s\n", o->node_bin, strerror(errno));
+        _exit(127);
+    }
+    free(argv);
+    if (o->progress)
+        fprintf(o->progress, "cluster: node %d pid %d on %s%s%s\n", i, (int)pid, listen, o->fake[i] ? " faketime " : "",
+                o->fake[i] ? fake : "");
+    return pid;
+}
+
+static int deja__cl_status(int ws) {
+    if (WIFEXITED(ws)) return WEXITSTATUS(ws);
+    if (WIFSIGNALED(ws)) return 128 + WTERMSIG(ws);
+    return -1;
+}
+
+/* Runs the cluster as o says and judges it into r. Returns 0 when the run
+ * happened (whatever its verdict), 2 with err set when it could not start. */
+DEJA__CL_UNUSED static int deja_cluster_run(const deja_cluster_opts *o, deja_cluster_result *r, char *err,
+                                            size_t errlen) {
+    memset(r, 0, sizeof *r);
+    if (o->nodes < 1 || o->nodes > DEJA_CLUSTER_MAX) {
+        snprintf(err, errlen, "--nodes: %d is not in 1..%d", o->nodes, DEJA_CLUSTER_MAX);
+        return 2;
+    }
+    if (access(o->node_bin, X_OK) != 0) {
+        snprintf(err, errlen, "cannot run %.300s: %s (set DEJA_NODE_BIN)", o->node_bin, strerror(errno));
+        return 2;
+    }
+    if (mkdir(o->dir, 0755) != 0 && errno != EEXIST) {
+        snprintf(err, errlen, "--data-dir %.300s: %s", o->dir, strerror(errno));
+        return 2;
+    }
+    int base = o->base_port;
+    if (base == 0 && (base = deja__cl_pick_ports(o->nodes)) < 0) {
+        snprintf(err, errlen, "--base-port: no %d consecutive free UDP ports found", o->nodes);
+        return 2;
+    }
+    if (base < 1 || base + o->nodes - 1 > 65535) {
+        snprintf(err, errlen, "--base-port: %d..%d is not a port range", base, base + o->nodes - 1);
+        return 2;
+    }
+    size_t plen = (size_t)o->nodes * 24 + 1;
+    char *peers = calloc(1, plen);
+    if (!peers) {
+        snprintf(err, errlen, "out of memory");
+        return 2;
+    }
+    for (int i = 0; i < o->nodes; i++)
+        snprintf(peers + strlen(peers), plen - strlen(peers), "%s127.0.0.1:%d", i ? "," : "", base + i);
+    pid_t pid[DEJA_CLUSTER_MAX];
+    char path[PATH_MAX + 32];
+    snprintf(path, sizeof path, "%s/go", o->dir);
+    unlink(path);
+    for (int i = 0; i < o->nodes; i++) {
+        snprintf(path, sizeof path, "%s/node-%d/status", o->dir, i);
+        unlink(path);
+    }
+    for (int i = 0; i < o->nodes; i++) {
+        r->node[i].exit_status = -1;
+        pid[i] = deja__cl_spawn(o, i, peers, base + i, err, errlen);
+        if (pid[i] < 0) {
+            for (int j = 0; j < i; j++) kill(pid[j], SIGKILL);
+            for (int j = 0; j < i; j++) waitpid(pid[j], NULL, 0);
+            free(peers);
+            return 2;
+        }
+    }
+    /* The start barrier: every node has bound its socket and written its
+     * status file; then DIR/go lets them all run (see deja-node --start-file). */
+    int64_t tb = deja__cl_now_ms();
+    for (int ready = 0; ready < o->nodes && deja__cl_now_ms() - tb < 10000 && !(o->stop && *o->stop);) {
+        ready = 0;
+        for (int i = 0; i < o->nodes; i++) {
+            int ws;
+            snprintf(path, sizeof path, "%s/node-%d/status", o->dir, i);
+            if (access(path, F_OK) == 0)
+                ready++;
+            else if (pid[i] > 0 && waitpid(pid[i], &ws, WNOHANG) == pid[i]) { /* failed to start */
+                r->node[i].exit_status = deja__cl_status(ws);
+                pid[i] = 0;
+                if (o->progress)
+                    fprintf(o->progress, "cluster: node %d failed to start, status %d (see %s/node-%d/log)\n", i,
+                            r->node[i].exit_status, o->dir, i);
+                ready = o->nodes; /* stop waiting: the run goes on and reports it */
+                break;
+            }
+        }
+        if (ready < o->nodes) deja__cl_sleep_ms(2);
+    }
+    snprintf(path, sizeof path, "%s/go", o->dir);
+    int gfd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (gfd >= 0) close(gfd);
+    int64_t t0 = deja__cl_now_ms();
+    bool killed = false, restarted = false;
+    while (deja__cl_now_ms() - t0 < o->duration_ms && !(o->stop && *o->stop)) {
+        deja__cl_sleep_ms(20);
+        int64_t el = deja__cl_now_ms() - t0;
+        for (int i = 0; i < o->nodes; i++) { /* a node that stops by itself */
+            int ws;
+            if (pid[i] > 0 && waitpid(pid[i], &ws, WNOHANG) == pid[i]) {
+                r->node[i].exit_status = deja__cl_status(ws);
+                pid[i] = 0;
+                if (o->progress)
+                    fprintf(o->progress, "cluster: node %d exited early with status %d (see %s/node-%d/log)\n", i,
+                            r->node[i].exit_status, o->dir, i);
+            }
+        }
+        if (o->kill_node >= 0 && o->kill_node < o->nodes && !killed && el >= o->kill_at_ms) {
+            killed = true;
+            int k = o->kill_node;
+            if (pid[k] > 0) {
+                kill(pid[k], SIGKILL);
+                waitpid(pid[k], NULL, 0);
+                pid[k] = 0;
+                if (o->progress) fprintf(o->progress, "cluster: node %d killed (SIGKILL) at %lld ms\n", k, (long long)el);
+            }
+        }
+        if (killed && !restarted && el >= o->kill_at_ms + o->down_ms) {
+            restarted = true;
+            int k = o->kill_node;
+            pid[k] = deja__cl_spawn(o, k, peers, base + k, err, errlen);
+            if (pid[k] < 0) pid[k] = 0;
+            r->node[k].exit_status = -1;
+        }
+    }
+    for (int i = 0; i < o->nodes; i++)
+        if (pid[i] > 0) kill(pid[i], SIGTERM);
+    int64_t ts = deja__cl_now_ms();
+    for (;;) {
+        bool live = false;
+        for (int i = 0; i < o->nodes; i++) {
+            int ws;
+            if (pid[i] > 0 && waitpid(pid[i], &ws, WNOHANG) == pid[i]) {
+                r->node[i].exit_status = deja__cl_status(ws);
+                pid[i] = 0;
+            }
+            live |= pid[i] > 0;
+        }
+        if (!live) break;
+        if (deja__cl_now_ms() - ts > o->grace_ms) {
+            for (int i = 0; i < o->nodes; i++) {
+                int ws;
+                if (pid[i] > 0 && kill(pid[i], SIGKILL) == 0 && waitpid(pid[i], &ws, 0) == pid[i])
+                    r->node[i].exit_status = deja__cl_status(ws);
+                pid[i] = 0;
+            }
+            break;
+        }
+        deja__cl_sleep_ms(10);
+    }
+    free(peers);
+    int ex[DEJA_CLUSTER_MAX];
+    for (int i = 0; i < o->nodes; i++) ex[i] = r->node[i].exit_status;
+    if (deja_cluster_analyze(o->dir, o->nodes, r)) {
+        snprintf(err, errlen, "out of memory reading facts");
+        return 2;
+    }
+    for (int i = 0; i < o->nodes; i++) r->node[i].exit_status = ex[i];
+    return 0;
+}
+
+/* The verdict: "safety" when confirmations disagree, "node_exit" when a
+ * node's last incarnation did not exit 0, else "ok". */
+DEJA__CL_UNUSED static const char *deja_cluster_verdict(const deja_cluster_result *r) {
+    if (!r->agree) return "safety";
+    for (int i = 0; i < r->nodes; i++)
+        if (r->node[i].exit_status != 0) return "node_exit";
+    return "ok";
+}
+
+#endif /* DEJA_REAL_CLUSTER_H */

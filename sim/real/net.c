@@ -1,0 +1,260 @@
+/*
+ * net.c -- messages of the production backend: UDP datagrams between the
+ * addresses given at start (peers[i] is node i's address, this node binds
+ * peers[id] or --listen).
+ *
+ * A datagram is an 8-byte header -- the magic "DJ01" and the sender's node id
+ * (u32, little endian) -- followed by the payload. One receiver thread waits
+ * (poll) on the socket and a wake pipe, checks the header, and offers each
+ * message as an rt_msg* to the inbox channel without blocking: when the inbox
+ * is full the message is dropped and counted, as a real network would drop
+ * it. Sends are sendmsg calls from the sending task (best effort, as rt.h
+ * says). Without peers (tests), rt_send to oneself goes straight to the inbox.
+ */
+#include <assert.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "real_int.h"
+
+#define REAL__MAGIC 0x31304a44u /* "DJ01" read as little endian */
+#define REAL__HDR 8
+
+static int real__sock = -1;
+static int real__wake[2] = {-1, -1};
+static pthread_t real__net_thr;
+static bool real__net_running;
+static struct sockaddr_storage real__addr[REAL_MAX_PEERS];
+static socklen_t real__addr_len[REAL_MAX_PEERS];
+static uint32_t real__npeers, real__self_id;
+static _Atomic int64_t real__heard[REAL_MAX_PEERS];
+static _Atomic uint64_t real__ndropped;
+static rt_chan *real__inbox_ch;
+
+/* Parses "host:port" (host may be "[v6]") into a socket address. 0 or -1. */
+static int real__parse_addr(const char *s, struct sockaddr_storage *out, socklen_t *len) {
+    char host[128];
+    const char *colon = strrchr(s, ':');
+    if (!colon || colon == s || !colon[1]) return -1;
+    size_t hl = (size_t)(colon - s);
+    if (s[0] == '[' && hl >= 2 && s[hl - 1] == ']') {
+        s++;
+        hl -= 2;
+    }
+    if (hl == 0 || hl >= sizeof host) return -1;
+    memcpy(host, s, hl);
+    host[hl] = 0;
+    for (const char *p = colon + 1; *p; p++)
+        if (*p < '0' || *p > '9') return -1;
+    struct addrinfo hints = {0}, *res = NULL;
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_DGRAM;
+    hints.ai_flags = AI_NUMERICHOST | AI_NUMERICSERV;
+    if (getaddrinfo(host, colon + 1, &hints, &res) != 0 || !res) return -1;
+    memcpy(out, res->ai_addr, res->ai_addrlen);
+    *len = res->ai_addrlen;
+    freeaddrinfo(res);
+    return 0;
+}
+
+static void real__put32(uint8_t *p, uint32_t v) {
+    p[0] = (uint8_t)v, p[1] = (uint8_t)(v >> 8), p[2] = (uint8_t)(v >> 16), p[3] = (uint8_t)(v >> 24);
+}
+
+static uint32_t real__get32(const uint8_t *p) {
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+/* Offers a message to the inbox without blocking; drops it when full. */
+static void real__deliver(uint32_t from, const void *data, size_t len) {
+    rt_msg *m = rt_malloc(sizeof *m + len);
+    if (!m) {
+        atomic_fetch_add(&real__ndropped, 1);
+        return;
+    }
+    m->from = from;
+    m->len = (uint32_t)len;
+    if (len) memcpy(m->data, data, len);
+    if (real__chan_try_send(real__inbox_ch, &m) != RT_OK) {
+        rt_free(m);
+        atomic_fetch_add(&real__ndropped, 1);
+    }
+}
+
+static void *real__net_main(void *unused) {
+    (void)unused;
+    uint8_t *buf = malloc(65536);
+    if (!buf) abort();
+    struct pollfd pf[2] = {{real__sock, POLLIN, 0}, {real__wake[0], POLLIN, 0}};
+    for (;;) {
+        int rc = poll(pf, 2, -1);
+        if (rc < 0) {
+            if (errno == EINTR) continue;
+            break;
+        }
+        if (pf[1].revents) break;
+        if (!(pf[0].revents & POLLIN)) continue;
+        for (;;) {
+            ssize_t n = recv(real__sock, buf, 65536, MSG_DONTWAIT);
+            if (n < 0) break; /* EAGAIN: drained */
+            if (n < REAL__HDR || real__get32(buf) != REAL__MAGIC) continue;
+            uint32_t from = real__get32(buf + 4);
+            if (from >= real__npeers) continue;
+            atomic_store(&real__heard[from], real__mono());
+            real__deliver(from, buf + REAL__HDR, (size_t)n - REAL__HDR);
+        }
+    }
+    free(buf);
+    return NULL;
+}
+
+/* Starts the network: resolves peers, binds, starts the receiver thread.
+ * 0, or 2 with err naming the flag at fault. */
+int real__net_start(const real_opts *o, char *err, size_t errlen) {
+    if (!real__inbox_ch) {
+        int64_t cap = rt_param_i64("real.inbox_cap", 4096);
+        real__inbox_ch = rt_chan_new("inbox", sizeof(rt_msg *), cap > 0 ? (size_t)cap : 4096);
+        if (!real__inbox_ch) {
+            snprintf(err, errlen, "out of memory");
+            return 2;
+        }
+    }
+    atomic_store(&real__ndropped, 0);
+    for (int i = 0; i < REAL_MAX_PEERS; i++) atomic_store(&real__heard[i], 0);
+    real__self_id = o->id;
+    real__npeers = 0;
+    if (o->npeers <= 0) {
+        if (o->listen) {
+            snprintf(err, errlen, "--listen: given without --peers");
+            return 2;
+        }
+        return 0;
+    }
+    if (o->npeers > REAL_MAX_PEERS) {
+        snprintf(err, errlen, "--peers: %d addresses, at most %d", o->npeers, REAL_MAX_PEERS);
+        return 2;
+    }
+    for (int i = 0; i < o->npeers; i++) {
+        if (real__parse_addr(o->peers[i], &real__addr[i], &real__addr_len[i]) != 0) {
+            snprintf(err, errlen, "--peers: '%s' is not a numeric host:port address", o->peers[i]);
+            return 2;
+        }
+    }
+    if (o->id >= (uint32_t)o->npeers) {
+        snprintf(err, errlen, "--id: %u is not below the number of peers (%d)", o->id, o->npeers);
+        return 2;
+    }
+    const char *listen = o->listen ? o->listen : o->peers[o->id];
+    struct sockaddr_storage la;
+    socklen_t ll;
+    if (real__parse_addr(listen, &la, &ll) != 0) {
+        snprintf(err, errlen, "--listen: '%s' is not a numeric host:port address", listen);
+        return 2;
+    }
+    int s = socket(la.ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (s < 0) {
+        snprintf(err, errlen, "--listen %s: socket: %s", listen, strerror(errno));
+        return 2;
+    }
+    int sz = 4 << 20;
+    (void)setsockopt(s, SOL_SOCKET, SO_RCVBUF, &sz, sizeof sz);
+    (void)setsockopt(s, SOL_SOCKET, SO_SNDBUF, &sz, sizeof sz);
+    if (bind(s, (struct sockaddr *)&la, ll) != 0) {
+        snprintf(err, errlen, "--listen %s: %s", listen, strerror(errno));
+        close(s);
+        return 2;
+    }
+    if (pipe2(real__wake, O_CLOEXEC) != 0) {
+        snprintf(err, errlen, "pipe: %s", strerror(errno));
+        close(s);
+        return 2;
+    }
+    real__sock = s;
+    real__npeers = (uint32_t)o->npeers;
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, &old);
+    int rc = pthread_create(&real__net_thr, NULL, real__net_main, NULL);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (rc != 0) {
+        snprintf(err, errlen, "cannot start the receiver thread: %s", strerror(rc));
+        real__net_stop();
+        return 2;
+    }
+#ifdef __linux__
+    pthread_setname_np(real__net_thr, "deja.net");
+#endif
+    real__net_running = true;
+    return 0;
+}
+
+/* Stops the receiver, closes the socket and frees undelivered messages. */
+void real__net_stop(void) {
+    if (real__net_running) {
+        ssize_t w = write(real__wake[1], "x", 1);
+        (void)w;
+        pthread_join(real__net_thr, NULL);
+        real__net_running = false;
+    }
+    if (real__sock >= 0) close(real__sock);
+    for (int i = 0; i < 2; i++) {
+        if (real__wake[i] >= 0) close(real__wake[i]);
+        real__wake[i] = -1;
+    }
+    real__sock = -1;
+    real__npeers = 0;
+    if (real__inbox_ch) { /* kept for the process's life: a leaked task may still wait on it */
+        rt_msg *m;
+        while (rt_chan_recv(real__inbox_ch, &m, 0) == RT_OK) rt_msg_free(m);
+    }
+}
+
+int rt_send(uint32_t to, const void *data, size_t len) {
+    if (len > REAL_MAX_DATAGRAM - REAL__HDR || (len && !data)) return RT_EINVAL;
+    if (real__sock < 0) {
+        if (to != rt_node_id() || !real__inbox_ch) return RT_EINVAL;
+        real__deliver(to, data, len);
+        return RT_OK;
+    }
+    if (to >= real__npeers) return RT_EINVAL;
+    uint8_t hdr[REAL__HDR];
+    real__put32(hdr, REAL__MAGIC);
+    real__put32(hdr + 4, real__self_id);
+    struct iovec iov[2] = {{hdr, REAL__HDR}, {(void *)data, len}};
+    struct msghdr mh = {0};
+    mh.msg_name = &real__addr[to];
+    mh.msg_namelen = real__addr_len[to];
+    mh.msg_iov = iov;
+    mh.msg_iovlen = 2;
+    if (sendmsg(real__sock, &mh, MSG_DONTWAIT | MSG_NOSIGNAL) < 0) atomic_fetch_add(&real__ndropped, 1);
+    return RT_OK;
+}
+
+rt_chan *rt_inbox(void) {
+    assert(real__inbox_ch != NULL && "rt_inbox: the backend is not initialised (real_init)");
+    return real__inbox_ch;
+}
+
+void rt_msg_free(rt_msg *m) { rt_free(m); }
+
+int real__net_peers_alive(int64_t window_ns) {
+    int64_t now = real__mono();
+    int n = 0;
+    for (uint32_t i = 0; i < real__npeers; i++) {
+        if (i == real__self_id) continue;
+        int64_t h = atomic_load(&real__heard[i]);
+        if (h > 0 && now - h <= window_ns) n++;
+    }
+    return n;
+}
+
+uint64_t real__net_dropped(void) { return atomic_load(&real__ndropped); }

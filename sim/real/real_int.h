@@ -1,0 +1,132 @@
+/*
+ * real_int.h -- private structures of the production backend (sim/real/),
+ * shared by its files and included by nothing else.
+ *
+ * One process runs one node, so the backend keeps process-global state. Three
+ * locks exist, always taken in this order when nested:
+ *   T  the timer service (timer.c): timers, tickers and context deadlines;
+ *      timer callbacks run with T held;
+ *   G  the channel lock (chan.c): every channel, select and context;
+ *   R  the task registry (task.c): task list, states, zombies.
+ * Mutexes and wait groups have their own locks and only take R inside them.
+ * A task is a pthread; each task (and each foreign thread that blocks in an
+ * rt_* call, adopted on first use) has a real__task with a condition variable
+ * on which it waits under G for a channel or select to fire it.
+ */
+#ifndef DEJA_REAL_INT_H
+#define DEJA_REAL_INT_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "deja/rt.h"
+#include "real.h"
+
+/* ---- task registry (task.c) ------------------------------------------- */
+
+typedef enum real__state {
+    REAL__RUNNING = 0,
+    REAL__CHAN_SEND,
+    REAL__CHAN_RECV,
+    REAL__SELECT,
+    REAL__MUTEX,
+    REAL__WG,
+    REAL__SLEEP,
+} real__state;
+
+struct real__sudog;
+
+typedef struct real__task {
+    uint64_t id;
+    char name[32];
+    const char *file; /* spawn site: a string literal (__FILE__) or "(external)" */
+    int line;
+    bool external;    /* a thread the backend did not spawn, adopted on use */
+    int64_t start_ns; /* CLOCK_MONOTONIC */
+    pthread_t thr;
+    rt_task_fn fn;
+    void *arg;
+    /* What the task waits on, under R (for dumps and the inspector). */
+    real__state state;
+    char what[64];
+    char note[64];
+    int64_t since_ns;
+    /* The channel wait protocol, under G. */
+    pthread_cond_t cv;
+    int fired;  /* index of the case that fired, -1 while waiting */
+    int result; /* RT_OK or RT_ECLOSED for the fired case */
+    struct real__sudog *sgs;
+    int nsg;
+    struct real__task *prev, *next; /* registry list (live or zombie) */
+} real__task;
+
+/* The calling thread's task, adopting a foreign thread on first use. */
+real__task *real__self(void);
+/* Records (under R) that the calling task blocks on `what` in `state`. */
+void real__task_block(real__task *t, real__state state, const char *what);
+void real__task_unblock(real__task *t);
+/* Joins and frees every task that has finished. */
+void real__reap(void);
+/* Waits up to grace_ns for every spawned task to finish; returns how many
+ * are still live. */
+int real__tasks_wait(int64_t grace_ns);
+/* Starts / stops the inspector and signal threads (task.c). */
+void real__inspect_tick(FILE *out);
+void real__signals_stop(void);
+
+/* ---- time (timer.c) ---------------------------------------------------- */
+
+int64_t real__mono(void);
+/* Converts a timeout from now into an absolute CLOCK_MONOTONIC timespec.
+ * Returns false when timeout is RT_FOREVER (no deadline). */
+bool real__deadline(int64_t timeout_ns, struct timespec *abs);
+/* Initialises a condition variable that waits on CLOCK_MONOTONIC. */
+void real__cond_init(pthread_cond_t *cv);
+
+typedef struct real__tm {
+    int64_t due, period;
+    uint64_t seq;
+    void (*cb)(void *arg); /* runs on the timer thread with T held */
+    void *arg;
+    size_t idx; /* heap position, or REAL__TM_OFF when not scheduled */
+} real__tm;
+#define REAL__TM_OFF ((size_t)-1)
+
+/* Schedules tm (cb, arg, period set by the caller) at due (monotonic ns). */
+void real__tm_start(real__tm *tm, int64_t due);
+/* Unschedules tm; after it returns, cb is not running and will not run. */
+void real__tm_stop(real__tm *tm);
+void real__timers_shutdown(void);
+
+/* ---- channels (chan.c) ------------------------------------------------- */
+
+void real__g_lock(void);
+void real__g_unlock(void);
+/* Closes ch with G held (used by contexts). */
+void real__chan_close_locked(rt_chan *ch);
+/* Try-send with G not held; RT_OK, RT_ECLOSED or RT_ETIMEDOUT (full). */
+int real__chan_try_send(rt_chan *ch, const void *elem);
+
+/* ---- network (net.c) --------------------------------------------------- */
+
+int real__net_start(const real_opts *o, char *err, size_t errlen);
+void real__net_stop(void);
+/* Peers heard from in the last window_ns (self excluded). */
+int real__net_peers_alive(int64_t window_ns);
+uint64_t real__net_dropped(void);
+
+/* ---- disk (disk.c) ---------------------------------------------------- */
+
+/* Makes dir (NULL: the current directory) the home of rt_file_* names and
+ * of relative SQLite names. 0, or -1 with errno set. */
+int real__disk_open(const char *dir);
+void real__disk_close(void);
+
+/* ---- node services (node.c) -------------------------------------------- */
+
+/* (real_status_print in real.h writes the status lines.) */
+int64_t real__heap_bytes(void);
+
+#endif /* DEJA_REAL_INT_H */
