@@ -8,9 +8,11 @@
 #include "deja/deja.h"
 
 extern const deja_scenario deja_scenario_drift_fork;
+extern const deja_scenario deja_scenario_storage_faults;
 
 static const deja_scenario *const deja__all[] = {
     &deja_scenario_drift_fork,
+    &deja_scenario_storage_faults,
     NULL,
 };
 

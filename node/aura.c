@@ -4,7 +4,8 @@
  * import, parent requests), answering requests, and turning chain events
  * into facts for the oracles. It runs on one task, the caller's: a single
  * rt_select over {context done, inbox} with a timeout up to the next slot
- * boundary or the next deferred block, so there is nothing to stop or leak.
+ * boundary, the next deferred block or the next request retry, so there is
+ * nothing to stop or leak.
  */
 #include "aura.h"
 
@@ -15,7 +16,7 @@
 #include "msg.h"
 
 #define AURA_DEFAULT_SLOT_MS 1000
-#define AURA_DEFAULT_TOLERANCE_MS 500
+#define AURA_DEFAULT_TOLERANCE_MS (-1) /* -1: one slot length, as AuRa allows one step of drift */
 #define AURA_DEFAULT_CONFIRM_DEPTH 3
 #define AURA_DEFAULT_ORPHAN_MAX 256
 #define AURA_DEFAULT_DEFER_MAX 64
@@ -56,16 +57,20 @@ struct aura {
 /* ---- configuration and pure rules -------------------------------------- */
 
 /* Reads an integer parameter, falling back to dflt (with a warning) when
- * the value is below min. */
-static int64_t aura__param(const char *key, int64_t dflt, int64_t min) {
+ * the value is outside [min, max]. */
+static int64_t aura__param(const char *key, int64_t dflt, int64_t min, int64_t max) {
+    assert(min <= dflt && dflt <= max);
     int64_t v = rt_param_i64(key, dflt);
-    if (v < min) {
-        rt_log(RT_LOG_WARN, "aura: %s=%lld is below %lld, using %lld", key, (long long)v,
-               (long long)min, (long long)dflt);
+    if (v < min || v > max) {
+        rt_log(RT_LOG_WARN, "aura: %s=%lld is outside [%lld, %lld], using %lld", key,
+               (long long)v, (long long)min, (long long)max, (long long)dflt);
         v = dflt;
     }
     return v;
 }
+
+#define AURA_MAX_MS ((int64_t)3600 * 1000) /* one hour: any longer is a typo */
+#define AURA_MAX_COUNT ((int64_t)1 << 20)
 
 void aura_config_load(aura_config *cfg) {
     assert(cfg != NULL);
@@ -73,13 +78,20 @@ void aura_config_load(aura_config *cfg) {
     cfg->self = rt_node_id();
     cfg->n = rt_node_count();
     assert(cfg->n >= 1 && cfg->self < cfg->n);
-    cfg->slot_ns = aura__param("aura.slot_ms", AURA_DEFAULT_SLOT_MS, 1) * RT_MS;
-    cfg->tolerance_ns = aura__param("aura.future_tolerance_ms", AURA_DEFAULT_TOLERANCE_MS, 0) * RT_MS;
-    cfg->confirm_depth = (uint64_t)aura__param("chain.confirm_depth", AURA_DEFAULT_CONFIRM_DEPTH, 0);
-    cfg->orphan_max = (uint32_t)aura__param("chain.orphan_max", AURA_DEFAULT_ORPHAN_MAX, 1);
-    cfg->defer_max = (uint32_t)aura__param("aura.defer_max", AURA_DEFAULT_DEFER_MAX, 1);
+    cfg->slot_ns = aura__param("aura.slot_ms", AURA_DEFAULT_SLOT_MS, 1, AURA_MAX_MS) * RT_MS;
+    cfg->tolerance_ns =
+        aura__param("aura.future_tolerance_ms", AURA_DEFAULT_TOLERANCE_MS, -1, AURA_MAX_MS) * RT_MS;
+    if (cfg->tolerance_ns < 0) cfg->tolerance_ns = cfg->slot_ns;
+    cfg->confirm_depth = (uint64_t)aura__param("chain.confirm_depth", AURA_DEFAULT_CONFIRM_DEPTH,
+                                               0, AURA_MAX_COUNT);
+    cfg->orphan_max =
+        (uint32_t)aura__param("chain.orphan_max", AURA_DEFAULT_ORPHAN_MAX, 1, AURA_MAX_COUNT);
+    cfg->defer_max =
+        (uint32_t)aura__param("aura.defer_max", AURA_DEFAULT_DEFER_MAX, 1, AURA_MAX_COUNT);
     int64_t retry_ms = cfg->slot_ns / RT_MS / 2;
-    cfg->retry_ns = aura__param("aura.request_retry_ms", retry_ms > 0 ? retry_ms : 1, 1) * RT_MS;
+    if (retry_ms < 1) retry_ms = 1;
+    cfg->retry_ns = aura__param("aura.request_retry_ms", retry_ms, 0, AURA_MAX_MS) * RT_MS;
+    if (cfg->retry_ns == 0) cfg->retry_ns = retry_ms * RT_MS; /* 0: half a slot */
 }
 
 int64_t aura_slot_at(int64_t wall, int64_t slot_ns) {
@@ -117,6 +129,7 @@ static void aura__fact(rt_fact_kind kind, const block *b, const uint8_t *h, int6
         f.height = b->height;
         f.slot = b->slot;
         memcpy(f.parent, b->parent, BLOCK_HASH_LEN);
+        memcpy(f.root, b->state_root, BLOCK_HASH_LEN);
     }
     if (h != NULL) memcpy(f.hash, h, BLOCK_HASH_LEN);
     f.value = value;

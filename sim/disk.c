@@ -370,6 +370,19 @@ void deja_disk_free(deja_disk *d) {
     free(d);
 }
 
+deja_disk *deja_node_disk(deja_world *w, uint32_t node) {
+    assert(node < w->n_nodes);
+    return w->nodes[node]->disk;
+}
+
+void deja_node_set_disk(deja_world *w, uint32_t node, deja_disk *d) {
+    assert(node < w->n_nodes);
+    deja__node *n = w->nodes[node];
+    assert(!d || d->node == node);
+    if (n->disk && n->disk != d) deja_disk_free(n->disk);
+    n->disk = d;
+}
+
 void deja_disk_set_config(deja_disk *d, const deja_disk_cfg *cfg) {
     assert(cfg->sector_size == d->cfg.sector_size && "the sector size is fixed at creation");
     assert(cfg->crash_keep_ppm + cfg->crash_torn_ppm <= DISK__PPM);

@@ -46,6 +46,11 @@ void deja_disk_free(deja_disk *d);
  * turns faults off; tests switch one on for one operation). The sector size
  * must not change. */
 void deja_disk_set_config(deja_disk *d, const deja_disk_cfg *cfg);
+/* The disk of node `node` (NULL until it has one), and setting it (before
+ * the run; the world frees it). For scenarios, oracles and tests, which
+ * must not reach into internal.h. */
+deja_disk *deja_node_disk(struct deja_world *w, uint32_t node);
+void deja_node_set_disk(struct deja_world *w, uint32_t node, deja_disk *d);
 /* Applies the crash model to every unsynced write and closes all handles. */
 void deja_disk_crash(deja_disk *d);
 /* XXH3-64 over every file's name and durable-plus-pending contents, in name

@@ -155,6 +155,8 @@ struct deja_world {
     int64_t mem_task_bytes;
     int64_t mem_limit;     /* bytes; 0 = none */
     int64_t mem_sample_ns; /* timeline period; 0 = none */
+    int64_t restart_ns;    /* fault.restart_ms */
+    bool restart_on_exit;  /* fault.restart_on_exit */
     struct deja__sample *timeline;
     size_t timeline_len, timeline_cap;
     char *oom_report;      /* resident timeline tail + task dump at the first OOM kill */

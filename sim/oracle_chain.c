@@ -17,10 +17,13 @@ typedef struct deja__height {
     uint8_t produced[DEJA__MAX_VARIANTS][16];
     int n_produced;
     uint8_t confirmed[16];
+    uint8_t root[16]; /* state root of the first confirmation */
     int has_confirmed;
 } deja__height;
 
 typedef struct deja__onode {
+    uint64_t pre_crash_height; /* confirmed height when it last crashed */
+    int awaiting_recovery;
     uint64_t confirmed_height;
     int64_t last_confirm_t;
     uint8_t *confirmed; /* per height: 16-byte hash this node confirmed */
@@ -31,6 +34,8 @@ struct deja_chain_oracle {
     deja__height *h;
     uint64_t cap;
     uint64_t blocks, forks, rejected, deferred, safety;
+    uint64_t durability, integrity, corruption, recoveries, divergence;
+    uint64_t first_lost_height, first_lost_had;
     int64_t max_reorg;
     int64_t window;
     uint64_t first_violation_height;
@@ -74,9 +79,12 @@ static void deja__on_confirm(deja_chain_oracle *o, uint32_t node, int64_t now, c
     deja__height *h = deja__at(o, f->height);
     if (!h->has_confirmed) {
         memcpy(h->confirmed, f->hash, 16);
+        memcpy(h->root, f->root, 16);
         h->has_confirmed = 1;
     } else if (memcmp(h->confirmed, f->hash, 16)) {
         deja__violation(o, f->height, now); /* two nodes disagree */
+    } else if (memcmp(h->root, f->root, 16)) {
+        o->divergence++; /* same block, different state: a corrupted store */
     }
     if (f->height > n->confirmed_height) {
         n->confirmed_height = f->height;
@@ -84,10 +92,31 @@ static void deja__on_confirm(deja_chain_oracle *o, uint32_t node, int64_t now, c
     }
 }
 
+/* A restarted node found height..hash durable: it must cover everything it
+ * had confirmed before the crash, and agree with what it confirmed. */
+static void deja__on_recovered(deja_chain_oracle *o, uint32_t node, const rt_fact *f) {
+    deja__onode *n = &o->nodes[node];
+    static const uint8_t zero[16];
+    o->recoveries++;
+    if (!n->awaiting_recovery) return; /* a first start */
+    n->awaiting_recovery = 0;
+    int lost = f->height < n->pre_crash_height;
+    if (!lost && f->height > 0 && f->height < n->confirmed_cap) {
+        const uint8_t *mine = n->confirmed + f->height * 16;
+        lost = memcmp(mine, zero, 16) && memcmp(mine, f->hash, 16);
+    }
+    if (lost && o->durability++ == 0) {
+        o->first_lost_height = f->height;
+        o->first_lost_had = n->pre_crash_height;
+    }
+    /* it confirms again from what it recovered */
+    n->confirmed_height = f->height;
+}
+
 static void deja__on_fact(void *arg, uint32_t node, int64_t now, const rt_fact *f) {
     deja_chain_oracle *o = arg;
     assert(node < 64);
-    switch (f->kind) {
+    switch ((int)f->kind) {
     case RT_FACT_PRODUCED: {
         deja__height *h = deja__at(o, f->height);
         for (int i = 0; i < h->n_produced; i++)
@@ -109,6 +138,20 @@ static void deja__on_fact(void *arg, uint32_t node, int64_t now, const rt_fact *
         break;
     case RT_FACT_DEFERRED:
         o->deferred++;
+        break;
+    case RT_FACT_RECOVERED:
+        deja__on_recovered(o, node, f);
+        break;
+    case RT_FACT_INTEGRITY:
+        if (f->value != 0) o->integrity++;
+        break;
+    case RT_FACT_CORRUPTION:
+        o->corruption++;
+        break;
+    case DEJA_FACT_CRASH:
+    case DEJA_FACT_OOM:
+        o->nodes[node].pre_crash_height = o->nodes[node].confirmed_height;
+        o->nodes[node].awaiting_recovery = 1;
         break;
     default:
         break;
@@ -141,10 +184,26 @@ void deja_chain_oracle_finish(deja_chain_oracle *o, deja_world *w, deja_summary 
     deja_summary_set(s, "deferred", "%llu", (unsigned long long)o->deferred);
     deja_summary_set(s, "safety_violations", "%llu", (unsigned long long)o->safety);
     deja_summary_set(s, "stalled_nodes", "%d", stalled);
-    if (o->safety) {
-        deja_summary_set(s, "verdict", "safety");
+    deja_summary_set(s, "recoveries", "%llu", (unsigned long long)o->recoveries);
+    deja_summary_set(s, "durability_violations", "%llu", (unsigned long long)o->durability);
+    deja_summary_set(s, "integrity_failures", "%llu", (unsigned long long)o->integrity);
+    deja_summary_set(s, "corruptions_detected", "%llu", (unsigned long long)o->corruption);
+    deja_summary_set(s, "state_divergence", "%llu", (unsigned long long)o->divergence);
+    if (o->durability)
+        deja_summary_set(s, "first_lost", "recovered height %llu after confirming %llu",
+                         (unsigned long long)o->first_lost_height, (unsigned long long)o->first_lost_had);
+    if (o->safety)
         deja_summary_set(s, "first_violation", "height %llu at %lld ms",
                          (unsigned long long)o->first_violation_height, (long long)(o->first_violation_t / RT_MS));
+    /* the root cause first: lost confirmed blocks make later confirmations differ */
+    if (o->durability) {
+        deja_summary_set(s, "verdict", "durability");
+    } else if (o->safety) {
+        deja_summary_set(s, "verdict", "safety");
+    } else if (o->divergence) {
+        deja_summary_set(s, "verdict", "divergence");
+    } else if (o->integrity) {
+        deja_summary_set(s, "verdict", "integrity");
     } else if (stalled) {
         deja_summary_set(s, "verdict", "liveness");
     }

@@ -123,10 +123,9 @@ int deja_parse_fixed9(const char *s, int64_t *out) {
     }
     if (*s == '.') {
         for (s++; isdigit((unsigned char)*s); s++) {
-            if (fdigits < 9) {
-                frac = frac * 10 + (*s - '0');
-                fdigits++;
-            }
+            if (fdigits == 9) return 2; /* finer than a nanounit: refuse, never round */
+            frac = frac * 10 + (*s - '0');
+            fdigits++;
             any = 1;
         }
     }

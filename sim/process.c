@@ -31,14 +31,25 @@ const deja_param_def deja_fault_params[] = {
     {"fault.pause_every_s", "0", "each node pauses on average once per this many seconds (0: never)"},
     {"fault.pause_ms", "500", "length of each pause (ms; a GC pause or a stopped VM)"},
     {"fault.quiet_s", "0", "no fault is injected in the last this many seconds (liveness phase)"},
+    {"fault.restart_on_exit", "0", "1: a program that returns early is restarted like a crashed one"},
     {NULL, NULL, NULL},
 };
 
 /* ---- node lifecycle --------------------------------------------------------- */
 
+static void deja__crash_at(deja_world *w, deja__node *n, int64_t at, int64_t restart_after, int oom);
+
+/* The node's first task: runs the program. A program that gives up before
+ * the run ends (its root context still live) is a process that died: with
+ * fault.restart_on_exit it is restarted like a crashed one (a supervisor). */
 static void deja__node_main(void *arg) {
     deja__node *n = arg;
+    deja_world *w = deja__w;
     n->main(n->root);
+    if (!w->stopping && w->restart_on_exit && rt_ctx_err(n->root) == RT_OK) {
+        deja__trace(w, DEJA__TK_NOTE, (int)n->id, 0, 0, "program exited");
+        deja__crash_at(w, n, w->now, w->restart_ns, 0);
+    }
 }
 
 void deja__node_start(deja_world *w, deja__node *n) {
@@ -235,11 +246,7 @@ void deja__mem_check(deja_world *w, deja__node *n) {
             w->oom_report = buf;
         }
     }
-    int64_t restart = 2 * RT_SEC;
-    const char *v = deja_params_get(w->params, "fault.restart_ms");
-    int64_t ms;
-    if (v && deja_parse_i64(v, &ms) == 0 && ms >= 0) restart = ms * RT_MS;
-    deja__crash_at(w, n, w->now, restart, 1);
+    deja__crash_at(w, n, w->now, w->restart_ns, 1);
 }
 
 void deja_world_timeline_csv(const deja_world *w, FILE *out) {
@@ -265,7 +272,7 @@ static void deja__sample_ev(deja_world *w, void *arg, uint64_t u, int drop) {
 static int64_t deja__gap(deja_prng *r, int64_t mean) { return deja_prng_range(r, mean / 2, mean + mean / 2); }
 
 int deja_world_apply_common(deja_world *w, const deja_params *p, char *err, size_t errlen) {
-    int64_t task_bytes, limit_mb, sample_ms, crash_s, restart_ms, pause_s, pause_ms, quiet_s;
+    int64_t task_bytes, limit_mb, sample_ms, crash_s, restart_ms, pause_s, pause_ms, quiet_s, on_exit;
     deja_disk_cfg dcfg;
     if (deja_params_i64(p, "mem.task_bytes", 0, 1 << 30, &task_bytes, err, errlen) ||
         deja_params_i64(p, "mem.limit_mb", 0, 1 << 20, &limit_mb, err, errlen) ||
@@ -275,9 +282,12 @@ int deja_world_apply_common(deja_world *w, const deja_params *p, char *err, size
         deja_params_i64(p, "fault.pause_every_s", 0, 1 << 30, &pause_s, err, errlen) ||
         deja_params_i64(p, "fault.pause_ms", 0, 1 << 30, &pause_ms, err, errlen) ||
         deja_params_i64(p, "fault.quiet_s", 0, 1 << 30, &quiet_s, err, errlen) ||
+        deja_params_i64(p, "fault.restart_on_exit", 0, 1, &on_exit, err, errlen) ||
         deja_disk_config(p, &dcfg, err, errlen))
         return 2;
     w->mem_task_bytes = task_bytes;
+    w->restart_on_exit = on_exit != 0;
+    w->restart_ns = restart_ms * RT_MS;
     w->mem_limit = limit_mb * 1024 * 1024;
     w->mem_sample_ns = sample_ms * RT_MS;
     if (w->mem_sample_ns > 0) deja__schedule(w, w->now, deja__sample_ev, NULL, 0);

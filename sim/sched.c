@@ -79,6 +79,7 @@ deja_world *deja_world_new(uint64_t seed, const deja_params *params) {
     XXH3_64bits_reset_withSeed(w->digest, 0);
     w->net_rng = deja_world_stream(w, "net");
     w->net_latency = 50 * RT_MS;
+    w->restart_ns = 2 * RT_SEC;
     deja__w = w;
     return w;
 }

@@ -38,6 +38,7 @@
  * and release their locks and shared memory, so the restarted node can open
  * its database again; a zombie may still be closed later, safely.
  */
+#include <assert.h>
 #include <sqlite3.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -49,8 +50,22 @@
 #include "deja/rt.h"
 
 #define VFS__NAME_MAX 256 /* bytes, with the terminating NUL */
+#ifndef VFS__ZNAME
+#define VFS__ZNAME "deja" /* the name SQLite knows it by (a test builds another) */
+#endif
 
 typedef struct vfs__inode vfs__inode;
+
+/* The shared memory (WAL index) of one database: regions of libc memory,
+ * freed when the last connection that mapped them lets go. A connection
+ * detached after a crash keeps its reference (SQLite still holds pointers
+ * into the regions and writes them if the zombie is ever closed), while the
+ * inode forgets it, so that the next connection starts a fresh index. */
+typedef struct vfs__shm {
+    int refs; /* connections that mapped it, live or detached */
+    int nregion, szregion;
+    void **regions;
+} vfs__shm;
 
 /* One open file of one SQLite connection (libc memory: it must survive a
  * simulated crash that wipes the node's heap, see the top of the file). */
@@ -58,7 +73,7 @@ typedef struct vfs__conn {
     rt_file *fh;
     vfs__inode *ino;               /* NULL once detached (its handle died) */
     int lock;                      /* SQLITE_LOCK_* held */
-    bool shm;                      /* attached to the inode's shared memory */
+    vfs__shm *shm;                 /* the shared memory it mapped, or NULL */
     uint16_t shm_shared, shm_excl; /* shm lock slots held, one bit each */
     bool delete_on_close;
     char name[VFS__NAME_MAX];
@@ -72,10 +87,9 @@ struct vfs__inode {
     vfs__conn *conns;
     int nshared;       /* connections holding SHARED or more */
     vfs__conn *writer; /* the holder of RESERVED, PENDING or EXCLUSIVE */
-    /* shared memory (the WAL index) */
-    int shm_users;
-    int shm_nregion, shm_szregion;
-    void **shm_regions;
+    /* shared memory (the WAL index) and its locks */
+    vfs__shm *shm;     /* NULL until mapped, and again once no live user is left */
+    int shm_users;     /* live connections that mapped it */
     int shm_nshared[SQLITE_SHM_NLOCK];
     vfs__conn *shm_excl[SQLITE_SHM_NLOCK];
     vfs__inode *next;
@@ -103,36 +117,44 @@ static const char *vfs__base(const char *path) {
 
 /* ---- the registry (callers hold vfs__lock) ----------------------------------- */
 
-static void vfs__shm_free(vfs__inode *ino) {
-    for (int i = 0; i < ino->shm_nregion; i++) free(ino->shm_regions[i]);
-    free(ino->shm_regions);
-    ino->shm_regions = NULL;
-    ino->shm_nregion = 0;
-    ino->shm_szregion = 0;
+/* Drops c's reference to the shared memory it mapped (freed with the last). */
+static void vfs__shm_release(vfs__conn *c) {
+    vfs__shm *shm = c->shm;
+    if (!shm) return;
+    c->shm = NULL;
+    if (--shm->refs > 0) return;
+    for (int i = 0; i < shm->nregion; i++) free(shm->regions[i]);
+    free(shm->regions);
+    free(shm);
 }
 
-/* Releases c's shm locks and detaches it from the shared memory, which is
- * freed with its last user. */
-static void vfs__shm_detach(vfs__conn *c) {
+/* Releases c's shm locks and stops counting it as a user of the inode's
+ * shared memory, which the inode forgets with its last live user. With
+ * unmap, c's own reference goes too; without (a purge), c keeps it. */
+static void vfs__shm_detach(vfs__conn *c, bool unmap) {
     vfs__inode *ino = c->ino;
-    if (!c->shm) return;
-    for (int i = 0; i < SQLITE_SHM_NLOCK; i++) {
-        uint16_t bit = (uint16_t)(1u << i);
-        if (c->shm_excl & bit) ino->shm_excl[i] = NULL;
-        if (c->shm_shared & bit) ino->shm_nshared[i]--;
+    if (ino && c->shm && c->shm == ino->shm) {
+        for (int i = 0; i < SQLITE_SHM_NLOCK; i++) {
+            uint16_t bit = (uint16_t)(1u << i);
+            if (c->shm_excl & bit) ino->shm_excl[i] = NULL;
+            if (c->shm_shared & bit) ino->shm_nshared[i]--;
+        }
+        if (--ino->shm_users == 0) ino->shm = NULL;
     }
     c->shm_excl = c->shm_shared = 0;
-    c->shm = false;
-    ino->shm_users--;
-    if (ino->shm_users == 0) vfs__shm_free(ino);
+    if (unmap) vfs__shm_release(c);
 }
 
 /* Releases every lock of c, detaches it from its inode and frees the inode
- * with its last connection. */
-static void vfs__detach(vfs__conn *c) {
+ * with its last connection. unmap: also drop c's shared memory (a purge
+ * leaves it to the zombie, which may still write it). */
+static void vfs__detach(vfs__conn *c, bool unmap) {
     vfs__inode *ino = c->ino;
-    if (!ino) return;
-    vfs__shm_detach(c);
+    if (!ino) {
+        if (unmap) vfs__shm_release(c);
+        return;
+    }
+    vfs__shm_detach(c, unmap);
     if (ino->writer == c) ino->writer = NULL;
     if (c->lock >= SQLITE_LOCK_SHARED) ino->nshared--;
     c->lock = SQLITE_LOCK_NONE;
@@ -149,7 +171,7 @@ static void vfs__detach(vfs__conn *c) {
             *pp = ino->next;
             break;
         }
-    vfs__shm_free(ino);
+    assert(ino->shm == NULL && ino->shm_users == 0 && ino->nshared == 0 && !ino->writer);
     free(ino);
 }
 
@@ -167,7 +189,7 @@ static int vfs__purge(vfs__inode *ino, const vfs__conn *keep) {
             }
         if (!dead) break;
         last = ino->conns == dead && !dead->next;
-        vfs__detach(dead);
+        vfs__detach(dead, false);
         n++;
     } while (!last);
     return n;
@@ -202,7 +224,7 @@ static int vfs__attach(vfs__conn *c) {
 static int vfs__close(sqlite3_file *file) {
     vfs__conn *c = ((vfs__file *)file)->c;
     vfs__lock();
-    vfs__detach(c);
+    vfs__detach(c, true);
     vfs__unlock();
     bool alive = rt_file_size(c->fh) >= 0; /* a zombie's dead handle deletes nothing */
     rt_file_close(c->fh);
@@ -338,46 +360,45 @@ static int vfs__device_characteristics(sqlite3_file *file) {
 
 /* ---- shared memory ------------------------------------------------------------- */
 
+/* xShmMap with the registry locked: attaches c to the inode's shared
+ * memory (creating it) and returns region `region`, growing it if asked. */
+static int vfs__shm_map_locked(vfs__conn *c, int region, int szregion, int extend, void volatile **pp) {
+    vfs__inode *ino = c->ino;
+    if (!ino) return SQLITE_IOERR_SHMMAP; /* detached: its handle died */
+    if (!c->shm) {
+        if (!ino->shm) {
+            ino->shm = calloc(1, sizeof *ino->shm);
+            if (!ino->shm) return SQLITE_IOERR_NOMEM;
+            ino->shm->szregion = szregion;
+        }
+        c->shm = ino->shm;
+        c->shm->refs++;
+        ino->shm_users++;
+    }
+    vfs__shm *shm = c->shm;
+    assert(shm == ino->shm);
+    if (shm->szregion != szregion) return SQLITE_IOERR_SHMSIZE;
+    if (region >= shm->nregion) {
+        if (!extend) return SQLITE_OK;
+        void **regions = realloc(shm->regions, (size_t)(region + 1) * sizeof *regions);
+        if (!regions) return SQLITE_IOERR_NOMEM;
+        shm->regions = regions;
+        for (; shm->nregion <= region; shm->nregion++) {
+            regions[shm->nregion] = calloc(1, (size_t)szregion);
+            if (!regions[shm->nregion]) return SQLITE_IOERR_NOMEM;
+        }
+    }
+    *pp = shm->regions[region];
+    return SQLITE_OK;
+}
+
 static int vfs__shm_map(sqlite3_file *file, int region, int szregion, int extend, void volatile **pp) {
     vfs__conn *c = ((vfs__file *)file)->c;
     *pp = NULL;
     vfs__lock();
-    vfs__inode *ino = c->ino;
-    if (!ino) {
-        vfs__unlock();
-        return SQLITE_IOERR_SHMMAP;
-    }
-    if (!c->shm) {
-        c->shm = true;
-        ino->shm_users++;
-    }
-    if (ino->shm_szregion == 0) ino->shm_szregion = szregion;
-    if (ino->shm_szregion != szregion) {
-        vfs__unlock();
-        return SQLITE_IOERR_SHMSIZE;
-    }
-    if (region >= ino->shm_nregion) {
-        if (!extend) {
-            vfs__unlock();
-            return SQLITE_OK;
-        }
-        void **regions = realloc(ino->shm_regions, (size_t)(region + 1) * sizeof *regions);
-        if (!regions) {
-            vfs__unlock();
-            return SQLITE_IOERR_NOMEM;
-        }
-        ino->shm_regions = regions;
-        for (; ino->shm_nregion <= region; ino->shm_nregion++) {
-            regions[ino->shm_nregion] = calloc(1, (size_t)szregion);
-            if (!regions[ino->shm_nregion]) {
-                vfs__unlock();
-                return SQLITE_IOERR_NOMEM;
-            }
-        }
-    }
-    *pp = ino->shm_regions[region];
+    int rc = vfs__shm_map_locked(c, region, szregion, extend, pp);
     vfs__unlock();
-    return SQLITE_OK;
+    return rc;
 }
 
 /* Takes or releases shm lock slots [ofst, ofst+n) as SQLite's xShmLock
@@ -419,7 +440,7 @@ static int vfs__shm_lock(sqlite3_file *file, int ofst, int n, int flags) {
     if (ofst < 0 || n < 1 || ofst + n > SQLITE_SHM_NLOCK) return SQLITE_IOERR_SHMLOCK;
     vfs__lock();
     int rc = SQLITE_IOERR_SHMLOCK;
-    if (c->ino && c->shm) {
+    if (c->ino && c->shm && c->shm == c->ino->shm) {
         rc = vfs__shm_lock_try(c, ofst, n, flags);
         if (rc == SQLITE_BUSY && vfs__purge(c->ino, c) > 0) rc = vfs__shm_lock_try(c, ofst, n, flags);
     }
@@ -436,7 +457,7 @@ static int vfs__shm_unmap(sqlite3_file *file, int delete_flag) {
     (void)delete_flag; /* the memory goes with its last user anyway */
     vfs__conn *c = ((vfs__file *)file)->c;
     vfs__lock();
-    if (c->ino) vfs__shm_detach(c);
+    vfs__shm_detach(c, true);
     vfs__unlock();
     return SQLITE_OK;
 }
@@ -589,7 +610,7 @@ static sqlite3_vfs vfs__vfs = {
     .iVersion = 2,
     .szOsFile = sizeof(vfs__file),
     .mxPathname = VFS__NAME_MAX,
-    .zName = "deja",
+    .zName = VFS__ZNAME,
     .xOpen = vfs__open,
     .xDelete = vfs__delete,
     .xAccess = vfs__access,

@@ -5,7 +5,8 @@
  * killed with SIGKILL and restarted catches up; the daemon rejects bad
  * flags, a port in use and an unusable data directory with exit 2 and one
  * line naming the flag; SIGUSR1 prints a task dump, SIGUSR2 the status, and
- * SIGTERM stops it cleanly (exit 0, no task left).
+ * SIGTERM stops it cleanly (exit 0, no task left); and the backend defines
+ * every function rt.h declares (nm over libdeja_real.a).
  *
  * The binaries come from DEJA_BINARY_DIR (the build tree). About 20 s.
  */
@@ -17,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
+#include <ctype.h>
 
 #include "real/cluster.h"
 
@@ -199,8 +201,58 @@ static void test_daemon_signals(void **state) {
     assert_int_equal(r.node[0].incarnations, 1);
 }
 
+/* Every function declared in rt.h is defined (T) in libdeja_real.a, except
+ * rt_programs, which the node library provides. */
+static void test_backend_complete(void **state) {
+    (void)state;
+    char cmd[PATH_MAX * 2];
+    snprintf(cmd, sizeof cmd, "nm -g --defined-only %s/libdeja_real.a 2>/dev/null", DEJA_BINARY_DIR);
+    FILE *p = popen(cmd, "r");
+    assert_non_null(p);
+    static char defined[65536];
+    size_t dl = 0;
+    char line[512];
+    while (fgets(line, sizeof line, p)) {
+        char type, name[256];
+        unsigned long long addr;
+        if (sscanf(line, "%llx %c %255s", &addr, &type, name) == 3 && type == 'T' && dl + strlen(name) + 3 < sizeof defined)
+            dl += (size_t)snprintf(defined + dl, sizeof defined - dl, " %s ", name);
+    }
+    pclose(p);
+    if (dl == 0) skip(); /* no nm on this machine */
+    snprintf(cmd, sizeof cmd, "%s/sim/include/deja/rt.h", DEJA_SOURCE_DIR);
+    FILE *h = fopen(cmd, "r");
+    assert_non_null(h);
+    int checked = 0, missing = 0;
+    while (fgets(line, sizeof line, h)) {
+        /* a declaration: a line starting with a type, then rt_name( */
+        if (line[0] == ' ' || line[0] == '*' || line[0] == '#' || line[0] == '/' || strncmp(line, "typedef", 7) == 0)
+            continue;
+        char *par = strchr(line, '('), *at = par;
+        if (!par) continue;
+        while (at > line && (isalnum((unsigned char)at[-1]) || at[-1] == '_')) at--;
+        char name[128], key[132];
+        size_t n = (size_t)(par - at);
+        if (n < 4 || n >= sizeof name || strncmp(at, "rt_", 3) != 0) continue;
+        memcpy(name, at, n);
+        name[n] = 0;
+        if (strchr(name, ' ') || !strcmp(name, "rt_programs")) continue;
+        snprintf(key, sizeof key, " %s ", name);
+        checked++;
+        if (!strstr(defined, key)) {
+            fprintf(stderr, "missing in the production backend: %s\n", name);
+            missing++;
+        }
+    }
+    fclose(h);
+    fprintf(stderr, "rt.h: %d functions, %d missing in the production backend\n", checked, missing);
+    assert_true(checked >= 50);
+    assert_int_equal(missing, 0);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_backend_complete),
         cmocka_unit_test(test_daemon_bad_input),
         cmocka_unit_test(test_daemon_signals),
         cmocka_unit_test(test_cluster_agrees),

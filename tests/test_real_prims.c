@@ -569,7 +569,8 @@ static void test_net_facts(void **state) {
     text[tl] = 0;
     fclose(sf);
     assert_non_null(strstr(text, " start 0 0 "));
-    assert_non_null(strstr(text, " produced 3 17 abababababababababababababababab 00000000000000000000000000000000 0\n"));
+    assert_non_null(strstr(text, " produced 3 17 abababababababababababababababab 00000000000000000000000000000000 0 "
+                                 "00000000000000000000000000000000\n"));
     assert_non_null(strstr(text, " confirmed 1 17 "));
     close(s);
     /* an unusable data directory names --data */

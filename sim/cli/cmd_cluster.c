@@ -37,8 +37,9 @@ static const char deja__cluster_help[] =
     "prints: nodes, duration_s, blocks (distinct produced), forks (heights with\n"
     "more than one produced block), confirmed_height (lowest over nodes),\n"
     "confirmed_max, confirmed_heights, agree (no height confirmed with two\n"
-    "different hashes), rejected, deferred, imported, restarts, exit_status (per\n"
-    "node), verdict (ok, safety or node_exit), data_dir.\n"
+    "different hashes), roots_agree, corruption, integrity_failed, rejected,\n"
+    "deferred, imported, restarts, exit_status (per node), verdict (ok, safety,\n"
+    "state_root, corruption or node_exit), data_dir.\n"
     "exit status: 0 verdict ok, 1 otherwise, 2 bad input\n";
 
 static volatile sig_atomic_t deja__cluster_stop;
@@ -242,6 +243,8 @@ int deja_cmd_cluster(int argc, char **argv) {
     for (int i = 0; i < r.nodes; i++) printf("%s%llu", i ? "," : "", (unsigned long long)r.node[i].confirmed);
     printf("\nagree=%s\n", r.agree ? "yes" : "no");
     if (!r.agree) printf("conflict=%s\n", r.conflict);
+    printf("roots_agree=%s\ncorruption=%llu\nintegrity_failed=%llu\n", r.roots_agree ? "yes" : "no",
+           (unsigned long long)r.corruption, (unsigned long long)r.integrity_failed);
     printf("rejected=%llu\ndeferred=%llu\nimported=%llu\nrestarts=%d\nexit_status=", (unsigned long long)r.rejected,
            (unsigned long long)r.deferred, (unsigned long long)r.imported, o.kill_node >= 0 ? 1 : 0);
     for (int i = 0; i < r.nodes; i++) printf("%s%d", i ? "," : "", r.node[i].exit_status);

@@ -60,9 +60,3 @@ int main(int argc, char **argv) {
     return 2;
 }
 
-/* Until the production backend's cluster command is built in. */
-__attribute__((weak)) int deja_cmd_cluster(int argc, char **argv) {
-    (void)argc, (void)argv;
-    fprintf(stderr, "deja cluster: not built in this binary\n");
-    return 2;
-}

@@ -75,8 +75,9 @@ typedef struct deja_cluster_result {
     uint64_t blocks;  /* distinct produced blocks */
     uint64_t forks;   /* heights with more than one distinct produced block */
     uint64_t confirmed_min, confirmed_max;
-    uint64_t rejected, deferred, imported;
-    bool agree; /* no two confirmations of one height name different blocks */
+    uint64_t rejected, deferred, imported, corruption, integrity_failed;
+    bool agree;       /* no two confirmations of one height name different blocks */
+    bool roots_agree; /* confirmations of one block name one state root */
     char conflict[160];
     deja_cluster_node node[DEJA_CLUSTER_MAX];
 } deja_cluster_result;
@@ -86,6 +87,7 @@ typedef struct deja_cluster_result {
 typedef struct deja__cl_blk {
     uint64_t height;
     char hash[33];
+    char root[33];
     int node;
 } deja__cl_blk;
 
@@ -94,7 +96,7 @@ typedef struct deja__cl_vec {
     size_t n, cap;
 } deja__cl_vec;
 
-static int deja__cl_push(deja__cl_vec *a, uint64_t h, const char *hash, int node) {
+static int deja__cl_push(deja__cl_vec *a, uint64_t h, const char *hash, const char *root, int node) {
     if (a->n == a->cap) {
         size_t cap = a->cap ? a->cap * 2 : 256;
         deja__cl_blk *v = realloc(a->v, cap * sizeof *v);
@@ -105,6 +107,7 @@ static int deja__cl_push(deja__cl_vec *a, uint64_t h, const char *hash, int node
     deja__cl_blk *b = &a->v[a->n++];
     b->height = h;
     snprintf(b->hash, sizeof b->hash, "%s", hash);
+    snprintf(b->root, sizeof b->root, "%s", root);
     b->node = node;
     return 0;
 }
@@ -121,7 +124,8 @@ DEJA__CL_UNUSED static int deja_cluster_analyze(const char *dir, int nodes, deja
     deja__cl_vec prod = {0}, conf = {0};
     int rc = 0;
     r->nodes = nodes;
-    r->blocks = r->forks = r->rejected = r->deferred = r->imported = 0;
+    r->blocks = r->forks = r->rejected = r->deferred = r->imported = r->corruption = r->integrity_failed = 0;
+    r->roots_agree = true;
     r->confirmed_min = UINT64_MAX;
     r->confirmed_max = 0;
     r->agree = true;
@@ -137,26 +141,30 @@ DEJA__CL_UNUSED static int deja_cluster_analyze(const char *dir, int nodes, deja
         while (f && fgets(line, sizeof line, f)) {
             long long wall, value;
             unsigned long long height, slot;
-            char kind[16], hash[33], parent[33];
-            if (sscanf(line, "%lld %15s %llu %llu %32s %32s %lld", &wall, kind, &height, &slot, hash, parent,
-                       &value) != 7)
-                continue; /* a line torn by a SIGKILL */
+            char kind[16], hash[33], parent[33], root[33] = "";
+            int got = sscanf(line, "%lld %15s %llu %llu %32s %32s %lld %32s", &wall, kind, &height, &slot, hash,
+                             parent, &value, root);
+            if (got < 7 || !strchr(line, '\n')) continue; /* a line torn by a SIGKILL */
             if (!strcmp(kind, "start")) {
                 nd->incarnations++;
                 nd->confirmed_last = 0;
             } else if (!strcmp(kind, "produced")) {
                 nd->produced++;
-                if (deja__cl_push(&prod, height, hash, i)) rc = -1;
+                if (deja__cl_push(&prod, height, hash, root, i)) rc = -1;
             } else if (!strcmp(kind, "confirmed")) {
                 if (height > nd->confirmed) nd->confirmed = height;
                 if (height > nd->confirmed_last) nd->confirmed_last = height;
-                if (deja__cl_push(&conf, height, hash, i)) rc = -1;
+                if (deja__cl_push(&conf, height, hash, root, i)) rc = -1;
             } else if (!strcmp(kind, "imported")) {
                 nd->imported++;
             } else if (!strcmp(kind, "rejected")) {
                 nd->rejected++;
             } else if (!strcmp(kind, "deferred")) {
                 nd->deferred++;
+            } else if (!strcmp(kind, "corruption")) {
+                r->corruption++;
+            } else if (!strcmp(kind, "integrity") && value != 0) {
+                r->integrity_failed++;
             }
         }
         if (f) fclose(f);
@@ -178,8 +186,13 @@ DEJA__CL_UNUSED static int deja_cluster_analyze(const char *dir, int nodes, deja
             r->forks++; /* count each forked height once */
     }
     if (conf.n) qsort(conf.v, conf.n, sizeof *conf.v, deja__cl_cmp);
-    for (size_t i = 1; i < conf.n && r->agree; i++) {
-        if (conf.v[i].height == conf.v[i - 1].height && strcmp(conf.v[i].hash, conf.v[i - 1].hash)) {
+    for (size_t i = 1; i < conf.n; i++) {
+        if (conf.v[i].height != conf.v[i - 1].height) continue;
+        if (!strcmp(conf.v[i].hash, conf.v[i - 1].hash)) {
+            if (strcmp(conf.v[i].root, conf.v[i - 1].root)) r->roots_agree = false;
+            continue;
+        }
+        if (r->agree) {
             r->agree = false;
             snprintf(r->conflict, sizeof r->conflict, "height %llu: node %d confirmed %.12s, node %d confirmed %.12s",
                      (unsigned long long)conf.v[i].height, conf.v[i - 1].node, conf.v[i - 1].hash, conf.v[i].node,
@@ -478,10 +491,14 @@ DEJA__CL_UNUSED static int deja_cluster_run(const deja_cluster_opts *o, deja_clu
     return 0;
 }
 
-/* The verdict: "safety" when confirmations disagree, "node_exit" when a
+/* The verdict: "safety" when confirmations disagree, "state_root" when one
+ * block was confirmed with different state roots, "corruption" when a node
+ * detected corrupted data or failed an integrity check, "node_exit" when a
  * node's last incarnation did not exit 0, else "ok". */
 DEJA__CL_UNUSED static const char *deja_cluster_verdict(const deja_cluster_result *r) {
     if (!r->agree) return "safety";
+    if (!r->roots_agree) return "state_root";
+    if (r->corruption || r->integrity_failed) return "corruption";
     for (int i = 0; i < r->nodes; i++)
         if (r->node[i].exit_status != 0) return "node_exit";
     return "ok";

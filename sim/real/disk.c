@@ -138,6 +138,15 @@ int64_t rt_file_size(rt_file *f) {
     return (int64_t)st.st_size;
 }
 
+/* The file system's preferred I/O block (st_blksize, 4096 when unknown):
+ * the unit a power loss may tear on common disks. */
+int64_t rt_file_sector_size(rt_file *f) {
+    assert(f);
+    struct stat st;
+    if (fstat(f->fd, &st) != 0 || st.st_blksize <= 0) return 4096;
+    return (int64_t)st.st_blksize;
+}
+
 void rt_file_close(rt_file *f) {
     if (!f) return;
     close(f->fd);

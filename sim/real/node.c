@@ -254,7 +254,8 @@ static struct {
     bool has_head;
     uint64_t head_height, confirmed, max_height;
     uint8_t head[16];
-    uint64_t kinds[8];
+    uint64_t kinds[16];
+    uint64_t integrity_failed;
 } real__st;
 
 static const char *real__kind_name(rt_fact_kind k) {
@@ -265,6 +266,9 @@ static const char *real__kind_name(rt_fact_kind k) {
     case RT_FACT_DEFERRED: return "deferred";
     case RT_FACT_HEAD: return "head";
     case RT_FACT_CONFIRMED: return "confirmed";
+    case RT_FACT_RECOVERED: return "recovered";
+    case RT_FACT_INTEGRITY: return "integrity";
+    case RT_FACT_CORRUPTION: return "corruption";
     }
     return "unknown";
 }
@@ -277,18 +281,20 @@ static void real__hex(const uint8_t *b, char *out) {
 
 void rt_fact_report(const rt_fact *f) {
     assert(f != NULL);
-    char h[33], p[33], line[256];
+    char h[33], p[33], root[33], line[256];
     real__hex(f->hash, h);
     real__hex(f->parent, p);
-    int n = snprintf(line, sizeof line, "%lld %s %llu %llu %s %s %lld\n", (long long)rt_wall_ns(),
+    real__hex(f->root, root);
+    int n = snprintf(line, sizeof line, "%lld %s %llu %llu %s %s %lld %s\n", (long long)rt_wall_ns(),
                      real__kind_name(f->kind), (unsigned long long)f->height, (unsigned long long)f->slot, h, p,
-                     (long long)f->value);
+                     (long long)f->value, root);
     pthread_mutex_lock(&real__F);
     if (real__facts_fd >= 0 && n > 0) {
         ssize_t w = write(real__facts_fd, line, (size_t)n);
         (void)w;
     }
-    if ((unsigned)f->kind < 8) real__st.kinds[f->kind]++;
+    if ((unsigned)f->kind < 16) real__st.kinds[f->kind]++;
+    if (f->kind == RT_FACT_INTEGRITY && f->value != 0) real__st.integrity_failed++;
     if ((f->kind == RT_FACT_PRODUCED || f->kind == RT_FACT_IMPORTED) && f->height > real__st.max_height)
         real__st.max_height = f->height;
     if (f->kind == RT_FACT_HEAD) {
@@ -320,13 +326,14 @@ void real_status_print(FILE *out) {
     fprintf(out,
             "node=%u\nstate=%s\nheight=%llu\nconfirmed_height=%llu\nhead=%s\npeers=%d\npeers_total=%u\ntasks=%d\n"
             "resident_bytes=%lld\nheap_bytes=%lld\nproduced=%llu\nimported=%llu\nrejected=%llu\ndeferred=%llu\n"
-            "inbox_dropped=%llu\nuptime_ms=%lld\n",
+            "corruption=%llu\nintegrity_failed=%llu\ninbox_dropped=%llu\nuptime_ms=%lld\n",
             real__id, real__inited ? "running" : "stopped", (unsigned long long)(st.has_head ? st.head_height : st.max_height),
             (unsigned long long)st.confirmed, head, real__net_peers_alive(5 * RT_SEC),
             real__count > 0 ? real__count - 1 : 0, real_live_tasks(), (long long)real__rss(),
             (long long)real__heap_bytes(), (unsigned long long)st.kinds[RT_FACT_PRODUCED],
             (unsigned long long)st.kinds[RT_FACT_IMPORTED], (unsigned long long)st.kinds[RT_FACT_REJECTED],
-            (unsigned long long)st.kinds[RT_FACT_DEFERRED], (unsigned long long)real__net_dropped(),
+            (unsigned long long)st.kinds[RT_FACT_DEFERRED], (unsigned long long)st.kinds[RT_FACT_CORRUPTION],
+            (unsigned long long)st.integrity_failed, (unsigned long long)real__net_dropped(),
             (long long)((real__mono() - real__start_ns) / RT_MS));
 }
 
@@ -441,7 +448,8 @@ static int real__data_open(const char *dir, char *err, size_t errlen) {
     snprintf(real__data, sizeof real__data, "%s", dir);
     real__facts_fd = fd;
     char line[160];
-    int n = snprintf(line, sizeof line, "%lld start 0 0 %032d %032d %u\n", (long long)rt_wall_ns(), 0, 0, real__id);
+    int n = snprintf(line, sizeof line, "%lld start 0 0 %032d %032d %u %032d\n", (long long)rt_wall_ns(), 0, 0,
+                     real__id, 0);
     if (write(fd, line, (size_t)n) != n) {
         snprintf(err, errlen, "--data %s: cannot write the facts file: %s", dir, strerror(errno));
         close(fd);

@@ -15,8 +15,9 @@
  *     a datagram is an 8-byte header (magic "DJ01", sender id, little endian)
  *     followed by the payload, at most REAL_MAX_DATAGRAM bytes in all;
  *   - DIR/facts gets one line per rt_fact_report:
- *       WALL_NS KIND HEIGHT SLOT HASH_HEX PARENT_HEX VALUE
- *     where KIND is produced|imported|rejected|deferred|head|confirmed, and
+ *       WALL_NS KIND HEIGHT SLOT HASH_HEX PARENT_HEX VALUE ROOT_HEX
+ *     where KIND is produced|imported|rejected|deferred|head|confirmed|
+ *     recovered|integrity|corruption (ROOT: the state root), and
  *     each start of the node (an incarnation) first writes a line of KIND
  *     start (zero fields, VALUE the node id);
  *   - DIR/status is rewritten (temp file + rename) every second with
@@ -83,7 +84,8 @@ int real_live_tasks(void);
 /* Status key=value lines: node, state (running|stopped), height,
  * confirmed_height, head, peers (heard from in the last 5 s), peers_total,
  * tasks, resident_bytes (RSS), heap_bytes (rt_malloc), produced, imported,
- * rejected, deferred, inbox_dropped, uptime_ms. */
+ * rejected, deferred, corruption, integrity_failed, inbox_dropped,
+ * uptime_ms. */
 void real_status_print(FILE *out);
 
 #endif /* DEJA_REAL_H */

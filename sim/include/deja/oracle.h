@@ -5,8 +5,11 @@
  * It counts forks (heights at which two or more distinct blocks were
  * produced), the deepest reorg, and checks safety (no node confirms two
  * different blocks at one height; no two nodes confirm different blocks at
- * one height) and liveness (every node confirmed a block in the last part
- * of the run). Scenarios attach one per world and let it fill the summary.
+ * one height), durability (a node restarted after a crash recovers every
+ * block it had confirmed), integrity (store checks after restarts pass),
+ * state agreement (nodes confirming one block agree on its state root) and
+ * liveness (every node confirmed a block in the last part of the run).
+ * Scenarios attach one per world and let it fill the summary.
  */
 #ifndef DEJA_ORACLE_H
 #define DEJA_ORACLE_H

@@ -242,7 +242,11 @@ typedef enum rt_fact_kind {
     RT_FACT_REJECTED = 3,  /* a received block was refused (value: reason) */
     RT_FACT_DEFERRED = 4,  /* a block from the near future was held back */
     RT_FACT_HEAD = 5,      /* the head moved (value: reorg depth, 0 if none) */
-    RT_FACT_CONFIRMED = 6, /* block at height is confirmed (depth k reached) */
+    RT_FACT_CONFIRMED = 6, /* block at height is confirmed (depth k reached); root = its state root */
+    RT_FACT_RECOVERED = 7, /* after a (re)start: the durable chain found on disk
+                              (height = confirmed height, hash = that block, value = head height) */
+    RT_FACT_INTEGRITY = 8, /* a store integrity check ran (value 0: ok, else failed) */
+    RT_FACT_CORRUPTION = 9, /* corrupted data detected and refused (value: where, node-defined) */
 } rt_fact_kind;
 
 typedef struct rt_fact {
@@ -251,6 +255,7 @@ typedef struct rt_fact {
     uint64_t slot;
     uint8_t hash[16];
     uint8_t parent[16];
+    uint8_t root[16];
     int64_t value;
 } rt_fact;
 

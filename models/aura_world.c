@@ -1,0 +1,102 @@
+/*
+ * aura_world.c -- the world every AuRa scenario starts from (see
+ * aura_world.h): validators, their clocks, the network, the chain oracle.
+ *
+ * Every clock draw comes from the world's "clock" stream (offsets, drifts,
+ * NTP corrections); the network draws from its own.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "aura_world.h"
+#include "deja/oracle.h"
+
+typedef struct deja__aura {
+    deja_chain_oracle *oracle;
+} deja__aura;
+
+static void deja__aura_free(void *p) {
+    deja__aura *aw = p;
+    deja_chain_oracle_free(aw->oracle);
+    free(aw);
+}
+
+/* Builds the world from validated parameters; 2 on a bad value. */
+int deja_aura_setup(deja_world *w, const deja_params *p, char *err, size_t errlen) {
+    int64_t nodes, dur, slot, tol, depth, off, drift, step, every, lat, jit, loss;
+    if (deja_params_i64(p, "sim.nodes", 1, 64, &nodes, err, errlen) ||
+        deja_params_i64(p, "sim.duration_s", 1, 10000000, &dur, err, errlen) ||
+        deja_params_i64(p, "aura.slot_ms", 1, 3600000, &slot, err, errlen) ||
+        deja_params_i64(p, "aura.future_tolerance_ms", -1, 3600000, &tol, err, errlen) ||
+        deja_params_i64(p, "chain.confirm_depth", 1, 100000, &depth, err, errlen) ||
+        deja_params_fixed9(p, "clock.offset_ms", 0, 1000000000, &off, err, errlen) ||
+        deja_params_fixed9(p, "clock.drift_ppm", 0, 100000, &drift, err, errlen) ||
+        deja_params_fixed9(p, "clock.step_ms", 0, 1000000000, &step, err, errlen) ||
+        deja_params_fixed9(p, "clock.step_every_s", 0, 1000000000, &every, err, errlen) ||
+        deja_params_fixed9(p, "net.latency_ms", 0, 1000000, &lat, err, errlen) ||
+        deja_params_fixed9(p, "net.jitter_ms", 0, 1000000, &jit, err, errlen) ||
+        deja_params_fixed9(p, "net.loss_pct", 0, 100, &loss, err, errlen))
+        return 2;
+    const char *store = deja_params_get(p, "store.kind");
+    int64_t sync;
+    if (!store || (strcmp(store, "mem") && strcmp(store, "sqlite"))) {
+        snprintf(err, errlen, "parameter store.kind=%s: expected mem or sqlite", store ? store : "(unset)");
+        return 2;
+    }
+    if (deja_params_i64(p, "store.sync", 0, 1, &sync, err, errlen)) return 2;
+    const char *ntp = deja_params_get(p, "clock.ntp");
+    int slew = ntp && !strcmp(ntp, "slew");
+    if (!ntp || (!slew && strcmp(ntp, "step"))) {
+        snprintf(err, errlen, "parameter clock.ntp=%s: expected step or slew", ntp ? ntp : "(unset)");
+        return 2;
+    }
+    /* fixed9 values scaled to integer units */
+    int64_t off_ns = off / 1000, drift_ppb = drift / 1000000, step_ns = step / 1000;
+    int64_t every_ns = every, lat_ns = lat / 1000, jit_ns = jit / 1000;
+    uint32_t loss_ppm = (uint32_t)(loss / 100000);
+
+    deja_world_set_duration(w, dur * RT_SEC);
+    deja_net_config(w, lat_ns, jit_ns, loss_ppm);
+    deja__aura *aw = calloc(1, sizeof *aw);
+    int64_t window = 20 * slot * RT_MS;
+    if (window < 10 * RT_SEC) window = 10 * RT_SEC;
+    if (window > dur * RT_SEC / 2) window = dur * RT_SEC / 2;
+    aw->oracle = deja_chain_oracle_new(w, window);
+    deja_world_set_data(w, aw, deja__aura_free);
+
+    deja_prng *clk = deja_world_stream(w, "clock");
+    for (int64_t i = 0; i < nodes; i++) {
+        int64_t o = deja_prng_range(clk, -off_ns, off_ns);
+        int64_t d = deja_prng_range(clk, -drift_ppb, drift_ppb);
+        int id = deja_node_add(w, "aura", o, d);
+        if (id < 0) {
+            snprintf(err, errlen, "program 'aura' is not registered");
+            return 2;
+        }
+        deja_world_trace(w, "node %d clock offset_ns=%lld drift_ppb=%lld", id, (long long)o, (long long)d);
+        if (step_ns > 0 && every_ns > 0) {
+            for (int64_t t = deja_prng_range(clk, 0, every_ns - 1); t < dur * RT_SEC; t += every_ns) {
+                int64_t delta = deja_prng_below(clk, 2) ? step_ns : -step_ns;
+                if (slew)
+                    deja_clock_slew(w, (uint32_t)id, t, delta);
+                else
+                    deja_clock_step(w, (uint32_t)id, t, delta);
+            }
+        }
+    }
+    return 0;
+}
+
+/* Judges the run: the chain oracle's metrics and verdict, plus clock error. */
+void deja_aura_finish(deja_world *w, deja_summary *s) {
+    deja__aura *aw = deja_world_data(w);
+    deja_chain_oracle_finish(aw->oracle, w, s);
+    int64_t worst = 0;
+    for (uint32_t i = 0; i < deja_world_nodes(w); i++) {
+        int64_t e = llabs(deja_clock_error(w, i));
+        if (e > worst) worst = e;
+    }
+    deja_summary_set(s, "max_clock_error_ms", "%lld", (long long)(worst / RT_MS));
+}
+
