@@ -9,10 +9,12 @@
 
 extern const deja_scenario deja_scenario_drift_fork;
 extern const deja_scenario deja_scenario_storage_faults;
+extern const deja_scenario deja_scenario_mem_leak;
 
 static const deja_scenario *const deja__all[] = {
     &deja_scenario_drift_fork,
     &deja_scenario_storage_faults,
+    &deja_scenario_mem_leak,
     NULL,
 };
 

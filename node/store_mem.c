@@ -158,6 +158,29 @@ static int store_mem__get_meta(store *s, const char *key, int64_t *val) {
 
 static uint64_t store_mem__count(store *s) { return ((store_mem *)s)->count; }
 
+/* Memory keeps every write at once: nothing to group, undo or check. */
+static int store_mem__begin(store *s) {
+    (void)s;
+    return RT_OK;
+}
+
+static int store_mem__commit(store *s) {
+    (void)s;
+    return RT_OK;
+}
+
+static void store_mem__rollback(store *s) { (void)s; }
+
+static int store_mem__check(store *s) {
+    (void)s;
+    return RT_OK;
+}
+
+static int store_mem__take_corrupt(store *s, uint8_t out[BLOCK_HASH_LEN]) {
+    (void)s, (void)out;
+    return RT_ENOENT;
+}
+
 static void store_mem__close(store *s) {
     store_mem *m = (store_mem *)s;
     for (uint64_t i = 0; i < m->cap; i++)
@@ -177,6 +200,7 @@ store *store_mem_open(void) {
     m->cap = STORE_MEM_MIN_CAP;
     m->base = (store){
         .kind = "mem",
+        .durable = false,
         .put = store_mem__put,
         .get = store_mem__get,
         .has = store_mem__has,
@@ -185,6 +209,11 @@ store *store_mem_open(void) {
         .set_meta = store_mem__set_meta,
         .get_meta = store_mem__get_meta,
         .count = store_mem__count,
+        .begin = store_mem__begin,
+        .commit = store_mem__commit,
+        .rollback = store_mem__rollback,
+        .check = store_mem__check,
+        .take_corrupt = store_mem__take_corrupt,
         .close = store_mem__close,
     };
     return &m->base;

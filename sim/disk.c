@@ -26,6 +26,13 @@
  * Linux: a retried sync then succeeds without saving them), and latency (the
  * calling task parks for a fixed virtual time).
  *
+ * A crash also kills every open handle: calls on it then fail with RT_EIO
+ * and rt_file_close frees it (an SQLite connection that outlived the crash,
+ * whose memory is not the node's heap, may still close its files); the disk
+ * frees whatever is left. Latency applies to open/read/write/sync/truncate
+ * on handles opened without RT_O_NOWAIT; delete, rename, exists, size and
+ * close take no virtual time.
+ *
  * No floating point: probabilities are parts per million. Nothing depends
  * on pointer values: files are kept sorted by name.
  */
@@ -524,13 +531,15 @@ static deja_disk *disk__self(void) {
     return n->disk;
 }
 
-/* Charges the disk's latency to the calling task (the operation takes
- * effect when the call returns, after it), unless the handle is RT_O_NOWAIT. */
-static void disk__latency(deja_disk *d, int flags, const char *name) {
+/* Charges the disk's latency to the calling task, unless the handle is
+ * RT_O_NOWAIT: it parks first, and the operation takes effect when the call
+ * returns (a crash during the wait finds it not done). op is a static
+ * string: it shows in task dumps. */
+static void disk__latency(deja_disk *d, int flags, const char *op) {
     if (d->cfg.latency_ns <= 0 || (flags & RT_O_NOWAIT)) return;
     deja_world *w = deja__w;
     assert(w && w->cur && w->cur->node->disk == d);
-    deja__park(w, "disk", name, w->now + d->cfg.latency_ns);
+    deja__park(w, "disk", op, w->now + d->cfg.latency_ns);
 }
 
 /* True when name is a valid flat file name. */
@@ -549,7 +558,7 @@ int rt_file_open(const char *path, int flags, rt_file **out) {
     *out = NULL;
     if (!disk__name_ok(path)) return RT_EINVAL;
     deja_disk *d = disk__self();
-    disk__latency(d, flags, path);
+    disk__latency(d, flags, "open");
     d->ops++;
     disk__file *f = disk__find(d, path);
     if (f && (flags & RT_O_CREATE) && (flags & RT_O_EXCL)) return RT_EEXIST;
@@ -584,7 +593,7 @@ int rt_file_read(rt_file *h, int64_t off, void *buf, size_t len, size_t *got) {
     if (!disk__handle(h)) return RT_EIO;
     if (off < 0) return RT_EINVAL;
     deja_disk *d = h->disk;
-    disk__latency(d, h->flags, h->file->name);
+    disk__latency(d, h->flags, "read");
     disk__file *f = h->file;
     d->ops++;
     if (len == 0 || off >= f->cur.len) return RT_OK;
@@ -624,7 +633,7 @@ int rt_file_write(rt_file *h, int64_t off, const void *buf, size_t len) {
     if (!disk__handle(h)) return RT_EIO;
     if (off < 0 || (h->flags & RT_O_READONLY) || len > ((uint64_t)1 << 40)) return RT_EINVAL;
     deja_disk *d = h->disk;
-    disk__latency(d, h->flags, h->file->name);
+    disk__latency(d, h->flags, "write");
     disk__file *f = h->file;
     d->ops++;
     if (len == 0) return RT_OK;
@@ -660,7 +669,7 @@ int rt_file_write(rt_file *h, int64_t off, const void *buf, size_t len) {
 int rt_file_sync(rt_file *h) {
     if (!disk__handle(h)) return RT_EIO;
     deja_disk *d = h->disk;
-    disk__latency(d, h->flags, h->file->name);
+    disk__latency(d, h->flags, "sync");
     disk__file *f = h->file;
     d->ops++;
     if (deja_prng_chance_ppm(d->rng, d->cfg.fsync_fail_ppm)) {
@@ -685,7 +694,7 @@ int rt_file_truncate(rt_file *h, int64_t size) {
     if (!disk__handle(h)) return RT_EIO;
     if (size < 0 || (h->flags & RT_O_READONLY)) return RT_EINVAL;
     deja_disk *d = h->disk;
-    disk__latency(d, h->flags, h->file->name);
+    disk__latency(d, h->flags, "truncate");
     disk__file *f = h->file;
     d->ops++;
     int64_t grow = size - f->cur.len;

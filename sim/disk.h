@@ -51,13 +51,21 @@ void deja_disk_set_config(deja_disk *d, const deja_disk_cfg *cfg);
  * must not reach into internal.h. */
 deja_disk *deja_node_disk(struct deja_world *w, uint32_t node);
 void deja_node_set_disk(struct deja_world *w, uint32_t node, deja_disk *d);
-/* Applies the crash model to every unsynced write and closes all handles. */
+/* Applies the crash model to every unsynced write and kills every handle
+ * (calls on it fail with RT_EIO; rt_file_close frees it, or the disk does). */
 void deja_disk_crash(deja_disk *d);
-/* XXH3-64 over every file's name and durable-plus-pending contents, in name
- * order (the state a replay must reproduce byte for byte). */
+/* XXH3-64 over every file, in name order: its name, what reads see
+ * (durable plus pending), what a crash would keep for certain (durable),
+ * and its latent sector errors (the state a replay must reproduce byte for
+ * byte; right after a crash the first two are equal). */
 uint64_t deja_disk_digest(const deja_disk *d);
 /* Operation counters, for benchmarks and summaries. */
 uint64_t deja_disk_ops(const deja_disk *d);
 uint64_t deja_disk_faults(const deja_disk *d);
+
+/* Forgets every SQLite connection of node `node` in the VFS registry
+ * (vfs_rt.c): their memory went with the node's heap at a crash, or the
+ * world is ending. */
+void deja_vfs_forget_node(uint32_t node);
 
 #endif /* DEJA_SIM_DISK_H */

@@ -110,6 +110,8 @@ typedef struct deja__node {
     struct deja__task *held_head, *held_tail;
     uint32_t crashes, ooms;
     int64_t resident_peak;
+    struct deja__map *maps; /* mapped regions (map.c); a crash unmaps them */
+    int64_t map_bytes;      /* their touched bytes at the last recount */
 } deja__node;
 
 /* ---- the world --------------------------------------------------------- */
@@ -155,6 +157,8 @@ struct deja_world {
     int64_t mem_task_bytes;
     int64_t mem_limit;     /* bytes; 0 = none */
     int64_t mem_sample_ns; /* timeline period; 0 = none */
+    int64_t mem_map_check_ns; /* mapped-page recount period; 0 = samples only */
+    bool map_tick;         /* the recount event is scheduled (map.c) */
     int64_t restart_ns;    /* fault.restart_ms */
     bool restart_on_exit;  /* fault.restart_on_exit */
     struct deja__sample *timeline;
@@ -190,13 +194,15 @@ typedef struct deja__sample {
     uint32_t node;
     int32_t tasks;
     int64_t resident;
+    int64_t mapped; /* touched bytes of mapped regions (part of resident) */
 } deja__sample;
 
 /* Starts (or restarts) a node's program: inbox, root context, main task. */
 void deja__node_start(deja_world *w, deja__node *n);
 /* Kills every task of n, applies the disk crash model, wipes its heap. */
 void deja__node_kill(deja_world *w, deja__node *n, const char *why);
-/* Resident bytes of n: heap + a cost per live task. */
+/* Resident bytes of n: heap + a cost per live task + touched mapped pages
+ * (as of the last recount, map.h). */
 int64_t deja__resident(const deja__node *n);
 /* Called after n's memory grew: OOM-kills it when over its limit. */
 void deja__mem_check(deja_world *w, deja__node *n);

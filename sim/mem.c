@@ -4,13 +4,15 @@
  * Every block a node allocates carries a header linking it into the node's
  * allocation list, so the node's heap size is known at every instant and
  * everything it still holds is freed when the world ends (a crashed or
- * leaking node leaves nothing behind in the host process).
+ * leaking node leaves nothing behind in the host process). Mapped regions
+ * (map.c) are the node's too: freeing everything unmaps them.
  */
 #include <assert.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "internal.h"
+#include "map.h"
 
 #define DEJA__MAGIC 0xde1a0a11c0ffee00ull
 
@@ -42,6 +44,7 @@ void deja__node_free(deja__node *n, void *p) {
 
 void deja__node_free_all(deja__node *n) {
     while (n->heap.next != &n->heap) deja__node_free(n, n->heap.next + 1);
+    deja__map_free_all(n);
 }
 
 void *rt_malloc(size_t size) {

@@ -6,8 +6,13 @@
  * writes and wipes the node's heap; a restart runs the node's program again
  * on the same disk. A pause freezes a node: its clocks keep running and its
  * wake-ups queue up, then run in order when it thaws. A node's resident size
- * is its heap plus a cost per live task; over its limit it is OOM-killed (a
- * crash) at the instant of the allocation that crossed it, and restarted.
+ * is its heap plus a cost per live task plus the touched pages of its mapped
+ * regions (map.c); over its limit it is OOM-killed (a crash) and restarted:
+ * at the instant of the allocation or spawn that crossed it, or, for pages
+ * touched in a mapped region, at the first check instant after (the node's
+ * next map call, the next mem.map_check_ms tick or the next timeline sample).
+ * The run keeps a resident-size timeline, one sample per node every
+ * mem.sample_ms plus one at each OOM kill.
  */
 #include <assert.h>
 #include <stdlib.h>
@@ -15,6 +20,7 @@
 
 #include "disk.h"
 #include "internal.h"
+#include "map.h"
 
 rt_ctx *deja__ctx_new(deja__node *n, rt_ctx *parent);
 
@@ -22,6 +28,9 @@ const deja_param_def deja_mem_params[] = {
     {"mem.task_bytes", "8192", "resident cost of each live task (bytes; a goroutine's stack)"},
     {"mem.limit_mb", "0", "OOM-kill a node whose resident size exceeds this (MiB; 0: no limit)"},
     {"mem.sample_ms", "1000", "period of the resident-size timeline (ms; 0: off)"},
+    {"mem.map_check_ms", "100",
+     "period at which touched pages of mapped regions are recounted against the limit (ms; 0: only at "
+     "the node's map calls and timeline samples)"},
     {NULL, NULL, NULL},
 };
 
@@ -53,7 +62,7 @@ static void deja__node_main(void *arg) {
 }
 
 void deja__node_start(deja_world *w, deja__node *n) {
-    assert(n->live_tasks == 0 && n->heap_bytes == 0);
+    assert(n->live_tasks == 0 && n->heap_bytes == 0 && n->maps == NULL && n->map_bytes == 0);
     n->down = false;
     n->paused = false;
     n->oom_pending = false;
@@ -107,6 +116,7 @@ void deja__node_kill(deja_world *w, deja__node *n, const char *why) {
     assert(n->live_tasks == 0);
     if (n->disk) deja_disk_crash(n->disk);
     deja__node_free_all(n);
+    deja_vfs_forget_node(n->id); /* its connections' memory is gone */
     n->heap_bytes = 0;
     n->inbox = NULL;
     n->root = NULL;
@@ -201,13 +211,21 @@ void deja_node_pause(deja_world *w, uint32_t node, int64_t at_ns, int64_t pause_
 /* ---- memory ----------------------------------------------------------------- */
 
 int64_t deja__resident(const deja__node *n) {
-    return n->heap_bytes + (int64_t)n->live_tasks * deja__w->mem_task_bytes;
+    return n->heap_bytes + (int64_t)n->live_tasks * deja__w->mem_task_bytes + n->map_bytes;
 }
 
+/* A query from outside the run: counts mapped pages afresh and leaves the
+ * node's cached count (what OOM decisions use) alone, so asking never
+ * changes the run. */
 int64_t deja_node_resident(const deja_world *w, uint32_t node) {
     assert(node < w->n_nodes);
     const deja__node *n = w->nodes[node];
-    return n->heap_bytes + (int64_t)n->live_tasks * w->mem_task_bytes;
+    return n->heap_bytes + (int64_t)n->live_tasks * w->mem_task_bytes + deja__map_count(n);
+}
+
+int64_t deja_node_mapped(const deja_world *w, uint32_t node) {
+    assert(node < w->n_nodes);
+    return deja__map_count(w->nodes[node]);
 }
 
 static void deja__take_sample(deja_world *w, deja__node *n) {
@@ -216,7 +234,9 @@ static void deja__take_sample(deja_world *w, deja__node *n) {
         w->timeline = realloc(w->timeline, w->timeline_cap * sizeof *w->timeline);
         assert(w->timeline);
     }
-    w->timeline[w->timeline_len++] = (deja__sample){w->now, n->id, n->live_tasks, deja__resident(n)};
+    assert(w->timeline_len == 0 || w->timeline[w->timeline_len - 1].t <= w->now);
+    w->timeline[w->timeline_len++] = (deja__sample){
+        .t = w->now, .node = n->id, .tasks = n->live_tasks, .resident = deja__resident(n), .mapped = n->map_bytes};
 }
 
 void deja__mem_check(deja_world *w, deja__node *n) {
@@ -233,14 +253,17 @@ void deja__mem_check(deja_world *w, deja__node *n) {
         if (f) {
             fprintf(f, "OOM kill: node %u at t=%lld ms, resident %lld bytes > limit %lld bytes\n", n->id,
                     (long long)(w->now / RT_MS), (long long)r, (long long)w->mem_limit);
-            fprintf(f, "resident timeline of node %u (last samples): t_ms resident_bytes tasks\n", n->id);
+            fprintf(f, "resident timeline of node %u (last samples): t_ms resident_bytes tasks mapped_bytes\n",
+                    n->id);
             size_t shown = 0;
             for (size_t i = w->timeline_len; i-- > 0 && shown < 10;)
                 if (w->timeline[i].node == n->id) {
-                    fprintf(f, "  %lld %lld %d\n", (long long)(w->timeline[i].t / RT_MS),
-                            (long long)w->timeline[i].resident, w->timeline[i].tasks);
+                    fprintf(f, "  %lld %lld %d %lld\n", (long long)(w->timeline[i].t / RT_MS),
+                            (long long)w->timeline[i].resident, w->timeline[i].tasks,
+                            (long long)w->timeline[i].mapped);
                     shown++;
                 }
+            if (n->maps) deja__map_report(n, f);
             deja_world_dump_tasks(w, f);
             fclose(f);
             w->oom_report = buf;
@@ -250,18 +273,29 @@ void deja__mem_check(deja_world *w, deja__node *n) {
 }
 
 void deja_world_timeline_csv(const deja_world *w, FILE *out) {
-    fprintf(out, "t_ms,node,resident_bytes,tasks\n");
+    fprintf(out, "t_ms,node,resident_bytes,tasks,mapped_bytes\n");
     for (size_t i = 0; i < w->timeline_len; i++)
-        fprintf(out, "%lld,%u,%lld,%d\n", (long long)(w->timeline[i].t / RT_MS), w->timeline[i].node,
-                (long long)w->timeline[i].resident, w->timeline[i].tasks);
+        fprintf(out, "%lld,%u,%lld,%d,%lld\n", (long long)(w->timeline[i].t / RT_MS), w->timeline[i].node,
+                (long long)w->timeline[i].resident, w->timeline[i].tasks, (long long)w->timeline[i].mapped);
 }
 
 const char *deja_world_oom_report(const deja_world *w) { return w->oom_report; }
 
+/* One timeline sample of every node. A node holding mapped regions has its
+ * touched pages recounted first and the limit applied (an OOM kill takes
+ * its own sample, at this same instant). */
 static void deja__sample_ev(deja_world *w, void *arg, uint64_t u, int drop) {
     (void)arg, (void)u;
     if (drop) return;
-    for (uint32_t i = 0; i < w->n_nodes; i++) deja__take_sample(w, w->nodes[i]);
+    for (uint32_t i = 0; i < w->n_nodes; i++) {
+        deja__node *n = w->nodes[i];
+        bool was_pending = n->oom_pending;
+        if (n->maps) {
+            deja__map_recount(n);
+            deja__mem_check(w, n);
+        }
+        if (was_pending || !n->oom_pending) deja__take_sample(w, n);
+    }
     if (w->now + w->mem_sample_ns <= w->duration) deja__schedule(w, w->now + w->mem_sample_ns, deja__sample_ev, NULL, 0);
 }
 
@@ -272,11 +306,12 @@ static void deja__sample_ev(deja_world *w, void *arg, uint64_t u, int drop) {
 static int64_t deja__gap(deja_prng *r, int64_t mean) { return deja_prng_range(r, mean / 2, mean + mean / 2); }
 
 int deja_world_apply_common(deja_world *w, const deja_params *p, char *err, size_t errlen) {
-    int64_t task_bytes, limit_mb, sample_ms, crash_s, restart_ms, pause_s, pause_ms, quiet_s, on_exit;
+    int64_t task_bytes, limit_mb, sample_ms, map_check_ms, crash_s, restart_ms, pause_s, pause_ms, quiet_s, on_exit;
     deja_disk_cfg dcfg;
     if (deja_params_i64(p, "mem.task_bytes", 0, 1 << 30, &task_bytes, err, errlen) ||
         deja_params_i64(p, "mem.limit_mb", 0, 1 << 20, &limit_mb, err, errlen) ||
         deja_params_i64(p, "mem.sample_ms", 0, 1 << 30, &sample_ms, err, errlen) ||
+        deja_params_i64(p, "mem.map_check_ms", 0, 1 << 30, &map_check_ms, err, errlen) ||
         deja_params_i64(p, "fault.crash_every_s", 0, 1 << 30, &crash_s, err, errlen) ||
         deja_params_i64(p, "fault.restart_ms", 0, 1 << 30, &restart_ms, err, errlen) ||
         deja_params_i64(p, "fault.pause_every_s", 0, 1 << 30, &pause_s, err, errlen) ||
@@ -290,6 +325,7 @@ int deja_world_apply_common(deja_world *w, const deja_params *p, char *err, size
     w->restart_ns = restart_ms * RT_MS;
     w->mem_limit = limit_mb * 1024 * 1024;
     w->mem_sample_ns = sample_ms * RT_MS;
+    w->mem_map_check_ns = map_check_ms * RT_MS;
     if (w->mem_sample_ns > 0) deja__schedule(w, w->now, deja__sample_ev, NULL, 0);
     for (uint32_t i = 0; i < w->n_nodes; i++)
         if (!w->nodes[i]->disk) w->nodes[i]->disk = deja_disk_new(w, i, &dcfg);

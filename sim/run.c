@@ -118,6 +118,7 @@ int deja_run(const deja_scenario *sc, uint64_t seed, const deja_params *override
         fprintf(dout, "leaked tasks (alive after shutdown):\n");
         deja_world_dump_tasks(w, dout);
     }
+    if (opts->timeline) deja_world_timeline_csv(w, opts->timeline);
     deja_world_free(w);
     deja_params_free(p);
     return ok ? 0 : 1;

@@ -69,6 +69,7 @@ static deja__event deja__pop(deja_world *w) {
 
 deja_world *deja_world_new(uint64_t seed, const deja_params *params) {
     assert(deja__w == NULL || !"one world at a time");
+    deja_init();
     deja_world *w = calloc(1, sizeof *w);
     assert(w);
     w->seed = seed;
@@ -145,6 +146,7 @@ void deja_world_free(deja_world *w) {
             deja__task_free(t);
         }
         deja__node_free_all(n);
+        deja_vfs_forget_node(n->id);
         if (n->disk) deja_disk_free(n->disk);
         free(n);
     }

@@ -155,7 +155,7 @@ int deja_sweepdb_open(const char *path, deja_sweepdb **out, char *err, size_t er
     deja_sweepdb *d = calloc(1, sizeof *d);
     assert(d);
     d->path = strdup(path);
-    if (sqlite3_open_v2(path, &d->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) != SQLITE_OK) {
+    if (sqlite3_open_v2(path, &d->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, "unix") != SQLITE_OK) {
         snprintf(err, errlen, "%s: cannot open database: %s", path, d->db ? sqlite3_errmsg(d->db) : "?");
         deja_sweepdb_close(d);
         return 2;

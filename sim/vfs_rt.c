@@ -36,7 +36,14 @@
  * as a "zombie" connection. The records here notice dead handles when a new
  * connection opens the file or meets a lock held by one (rt_file_size < 0),
  * and release their locks and shared memory, so the restarted node can open
- * its database again; a zombie may still be closed later, safely.
+ * its database again (with a fresh WAL index: the zombie keeps its own
+ * reference to the old one, which it may still write). A zombie may be
+ * closed later, safely -- before its world is freed, which frees the dead
+ * handles.
+ *
+ * Being the default VFS, "deja" also serves any later sqlite3_open_v2 with
+ * a NULL VFS name in the process: code that opens real files next to the
+ * simulator (the sweep results database) must name "unix".
  */
 #include <assert.h>
 #include <sqlite3.h>
@@ -636,4 +643,30 @@ int rt_sqlite_vfs_register(void) {
     unsigned char b;
     sqlite3_randomness(1, &b); /* seed it from vfs__randomness, here */
     return RT_OK;
+}
+
+/* Forgets every connection of node `node` (the simulator calls it when the
+ * node crashes, whose heap held those connections' SQLite memory, and when
+ * its world ends): their locks, shared memory and records go; the files'
+ * handles are the disk's to free. Never called in production. */
+void deja_vfs_forget_node(uint32_t node);
+void deja_vfs_forget_node(uint32_t node) {
+    vfs__lock();
+    vfs__inode **pp = &vfs__inodes;
+    while (*pp) {
+        vfs__inode *ino = *pp;
+        if (ino->node != node) {
+            pp = &ino->next;
+            continue;
+        }
+        /* detaching the last connection frees ino and unlinks it from *pp */
+        for (bool last = false; !last;) {
+            vfs__conn *c = ino->conns;
+            assert(c);
+            last = c->next == NULL;
+            vfs__detach(c, true);
+            free(c);
+        }
+    }
+    vfs__unlock();
 }

@@ -25,12 +25,6 @@
 
 #include "real/real.h"
 
-/* Until the production backend has it (rt.h gained it with this VFS). */
-__attribute__((weak)) int64_t rt_file_sector_size(rt_file *f) {
-    (void)f;
-    return 4096;
-}
-
 static void exec(sqlite3 *db, const char *sql) {
     char *msg = NULL;
     int rc = sqlite3_exec(db, sql, NULL, NULL, &msg);

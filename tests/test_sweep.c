@@ -161,7 +161,7 @@ static void test_params_key_is_canonical(void **state) {
 
 static long long test__count(const char *db, const char *where) {
     sqlite3 *h;
-    assert_int_equal(sqlite3_open(db, &h), SQLITE_OK);
+    assert_int_equal(sqlite3_open_v2(db, &h, SQLITE_OPEN_READWRITE, "unix"), SQLITE_OK);
     char sql[512];
     snprintf(sql, sizeof sql, "SELECT count(*) FROM runs%s%s", where ? " WHERE " : "", where ? where : "");
     sqlite3_stmt *st;
@@ -176,7 +176,7 @@ static long long test__count(const char *db, const char *where) {
 static void test__exec(const char *db, const char *sql) {
     sqlite3 *h;
     char *msg = NULL;
-    assert_int_equal(sqlite3_open(db, &h), SQLITE_OK);
+    assert_int_equal(sqlite3_open_v2(db, &h, SQLITE_OPEN_READWRITE, "unix"), SQLITE_OK);
     if (sqlite3_exec(h, sql, NULL, NULL, &msg) != SQLITE_OK) fail_msg("%s: %s", sql, msg);
     sqlite3_close(h);
 }
@@ -289,7 +289,7 @@ static void test_shards_and_merge(void **state) {
                  full);
         test__exec(m, sql);
         sqlite3 *h;
-        assert_int_equal(sqlite3_open(m, &h), SQLITE_OK);
+        assert_int_equal(sqlite3_open_v2(m, &h, SQLITE_OPEN_READWRITE, "unix"), SQLITE_OK);
         sqlite3_stmt *q;
         assert_int_equal(sqlite3_prepare_v2(h, "SELECT count(*) FROM x", -1, &q, NULL), SQLITE_OK);
         assert_int_equal(sqlite3_step(q), SQLITE_ROW);

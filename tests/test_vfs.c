@@ -175,9 +175,7 @@ static void test_close_crash_reopen(void **state) {
 
 /* ---- a crash in the middle of a transaction, replayed ------------------------- */
 
-static sqlite3 *g_zombie; /* the connection the crash interrupted (libc memory survives) */
 static uint64_t g_digest;
-static int g_zombie_rc;
 
 static void body_mid_txn(int start) {
     if (start == 1) {
@@ -187,17 +185,13 @@ static void body_mid_txn(int start) {
         insert_rows(db, 0, 100, 10);
         exec(db, "BEGIN");
         insert_rows(db, 100, 400, 0);
-        g_zombie = db;
+        (void)db; /* never closed: its memory goes with the node's heap at the crash */
         rt_sleep_ns(10 * RT_SEC); /* the node crashes at 1 s, mid-transaction */
         fail();
     }
     sqlite3 *db = open_db();
     check_db(db, 100); /* every committed row, no uncommitted one */
     insert_rows(db, 100, 150, 10);
-    check_db(db, 150);
-    /* the zombie's handles are dead: closing it touches no file */
-    g_zombie_rc = sqlite3_close(g_zombie);
-    g_zombie = NULL;
     check_db(db, 150);
     assert_int_equal(sqlite3_close(db), SQLITE_OK);
 }
@@ -215,7 +209,6 @@ static uint64_t mid_txn_run(uint64_t seed, uint64_t *trace, uint64_t *faults) {
     g_digest = 0;
     run(w);
     assert_int_equal(g_starts, 2);
-    assert_null(g_zombie);
     *trace = deja_world_digest(w);
     *faults = deja_disk_faults(deja_node_disk(w, 0));
     deja_world_free(w);

@@ -121,7 +121,7 @@ static int plot__aggregate(const plot__kind *k, const char *dbpath, const char *
         return 2;
     }
     sqlite3 *db = NULL;
-    if (sqlite3_open_v2(dbpath, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
+    if (sqlite3_open_v2(dbpath, &db, SQLITE_OPEN_READONLY, "unix") != SQLITE_OK) {
         fprintf(stderr, "deja plot: --db '%s': %s\n", dbpath, db ? sqlite3_errmsg(db) : "cannot open");
         sqlite3_close(db);
         return 2;

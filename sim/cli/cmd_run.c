@@ -3,7 +3,7 @@
  * summary, one key=value a line.
  *
  * All input is checked before the run starts (scenario, seed, every --set
- * against the scenario's parameters, the trace file), so a bad command line
+ * against the scenario's parameters, the trace and timeline files), so a bad command line
  * costs nothing and exits 2 with a one-line message naming the flag. A
  * failing verdict exits 1 and prints, on stderr, the command that replays
  * the run.
@@ -19,7 +19,7 @@
 static void run__help(FILE *out) {
     fprintf(out,
             "usage: deja run SCENARIO --seed N [--set key=value]... [--trace FILE]\n"
-            "                [--dump-tasks] [--save FILE.seed]\n\n"
+            "                [--timeline FILE.csv] [--dump-tasks] [--save FILE.seed]\n\n"
             "Runs SCENARIO once with seed N and prints its summary, one key=value a\n"
             "line (scenario, seed, verdict, trace_hash, events, sim_ns, wall_ms and\n"
             "the scenario's metrics). The same seed and --set values always give the\n"
@@ -28,6 +28,10 @@ static void run__help(FILE *out) {
             "  --set key=value   override a scenario parameter (repeatable; see\n"
             "                    'deja scenarios' for the parameters and defaults)\n"
             "  --trace FILE      write every event of the run to FILE, one a line\n"
+            "  --timeline FILE.csv  write the resident-size timeline (every\n"
+            "                    mem.sample_ms and at each OOM kill), one row per node:\n"
+            "                    t_ms,node,resident_bytes,tasks,mapped_bytes\n"
+            "                    (draw it with 'deja plot memory --timeline FILE.csv')\n"
             "  --dump-tasks      print every live task at the end of the run (stderr)\n"
             "  --save FILE.seed  write a seed file of the run, for 'deja replay'\n\n"
             "exit status: 0 every oracle held (verdict=ok); 1 an oracle failed (the\n"
@@ -36,7 +40,7 @@ static void run__help(FILE *out) {
 }
 
 int deja_cmd_run(int argc, char **argv) {
-    const char *scenario = NULL, *seed_s = NULL, *trace_path = NULL, *save = NULL;
+    const char *scenario = NULL, *seed_s = NULL, *trace_path = NULL, *save = NULL, *timeline_path = NULL;
     bool dump = false;
     deja_params *over = deja_params_new();
     int rc = 0;
@@ -63,6 +67,9 @@ int deja_cmd_run(int argc, char **argv) {
         } else if ((m = deja_cli_flag("run", argc, argv, &i, "--trace", &v))) {
             rc = m == 1 ? 0 : m;
             trace_path = v;
+        } else if ((m = deja_cli_flag("run", argc, argv, &i, "--timeline", &v))) {
+            rc = m == 1 ? 0 : m;
+            timeline_path = v;
         } else if ((m = deja_cli_flag("run", argc, argv, &i, "--save", &v))) {
             rc = m == 1 ? 0 : m;
             save = v;
@@ -96,18 +103,25 @@ int deja_cmd_run(int argc, char **argv) {
     FILE *trace = NULL;
     if (!rc && trace_path && !(trace = fopen(trace_path, "w")))
         rc = deja_cli_usage_error("run", "--trace '%s': %s", trace_path, strerror(errno));
+    FILE *timeline = NULL;
+    if (!rc && timeline_path && !(timeline = fopen(timeline_path, "w")))
+        rc = deja_cli_usage_error("run", "--timeline '%s': %s", timeline_path, strerror(errno));
     if (rc) {
+        if (trace) fclose(trace);
         deja_params_free(over);
         return rc;
     }
 
-    deja_run_opts opts = {.trace = trace, .dump_tasks = dump, .dump_out = stderr};
+    deja_run_opts opts = {.trace = trace, .dump_tasks = dump, .dump_out = stderr, .timeline = timeline};
     deja_summary s;
     char err[512] = "";
     deja_summary_clear(&s);
     rc = deja_run(sc, seed, over, &opts, &s, err, sizeof err);
+    int timeline_bad = timeline && fclose(timeline) != 0;
     if (trace && fclose(trace) != 0 && rc != 2) {
         rc = deja_cli_usage_error("run", "--trace '%s': %s", trace_path, strerror(errno));
+    } else if (timeline_bad && rc != 2) {
+        rc = deja_cli_usage_error("run", "--timeline '%s': %s", timeline_path, strerror(errno));
     } else if (rc == 2) {
         deja_cli_usage_error("run", "%s", err[0] ? err : "bad input");
     } else {

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "deja/deja.h"
 #include "deja/rt.h"
 
 typedef struct deja__cmd {
@@ -45,6 +46,7 @@ int deja_cli_usage_error(const char *cmd, const char *fmt, ...) {
 }
 
 int main(int argc, char **argv) {
+    deja_init();
     rt_programs();
     if (argc < 2) {
         deja__help(stderr);

@@ -21,6 +21,11 @@
 extern "C" {
 #endif
 
+/* Sets the process up for simulation (SQLite's memory methods, before
+ * SQLite first initialises). Idempotent; call it before anything else in a
+ * program that uses SQLite (deja_world_new calls it too). */
+void deja_init(void);
+
 /* ---- parameters -------------------------------------------------------- */
 
 /* One parameter of a scenario: its name (a contract), default and help. */
@@ -109,6 +114,8 @@ typedef struct deja_run_opts {
     bool dump_tasks;  /* print a task dump at the end of the run */
     bool dump_on_failure; /* print it when the verdict is not ok */
     FILE *dump_out;   /* where task dumps go (stderr when NULL) */
+    FILE *timeline;   /* when set, the resident-size timeline is written here
+                         as CSV at the end (deja_world_timeline_csv) */
 } deja_run_opts;
 
 /* Runs scenario sc for seed with the given overrides. Fills out with at

@@ -225,6 +225,38 @@ void *rt_calloc(size_t count, size_t n);
 void *rt_realloc(void *p, size_t n);
 void rt_free(void *p);
 
+/* ---- mapped regions ---------------------------------------------------- */
+
+/* Mapped regions are memory the node addresses directly, as an mmap'd block
+ * file or an anonymous arena: reserving one costs nothing; a page counts in
+ * the node's resident size from the first time the node reads or writes it
+ * until it is dropped (RT_MADV_DONTNEED) or unmapped. A node that touches
+ * ever more pages grows until its memory limit OOM-kills it, as a node that
+ * maps a growing block file and never releases what it has read.
+ *
+ * The simulator samples touched pages at its own instants (the node's map
+ * calls, and a period of virtual time; see docs/simulation.md), so an OOM
+ * caused by touching pages comes at the first such instant after the limit
+ * is crossed, the same one on every replay. Regions belong to the node: a
+ * crash (or an OOM kill) unmaps every one of them. Their content is not
+ * persisted: a region is zero-filled memory, whatever its name says. */
+
+enum { RT_MADV_DONTNEED = 1 };
+
+/* Maps a zero-filled, page-aligned region of len bytes, named for reports
+ * (e.g. "blocks.dat"). Returns its address, or NULL when len is 0 or the
+ * region cannot be had. */
+void *rt_map(const char *name, size_t len);
+/* Unmaps a region: p and len as given to and returned by rt_map (anything
+ * else is a bug, asserted by the simulator). rt_unmap(NULL, 0) is a no-op. */
+void rt_unmap(void *p, size_t len);
+/* Advises on the bytes [off, off + len) of the region at p. RT_MADV_DONTNEED
+ * drops the pages wholly inside the range (and the region's last, partial
+ * page when the range reaches the region's end): they no longer count and
+ * read back as zero. RT_OK, or RT_EINVAL when p is not a region of this
+ * node, the range overruns it, or the advice is unknown. */
+int rt_map_advise(void *p, size_t off, size_t len, int advice);
+
 /* ---- randomness -------------------------------------------------------- */
 
 uint64_t rt_rand_u64(void);

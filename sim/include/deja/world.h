@@ -97,7 +97,14 @@ void deja_node_crash(deja_world *w, uint32_t node, int64_t at_ns, int64_t restar
 void deja_node_pause(deja_world *w, uint32_t node, int64_t at_ns, int64_t pause_ns);
 /* Resident bytes of a node now (heap + per-task cost + mapped pages). */
 int64_t deja_node_resident(const deja_world *w, uint32_t node);
-/* Writes the resident-size timeline as CSV: t_ms,node,resident_bytes,tasks. */
+/* Touched bytes of the node's mapped regions (rt_map) now. Asking counts
+ * afresh and never changes the run: the memory limit is applied to mapped
+ * pages at the simulator's own check instants (docs/simulation.md). */
+int64_t deja_node_mapped(const deja_world *w, uint32_t node);
+/* Writes the resident-size timeline as CSV, one row per node per sample
+ * (every mem.sample_ms, plus one at each OOM kill), times non-decreasing:
+ *   t_ms,node,resident_bytes,tasks,mapped_bytes
+ * (mapped_bytes: the part of resident_bytes that is touched mapped pages). */
 void deja_world_timeline_csv(const deja_world *w, FILE *out);
 /* The report of the first OOM kill (timeline tail and task dump), or NULL. */
 const char *deja_world_oom_report(const deja_world *w);
