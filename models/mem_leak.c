@@ -65,7 +65,7 @@ static void leak__main(rt_ctx *ctx) {
     int kind = !strcmp(ks, "map") ? LEAK__MAP : !strcmp(ks, "none") ? LEAK__NONE : LEAK__TASK;
     int64_t period = rt_param_i64("leak.block_ms", 1000) * RT_MS;
     size_t block = (size_t)rt_param_i64("leak.block_kb", 256) * 1024;
-    size_t file_len = (size_t)rt_param_i64("leak.file_mb", 1024) * 1024 * 1024;
+    size_t file_len = (size_t)rt_param_i64("leak.file_mb", 256) * 1024 * 1024;
     uint64_t keep = (uint64_t)rt_param_i64("leak.keep_blocks", 8);
     rt_wg *wg = rt_wg_new();
     unsigned char *file = NULL;
@@ -129,7 +129,7 @@ static const deja_param_def deja__mem_leak_params[] = {
     {"leak.kind", "task", "task (a leaked task per block), map (a mapped block file never released) or none"},
     {"leak.block_ms", "1000", "one block every this many ms"},
     {"leak.block_kb", "256", "mean block size (KiB; each block is drawn in [1/2, 3/2] of it)"},
-    {"leak.file_mb", "1024", "length of the mapped block file (MiB; mapped, not resident)"},
+    {"leak.file_mb", "256", "length of the mapped block file (MiB; mapped, not resident)"},
     {"leak.keep_blocks", "8", "leak.kind=none: blocks of the file kept resident"},
     {"mem.limit_mb", "16", "OOM-kill a node whose resident size exceeds this (MiB; 0: no limit)"},
     {"mem.sample_ms", "500", "period of the resident-size timeline (ms; 0: off)"},

@@ -6,6 +6,17 @@
  * rt_select over {context done, inbox} with a timeout up to the next slot
  * boundary, the next deferred block or the next request retry, so there is
  * nothing to stop or leak.
+ *
+ * Every import is one group of store writes (store.h): a CONFIRMED fact is
+ * held until its group commits, so the node never reports a confirmation
+ * its store could lose (confirmation implies durability, on a durable store
+ * that syncs). When a group fails, the engine reloads its chain from the
+ * store (what is durable is what it knows) and carries on; blocks it misses
+ * that way are fetched again as orphans' ancestors. Blocks the store drops
+ * as corrupt are asked of the peers. After AURA_STORE_FAILS_MAX failed
+ * groups in a row, or when the chain cannot be reloaded, it gives up:
+ * aura_run returns the error and the program returns (a supervisor, or the
+ * scenario's restart schedule, starts it again on the same disk).
  */
 #include "aura.h"
 
@@ -21,6 +32,8 @@
 #define AURA_DEFAULT_ORPHAN_MAX 256
 #define AURA_DEFAULT_DEFER_MAX 64
 #define AURA_MIN_WAIT_NS 1000 /* floor of a wait, so clock rounding cannot spin */
+
+#define AURA_STORE_FAILS_MAX 8 /* failed store groups in a row before giving up */
 
 #define AURA_PENDING_MAX 16 /* ancestors asked for and not yet received */
 #define AURA_REQUEST_TRIES 6 /* sends per missing ancestor before giving up */
@@ -42,7 +55,14 @@ typedef struct aura__deferred {
 
 struct aura {
     aura_config cfg;
-    chain *ch;
+    store *st;
+    chain_config cc;
+    chain *ch; /* NULL only after a failed reload (stop_rc says why) */
+    rt_fact *held; /* CONFIRMED facts waiting for their group to commit */
+    uint32_t nheld, capheld;
+    bool held_lost;        /* one could not be held (out of memory): fail the group */
+    uint32_t store_fails;  /* failed store groups in a row */
+    int stop_rc;           /* RT_OK, or the store error the engine gave up on */
     bool produced_any;
     int64_t last_slot; /* the last slot this node built a block for */
     aura__deferred *defer;
@@ -52,6 +72,7 @@ struct aura {
     uint8_t buf[MSG_MAX]; /* outgoing message */
     /* counters, for the closing log line */
     uint64_t n_produced, n_imported, n_rejected, n_deferred, n_requests, n_reorgs;
+    uint64_t n_store_errors, n_refetch;
 };
 
 /* ---- configuration and pure rules -------------------------------------- */
@@ -120,20 +141,42 @@ node_reason aura_check_parent(void *arg, const block *b, const block *parent) {
 
 /* ---- facts -------------------------------------------------------------- */
 
-/* Reports one fact about block b (hash h; both may describe nothing: NULL). */
+/* Fills *f with one fact about block b (hash h; both may describe
+ * nothing: NULL); root is b's state root. */
+static void aura__fact_fill(rt_fact *f, rt_fact_kind kind, const block *b, const uint8_t *h,
+                            int64_t value) {
+    memset(f, 0, sizeof *f);
+    f->kind = kind;
+    if (b != NULL) {
+        f->height = b->height;
+        f->slot = b->slot;
+        memcpy(f->parent, b->parent, BLOCK_HASH_LEN);
+        memcpy(f->root, b->state_root, BLOCK_HASH_LEN);
+    }
+    if (h != NULL) memcpy(f->hash, h, BLOCK_HASH_LEN);
+    f->value = value;
+}
+
+/* Reports one fact about block b (see aura__fact_fill). */
 static void aura__fact(rt_fact_kind kind, const block *b, const uint8_t *h, int64_t value) {
     rt_fact f;
-    memset(&f, 0, sizeof f);
-    f.kind = kind;
-    if (b != NULL) {
-        f.height = b->height;
-        f.slot = b->slot;
-        memcpy(f.parent, b->parent, BLOCK_HASH_LEN);
-        memcpy(f.root, b->state_root, BLOCK_HASH_LEN);
-    }
-    if (h != NULL) memcpy(f.hash, h, BLOCK_HASH_LEN);
-    f.value = value;
+    aura__fact_fill(&f, kind, b, h, value);
     rt_fact_report(&f);
+}
+
+/* Holds the CONFIRMED fact of b until the current store group commits. */
+static void aura__hold_confirmed(aura *a, const block *b, const uint8_t *h) {
+    if (a->nheld == a->capheld) {
+        uint32_t cap = a->capheld ? 2 * a->capheld : 16;
+        rt_fact *n = a->held ? rt_realloc(a->held, cap * sizeof *n) : rt_malloc(cap * sizeof *n);
+        if (n == NULL) {
+            a->held_lost = true;
+            return;
+        }
+        a->held = n;
+        a->capheld = cap;
+    }
+    aura__fact_fill(&a->held[a->nheld++], RT_FACT_CONFIRMED, b, h, 0);
 }
 
 /* Chain events -> facts (the chain itself reports nothing). */
@@ -163,7 +206,7 @@ static void aura__on_chain(void *arg, const chain_event *ev) {
         aura__fact(RT_FACT_HEAD, ev->b, ev->hash, (int64_t)ev->reorg_depth);
         break;
     case CHAIN_EV_CONFIRMED:
-        aura__fact(RT_FACT_CONFIRMED, ev->b, ev->hash, 0);
+        aura__hold_confirmed(a, ev->b, ev->hash);
         break;
     }
 }
@@ -245,6 +288,68 @@ static void aura__retry_requests(aura *a) {
     }
 }
 
+/* ---- the store ---------------------------------------------------------- */
+
+/* Asks peers (in turn) for every block the store dropped as corrupt. */
+static void aura__refetch(aura *a) {
+    uint8_t h[BLOCK_HASH_LEN];
+    while (store_take_corrupt(a->st, h) == RT_OK) {
+        if (a->cfg.n < 2) continue; /* nobody to ask */
+        uint32_t peer = (a->cfg.self + 1 + (uint32_t)(a->n_refetch % (a->cfg.n - 1))) % a->cfg.n;
+        a->n_refetch++;
+        aura__request(a, peer, h);
+    }
+}
+
+/* After a failed store group (rc): reloads the chain from the store, and
+ * gives up (stop_rc) when that fails or the store keeps failing. */
+static void aura__store_failed(aura *a, int rc) {
+    assert(rc != RT_OK);
+    a->n_store_errors++;
+    a->store_fails++;
+    rt_log(RT_LOG_WARN, "aura: store failed (%d), %u time(s) in a row: reloading the chain", rc,
+           a->store_fails);
+    chain_close(a->ch);
+    a->ch = chain_open(a->st, &a->cc, aura__on_chain, a);
+    if (a->ch == NULL || a->store_fails >= AURA_STORE_FAILS_MAX) {
+        a->stop_rc = rc;
+        rt_log(RT_LOG_ERROR, "aura: giving up on the %s store (%d)", a->st->kind, rc);
+    }
+}
+
+/* Imports b (local: built here) as one store group. On success the
+ * CONFIRMED facts it caused are reported, their blocks durable now; on a
+ * store failure the group is undone, the facts dropped (those heights are
+ * confirmed again when the chain gets there again), the chain reloaded,
+ * and the status is CHAIN_ERROR. */
+static chain_status aura__import_group(aura *a, const block *b, bool local, chain_result *r) {
+    assert(a->ch != NULL && a->nheld == 0 && !a->held_lost);
+    memset(r, 0, sizeof *r);
+    int rc = store_begin(a->st);
+    if (rc == RT_OK) {
+        chain_import(a->ch, b, local, r);
+        if (r->status == CHAIN_ERROR || a->held_lost) {
+            rc = r->rc != RT_OK ? r->rc : RT_ENOMEM;
+            store_rollback(a->st);
+        } else {
+            rc = store_commit(a->st);
+        }
+    }
+    if (rc == RT_OK) {
+        for (uint32_t i = 0; i < a->nheld; i++) rt_fact_report(&a->held[i]);
+        a->nheld = 0;
+        a->store_fails = 0;
+        aura__refetch(a);
+        return r->status;
+    }
+    a->nheld = 0;
+    a->held_lost = false;
+    aura__store_failed(a, rc);
+    r->status = CHAIN_ERROR;
+    r->rc = rc;
+    return CHAIN_ERROR;
+}
+
 /* ---- production --------------------------------------------------------- */
 
 /* Builds, imports and gossips a block when this node proposes the slot that
@@ -255,6 +360,11 @@ static void aura__maybe_produce(aura *a, int64_t wall) {
     if (slot < 1) return; /* genesis owns slot 0; nothing before the epoch */
     if ((uint64_t)slot % a->cfg.n != a->cfg.self) return;
     if (a->produced_any && slot <= a->last_slot) return;
+    /* Blocks beyond the head wait for their ancestors: the node is catching
+     * up (after a restart, a lost store), and a block on its stale head would
+     * only start a fork it might confirm alone. OpenEthereum does not seal
+     * while syncing either. */
+    if (chain_orphans(a->ch) > 0) return;
     const block *head = chain_head(a->ch);
     const uint8_t *head_hash = chain_head_hash(a->ch);
     if (head->slot >= (uint64_t)slot) return;
@@ -274,20 +384,19 @@ static void aura__maybe_produce(aura *a, int64_t wall) {
 
     a->produced_any = true;
     a->last_slot = slot;
-    a->n_produced++;
     uint8_t h[BLOCK_HASH_LEN];
     block_hash(&b, h);
     char hex[17];
+    chain_result r;
+    if (aura__import_group(a, &b, true, &r) != CHAIN_IMPORTED) {
+        assert(r.status == CHAIN_ERROR); /* a block built on the head is valid */
+        rt_log(RT_LOG_ERROR, "aura: store failed on own block %s: %d", block_hash_hex(h, hex), r.rc);
+        return; /* never announced: as if this slot was missed */
+    }
+    a->n_produced++;
     rt_log(RT_LOG_DEBUG, "aura: produced %s height %llu slot %lld", block_hash_hex(h, hex),
            (unsigned long long)b.height, (long long)slot);
     aura__fact(RT_FACT_PRODUCED, &b, h, 0);
-    chain_result r;
-    chain_import(a->ch, &b, true, &r);
-    if (r.status != CHAIN_IMPORTED) {
-        assert(r.status == CHAIN_ERROR); /* a block built on the head is valid */
-        rt_log(RT_LOG_ERROR, "aura: store failed on own block: %d", r.rc);
-        return;
-    }
     size_t len = msg_encode_block(&b, a->buf, sizeof a->buf);
     assert(len > 0);
     aura__broadcast(a, len);
@@ -299,12 +408,12 @@ static void aura__maybe_produce(aura *a, int64_t wall) {
  * misses. */
 static void aura__import(aura *a, const block *b, uint32_t from) {
     chain_result r;
-    switch (chain_import(a->ch, b, false, &r)) {
+    switch (aura__import_group(a, b, false, &r)) {
     case CHAIN_ORPHAN:
         aura__request(a, from, r.missing);
         break;
-    case CHAIN_ERROR:
-        rt_log(RT_LOG_ERROR, "aura: store failed importing a block: %d", r.rc);
+    case CHAIN_ERROR: /* the chain was reloaded from the store */
+        rt_log(RT_LOG_WARN, "aura: store failed importing a block: %d", r.rc);
         break;
     case CHAIN_IMPORTED:
     case CHAIN_KNOWN:
@@ -359,6 +468,7 @@ static void aura__release_due(aura *a, int64_t wall) {
         aura__deferred d = a->defer[best];
         a->defer[best] = a->defer[--a->ndefer];
         aura__import(a, &d.b, d.from);
+        if (a->stop_rc != RT_OK) return;
     }
 }
 
@@ -437,18 +547,20 @@ static int64_t aura__wait_ns(const aura *a, int64_t wall) {
     return wait < AURA_MIN_WAIT_NS ? AURA_MIN_WAIT_NS : wait;
 }
 
-void aura_run(aura *a, rt_ctx *ctx) {
+int aura_run(aura *a, rt_ctx *ctx) {
     assert(a != NULL && ctx != NULL);
     rt_chan *inbox = rt_inbox();
     rt_chan *done = rt_ctx_done(ctx);
     rt_log(RT_LOG_INFO, "aura: validator %u of %u, slot %lld ms, tolerance %lld ms, k=%llu",
            a->cfg.self, a->cfg.n, (long long)(a->cfg.slot_ns / RT_MS),
            (long long)(a->cfg.tolerance_ns / RT_MS), (unsigned long long)a->cfg.confirm_depth);
-    while (rt_ctx_err(ctx) == RT_OK) {
+    while (rt_ctx_err(ctx) == RT_OK && a->stop_rc == RT_OK) {
         /* The wall clock may have stepped since the last turn: recompute. */
         int64_t wall = rt_wall_ns();
         aura__release_due(a, wall);
-        aura__maybe_produce(a, wall);
+        if (a->stop_rc == RT_OK) aura__maybe_produce(a, wall);
+        if (a->stop_rc != RT_OK) break;
+        aura__refetch(a); /* blocks dropped by reads outside a group */
         aura__retry_requests(a);
         rt_msg *m = NULL;
         rt_case cases[2] = {
@@ -467,15 +579,42 @@ void aura_run(aura *a, rt_ctx *ctx) {
     /* Messages still queued are ours to free. */
     rt_msg *m = NULL;
     while (rt_chan_recv(inbox, &m, 0) == RT_OK) rt_msg_free(m);
-    char hex[17];
+    char hex[17] = "-";
+    if (a->ch != NULL) block_hash_hex(chain_head_hash(a->ch), hex);
     rt_log(RT_LOG_INFO,
            "aura: stop: head %s height %llu, confirmed %llu, produced %llu, imported %llu, "
-           "rejected %llu, deferred %llu, requests %llu, reorgs %llu, orphans %u, pending %u",
-           block_hash_hex(chain_head_hash(a->ch), hex), (unsigned long long)chain_head(a->ch)->height,
-           (unsigned long long)chain_confirmed(a->ch), (unsigned long long)a->n_produced,
+           "rejected %llu, deferred %llu, requests %llu, reorgs %llu, orphans %u, pending %u, "
+           "store errors %llu, refetched %llu",
+           hex, (unsigned long long)(a->ch ? chain_head(a->ch)->height : 0),
+           (unsigned long long)(a->ch ? chain_confirmed(a->ch) : 0), (unsigned long long)a->n_produced,
            (unsigned long long)a->n_imported, (unsigned long long)a->n_rejected,
            (unsigned long long)a->n_deferred, (unsigned long long)a->n_requests,
-           (unsigned long long)a->n_reorgs, chain_orphans(a->ch), a->npending);
+           (unsigned long long)a->n_reorgs, a->ch ? chain_orphans(a->ch) : 0, a->npending,
+           (unsigned long long)a->n_store_errors, (unsigned long long)a->n_refetch);
+    return a->stop_rc;
+}
+
+void aura_report_recovered(aura *a) {
+    assert(a != NULL && a->ch != NULL);
+    uint64_t conf = chain_confirmed(a->ch);
+    uint8_t h[BLOCK_HASH_LEN];
+    block b;
+    int rc = chain_canonical(a->ch, conf, h);
+    if (rc == RT_OK) rc = chain_get(a->ch, h, &b);
+    if (rc != RT_OK) {
+        /* an ancestor was dropped as corrupt: the hash cannot be vouched for */
+        rt_log(RT_LOG_WARN, "aura: confirmed block at height %llu unreadable (%d)",
+               (unsigned long long)conf, rc);
+        memset(&b, 0, sizeof b);
+        b.height = conf;
+        memset(h, 0, sizeof h);
+    }
+    const block *head = chain_head(a->ch);
+    char hex[17];
+    rt_log(RT_LOG_INFO, "aura: recovered from the %s store: confirmed %llu (%s), head %llu",
+           a->st->kind, (unsigned long long)conf, block_hash_hex(h, hex),
+           (unsigned long long)head->height);
+    aura__fact(RT_FACT_RECOVERED, &b, h, (int64_t)head->height);
 }
 
 /* ---- lifetime ----------------------------------------------------------- */
@@ -487,14 +626,15 @@ aura *aura_open(const aura_config *cfg, store *st) {
     aura *a = rt_calloc(1, sizeof *a);
     if (a == NULL) return NULL;
     a->cfg = *cfg;
+    a->st = st;
     a->defer = rt_calloc(cfg->defer_max, sizeof *a->defer);
-    chain_config cc = {
+    a->cc = (chain_config){
         .confirm_depth = cfg->confirm_depth,
         .orphan_max = cfg->orphan_max,
         .validate = aura_check_parent,
         .validate_arg = NULL,
     };
-    if (a->defer != NULL) a->ch = chain_open(st, &cc, aura__on_chain, a);
+    if (a->defer != NULL) a->ch = chain_open(st, &a->cc, aura__on_chain, a);
     if (a->ch == NULL) {
         aura_close(a);
         return NULL;
@@ -512,5 +652,6 @@ void aura_close(aura *a) {
     if (a == NULL) return;
     chain_close(a->ch);
     if (a->defer != NULL) rt_free(a->defer);
+    if (a->held != NULL) rt_free(a->held);
     rt_free(a);
 }

@@ -5,8 +5,9 @@
  * Time is cut into slots of aura.slot_ms by each node's own wall clock
  * (slot = wall / slot length, as real nodes do). The proposer of slot s is
  * validator s % N (N = rt_node_count()). At the start of its slot a proposer
- * whose head is from an earlier slot builds one block on its head, stamped
- * with its wall clock, and sends it to every other node. Receivers check the
+ * whose head is from an earlier slot, and who is not catching up (no orphan
+ * waits for its ancestors), builds one block on its head, stamped with its
+ * wall clock, and sends it to every other node. Receivers check the
  * block without its parent (proposer, slot matches timestamp, timestamp not
  * beyond their wall clock + aura.future_tolerance_ms), hold back blocks from
  * the near future until their own clock reaches the timestamp, and hand the
@@ -22,10 +23,13 @@
  * forks. Durations (waiting for the next slot, deferral) are measured with
  * the monotonic clock; only slot numbers and timestamps come from the wall.
  *
- * Facts reported (rt.h): PRODUCED for each built block, IMPORTED for each
- * accepted received block, REJECTED (value: node_reason, reason.h),
- * DEFERRED (value: how far ahead of the local wall clock, ns), HEAD (value:
- * reorg depth), CONFIRMED (each height once, at depth chain.confirm_depth).
+ * Facts reported (rt.h): PRODUCED for each built block (once stored),
+ * IMPORTED for each accepted received block, REJECTED (value: node_reason,
+ * reason.h), DEFERRED (value: how far ahead of the local wall clock, ns),
+ * HEAD (value: reorg depth), CONFIRMED (each height once, at depth
+ * chain.confirm_depth, root: the block's state root, only once the store
+ * committed it), RECOVERED (aura_report_recovered, after a restart on a
+ * durable store). The store itself reports CORRUPTION.
  */
 #ifndef DEJA_NODE_AURA_H
 #define DEJA_NODE_AURA_H
@@ -70,18 +74,26 @@ node_reason aura_check(const aura_config *cfg, const block *b, int64_t wall);
 node_reason aura_check_parent(void *arg, const block *b, const block *parent);
 
 /* Creates the engine over st (not owned: close it after aura_close): opens
- * the chain (genesis, or the store's tree). NULL when out of memory. */
+ * the chain (genesis, or the store's tree). NULL when out of memory or the
+ * store cannot be read. */
 aura *aura_open(const aura_config *cfg, store *st);
 
+/* Reports RT_FACT_RECOVERED: the chain found in the store (height: the
+ * confirmed height, hash and root: that block, value: the head height). */
+void aura_report_recovered(aura *a);
+
 /* Runs the engine on the calling task until ctx is done: produces in its
- * slots, answers and imports messages. Spawns no task. */
-void aura_run(aura *a, rt_ctx *ctx);
+ * slots, answers and imports messages. Spawns no task. Returns RT_OK, or
+ * the store error it gave up on (see aura.c) before ctx was done. */
+int aura_run(aura *a, rt_ctx *ctx);
 
 /* Frees the engine and its chain (not the store). */
 void aura_close(aura *a);
 
-/* Entry point of the "aura" program: an in-memory store, the engine, run
- * until ctx is done, free everything. */
+/* Entry point of the "aura" program (programs.c): opens the store named by
+ * store.kind (mem, the default, or sqlite: "chain.db" on the node's disk,
+ * store.sync = 1 or 0), checks and recovers it after a restart, runs the
+ * engine until ctx is done or the store fails for good, frees everything. */
 void node_aura_main(rt_ctx *ctx);
 
 #endif /* DEJA_NODE_AURA_H */

@@ -308,13 +308,21 @@ chain *chain_open(store *st, const chain_config *cfg, chain_event_fn fn, void *a
     c->work = rt_calloc((size_t)cfg->orphan_max + 1, sizeof *c->work);
     c->bad = rt_calloc((size_t)cfg->orphan_max + 1, sizeof *c->bad);
     if (c->pool == NULL || c->work == NULL || c->bad == NULL) goto fail;
-    if (store_get_head(st, c->head_hash) == RT_OK) {
+    int rc = store_get_head(st, c->head_hash);
+    if (rc == RT_OK) {
         /* resume: the store already holds a tree */
         if (store_get(st, c->head_hash, &c->head) != RT_OK) goto fail;
         int64_t conf = 0;
-        if (store_get_meta(st, CHAIN_META_CONFIRMED, &conf) == RT_OK && conf > 0)
-            c->confirmed = (uint64_t)conf;
-        assert(c->confirmed <= c->head.height);
+        rc = store_get_meta(st, CHAIN_META_CONFIRMED, &conf);
+        if (rc != RT_OK && rc != RT_ENOENT) goto fail;
+        if (rc == RT_OK && conf > 0) c->confirmed = (uint64_t)conf;
+        if (c->confirmed > c->head.height) {
+            /* a durable store that dropped corrupt blocks may hold a lower
+             * head than the confirmations it recorded: they are lost */
+            c->confirmed = c->head.height;
+        }
+    } else if (rc != RT_ENOENT) {
+        goto fail; /* a store that cannot be read is not a fresh one */
     } else {
         block_genesis(&c->head);
         block_hash(&c->head, c->head_hash);

@@ -85,9 +85,10 @@ typedef struct chain_result {
 } chain_result;
 
 /* Opens the tree over st (not owned: close it after chain_close). A fresh
- * store receives genesis as head; a store with a head resumes from it and
- * from its recorded confirmed height. fn receives every event. Returns NULL
- * when out of memory or the store fails. */
+ * store (get_head: RT_ENOENT) receives genesis as head; a store with a head
+ * resumes from it and from its recorded confirmed height (at most the
+ * head's). fn receives every event. Returns NULL when out of memory or the
+ * store fails, including when its head cannot be read. */
 chain *chain_open(store *st, const chain_config *cfg, chain_event_fn fn, void *arg);
 
 /* Frees the tree and its orphan pool (not the store). */

@@ -80,17 +80,30 @@ struct store {
 /* Opens an empty in-memory store, or returns NULL when out of memory. */
 store *store_mem_open(void);
 
+/* Settings of the SQLite store (store.* parameters). */
+typedef struct store_sqlite_cfg {
+    bool sync;         /* store.sync: false runs synchronous=OFF (commits not
+                          durable across a crash: a careless node) */
+    bool verify_reads; /* store.verify_reads: SQLite reads through the
+                          STORE_VFS_NAME layer (store_vfs.c) */
+} store_sqlite_cfg;
+
 /* Opens (creating it if needed) the SQLite store in file `path` of the
  * node's disk ("chain.db": a flat name, the data directory in production),
- * in WAL mode with exclusive locking; sync false runs it with
- * synchronous=OFF (commits not durable across a crash: a careless node).
- * Returns RT_OK and *out, or RT_EIO (unreadable or not a store), RT_ENOSPC
- * or RT_ENOMEM with *out NULL. */
-int store_sqlite_open(const char *path, bool sync, store **out);
+ * in WAL mode with exclusive locking. Returns RT_OK and *out, or RT_EIO
+ * (unreadable or not a store), RT_ENOSPC or RT_ENOMEM with *out NULL. */
+int store_sqlite_open(const char *path, const store_sqlite_cfg *cfg, store **out);
 
 /* Deletes the SQLite store at path and its side files (-wal, -shm,
  * -journal), so that the next open starts empty. RT_OK or RT_EIO. */
 int store_sqlite_wipe(const char *path);
+
+/* The read-verifying VFS layered over the backend's (store_vfs.c). */
+#define STORE_VFS_NAME "deja-verify"
+
+/* Registers the backend's VFS (rt_sqlite_vfs_register) and STORE_VFS_NAME
+ * over it. Idempotent; RT_OK, or RT_EIO / RT_ENOMEM. */
+int store_vfs_register(void);
 
 /* Thin wrappers so call sites read like functions. */
 static inline int store_put(store *s, const uint8_t h[BLOCK_HASH_LEN], const block *b) {

@@ -18,7 +18,10 @@
  * WAL index lives in heap memory, no shared-memory file), synchronous=FULL
  * (every commit fsyncs the WAL: durable when it returns) or OFF with
  * store.sync=0, and cell_size_check=ON (SQLite checks b-tree cells as it
- * reads them, to notice damage earlier).
+ * reads them, to notice damage earlier). SQLite reads through the
+ * read-verifying VFS of store_vfs.c unless store.verify_reads=0. The store
+ * checkpoints the WAL itself, every STORE_SQLITE_WAL_PAGES frames (see
+ * store_sqlite__checkpoint).
  *
  * Reading verifies every record: the checksum, the body's decoding, its
  * height and its hash. A record that fails is reported (RT_FACT_CORRUPTION),
@@ -46,6 +49,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <sqlite3.h>
@@ -60,6 +64,7 @@
 #define STORE_SQLITE_HEAD_SCAN 8    /* blocks tried when the head record is lost */
 #define STORE_SQLITE_STATE_KEY_MAX (2 + STORE_META_KEY_MAX)
 #define STORE_SQLITE_VERSION 1
+#define STORE_SQLITE_WAL_PAGES 16 /* checkpoint once the WAL holds this many frames */
 
 static const char store_sqlite__schema[] =
     "CREATE TABLE IF NOT EXISTS blocks("
@@ -103,12 +108,13 @@ static const char *const store_sqlite__sql[SQ_N] = {
 typedef struct store_sqlite {
     store base; /* first: a store* is a store_sqlite* */
     char path[STORE_SQLITE_PATH_MAX];
-    bool sync;
+    store_sqlite_cfg cfg;
     sqlite3 *db; /* NULL while disconnected (after a failed reopen) */
     sqlite3_stmt *st[SQ_N];
     bool in_txn;
     int txn_err;  /* the first error inside the current group, RT_OK if none */
     bool reopen;  /* an error calls for a fresh connection */
+    int wal_frames; /* frames in the WAL after the last commit (the WAL hook) */
     uint8_t corrupt[STORE_SQLITE_CORRUPT_RING][BLOCK_HASH_LEN];
     uint32_t corrupt_first, corrupt_n;
 } store_sqlite;
@@ -242,20 +248,31 @@ static int store_sqlite__pragma(store_sqlite *s, const char *sql, int64_t *num, 
     return rc == SQLITE_OK ? RT_OK : store_sqlite__fail(s, rc, sql);
 }
 
+/* SQLite's WAL hook: remembers how long the log is (checkpoints are the
+ * store's own business, see store_sqlite__checkpoint). */
+static int store_sqlite__wal_hook(void *arg, sqlite3 *db, const char *name, int frames) {
+    (void)db, (void)name;
+    ((store_sqlite *)arg)->wal_frames = frames;
+    return SQLITE_OK;
+}
+
 /* Opens the database with the store's settings, creates the schema in a
  * fresh one and prepares the statements: RT_OK, or an error with the
  * store disconnected. */
 static int store_sqlite__connect(store_sqlite *s) {
     assert(s->db == NULL);
     s->reopen = false;
-    if (rt_sqlite_vfs_register() != RT_OK) return RT_EIO;
-    int rc = sqlite3_open_v2(s->path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL);
+    if (store_vfs_register() != RT_OK) return RT_EIO;
+    int rc = sqlite3_open_v2(s->path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE,
+                             s->cfg.verify_reads ? STORE_VFS_NAME : NULL);
     if (rc != SQLITE_OK) {
         int e = store_sqlite__fail(s, rc, "open");
         store_sqlite__disconnect(s);
         return e;
     }
     sqlite3_extended_result_codes(s->db, 1);
+    sqlite3_wal_hook(s->db, store_sqlite__wal_hook, s); /* replaces the autocheckpoint */
+    s->wal_frames = 0;
     char mode[16];
     int64_t version = 0;
     int e = store_sqlite__exec(s, "PRAGMA locking_mode=EXCLUSIVE");
@@ -265,7 +282,7 @@ static int store_sqlite__connect(store_sqlite *s) {
         e = RT_EIO;
     }
     if (e == RT_OK)
-        e = store_sqlite__exec(s, s->sync ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=OFF");
+        e = store_sqlite__exec(s, s->cfg.sync ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=OFF");
     if (e == RT_OK) e = store_sqlite__exec(s, "PRAGMA cell_size_check=ON");
     if (e == RT_OK) e = store_sqlite__pragma(s, "PRAGMA user_version", &version, NULL, 0);
     if (e == RT_OK && version == 0) {
@@ -509,6 +526,31 @@ static int store_sqlite__begin(store *st) {
     return RT_OK;
 }
 
+/* One passive checkpoint: SQLite's result code. */
+static int store_sqlite__checkpoint_once(store_sqlite *s) {
+    int rc = sqlite3_wal_checkpoint_v2(s->db, "main", SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
+    if (rc == SQLITE_OK) s->wal_frames = 0;
+    return rc;
+}
+
+/* Copies the WAL into the database once it holds STORE_SQLITE_WAL_PAGES
+ * frames, so the log the next crash recovery must read stays short and is
+ * soon overwritten (a WAL sector that went bad is rewritten, not read
+ * again). SQLite's own autocheckpoint ignores failures, and one unreadable
+ * frame would then stop every later checkpoint while the log grows; here a
+ * failed checkpoint is healed by VACUUM, which writes every page again from
+ * the page cache, so the bad frame is no longer the newest copy of any
+ * page. The commit is durable either way: failures here are only logged. */
+static void store_sqlite__checkpoint(store_sqlite *s) {
+    if (s->wal_frames < STORE_SQLITE_WAL_PAGES) return;
+    int rc = store_sqlite__checkpoint_once(s);
+    if (rc == SQLITE_OK || (rc & 0xff) == SQLITE_BUSY) return;
+    rt_log(RT_LOG_WARN, "store: checkpoint: %s (%d): rewriting the database", sqlite3_errstr(rc), rc);
+    rc = sqlite3_exec(s->db, "VACUUM", NULL, NULL, NULL);
+    if (rc == SQLITE_OK) rc = store_sqlite__checkpoint_once(s);
+    if (rc != SQLITE_OK) (void)store_sqlite__fail(s, rc, "checkpoint after VACUUM");
+}
+
 static int store_sqlite__commit(store *st) {
     store_sqlite *s = (store_sqlite *)st;
     assert(s->in_txn);
@@ -519,6 +561,7 @@ static int store_sqlite__commit(store *st) {
         return rc;
     }
     s->in_txn = false;
+    store_sqlite__checkpoint(s);
     return RT_OK;
 }
 
@@ -565,14 +608,14 @@ static void store_sqlite__close(store *st) {
 
 /* ---- opening ------------------------------------------------------------ */
 
-int store_sqlite_open(const char *path, bool sync, store **out) {
-    assert(path != NULL && out != NULL);
+int store_sqlite_open(const char *path, const store_sqlite_cfg *cfg, store **out) {
+    assert(path != NULL && cfg != NULL && out != NULL);
     *out = NULL;
     if (strlen(path) == 0 || strlen(path) >= STORE_SQLITE_PATH_MAX) return RT_EINVAL;
     store_sqlite *s = rt_calloc(1, sizeof *s);
     if (s == NULL) return RT_ENOMEM;
     memcpy(s->path, path, strlen(path) + 1);
-    s->sync = sync;
+    s->cfg = *cfg;
     s->base = (store){
         .kind = "sqlite",
         .durable = true,

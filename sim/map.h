@@ -7,10 +7,14 @@
  * and a byte per page, so it is not done at every allocation: the count is
  * cached in the node (deja__node.map_bytes) and refreshed at the simulator's
  * check instants -- the node's own rt_map / rt_unmap / rt_map_advise calls,
- * every mem.map_check_ms of virtual time while any region exists, and every
- * timeline sample. deja__resident() adds the cached count, so an OOM caused
- * by touching pages is decided at one of those instants, the same on every
- * replay of the seed.
+ * every timeline sample (mem.sample_ms), and, when mem.map_check_ms is set,
+ * every that many ms of virtual time while any region exists. Each is an
+ * event of the simulation, not of the host, and what mincore() reports there
+ * depends only on what the node did before it. deja__resident() adds the
+ * cached count, so an OOM caused by touching pages is decided at one of
+ * those instants, the same on every replay of the seed. A recount costs
+ * about 0.2 ms per GiB mapped (the kernel writes one byte per page), which
+ * is why it is not done at every allocation.
  */
 #ifndef DEJA_SIM_MAP_H
 #define DEJA_SIM_MAP_H

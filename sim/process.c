@@ -10,7 +10,8 @@
  * regions (map.c); over its limit it is OOM-killed (a crash) and restarted:
  * at the instant of the allocation or spawn that crossed it, or, for pages
  * touched in a mapped region, at the first check instant after (the node's
- * next map call, the next mem.map_check_ms tick or the next timeline sample).
+ * next map call, the next timeline sample, or the next mem.map_check_ms tick
+ * when that is set; see map.h).
  * The run keeps a resident-size timeline, one sample per node every
  * mem.sample_ms plus one at each OOM kill.
  */
@@ -28,9 +29,9 @@ const deja_param_def deja_mem_params[] = {
     {"mem.task_bytes", "8192", "resident cost of each live task (bytes; a goroutine's stack)"},
     {"mem.limit_mb", "0", "OOM-kill a node whose resident size exceeds this (MiB; 0: no limit)"},
     {"mem.sample_ms", "1000", "period of the resident-size timeline (ms; 0: off)"},
-    {"mem.map_check_ms", "100",
-     "period at which touched pages of mapped regions are recounted against the limit (ms; 0: only at "
-     "the node's map calls and timeline samples)"},
+    {"mem.map_check_ms", "0",
+     "also recount touched pages of mapped regions against the limit every this many ms (0: only at the "
+     "node's map calls and at timeline samples)"},
     {NULL, NULL, NULL},
 };
 

@@ -478,6 +478,33 @@ static void test_memory_params(void **state) {
     rt_free(z);
     assert_null(rt_calloc(SIZE_MAX / 2, 4));
     assert_true(rt_rand_u64() != rt_rand_u64());
+
+    /* mapped regions: zero-filled, DONTNEED reads back zero, bad calls refused */
+    size_t pg = (size_t)sysconf(_SC_PAGESIZE), rl = 4 * pg + 100;
+    unsigned char *m = rt_map("blocks.dat", rl);
+    assert_non_null(m);
+    assert_null(rt_map("empty", 0));
+    assert_int_equal(m[rl - 1], 0);
+    memset(m, 7, rl);
+    assert_int_equal(rt_map_advise(m, pg / 2, pg * 2, RT_MADV_DONTNEED), RT_OK);
+    assert_int_equal(m[pg], 0);     /* [pg, 2pg) lies wholly inside [pg/2, 5pg/2): dropped */
+    assert_int_equal(m[pg / 2], 7); /* partial pages keep their bytes */
+    assert_int_equal(m[2 * pg], 7);
+    memset(m, 7, rl);
+    assert_int_equal(rt_map_advise(m, pg, rl - pg, RT_MADV_DONTNEED), RT_OK);
+    assert_int_equal(m[pg], 0);
+    assert_int_equal(m[rl - 1], 0); /* reaching the end drops the last partial page too */
+    assert_int_equal(m[pg - 1], 7);
+    assert_int_equal(rt_map_advise(m, pg, rl, RT_MADV_DONTNEED), RT_EINVAL);
+    assert_int_equal(rt_map_advise(m + 1, 0, 1, RT_MADV_DONTNEED), RT_EINVAL);
+    assert_int_equal(rt_map_advise(m, 0, 1, 99), RT_EINVAL);
+    f = open_memstream(&buf, &len);
+    real_status_print(f);
+    fclose(f);
+    assert_true(atoll(strstr(buf, "mapped_bytes=") + 13) == (long long)rl);
+    free(buf);
+    rt_unmap(m, rl);
+    rt_unmap(NULL, 0);
     assert_int_equal(rt_node_count(), 1);
     assert_int_equal(rt_node_id(), 0);
 }

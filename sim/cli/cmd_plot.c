@@ -1,6 +1,7 @@
 /*
  * cmd_plot.c -- `deja plot`: draws a plot (gnuplot PNG) from a sweep
- * database, or exports the aggregated data as CSV.
+ * database, or exports the aggregated data as CSV; or, for the kind
+ * `memory`, from one run's resident-size timeline.
  *
  * A plot kind is one row of the table below: which scenario's runs it
  * reads, the column that makes one line per value (series), the x column,
@@ -12,6 +13,13 @@
  *   gnuplot -e "datafile='DATA'; outfile='OUT'" plots/KIND.gp
  * The scripts are found in $DEJA_PLOTS_DIR, else DEJA_SOURCE_DIR/plots.
  * Adding a plot kind = adding a row and a script.
+ *
+ * A kind marked `timeline` reads instead the CSV that `deja run --timeline`
+ * writes (t_ms,node,resident_bytes,tasks[,mapped_bytes]): one data block per
+ * node (t_s resident_mib tasks mapped_mib), then one block of the kills it
+ * can see (a node's resident size dropping to a tenth or less between two
+ * samples: an OOM kill or a crash), and gnuplot also gets nodes='0 1 ...',
+ * nnodes, nkills and hasmapped.
  */
 #include <errno.h>
 #include <math.h>
@@ -41,12 +49,15 @@ typedef struct plot__kind {
     const char *valid;    /* SQL condition: runs y is defined for */
     const char *y_name;   /* CSV column name of the mean */
     const char *script;   /* file in the plots directory */
+    int timeline;         /* 1: reads a run's timeline CSV (--timeline), not a database */
 } plot__kind;
 
 static const plot__kind plot__kinds[] = {
     {"drift-fork", "forks per 100 blocks vs clock offset, one line per Aura slot length", "drift-fork",
      "aura.slot_ms", "clock.offset_ms", "CAST(forks AS REAL) * 100.0 / blocks",
-     "blocks > 0 AND forks IS NOT NULL", "forks_per_100_blocks", "drift-fork.gp"},
+     "blocks > 0 AND forks IS NOT NULL", "forks_per_100_blocks", "drift-fork.gp", 0},
+    {"memory", "resident MiB and live tasks vs simulated time, one line per node, kills marked", NULL, "node",
+     "t_s", NULL, NULL, "resident_mib", "memory.gp", 1},
 };
 
 #define PLOT__NKINDS (sizeof plot__kinds / sizeof plot__kinds[0])
@@ -60,15 +71,21 @@ typedef struct plot__group {
 
 static void plot__help(FILE *out) {
     fprintf(out,
-            "usage: deja plot KIND --db FILE [-o OUT.png] [--csv FILE] [--where SQL]\n\n"
+            "usage: deja plot KIND --db FILE [-o OUT.png] [--csv FILE] [--where SQL]\n"
+            "       deja plot memory --timeline FILE.csv -o OUT.png\n\n"
             "Aggregates the sweep database FILE and draws a PNG with gnuplot. For\n"
             "every group of runs the plot shows the mean over seeds with error bars\n"
-            "of one (sample) standard deviation.\n\n"
+            "of one (sample) standard deviation. The kind memory draws one run's\n"
+            "resident-size timeline instead ('deja run ... --timeline FILE.csv').\n\n"
             "kinds:\n");
     for (size_t i = 0; i < PLOT__NKINDS; i++) {
         const plot__kind *k = &plot__kinds[i];
-        fprintf(out, "  %-12s %s\n               (runs of scenario %s; x = \"%s\", lines by \"%s\")\n", k->name,
-                k->summary, k->scenario, k->x, k->series);
+        if (k->timeline)
+            fprintf(out, "  %-12s %s\n               (one run's --timeline CSV; x = seconds, lines by node)\n",
+                    k->name, k->summary);
+        else
+            fprintf(out, "  %-12s %s\n               (runs of scenario %s; x = \"%s\", lines by \"%s\")\n",
+                    k->name, k->summary, k->scenario, k->x, k->series);
     }
     fprintf(out,
             "\n  --db FILE      the sweep database ('deja sweep ... --db FILE')\n"
@@ -77,11 +94,13 @@ static void plot__help(FILE *out) {
             "                 series,x,mean,stddev,runs\n"
             "  --where SQL    only runs matching this SQL condition, e.g.\n"
             "                 --where '\"net.latency_ms\" = 50' (when the sweep varied\n"
-            "                 more parameters than the plot shows)\n\n"
+            "                 more parameters than the plot shows)\n"
+            "  --timeline FILE.csv  (memory) the timeline of one run: 'deja run\n"
+            "                 SCENARIO --seed N --timeline FILE.csv'\n\n"
             "The gnuplot scripts are read from $DEJA_PLOTS_DIR, else from\n"
             "%s/plots.\n\n"
-            "exit status: 0 written; 2 bad input (unknown kind, missing database, no\n"
-            "rows to plot, gnuplot missing or failing).\n",
+            "exit status: 0 written; 2 bad input (unknown kind, missing database or\n"
+            "timeline, no rows to plot, gnuplot missing or failing).\n",
             DEJA_SOURCE_DIR);
 }
 
@@ -263,13 +282,17 @@ static void plot__gp_quote(char *buf, size_t len, const char *s) {
     buf[pos] = 0;
 }
 
-/* Runs gnuplot on script with datafile and outfile set. 0, or 2 after a
- * message. */
-static int plot__gnuplot(const char *script, const char *data, const char *outfile) {
+/* Runs gnuplot on script with datafile and outfile set (and the gnuplot
+ * assignments in extra, when not NULL). 0, or 2 after a message. */
+static int plot__gnuplot(const char *script, const char *data, const char *outfile, const char *extra) {
     char expr[8192] = "datafile=";
     plot__gp_quote(expr, sizeof expr, data);
     strncat(expr, "; outfile=", sizeof expr - strlen(expr) - 1);
     plot__gp_quote(expr, sizeof expr, outfile);
+    if (extra) {
+        strncat(expr, "; ", sizeof expr - strlen(expr) - 1);
+        strncat(expr, extra, sizeof expr - strlen(expr) - 1);
+    }
     fflush(stdout);
     fflush(stderr);
     pid_t pid = fork();
@@ -301,8 +324,178 @@ static int plot__gnuplot(const char *script, const char *data, const char *outfi
     return 0;
 }
 
+/* ---- memory: one run's resident-size timeline ------------------------------- */
+
+/* One row of a timeline CSV. */
+typedef struct plot__sample {
+    long long t_ms, resident, tasks, mapped;
+    unsigned node;
+} plot__sample;
+
+/* Orders samples by node, then time, then file order (stable). */
+static int plot__sample_cmp(const void *a, const void *b) {
+    const plot__sample *x = a, *y = b;
+    if (x->node != y->node) return x->node < y->node ? -1 : 1;
+    if (x->t_ms != y->t_ms) return x->t_ms < y->t_ms ? -1 : 1;
+    return 0;
+}
+
+/* Splits line (modified in place) at commas into at most max fields. */
+static int plot__split(char *line, char **f, int max) {
+    int n = 0;
+    line[strcspn(line, "\r\n")] = 0;
+    for (char *c = line; n < max;) {
+        f[n++] = c;
+        c = strchr(c, ',');
+        if (!c) break;
+        *c++ = 0;
+    }
+    return n;
+}
+
+/* Parses a decimal integer field; 0, or -1 when it is not one. */
+static int plot__ll(const char *s, long long *out) {
+    char *end;
+    errno = 0;
+    *out = strtoll(s, &end, 10);
+    return errno || end == s || *end ? -1 : 0;
+}
+
+/* Reads a timeline CSV (t_ms,node,resident_bytes,tasks[,mapped_bytes], in
+ * any column order). Returns 0 with the samples (sorted by node, then time)
+ * and *has_mapped, or 2 after a message naming the file and line. */
+static int plot__read_timeline(const char *path, plot__sample **out, size_t *nout, int *has_mapped) {
+    *out = NULL;
+    *nout = 0;
+    *has_mapped = 0;
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        fprintf(stderr, "deja plot: --timeline '%s': %s\n", path, strerror(errno));
+        return 2;
+    }
+    static const char *const names[] = {"t_ms", "node", "resident_bytes", "tasks", "mapped_bytes"};
+    int col[5] = {-1, -1, -1, -1, -1};
+    char line[1024], *fld[16];
+    int rc = 2, nf = 0;
+    size_t cap = 0;
+    long lineno = 1;
+    if (fgets(line, sizeof line, f)) {
+        nf = plot__split(line, fld, 16);
+        for (int i = 0; i < nf; i++)
+            for (int c = 0; c < 5; c++)
+                if (!strcmp(fld[i], names[c])) col[c] = i;
+    }
+    if (col[0] < 0 || col[1] < 0 || col[2] < 0 || col[3] < 0) {
+        fprintf(stderr,
+                "deja plot: --timeline '%s': not a resident-size timeline (its header must name "
+                "t_ms,node,resident_bytes,tasks; write one with 'deja run SCENARIO --seed N --timeline FILE.csv')\n",
+                path);
+        goto out;
+    }
+    while (fgets(line, sizeof line, f)) {
+        lineno++;
+        if (line[0] == '\n' || line[0] == '#') continue;
+        int n = plot__split(line, fld, 16);
+        plot__sample smp = {0};
+        long long node = -1;
+        if (n != nf || plot__ll(fld[col[0]], &smp.t_ms) || plot__ll(fld[col[1]], &node) || node < 0 ||
+            node > 1000000 || plot__ll(fld[col[2]], &smp.resident) || plot__ll(fld[col[3]], &smp.tasks) ||
+            (col[4] >= 0 && plot__ll(fld[col[4]], &smp.mapped))) {
+            fprintf(stderr, "deja plot: --timeline '%s' line %ld: expected %d integer fields\n", path, lineno, nf);
+            goto out;
+        }
+        smp.node = (unsigned)node;
+        if (smp.mapped > 0) *has_mapped = 1;
+        if (*nout == cap) {
+            cap = cap ? 2 * cap : 1024;
+            plot__sample *g = realloc(*out, cap * sizeof *g);
+            if (!g) abort();
+            *out = g;
+        }
+        (*out)[(*nout)++] = smp;
+    }
+    if (ferror(f)) {
+        fprintf(stderr, "deja plot: --timeline '%s': %s\n", path, strerror(errno));
+        goto out;
+    }
+    if (*nout == 0) {
+        fprintf(stderr, "deja plot: --timeline '%s': no samples (was the run's mem.sample_ms 0?)\n", path);
+        goto out;
+    }
+    qsort(*out, *nout, sizeof **out, plot__sample_cmp);
+    rc = 0;
+out:
+    fclose(f);
+    return rc;
+}
+
+/* True when sample b (the next of the same node after a) shows a kill: the
+ * resident size dropped to a tenth or less (an OOM kill or a crash wipes
+ * the node; it restarts from nothing). */
+static int plot__is_kill(const plot__sample *a, const plot__sample *b) {
+    return a->node == b->node && a->resident > 0 && b->resident * 10 <= a->resident;
+}
+
+/* Writes the gnuplot data of a timeline to fd (one block per node, then
+ * the kills) and the gnuplot assignments that describe it to extra. 0 or 2. */
+static int plot__write_timeline(const char *path, int fd, const plot__sample *s, size_t n, int has_mapped,
+                                char *extra, size_t extra_len) {
+    FILE *f = fdopen(fd, "w");
+    if (!f) return 2;
+    const double mib = 1024.0 * 1024.0;
+    fprintf(f, "# deja plot memory: the resident-size timeline %s\n", path);
+    fprintf(f, "# one block per node (t_s resident_mib tasks mapped_mib), then one of kills (t_s resident_mib node)\n");
+    char nodes[2048] = "";
+    int nnodes = 0, nkills = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (i == 0 || s[i].node != s[i - 1].node) {
+            if (i) fprintf(f, "\n\n");
+            size_t l = strlen(nodes);
+            if (l + 16 < sizeof nodes) snprintf(nodes + l, sizeof nodes - l, "%s%u", nnodes ? " " : "", s[i].node);
+            nnodes++;
+        }
+        fprintf(f, "%.3f %.6f %lld %.6f\n", (double)s[i].t_ms / 1000.0, (double)s[i].resident / mib, s[i].tasks,
+                (double)s[i].mapped / mib);
+    }
+    fprintf(f, "\n\n");
+    for (size_t i = 0; i + 1 < n; i++)
+        if (plot__is_kill(&s[i], &s[i + 1])) {
+            fprintf(f, "%.3f %.6f %u\n", (double)s[i].t_ms / 1000.0, (double)s[i].resident / mib, s[i].node);
+            nkills++;
+        }
+    if (!nkills) fprintf(f, "0 0 0\n"); /* a block must exist; nkills=0 keeps it unplotted */
+    snprintf(extra, extra_len, "nodes='%s'; nnodes=%d; nkills=%d; hasmapped=%d", nodes, nnodes, nkills, has_mapped);
+    return fclose(f) == 0 ? 0 : 2;
+}
+
+/* `deja plot memory --timeline FILE.csv -o OUT.png`. 0, or 2 after a message. */
+static int plot__memory(const plot__kind *k, const char *timeline, const char *script, const char *out) {
+    plot__sample *s = NULL;
+    size_t n = 0;
+    int has_mapped = 0;
+    int rc = plot__read_timeline(timeline, &s, &n, &has_mapped);
+    if (!rc) {
+        const char *tmpdir = getenv("TMPDIR");
+        char data[4096], extra[4096];
+        snprintf(data, sizeof data, "%s/deja-plot-%s-XXXXXX", tmpdir && *tmpdir ? tmpdir : "/tmp", k->name);
+        int fd = mkstemp(data);
+        if (fd < 0) {
+            fprintf(stderr, "deja plot: cannot create a temporary data file %s: %s\n", data, strerror(errno));
+            rc = 2;
+        } else {
+            rc = plot__write_timeline(timeline, fd, s, n, has_mapped, extra, sizeof extra);
+            if (rc) fprintf(stderr, "deja plot: cannot write %s\n", data);
+            else rc = plot__gnuplot(script, data, out, extra);
+            unlink(data);
+        }
+        if (!rc) printf("plot: wrote %s (%zu samples from %s)\n", out, n, timeline);
+    }
+    free(s);
+    return rc;
+}
+
 int deja_cmd_plot(int argc, char **argv) {
-    const char *kind = NULL, *dbpath = NULL, *out = NULL, *csv = NULL, *where = NULL;
+    const char *kind = NULL, *dbpath = NULL, *out = NULL, *csv = NULL, *where = NULL, *timeline = NULL;
     for (int i = 1; i < argc; i++) {
         const char *v;
         int m;
@@ -322,6 +515,9 @@ int deja_cmd_plot(int argc, char **argv) {
         } else if ((m = deja_cli_flag("plot", argc, argv, &i, "--where", &v))) {
             if (m != 1) return m;
             where = v;
+        } else if ((m = deja_cli_flag("plot", argc, argv, &i, "--timeline", &v))) {
+            if (m != 1) return m;
+            timeline = v;
         } else if (argv[i][0] == '-' && argv[i][1]) {
             return deja_cli_usage_error("plot", "unknown flag '%s'", argv[i]);
         } else if (kind) {
@@ -330,13 +526,29 @@ int deja_cmd_plot(int argc, char **argv) {
             kind = argv[i];
         }
     }
-    if (!kind) return deja_cli_usage_error("plot", "missing KIND (e.g. drift-fork)");
+    if (!kind) return deja_cli_usage_error("plot", "missing KIND (e.g. drift-fork or memory)");
     const plot__kind *k = NULL;
     for (size_t i = 0; i < PLOT__NKINDS; i++)
         if (!strcmp(plot__kinds[i].name, kind)) k = &plot__kinds[i];
     if (!k) return deja_cli_usage_error("plot", "unknown plot kind '%s'", kind);
-    if (!dbpath) return deja_cli_usage_error("plot", "missing --db FILE");
-    if (!out && !csv) return deja_cli_usage_error("plot", "missing -o OUT.png (or --csv FILE)");
+    if (k->timeline) {
+        if (dbpath)
+            return deja_cli_usage_error("plot",
+                                        "%s plots read one run's resident-size timeline, not a sweep database: "
+                                        "write it with 'deja run SCENARIO --seed N --timeline FILE.csv', then "
+                                        "'deja plot %s --timeline FILE.csv -o OUT.png'",
+                                        k->name, k->name);
+        if (csv || where)
+            return deja_cli_usage_error("plot", "%s: %s does not apply (the timeline is CSV already)",
+                                        csv ? "--csv" : "--where", k->name);
+        if (!timeline) return deja_cli_usage_error("plot", "missing --timeline FILE.csv");
+        if (!out) return deja_cli_usage_error("plot", "missing -o OUT.png");
+    } else {
+        if (timeline)
+            return deja_cli_usage_error("plot", "--timeline is for 'deja plot memory'; %s reads --db FILE", k->name);
+        if (!dbpath) return deja_cli_usage_error("plot", "missing --db FILE");
+        if (!out && !csv) return deja_cli_usage_error("plot", "missing -o OUT.png (or --csv FILE)");
+    }
 
     char script[4096];
     if (out) {
@@ -354,6 +566,7 @@ int deja_cmd_plot(int argc, char **argv) {
         }
         if (!deja_cli_dir_writable(out)) return deja_cli_usage_error("plot", "-o '%s': directory not writable", out);
     }
+    if (k->timeline) return plot__memory(k, timeline, script, out);
     plot__group *g = NULL;
     size_t n = 0;
     long nruns = 0;
@@ -373,7 +586,7 @@ int deja_cmd_plot(int argc, char **argv) {
         } else {
             rc = plot__write_data(k, dbpath, fd, g, n, nruns);
             if (rc) fprintf(stderr, "deja plot: cannot write %s\n", data);
-            else rc = plot__gnuplot(script, data, out);
+            else rc = plot__gnuplot(script, data, out, NULL);
             unlink(data);
         }
         if (!rc) printf("plot: wrote %s (%zu groups from %ld runs)\n", out, n, nruns);

@@ -60,7 +60,7 @@ int deja_cmd_replay(int argc, char **argv) {
     FILE *trace = NULL;
     if (trace_path && !(trace = fopen(trace_path, "w")))
         return deja_cli_usage_error("replay", "--trace '%s': %s", trace_path, strerror(errno));
-    deja_run_opts opts = {.trace = trace, .dump_tasks = dump, .dump_out = stderr};
+    deja_run_opts opts = {.trace = trace, .dump_tasks = dump, .dump_on_failure = true, .dump_out = stderr};
     deja_summary s;
     char err[1024] = "";
     int rc = deja_replay(path, &opts, &s, err, sizeof err);

@@ -32,7 +32,8 @@ static void run__help(FILE *out) {
             "                    mem.sample_ms and at each OOM kill), one row per node:\n"
             "                    t_ms,node,resident_bytes,tasks,mapped_bytes\n"
             "                    (draw it with 'deja plot memory --timeline FILE.csv')\n"
-            "  --dump-tasks      print every live task at the end of the run (stderr)\n"
+            "  --dump-tasks      print every live task at the end of the run (stderr;\n"
+            "                    a failing run prints it anyway, with any OOM report)\n"
             "  --save FILE.seed  write a seed file of the run, for 'deja replay'\n\n"
             "exit status: 0 every oracle held (verdict=ok); 1 an oracle failed (the\n"
             "replay command is printed on stderr); 2 bad input (unknown scenario or\n"
@@ -112,7 +113,7 @@ int deja_cmd_run(int argc, char **argv) {
         return rc;
     }
 
-    deja_run_opts opts = {.trace = trace, .dump_tasks = dump, .dump_out = stderr, .timeline = timeline};
+    deja_run_opts opts = {.trace = trace, .dump_tasks = dump, .dump_on_failure = true, .dump_out = stderr, .timeline = timeline};
     deja_summary s;
     char err[512] = "";
     deja_summary_clear(&s);

@@ -67,6 +67,7 @@ typedef struct deja_cluster_node {
     int incarnations;       /* "start" lines in its facts */
     uint64_t confirmed;     /* highest height it confirmed (any incarnation) */
     uint64_t confirmed_last; /* highest height confirmed by its last incarnation */
+    uint64_t recovered_last; /* confirmed height its last incarnation found on disk (0: none) */
     uint64_t produced, imported, rejected, deferred;
 } deja_cluster_node;
 
@@ -133,7 +134,7 @@ DEJA__CL_UNUSED static int deja_cluster_analyze(const char *dir, int nodes, deja
     for (int i = 0; i < nodes; i++) {
         deja_cluster_node *nd = &r->node[i];
         nd->incarnations = 0;
-        nd->confirmed = nd->confirmed_last = nd->produced = nd->imported = nd->rejected = nd->deferred = 0;
+        nd->confirmed = nd->confirmed_last = nd->recovered_last = nd->produced = nd->imported = nd->rejected = nd->deferred = 0;
         char path[PATH_MAX];
         snprintf(path, sizeof path, "%s/node-%d/facts", dir, i);
         FILE *f = fopen(path, "r");
@@ -147,7 +148,9 @@ DEJA__CL_UNUSED static int deja_cluster_analyze(const char *dir, int nodes, deja
             if (got < 7 || !strchr(line, '\n')) continue; /* a line torn by a SIGKILL */
             if (!strcmp(kind, "start")) {
                 nd->incarnations++;
-                nd->confirmed_last = 0;
+                nd->confirmed_last = nd->recovered_last = 0;
+            } else if (!strcmp(kind, "recovered")) {
+                nd->recovered_last = height;
             } else if (!strcmp(kind, "produced")) {
                 nd->produced++;
                 if (deja__cl_push(&prod, height, hash, root, i)) rc = -1;

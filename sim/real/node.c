@@ -325,12 +325,13 @@ void real_status_print(FILE *out) {
     if (st.has_head) real__hex(st.head, head);
     fprintf(out,
             "node=%u\nstate=%s\nheight=%llu\nconfirmed_height=%llu\nhead=%s\npeers=%d\npeers_total=%u\ntasks=%d\n"
-            "resident_bytes=%lld\nheap_bytes=%lld\nproduced=%llu\nimported=%llu\nrejected=%llu\ndeferred=%llu\n"
+            "resident_bytes=%lld\nheap_bytes=%lld\nmapped_bytes=%lld\nproduced=%llu\nimported=%llu\nrejected=%llu\ndeferred=%llu\n"
             "corruption=%llu\nintegrity_failed=%llu\ninbox_dropped=%llu\nuptime_ms=%lld\n",
             real__id, real__inited ? "running" : "stopped", (unsigned long long)(st.has_head ? st.head_height : st.max_height),
             (unsigned long long)st.confirmed, head, real__net_peers_alive(5 * RT_SEC),
             real__count > 0 ? real__count - 1 : 0, real_live_tasks(), (long long)real__rss(),
-            (long long)real__heap_bytes(), (unsigned long long)st.kinds[RT_FACT_PRODUCED],
+            (long long)real__heap_bytes(), (long long)real__mapped_bytes(),
+            (unsigned long long)st.kinds[RT_FACT_PRODUCED],
             (unsigned long long)st.kinds[RT_FACT_IMPORTED], (unsigned long long)st.kinds[RT_FACT_REJECTED],
             (unsigned long long)st.kinds[RT_FACT_DEFERRED], (unsigned long long)st.kinds[RT_FACT_CORRUPTION],
             (unsigned long long)st.integrity_failed, (unsigned long long)real__net_dropped(),

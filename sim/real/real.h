@@ -83,7 +83,8 @@ void real_inspect(FILE *out);
 int real_live_tasks(void);
 /* Status key=value lines: node, state (running|stopped), height,
  * confirmed_height, head, peers (heard from in the last 5 s), peers_total,
- * tasks, resident_bytes (RSS), heap_bytes (rt_malloc), produced, imported,
+ * tasks, resident_bytes (RSS), heap_bytes (rt_malloc), mapped_bytes
+ * (rt_map regions), produced, imported,
  * rejected, deferred, corruption, integrity_failed, inbox_dropped,
  * uptime_ms. */
 void real_status_print(FILE *out);

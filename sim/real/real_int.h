@@ -124,6 +124,11 @@ uint64_t real__net_dropped(void);
 int real__disk_open(const char *dir);
 void real__disk_close(void);
 
+/* ---- mapped regions (map.c) ------------------------------------------- */
+
+/* Bytes of the regions currently mapped with rt_map. */
+int64_t real__mapped_bytes(void);
+
 /* ---- node services (node.c) -------------------------------------------- */
 
 /* (real_status_print in real.h writes the status lines.) */

@@ -234,10 +234,10 @@ void rt_free(void *p);
  * ever more pages grows until its memory limit OOM-kills it, as a node that
  * maps a growing block file and never releases what it has read.
  *
- * The simulator samples touched pages at its own instants (the node's map
- * calls, and a period of virtual time; see docs/simulation.md), so an OOM
- * caused by touching pages comes at the first such instant after the limit
- * is crossed, the same one on every replay. Regions belong to the node: a
+ * The simulator counts touched pages at its own check instants (the node's
+ * map calls and the periodic memory samples; see docs/simulation.md), so an
+ * OOM caused by touching pages comes at the first such instant after the
+ * limit is crossed, the same one on every replay. Regions belong to the node: a
  * crash (or an OOM kill) unmaps every one of them. Their content is not
  * persisted: a region is zero-filled memory, whatever its name says. */
 
