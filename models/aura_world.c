@@ -22,6 +22,29 @@ static void deja__aura_free(void *p) {
     free(aw);
 }
 
+/* Parses clock.offsets_ms ("" or one decimal per node, comma-separated)
+ * into ns; 0, or 2 naming the parameter. */
+static int deja__aura_offsets(const char *v, int64_t *out, int *n, int nodes, char *err, size_t errlen) {
+    *n = 0;
+    if (!v || !*v) return 0;
+    char buf[256];
+    snprintf(buf, sizeof buf, "%s", v);
+    for (char *save = NULL, *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+        int64_t x;
+        if (*n >= nodes || deja_parse_fixed9(tok, &x) != 0 || llabs(x) > 1000000000 * (int64_t)1000000) {
+            snprintf(err, errlen, "parameter clock.offsets_ms=%s: expected %d offsets in ms, comma-separated", v,
+                     nodes);
+            return 2;
+        }
+        out[(*n)++] = x / 1000;
+    }
+    if (*n != nodes) {
+        snprintf(err, errlen, "parameter clock.offsets_ms=%s: expected %d offsets, got %d", v, nodes, *n);
+        return 2;
+    }
+    return 0;
+}
+
 /* Builds the world from validated parameters; 2 on a bad value. */
 int deja_aura_setup(deja_world *w, const deja_params *p, char *err, size_t errlen) {
     int64_t nodes, dur, slot, tol, depth, off, drift, step, every, lat, jit, loss;
@@ -65,9 +88,13 @@ int deja_aura_setup(deja_world *w, const deja_params *p, char *err, size_t errle
     aw->oracle = deja_chain_oracle_new(w, window);
     deja_world_set_data(w, aw, deja__aura_free);
 
+    int64_t fixed[64];
+    int nfixed = 0;
+    if (deja__aura_offsets(deja_params_get(p, "clock.offsets_ms"), fixed, &nfixed, (int)nodes, err, errlen)) return 2;
     deja_prng *clk = deja_world_stream(w, "clock");
     for (int64_t i = 0; i < nodes; i++) {
         int64_t o = deja_prng_range(clk, -off_ns, off_ns);
+        if (nfixed) o = fixed[i]; /* drawn anyway: the stream stays the same */
         int64_t d = deja_prng_range(clk, -drift_ppb, drift_ppb);
         int id = deja_node_add(w, "aura", o, d);
         if (id < 0) {

@@ -24,6 +24,7 @@
     {"chain.confirm_depth", "3", "a block is confirmed at this depth"},                                \
     {"chain.orphan_max", "256", "blocks with an unknown parent kept at most"},                         \
     {"clock.offset_ms", offset_ms, "each node's initial wall-clock offset, uniform in +-this (ms)"},   \
+    {"clock.offsets_ms", "", "each node's offset, comma-separated (ms; overrides clock.offset_ms)"},   \
     {"clock.drift_ppm", drift_ppm, "each node's clock drift, uniform in +-this (ppm)"},                \
     {"clock.step_ms", "0", "size of each NTP correction, either sign (ms)"},                           \
     {"clock.step_every_s", "0", "one NTP correction per node every this many seconds (0: none)"},      \

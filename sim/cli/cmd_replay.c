@@ -16,7 +16,7 @@
 
 static void replay__help(FILE *out) {
     fprintf(out,
-            "usage: deja replay FILE.seed [--trace FILE] [--dump-tasks]\n\n"
+            "usage: deja replay FILE.seed [--trace FILE] [--dump-tasks] [--rehash]\n\n"
             "Runs the scenario, seed and overrides recorded in FILE.seed and compares\n"
             "the verdict and trace hash with the recorded ones. Prints the run's\n"
             "summary plus expected_verdict, expected_trace_hash and match=yes|no.\n\n"
@@ -28,15 +28,44 @@ static void replay__help(FILE *out) {
             "  trace_hash = 0123456789abcdef\n"
             "'deja run ... --save FILE.seed' writes one.\n\n"
             "  --trace FILE    write every event of the run to FILE, one a line\n"
-            "  --dump-tasks    print every live task at the end of the run (stderr)\n\n"
+            "  --dump-tasks    print every live task at the end of the run (stderr)\n"
+            "  --rehash        when the verdict matches but the trace hash does not\n"
+            "                  (the node or simulator changed on purpose), write the\n"
+            "                  new hash into FILE.seed; a verdict mismatch is never\n"
+            "                  rewritten\n\n"
             "exit status: 0 verdict and trace hash both match; 1 either differs (the\n"
             "difference is printed on stderr); 2 bad input (unreadable or malformed\n"
             "seed file: the message names FILE:LINE).\n");
 }
 
+/* Rewrites the trace hash of seed file path when the replay's verdict is
+ * the recorded one: 0 rewritten, 1 the verdict differs, 2 I/O error. */
+static int replay__rehash(const char *path, const deja_summary *s) {
+    deja_seedfile sf;
+    char err[512];
+    if (deja_seedfile_load(path, &sf, err, sizeof err) != 0) {
+        fprintf(stderr, "deja replay: %s\n", err);
+        return 2;
+    }
+    int rc = 0;
+    if (strcmp(sf.verdict, deja_summary_get(s, "verdict"))) {
+        fprintf(stderr, "deja replay: --rehash refused: verdict %s, expected %s\n", deja_summary_get(s, "verdict"),
+                sf.verdict);
+        rc = 1;
+    } else if (deja_seedfile_write(path, sf.scenario, sf.seed, sf.overrides, s) != 0) {
+        fprintf(stderr, "deja replay: --rehash: cannot write %s: %s\n", path, strerror(errno));
+        rc = 2;
+    } else {
+        fprintf(stderr, "deja replay: %s: trace hash %s -> %s\n", path, sf.trace_hash,
+                deja_summary_get(s, "trace_hash"));
+    }
+    deja_seedfile_free(&sf);
+    return rc;
+}
+
 int deja_cmd_replay(int argc, char **argv) {
     const char *path = NULL, *trace_path = NULL;
-    bool dump = false;
+    bool dump = false, rehash = false;
     for (int i = 1; i < argc; i++) {
         const char *v;
         int m;
@@ -48,6 +77,8 @@ int deja_cmd_replay(int argc, char **argv) {
             trace_path = v;
         } else if (!strcmp(argv[i], "--dump-tasks")) {
             dump = true;
+        } else if (!strcmp(argv[i], "--rehash")) {
+            rehash = true;
         } else if (argv[i][0] == '-' && argv[i][1]) {
             return deja_cli_usage_error("replay", "unknown flag '%s'", argv[i]);
         } else if (path) {
@@ -72,6 +103,7 @@ int deja_cmd_replay(int argc, char **argv) {
     }
     deja_summary_print(&s, stdout);
     fflush(stdout);
+    if (rc == 1 && rehash) return replay__rehash(path, &s);
     if (rc == 1) fprintf(stderr, "deja replay: mismatch: %s\n", err);
     return rc;
 }
