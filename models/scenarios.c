@@ -10,11 +10,17 @@
 extern const deja_scenario deja_scenario_drift_fork;
 extern const deja_scenario deja_scenario_storage_faults;
 extern const deja_scenario deja_scenario_mem_leak;
+extern const deja_scenario deja_scenario_raft;
+extern const deja_scenario deja_scenario_election;
+extern const deja_scenario deja_scenario_timesync;
 
 static const deja_scenario *const deja__all[] = {
     &deja_scenario_drift_fork,
     &deja_scenario_storage_faults,
     &deja_scenario_mem_leak,
+    &deja_scenario_raft,
+    &deja_scenario_election,
+    &deja_scenario_timesync,
     NULL,
 };
 

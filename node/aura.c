@@ -5,7 +5,11 @@
  * into facts for the oracles. It runs on one task, the caller's: a single
  * rt_select over {context done, inbox} with a timeout up to the next slot
  * boundary, the next deferred block or the next request retry, so there is
- * nothing to stop or leak.
+ * nothing to stop or leak. The one exception: with time sync on
+ * (chain.time_tolerance_ms > 0 and ntp.servers > 0) aura_run starts the
+ * time-sync task (timesync.h) and stops it before it returns; received
+ * timestamps are then checked against its calibrated clock (deferral and
+ * slots stay on the raw wall clock).
  *
  * Every import is one group of store writes (store.h): a CONFIRMED fact is
  * held until its group commits, so the node never reports a confirmation
@@ -13,8 +17,9 @@
  * that syncs). When a group fails, the engine reloads its chain from the
  * store (what is durable is what it knows) and carries on; blocks it misses
  * that way are fetched again as orphans' ancestors. Blocks the store drops
- * as corrupt are asked of the peers. After AURA_STORE_FAILS_MAX failed
- * groups in a row, or when the chain cannot be reloaded, it gives up:
+ * as corrupt are asked of the peers. While the chain cannot be reloaded
+ * (the store cannot even be opened) the engine waits, trying again each
+ * turn. After AURA_STORE_FAILS_MAX failures in a row it gives up:
  * aura_run returns the error and the program returns (a supervisor, or the
  * scenario's restart schedule, starts it again on the same disk).
  */
@@ -25,6 +30,7 @@
 
 #include "chain.h"
 #include "msg.h"
+#include "timesync.h"
 
 #define AURA_DEFAULT_SLOT_MS 1000
 #define AURA_DEFAULT_TOLERANCE_MS (-1) /* -1: one slot length, as AuRa allows one step of drift */
@@ -57,12 +63,13 @@ struct aura {
     aura_config cfg;
     store *st;
     chain_config cc;
-    chain *ch; /* NULL only after a failed reload (stop_rc says why) */
+    chain *ch; /* NULL while a failed store keeps the chain from being reloaded */
     rt_fact *held; /* CONFIRMED facts waiting for their group to commit */
     uint32_t nheld, capheld;
     bool held_lost;        /* one could not be held (out of memory): fail the group */
     uint32_t store_fails;  /* failed store groups in a row */
     int stop_rc;           /* RT_OK, or the store error the engine gave up on */
+    bool recover_pending;  /* RT_FACT_RECOVERED still to report (aura__try_recovered) */
     bool produced_any;
     int64_t last_slot; /* the last slot this node built a block for */
     aura__deferred *defer;
@@ -70,6 +77,10 @@ struct aura {
     aura__pending pending[AURA_PENDING_MAX]; /* oldest first */
     uint32_t npending;
     uint8_t buf[MSG_MAX]; /* outgoing message */
+    /* time sync: when on, received timestamps are checked against its
+     * calibrated clock within chain.time_tolerance_ms (aura__check_time) */
+    timesync *ts;
+    int64_t ts_tolerance_ns;
     /* counters, for the closing log line */
     uint64_t n_produced, n_imported, n_rejected, n_deferred, n_requests, n_reorgs;
     uint64_t n_store_errors, n_refetch;
@@ -290,6 +301,8 @@ static void aura__retry_requests(aura *a) {
 
 /* ---- the store ---------------------------------------------------------- */
 
+static void aura__reload(aura *a);
+
 /* Asks peers (in turn) for every block the store dropped as corrupt. */
 static void aura__refetch(aura *a) {
     uint8_t h[BLOCK_HASH_LEN];
@@ -309,11 +322,39 @@ static void aura__store_failed(aura *a, int rc) {
     a->store_fails++;
     rt_log(RT_LOG_WARN, "aura: store failed (%d), %u time(s) in a row: reloading the chain", rc,
            a->store_fails);
-    chain_close(a->ch);
-    a->ch = chain_open(a->st, &a->cc, aura__on_chain, a);
-    if (a->ch == NULL || a->store_fails >= AURA_STORE_FAILS_MAX) {
+    if (a->store_fails >= AURA_STORE_FAILS_MAX) {
         a->stop_rc = rc;
         rt_log(RT_LOG_ERROR, "aura: giving up on the %s store (%d)", a->st->kind, rc);
+        return;
+    }
+    chain_close(a->ch);
+    a->ch = NULL;
+    aura__reload(a);
+}
+
+/* Opens the chain again from the store (in a group: opening may write
+ * genesis, and reconnects a store that lost its connection). While that
+ * fails the engine has no chain; each failure counts towards giving up. */
+static void aura__reload(aura *a) {
+    assert(a->ch == NULL && a->stop_rc == RT_OK);
+    int rc = store_begin(a->st);
+    if (rc == RT_OK) {
+        a->ch = chain_open(a->st, &a->cc, aura__on_chain, a);
+        if (a->ch == NULL) {
+            store_rollback(a->st);
+            rc = RT_EIO;
+        } else if ((rc = store_commit(a->st)) != RT_OK) {
+            chain_close(a->ch);
+            a->ch = NULL;
+        }
+    }
+    if (rc != RT_OK) {
+        rt_log(RT_LOG_WARN, "aura: cannot reload the chain (%d)", rc);
+        a->n_store_errors++;
+        if (++a->store_fails >= AURA_STORE_FAILS_MAX) {
+            a->stop_rc = rc;
+            rt_log(RT_LOG_ERROR, "aura: giving up on the %s store (%d)", a->st->kind, rc);
+        }
     }
 }
 
@@ -468,8 +509,31 @@ static void aura__release_due(aura *a, int64_t wall) {
         aura__deferred d = a->defer[best];
         a->defer[best] = a->defer[--a->ndefer];
         aura__import(a, &d.b, d.from);
-        if (a->stop_rc != RT_OK) return;
+        if (a->ch == NULL) return;
     }
+}
+
+/* The stateless checks of b (aura_check): against the raw wall clock and
+ * aura.future_tolerance_ms, or, with time sync on, against its calibrated
+ * clock and chain.time_tolerance_ms. */
+static node_reason aura__check_time(const aura *a, const block *b, int64_t wall) {
+    if (a->ts == NULL) return aura_check(&a->cfg, b, wall);
+    aura_config c = a->cfg;
+    c.tolerance_ns = a->ts_tolerance_ns;
+    return aura_check(&c, b, timesync_now(a->ts));
+}
+
+/* Starts time sync when chain.time_tolerance_ms > 0 and ntp.servers > 0. */
+static void aura__timesync_start(aura *a, rt_ctx *ctx) {
+    int64_t tol_ms = rt_param_i64("chain.time_tolerance_ms", 0);
+    if (tol_ms <= 0 || rt_param_i64("ntp.servers", 0) <= 0) return;
+    if (tol_ms > AURA_MAX_MS) tol_ms = AURA_MAX_MS;
+    timesync_config tc;
+    timesync_config_load(&tc);
+    a->ts = timesync_start(ctx, &tc);
+    a->ts_tolerance_ns = tol_ms * RT_MS;
+    if (a->ts == NULL)
+        rt_log(RT_LOG_WARN, "aura: time sync asked for but not started: checking the raw wall clock");
 }
 
 /* The receive path of one block from node `from`. */
@@ -478,7 +542,7 @@ static void aura__on_block(aura *a, const block *b, uint32_t from) {
     block_hash(b, h);
     if (chain_has(a->ch, h)) return; /* a duplicate, or the answer we already have */
     int64_t wall = rt_wall_ns();
-    node_reason why = aura_check(&a->cfg, b, wall);
+    node_reason why = aura__check_time(a, b, wall);
     if (why != NODE_REJ_NONE) {
         char hex[17];
         rt_log(RT_LOG_DEBUG, "aura: refused block %s slot %llu from %u: reason %d",
@@ -523,6 +587,34 @@ static void aura__on_msg(aura *a, const rt_msg *m) {
     }
 }
 
+/* ---- recovery ------------------------------------------------------------ */
+
+/* Reports RT_FACT_RECOVERED once the block at the recovered confirmed
+ * height can be read: when a block between it and the head was dropped as
+ * corrupt, the report waits (asking a peer for the missing block) until the
+ * walk from the head gets through, so the hash it names is vouched for. */
+static void aura__try_recovered(aura *a) {
+    if (!a->recover_pending || a->ch == NULL) return;
+    uint64_t conf = chain_confirmed(a->ch);
+    uint8_t h[BLOCK_HASH_LEN];
+    block b;
+    int rc = chain_canonical(a->ch, conf, h);
+    if (rc == RT_OK) rc = chain_get(a->ch, h, &b);
+    if (rc != RT_OK) {
+        /* h is the block the walk could not read */
+        if (rc == RT_ENOENT && a->cfg.n >= 2)
+            aura__request(a, (a->cfg.self + 1 + (uint32_t)(a->n_refetch++ % (a->cfg.n - 1))) % a->cfg.n, h);
+        return;
+    }
+    a->recover_pending = false;
+    const block *head = chain_head(a->ch);
+    char hex[17];
+    rt_log(RT_LOG_INFO, "aura: recovered from the %s store: confirmed %llu (%s), head %llu",
+           a->st->kind, (unsigned long long)conf, block_hash_hex(h, hex),
+           (unsigned long long)head->height);
+    aura__fact(RT_FACT_RECOVERED, &b, h, (int64_t)head->height);
+}
+
 /* ---- the loop ----------------------------------------------------------- */
 
 /* How long to wait (monotonic ns) from wall: until the next slot boundary,
@@ -554,14 +646,19 @@ int aura_run(aura *a, rt_ctx *ctx) {
     rt_log(RT_LOG_INFO, "aura: validator %u of %u, slot %lld ms, tolerance %lld ms, k=%llu",
            a->cfg.self, a->cfg.n, (long long)(a->cfg.slot_ns / RT_MS),
            (long long)(a->cfg.tolerance_ns / RT_MS), (unsigned long long)a->cfg.confirm_depth);
+    aura__timesync_start(a, ctx);
     while (rt_ctx_err(ctx) == RT_OK && a->stop_rc == RT_OK) {
         /* The wall clock may have stepped since the last turn: recompute. */
         int64_t wall = rt_wall_ns();
-        aura__release_due(a, wall);
-        if (a->stop_rc == RT_OK) aura__maybe_produce(a, wall);
+        if (a->ch == NULL) aura__reload(a); /* the store failed and still does */
+        if (a->ch != NULL) aura__release_due(a, wall);
+        if (a->ch != NULL) aura__maybe_produce(a, wall);
         if (a->stop_rc != RT_OK) break;
-        aura__refetch(a); /* blocks dropped by reads outside a group */
-        aura__retry_requests(a);
+        if (a->ch != NULL) {
+            aura__refetch(a); /* blocks dropped by reads outside a group */
+            aura__try_recovered(a);
+            aura__retry_requests(a);
+        }
         rt_msg *m = NULL;
         rt_case cases[2] = {
             {.ch = done, .op = RT_RECV, .elem = NULL, .result = 0},
@@ -572,10 +669,14 @@ int aura_run(aura *a, rt_ctx *ctx) {
         if (fired == 1) {
             if (cases[1].result != RT_OK) break; /* inbox closed: the node is going away */
             assert(m != NULL);
-            aura__on_msg(a, m);
+            if (a->ch != NULL) aura__on_msg(a, m); /* else: no chain to serve or extend */
             rt_msg_free(m);
         }
     }
+    if (a->recover_pending)
+        rt_log(RT_LOG_WARN, "aura: stopped before the recovered chain could be read back");
+    timesync_stop(a->ts);
+    a->ts = NULL;
     /* Messages still queued are ours to free. */
     rt_msg *m = NULL;
     while (rt_chan_recv(inbox, &m, 0) == RT_OK) rt_msg_free(m);
@@ -596,25 +697,8 @@ int aura_run(aura *a, rt_ctx *ctx) {
 
 void aura_report_recovered(aura *a) {
     assert(a != NULL && a->ch != NULL);
-    uint64_t conf = chain_confirmed(a->ch);
-    uint8_t h[BLOCK_HASH_LEN];
-    block b;
-    int rc = chain_canonical(a->ch, conf, h);
-    if (rc == RT_OK) rc = chain_get(a->ch, h, &b);
-    if (rc != RT_OK) {
-        /* an ancestor was dropped as corrupt: the hash cannot be vouched for */
-        rt_log(RT_LOG_WARN, "aura: confirmed block at height %llu unreadable (%d)",
-               (unsigned long long)conf, rc);
-        memset(&b, 0, sizeof b);
-        b.height = conf;
-        memset(h, 0, sizeof h);
-    }
-    const block *head = chain_head(a->ch);
-    char hex[17];
-    rt_log(RT_LOG_INFO, "aura: recovered from the %s store: confirmed %llu (%s), head %llu",
-           a->st->kind, (unsigned long long)conf, block_hash_hex(h, hex),
-           (unsigned long long)head->height);
-    aura__fact(RT_FACT_RECOVERED, &b, h, (int64_t)head->height);
+    a->recover_pending = true;
+    aura__try_recovered(a);
 }
 
 /* ---- lifetime ----------------------------------------------------------- */

@@ -79,11 +79,15 @@ node_reason aura_check_parent(void *arg, const block *b, const block *parent);
 aura *aura_open(const aura_config *cfg, store *st);
 
 /* Reports RT_FACT_RECOVERED: the chain found in the store (height: the
- * confirmed height, hash and root: that block, value: the head height). */
+ * confirmed height, hash and root: that block, value: the head height);
+ * when a block on the way down from the head was lost to corruption, the
+ * report waits in aura_run until a peer has sent it again. */
 void aura_report_recovered(aura *a);
 
 /* Runs the engine on the calling task until ctx is done: produces in its
- * slots, answers and imports messages. Spawns no task. Returns RT_OK, or
+ * slots, answers and imports messages. Spawns no task, except time sync's
+ * (when chain.time_tolerance_ms and ntp.servers are > 0; stopped before it
+ * returns, see aura.c). Returns RT_OK, or
  * the store error it gave up on (see aura.c) before ctx was done. */
 int aura_run(aura *a, rt_ctx *ctx);
 

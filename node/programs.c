@@ -16,10 +16,13 @@
 #include <string.h>
 
 #include "aura.h"
+#include "raft.h"
 #include "deja/rt.h"
 #include "store.h"
+#include "timesync.h"
 
 #define NODE_DB_PATH "chain.db"
+#define NODE_OPEN_TRIES 4 /* attempts at opening the engine on a failing store */
 
 /* Reports the outcome of a store integrity check (0: ok, 1: failed). */
 static void node__integrity_fact(bool ok) {
@@ -34,7 +37,9 @@ static void node__integrity_fact(bool ok) {
  * from an empty one when it is damaged or unreadable. Returns RT_OK and
  * *out, or the error that leaves the node without a store. */
 static int node__open_sqlite(const store_sqlite_cfg *scfg, bool restart, store **out) {
-    int rc = store_sqlite_open(NODE_DB_PATH, scfg, out);
+    int rc = RT_EIO;
+    for (int i = 0; i < NODE_OPEN_TRIES && rc == RT_EIO; i++) /* a failed fsync may pass next time */
+        rc = store_sqlite_open(NODE_DB_PATH, scfg, out);
     if (rc == RT_OK && restart) rc = store_check(*out);
     if (restart && rc != RT_ENOSPC && rc != RT_ENOMEM) node__integrity_fact(rc == RT_OK);
     if (rc == RT_OK || !restart || rc == RT_ENOSPC || rc == RT_ENOMEM) {
@@ -50,6 +55,23 @@ static int node__open_sqlite(const store_sqlite_cfg *scfg, bool restart, store *
     *out = NULL;
     if (store_sqlite_wipe(NODE_DB_PATH) != RT_OK) return RT_EIO;
     return store_sqlite_open(NODE_DB_PATH, scfg, out);
+}
+
+/* Opens the engine on st (writing genesis to a fresh store) as one store
+ * group, a few times over: a write that fails now (a failed fsync) may well
+ * succeed the next time. NULL when every attempt failed. */
+static aura *node__open_engine(const aura_config *cfg, store *st) {
+    for (int i = 0; i < NODE_OPEN_TRIES; i++) {
+        if (store_begin(st) != RT_OK) continue;
+        aura *a = aura_open(cfg, st);
+        if (a == NULL) {
+            store_rollback(st);
+            continue;
+        }
+        if (store_commit(st) == RT_OK) return a;
+        aura_close(a);
+    }
+    return NULL;
 }
 
 void node_aura_main(rt_ctx *ctx) {
@@ -77,7 +99,7 @@ void node_aura_main(rt_ctx *ctx) {
         rt_log(RT_LOG_ERROR, "node: cannot open the %s store: %d", kind, rc);
         return;
     }
-    aura *a = aura_open(&cfg, st);
+    aura *a = node__open_engine(&cfg, st);
     if (a == NULL && restart) {
         /* the database opened but its chain cannot be read (a head lost to
          * corruption): start over rather than fail the same way each start */
@@ -87,7 +109,7 @@ void node_aura_main(rt_ctx *ctx) {
         st = NULL;
         rc = store_sqlite_wipe(NODE_DB_PATH);
         if (rc == RT_OK) rc = store_sqlite_open(NODE_DB_PATH, &scfg, &st);
-        if (rc == RT_OK) a = aura_open(&cfg, st);
+        if (rc == RT_OK) a = node__open_engine(&cfg, st);
     }
     if (a == NULL) {
         rt_log(RT_LOG_ERROR, "node: cannot open the engine on the %s store (%d)", kind, rc);
@@ -101,4 +123,8 @@ void node_aura_main(rt_ctx *ctx) {
     store_close(st);
 }
 
-void rt_programs(void) { rt_program_register("aura", node_aura_main); }
+void rt_programs(void) {
+    rt_program_register("aura", node_aura_main);
+    rt_program_register("raft", node_raft_main);
+    rt_program_register("timesync", timesync_main);
+}

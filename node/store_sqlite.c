@@ -34,16 +34,19 @@
  * Errors: SQLITE_FULL maps to RT_ENOSPC, SQLITE_NOMEM to RT_ENOMEM, every
  * other failure (SQLITE_IOERR_*, SQLITE_CORRUPT, SQLITE_NOTADB, ...) to
  * RT_EIO. Any error inside begin/commit makes the commit fail and undo the
- * group. After an error other than FULL or NOMEM the connection is closed
- * and opened again at the next rollback or begin: SQLite then reads the
- * database afresh (its page cache may hold what a bad read returned, and in
- * exclusive mode it may stay in its error state otherwise). While the
- * database cannot be opened, every call fails and begin retries the open.
+ * group. A failed fsync (SQLITE_IOERR_FSYNC) needs nothing more: SQLite's
+ * WAL index never took in the frames whose sync failed, and the next commit
+ * writes over them. After other errors (a read that failed or found damage,
+ * a failed write) the connection is closed and opened again at the next
+ * rollback or begin, so SQLite reads the database afresh, and the reopened
+ * store first settles the WAL (store_sqlite__settle). While the database
+ * cannot be opened, every call fails and begin retries the open.
  *
  * No call here switches tasks (the VFS guarantees it for SQLite's I/O), so
- * a simulated crash always finds the database between two calls. SQLite's
- * own memory is not the node's accounted heap: after a simulated crash the
- * connection's memory stays behind (see docs/node.md).
+ * a simulated crash always finds the database between two calls. In the
+ * simulator SQLite's allocations are charged to the running node and vanish
+ * with it at a crash: the connection is gone, as a killed process's is, and
+ * the restarted node simply opens the database again.
  */
 #include <assert.h>
 #include <stdbool.h>
@@ -123,7 +126,8 @@ typedef struct store_sqlite {
 
 /* Records a failed SQLite call (rc): logs it, reports corruption SQLite
  * found itself, fails the open group and marks the connection for a reopen
- * (unless the disk is full or memory ran out). Returns the RT_E* code. */
+ * (unless the disk is full, memory ran out or an fsync failed: see the top
+ * of the file). Returns the RT_E* code. */
 static int store_sqlite__fail(store_sqlite *s, int rc, const char *what) {
     int prim = rc & 0xff;
     int rt = prim == SQLITE_FULL ? RT_ENOSPC : prim == SQLITE_NOMEM ? RT_ENOMEM : RT_EIO;
@@ -135,7 +139,7 @@ static int store_sqlite__fail(store_sqlite *s, int rc, const char *what) {
         f.value = STORE_CORRUPT_SQLITE;
         rt_fact_report(&f);
     }
-    if (prim != SQLITE_FULL && prim != SQLITE_NOMEM) s->reopen = true;
+    if (prim != SQLITE_FULL && prim != SQLITE_NOMEM && rc != SQLITE_IOERR_FSYNC) s->reopen = true;
     if (s->in_txn && s->txn_err == RT_OK) s->txn_err = rt;
     return rt;
 }
@@ -256,10 +260,39 @@ static int store_sqlite__wal_hook(void *arg, sqlite3 *db, const char *name, int 
     return SQLITE_OK;
 }
 
+/* Makes everything SQLite now reads as committed durable in the database
+ * file, and the log empty on the disk, before a reopened store is used.
+ * After a failed fsync the page cache still shows the WAL frames the disk
+ * never got; the connection that wrote them ignores them (its WAL index
+ * ends before them, so its next commit overwrites them), but a new
+ * connection would take them for committed, and later commits appended
+ * behind them would be lost with them at the next crash. So the whole WAL
+ * is checkpointed (the database file synced) and truncated, and the
+ * truncation synced too: SQLite leaves it unsynced, and the older frames a
+ * crash would bring back would override newer database pages. Not needed
+ * at a first open: after a crash the page cache is what the disk holds. */
+static int store_sqlite__settle(store_sqlite *s) {
+    int rc = sqlite3_wal_checkpoint_v2(s->db, "main", SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
+    if (rc == SQLITE_IOERR_READ || rc == SQLITE_IOERR_SHORT_READ || (rc & 0xff) == SQLITE_CORRUPT) {
+        /* a bad sector or page: the reason for this reopen, not a sync that failed */
+        rt_log(RT_LOG_WARN, "store: checkpoint at reopen: %s (%d)", sqlite3_errstr(rc), rc);
+        return RT_OK;
+    }
+    if (rc != SQLITE_OK) return store_sqlite__fail(s, rc, "checkpoint at reopen");
+    sqlite3_file *wal = NULL;
+    rc = sqlite3_file_control(s->db, "main", SQLITE_FCNTL_JOURNAL_POINTER, &wal);
+    if (rc == SQLITE_OK && wal != NULL && wal->pMethods != NULL) {
+        rc = wal->pMethods->xSync(wal, SQLITE_SYNC_FULL);
+        if (rc != SQLITE_OK) return store_sqlite__fail(s, rc, "sync of the emptied WAL");
+    }
+    s->wal_frames = 0;
+    return RT_OK;
+}
+
 /* Opens the database with the store's settings, creates the schema in a
- * fresh one and prepares the statements: RT_OK, or an error with the
- * store disconnected. */
-static int store_sqlite__connect(store_sqlite *s) {
+ * fresh one, prepares the statements and (settle: a reopen) settles the
+ * WAL: RT_OK, or an error with the store disconnected. */
+static int store_sqlite__connect(store_sqlite *s, bool settle) {
     assert(s->db == NULL);
     s->reopen = false;
     if (store_vfs_register() != RT_OK) return RT_EIO;
@@ -301,6 +334,7 @@ static int store_sqlite__connect(store_sqlite *s) {
                                 NULL);
         if (rc != SQLITE_OK) e = store_sqlite__fail(s, rc, store_sqlite__sql[i]);
     }
+    if (e == RT_OK && settle && s->cfg.sync) e = store_sqlite__settle(s);
     if (e != RT_OK) {
         store_sqlite__disconnect(s);
         return e;
@@ -313,7 +347,7 @@ static int store_sqlite__connect(store_sqlite *s) {
 static void store_sqlite__reopen(store_sqlite *s) {
     rt_log(RT_LOG_INFO, "store: reopening %s after an error", s->path);
     store_sqlite__disconnect(s);
-    if (store_sqlite__connect(s) != RT_OK)
+    if (store_sqlite__connect(s, true) != RT_OK)
         rt_log(RT_LOG_ERROR, "store: cannot reopen %s: every call fails until it can", s->path);
 }
 
@@ -516,7 +550,7 @@ static int store_sqlite__begin(store *st) {
     assert(!s->in_txn && "store groups do not nest");
     if (s->reopen && s->db != NULL) store_sqlite__reopen(s);
     if (s->db == NULL) {
-        int rc = store_sqlite__connect(s);
+        int rc = store_sqlite__connect(s, true);
         if (rc != RT_OK) return rc;
     }
     int rc = store_sqlite__run(s, s->st[SQ_BEGIN], "begin");
@@ -545,6 +579,10 @@ static void store_sqlite__checkpoint(store_sqlite *s) {
     if (s->wal_frames < STORE_SQLITE_WAL_PAGES) return;
     int rc = store_sqlite__checkpoint_once(s);
     if (rc == SQLITE_OK || (rc & 0xff) == SQLITE_BUSY) return;
+    if (rc == SQLITE_IOERR_FSYNC) { /* nothing was lost: the WAL holds it all; next commit retries */
+        rt_log(RT_LOG_WARN, "store: checkpoint: %s (%d)", sqlite3_errstr(rc), rc);
+        return;
+    }
     rt_log(RT_LOG_WARN, "store: checkpoint: %s (%d): rewriting the database", sqlite3_errstr(rc), rc);
     rc = sqlite3_exec(s->db, "VACUUM", NULL, NULL, NULL);
     if (rc == SQLITE_OK) rc = store_sqlite__checkpoint_once(s);
@@ -634,7 +672,7 @@ int store_sqlite_open(const char *path, const store_sqlite_cfg *cfg, store **out
         .take_corrupt = store_sqlite__take_corrupt,
         .close = store_sqlite__close,
     };
-    int rc = store_sqlite__connect(s);
+    int rc = store_sqlite__connect(s, false);
     if (rc != RT_OK) {
         rt_free(s);
         return rc;

@@ -9,7 +9,7 @@ lib=${1:?usage: lint_seam.sh LIBRARY}
 [ -f "$lib" ] || { echo "lint_seam: $lib: no such file" >&2; exit 2; }
 
 allowed='^(rt_[a-z0-9_]+|sqlite3_[a-z0-9_]+|XXH[A-Za-z0-9_]+|XXH_INLINE_[A-Za-z0-9_]+'
-allowed="$allowed|memcpy|memmove|memset|memcmp|memchr|strlen|strnlen|strcmp|strncmp|strchr|strrchr|strstr"
+allowed="$allowed|memcpy|memmove|memset|memcmp|bcmp|memchr|strlen|strnlen|strcmp|strncmp|strchr|strrchr|strstr|strspn|strcspn"
 allowed="$allowed|strcpy|strncpy|snprintf|vsnprintf|qsort|bsearch|strtol|strtoll|strtoul|strtoull"
 allowed="$allowed|abs|labs|llabs|isalnum|isalpha|isdigit|isspace|isxdigit|tolower|toupper|__ctype_b_loc"
 allowed="$allowed|__ctype_tolower_loc|__ctype_toupper_loc|__assert_fail|__stack_chk_fail"

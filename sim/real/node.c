@@ -259,7 +259,7 @@ static struct {
 } real__st;
 
 static const char *real__kind_name(rt_fact_kind k) {
-    switch (k) {
+    switch ((int)k) {
     case RT_FACT_PRODUCED: return "produced";
     case RT_FACT_IMPORTED: return "imported";
     case RT_FACT_REJECTED: return "rejected";
@@ -269,8 +269,16 @@ static const char *real__kind_name(rt_fact_kind k) {
     case RT_FACT_RECOVERED: return "recovered";
     case RT_FACT_INTEGRITY: return "integrity";
     case RT_FACT_CORRUPTION: return "corruption";
+    case RT_FACT_CLOCK: return "clock";
+    case RT_FACT_RAFT_ELECTION: return "raft-election";
+    case RT_FACT_RAFT_LEADER: return "raft-leader";
+    case RT_FACT_RAFT_FOLLOW: return "raft-follow";
+    case RT_FACT_RAFT_STEPDOWN: return "raft-stepdown";
+    case RT_FACT_RAFT_COMMITTED: return "raft-committed";
+    case RT_FACT_RAFT_RECOVERED: return "raft-recovered";
+    case RT_FACT_RAFT_LEASE_READ: return "raft-lease-read";
+    default: return "unknown"; /* a kind added to rt.h since: named by number in the log */
     }
-    return "unknown";
 }
 
 static void real__hex(const uint8_t *b, char *out) {

@@ -27,4 +27,41 @@ deja_chain_oracle *deja_chain_oracle_new(deja_world *w, int64_t liveness_window_
 void deja_chain_oracle_finish(deja_chain_oracle *o, deja_world *w, deja_summary *s);
 void deja_chain_oracle_free(deja_chain_oracle *o);
 
+/* ---- the raft oracle ----------------------------------------------------- */
+
+/* The raft oracle judges runs of the Raft ordering engine (node/raft.h) from
+ * its RT_FACT_RAFT_* facts and the simulator's node events:
+ *   election_safety  at most one leader per term;
+ *   safety           no two commits (by any nodes, or one node before and
+ *                    after a crash) of different entries at one index;
+ *   apply_order      every node applies its commit index in order;
+ *   durability       a restarted node recovers a log reaching at least the
+ *                    highest index it had committed before;
+ *   lease            no read served under the lease of a leader whose term
+ *                    a newer, established leader already replaced;
+ *   liveness         a leader is established at the end and (when
+ *                    liveness_window_ns > 0) every node committed something
+ *                    in the last liveness_window_ns of the run.
+ * A leader is "established" once a majority (itself included) knows it:
+ * its LEADER fact plus FOLLOW facts of its term. Metrics: elections
+ * (distinct terms with a candidate), false_elections (a term started while
+ * the established leader was up, not paused and in the candidate's
+ * partition group), leaders, leader_losses, downtime_ms (sum over losses of
+ * the time from the loss -- the leader's crash or step-down, else the first
+ * election of a newer term -- until a new leader is established; absent
+ * when the run ends leaderless after a loss: see leaderless_end_ms),
+ * max_downtime_ms, first_leader_ms, commit_index (lowest over nodes at the
+ * end), lease_reads, stale_reads, lease_overlap_ms. Times in ms carry three
+ * decimals. */
+typedef struct deja_raft_oracle deja_raft_oracle;
+
+deja_raft_oracle *deja_raft_oracle_new(deja_world *w, int64_t liveness_window_ns);
+/* Tells the oracle the network's partition groups from now on (one byte
+ * per node, as deja_net_partition), for false_elections. */
+void deja_raft_oracle_set_groups(deja_raft_oracle *o, const uint8_t *groups);
+/* Adds the metrics to s and sets verdict when an oracle fails (in the order
+ * listed above). */
+void deja_raft_oracle_finish(deja_raft_oracle *o, deja_world *w, deja_summary *s);
+void deja_raft_oracle_free(deja_raft_oracle *o);
+
 #endif /* DEJA_ORACLE_H */

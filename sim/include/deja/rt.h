@@ -153,6 +153,31 @@ rt_chan *rt_timer_chan(rt_timer *t);
 /* Stops and frees the timer (its channel with it). */
 void rt_timer_stop(rt_timer *t);
 
+/* ---- time servers ------------------------------------------------------ */
+
+/* One exchange with a time server, NTP's four timestamps (ns since the
+ * epoch): t1 local send and t4 local receive, read from this node's wall
+ * clock (rt_wall_ns); t2 server receive and t3 server send, read from the
+ * server's clock. root_disp_ns is the error bound the server claims for its
+ * own clock (NTP's root dispersion; a lying server claims it too). With
+ * them: offset = ((t2 - t1) + (t3 - t4)) / 2 (server minus local) and
+ * delay = (t4 - t1) - (t3 - t2). */
+typedef struct rt_time_sample {
+    int64_t t1, t2, t3, t4;
+    int64_t root_disp_ns;
+} rt_time_sample;
+
+/* How many time servers this node can ask (0: none). Servers are numbered
+ * 0 .. rt_time_servers() - 1. In the simulator they are the scenario's
+ * (world.h: deja_timesrv_config); the production backend offers one, the
+ * host's own CLOCK_REALTIME with zero delay (the host's NTP daemon is what
+ * disciplines it there). */
+uint32_t rt_time_servers(void);
+/* Asks time server `server` for the time, blocking the calling task for the
+ * round trip: RT_OK and *out filled, RT_ETIMEDOUT when no answer came
+ * within timeout_ns (monotonic), RT_EINVAL for an unknown server. */
+int rt_time_query(uint32_t server, rt_time_sample *out, int64_t timeout_ns);
+
 /* ---- network ----------------------------------------------------------- */
 
 /* A message as delivered: allocated by the backend, freed with rt_msg_free. */
@@ -279,6 +304,21 @@ typedef enum rt_fact_kind {
                               (height = confirmed height, hash = that block, value = head height) */
     RT_FACT_INTEGRITY = 8, /* a store integrity check ran (value 0: ok, else failed) */
     RT_FACT_CORRUPTION = 9, /* corrupted data detected and refused (value: where, node-defined) */
+    RT_FACT_CLOCK = 10,     /* time sync's estimate (value: calibrated wall time minus raw
+                               wall time, ns, read at one instant; see node/timesync.h) */
+    /* Raft ordering engine (node/raft.h), numbered 40..49 so other engines'
+     * kinds do not collide; judged by the raft oracle (deja/oracle.h). */
+    RT_FACT_RAFT_ELECTION = 40,  /* became a candidate of term `height` (value: its last log index) */
+    RT_FACT_RAFT_LEADER = 41,    /* became leader of term `height` (value: its last log index) */
+    RT_FACT_RAFT_FOLLOW = 42,    /* first AppendEntries accepted in term `height` (value: the leader) */
+    RT_FACT_RAFT_STEPDOWN = 43,  /* the leader of term `height` stepped down (value: 1 saw a higher
+                                    term, 2 lost touch with a majority: check-quorum) */
+    RT_FACT_RAFT_COMMITTED = 44, /* the entry at index `height` was committed and applied, in index
+                                    order (slot: its term, hash: its block's hash, root: state root) */
+    RT_FACT_RAFT_RECOVERED = 45, /* a (re)start found raft state on disk: height = last log index,
+                                    slot = its term, hash = its block's hash, value = current term */
+    RT_FACT_RAFT_LEASE_READ = 46, /* the leader of term `height` served a read under its lease
+                                     (value: lease left, ns of its monotonic clock) */
 } rt_fact_kind;
 
 typedef struct rt_fact {

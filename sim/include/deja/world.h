@@ -78,6 +78,35 @@ void deja_clock_slew(deja_world *w, uint32_t node, int64_t at_ns, int64_t delta_
 /* The node's current clock error (wall - true), for metrics. */
 int64_t deja_clock_error(const deja_world *w, uint32_t node);
 
+/* ---- time servers (timesrv.c) ------------------------------------------ */
+
+#define DEJA_TIMESRV_MAX 16
+
+/* Gives every node n time servers (rt_time_query). Server i has a fixed
+ * clock error uniform in +-err_ns and a base one-way delay per direction
+ * uniform in [delay/2, 3*delay/2] (so each path is asymmetric); every query
+ * adds a delay uniform in [0, jitter_ns] to each direction. The last
+ * `falsetickers` servers are also off by falseticker_ns, either sign (they
+ * still claim err_ns as their error bound). Draws come from the "ntp"
+ * stream. Also starts recording every RT_FACT_CLOCK fact as a sample of the
+ * raw and the calibrated clock error (deja_timesrv_stats). Call once, from
+ * the scenario's setup; n <= DEJA_TIMESRV_MAX. */
+void deja_timesrv_config(deja_world *w, uint32_t n, int64_t err_ns, int64_t delay_ns, int64_t jitter_ns,
+                         uint32_t falsetickers, int64_t falseticker_ns);
+
+/* The clock error of every RT_FACT_CLOCK sample so far: at the fact's
+ * instant, raw = wall - true (deja_clock_error) and calibrated = raw +
+ * value (the node's calibrated wall minus its raw wall), so calibrated =
+ * calibrated wall - true. Percentiles of |error| in ns (nearest rank). */
+typedef struct deja_clock_stats {
+    uint64_t samples;
+    int64_t raw_p50, raw_p99, raw_max;
+    int64_t cal_p50, cal_p99, cal_max;
+} deja_clock_stats;
+
+/* Fills *out (all zero without samples or servers). */
+void deja_timesrv_stats(const deja_world *w, deja_clock_stats *out);
+
 /* ---- process faults and memory ------------------------------------------- */
 
 /* Node events the simulator reports to fact listeners, as rt_fact kinds

@@ -1,0 +1,144 @@
+/*
+ * timesync.c -- the scenario `timesync`: N nodes whose clocks are off by a
+ * random offset and drift, each running time sync (node/timesync.c) against
+ * ntp.servers simulated time servers (sim/timesrv.c), ntp.falsetickers of
+ * which lie. It measures the clock error of the raw wall clock and of the
+ * calibrated clock, sampled every ntp.report_ms of every node.
+ *
+ * timesync.program = timesync runs time sync alone (the "timesync"
+ * program); = aura runs the AuRa validators of drift-fork with time sync on
+ * (chain.time_tolerance_ms > 0), which then validate block timestamps
+ * against the calibrated clock, and adds the chain oracle's verdict.
+ *
+ * Error signs: raw = wall - true (deja_clock_error); the node reports its
+ * offset estimate (calibrated wall - raw wall), so calibrated = raw +
+ * estimate = calibrated wall - true. The summary gives P50 and P99 of
+ * |error| over all samples of all nodes, in microseconds. Verdict: ok,
+ * unless the calibrated P99 is worse than the raw P99 ("timesync"), or a
+ * task leaked (set by the runner), or the chain oracle fails (aura).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "aura_world.h"
+
+static const deja_param_def deja__timesync_params[] = {
+    DEJA_AURA_PARAMS("600", "30", "50", "mem"),
+    {"timesync.program", "timesync", "what the nodes run: timesync (time sync alone) or aura (AuRa + time sync)"},
+    {"chain.time_tolerance_ms", "500", "aura: accept block timestamps up to this far ahead of the calibrated clock (ms)"},
+    {"ntp.servers", "4", "time servers every node polls"},
+    {"ntp.falsetickers", "1", "how many of them lie (the last ones)"},
+    {"ntp.falseticker_ms", "500", "how far a falseticker is off, either sign (ms)"},
+    {"ntp.server_err_ms", "1", "each server's own error, uniform in +-this (ms); also its claimed bound"},
+    {"ntp.delay_ms", "10", "one-way delay to a server: per direction uniform in [d/2, 3d/2] (ms)"},
+    {"ntp.jitter_ms", "5", "extra delay per query and direction, uniform in [0, this] (ms)"},
+    {"ntp.poll_ms", "16000", "time between two polls of every server (ms)"},
+    {"ntp.report_ms", "1000", "how often each node reports its estimate (a clock-error sample) (ms)"},
+    {"ntp.filter", "8", "samples kept per server (the lowest-distance one is used)"},
+    {"ntp.window", "16", "estimates in the least-squares drift fit"},
+    {NULL, NULL, NULL},
+};
+
+/* Nodes running the "timesync" program, clocks drawn as deja_aura_setup
+ * draws them (same stream, same order). 0 or 2. */
+static int deja__ts_nodes(deja_world *w, const deja_params *p, char *err, size_t errlen) {
+    int64_t nodes, dur, off, drift, step, every;
+    if (deja_params_i64(p, "sim.nodes", 1, 64, &nodes, err, errlen) ||
+        deja_params_i64(p, "sim.duration_s", 1, 10000000, &dur, err, errlen) ||
+        deja_params_fixed9(p, "clock.offset_ms", 0, 1000000000, &off, err, errlen) ||
+        deja_params_fixed9(p, "clock.drift_ppm", 0, 100000, &drift, err, errlen) ||
+        deja_params_fixed9(p, "clock.step_ms", 0, 1000000000, &step, err, errlen) ||
+        deja_params_fixed9(p, "clock.step_every_s", 0, 1000000000, &every, err, errlen))
+        return 2;
+    const char *ntp = deja_params_get(p, "clock.ntp");
+    int slew = ntp && !strcmp(ntp, "slew");
+    if (!ntp || (!slew && strcmp(ntp, "step"))) {
+        snprintf(err, errlen, "parameter clock.ntp=%s: expected step or slew", ntp ? ntp : "(unset)");
+        return 2;
+    }
+    int64_t off_ns = off / 1000, drift_ppb = drift / 1000000, step_ns = step / 1000, every_ns = every;
+    deja_world_set_duration(w, dur * RT_SEC);
+    deja_prng *clk = deja_world_stream(w, "clock");
+    for (int64_t i = 0; i < nodes; i++) {
+        int64_t o = deja_prng_range(clk, -off_ns, off_ns);
+        int64_t d = deja_prng_range(clk, -drift_ppb, drift_ppb);
+        int id = deja_node_add(w, "timesync", o, d);
+        if (id < 0) {
+            snprintf(err, errlen, "program 'timesync' is not registered");
+            return 2;
+        }
+        deja_world_trace(w, "node %d clock offset_ns=%lld drift_ppb=%lld", id, (long long)o, (long long)d);
+        /* raw-clock corrections (an NTP daemon's steps or slews): the
+         * calibrated clock, kept against the monotonic one, ignores them */
+        if (step_ns > 0 && every_ns > 0) {
+            for (int64_t t = deja_prng_range(clk, 0, every_ns - 1); t < dur * RT_SEC; t += every_ns) {
+                int64_t delta = deja_prng_below(clk, 2) ? step_ns : -step_ns;
+                if (slew)
+                    deja_clock_slew(w, (uint32_t)id, t, delta);
+                else
+                    deja_clock_step(w, (uint32_t)id, t, delta);
+            }
+        }
+    }
+    return 0;
+}
+
+/* Builds the world: nodes (timesync or aura) and the time servers. */
+static int deja__timesync_setup(deja_world *w, const deja_params *p, char *err, size_t errlen) {
+    const char *prog = deja_params_get(p, "timesync.program");
+    int aura = prog && !strcmp(prog, "aura");
+    if (!prog || (!aura && strcmp(prog, "timesync"))) {
+        snprintf(err, errlen, "parameter timesync.program=%s: expected timesync or aura", prog ? prog : "(unset)");
+        return 2;
+    }
+    int64_t servers, falset, tol, fmag, serr, delay, jitter, poll, report, filter, window;
+    if (deja_params_i64(p, "ntp.servers", 0, DEJA_TIMESRV_MAX, &servers, err, errlen) ||
+        deja_params_i64(p, "ntp.falsetickers", 0, DEJA_TIMESRV_MAX, &falset, err, errlen) ||
+        deja_params_i64(p, "chain.time_tolerance_ms", 0, 3600000, &tol, err, errlen) ||
+        deja_params_fixed9(p, "ntp.falseticker_ms", 0, 1000000, &fmag, err, errlen) ||
+        deja_params_fixed9(p, "ntp.server_err_ms", 0, 1000000, &serr, err, errlen) ||
+        deja_params_fixed9(p, "ntp.delay_ms", 0, 1000000, &delay, err, errlen) ||
+        deja_params_fixed9(p, "ntp.jitter_ms", 0, 1000000, &jitter, err, errlen) ||
+        deja_params_i64(p, "ntp.poll_ms", 1, 86400000, &poll, err, errlen) ||
+        deja_params_i64(p, "ntp.report_ms", 1, 86400000, &report, err, errlen) ||
+        deja_params_i64(p, "ntp.filter", 1, 32, &filter, err, errlen) ||
+        deja_params_i64(p, "ntp.window", 1, 64, &window, err, errlen))
+        return 2;
+    if (falset > servers) {
+        snprintf(err, errlen, "parameter ntp.falsetickers=%lld: more than ntp.servers=%lld", (long long)falset,
+                 (long long)servers);
+        return 2;
+    }
+    int rc = aura ? deja_aura_setup(w, p, err, errlen) : deja__ts_nodes(w, p, err, errlen);
+    if (rc) return rc;
+    /* fixed9 values of ms scaled to ns */
+    deja_timesrv_config(w, (uint32_t)servers, serr / 1000, delay / 1000, jitter / 1000, (uint32_t)falset,
+                        fmag / 1000);
+    return 0;
+}
+
+/* Judges the run: clock-error percentiles, and the chain oracle (aura). */
+static void deja__timesync_finish(deja_world *w, deja_summary *s) {
+    const char *prog = deja_params_get(deja_world_params(w), "timesync.program");
+    if (prog && !strcmp(prog, "aura")) deja_aura_finish(w, s);
+    deja_clock_stats st;
+    deja_timesrv_stats(w, &st);
+    deja_summary_set(s, "clock_samples", "%llu", (unsigned long long)st.samples);
+    deja_summary_set(s, "raw_err_p50_us", "%lld", (long long)(st.raw_p50 / 1000));
+    deja_summary_set(s, "raw_err_p99_us", "%lld", (long long)(st.raw_p99 / 1000));
+    deja_summary_set(s, "raw_err_max_us", "%lld", (long long)(st.raw_max / 1000));
+    deja_summary_set(s, "cal_err_p50_us", "%lld", (long long)(st.cal_p50 / 1000));
+    deja_summary_set(s, "cal_err_p99_us", "%lld", (long long)(st.cal_p99 / 1000));
+    deja_summary_set(s, "cal_err_max_us", "%lld", (long long)(st.cal_max / 1000));
+    if (st.cal_p99 > st.raw_p99 && !strcmp(deja_summary_get(s, "verdict"), "ok"))
+        deja_summary_set(s, "verdict", "timesync");
+}
+
+const deja_scenario deja_scenario_timesync = {
+    "timesync",
+    "time sync against simulated NTP servers (falsetickers, delay, jitter): raw vs calibrated clock error",
+    deja__timesync_params,
+    deja__timesync_setup,
+    deja__timesync_finish,
+};

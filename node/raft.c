@@ -1,0 +1,755 @@
+/*
+ * raft.c -- the Raft ordering engine (see raft.h): roles and terms, the
+ * randomized election timer, PreVote, votes, AppendEntries and its replies,
+ * the leader's block proposals, commit and apply, check-quorum and the
+ * leader lease, and the facts the raft oracle judges.
+ *
+ * It runs on one task, the caller's: a single rt_select over {context done,
+ * inbox} whose timeout is the earliest of the election deadline (followers
+ * and candidates) or the next heartbeat, proposal and quorum check
+ * (leaders), all on the monotonic clock. Every change of term, vote or log
+ * is on disk (raft_log.h) before the message that depends on it leaves.
+ * When the disk fails the engine gives up (raft_run returns the error): a
+ * node that cannot persist must not answer, and a restart recovers what is
+ * durable (fault.restart_on_exit restarts it in the simulator).
+ */
+#include "raft.h"
+
+#include <assert.h>
+#include <string.h>
+
+#include "block.h"
+#include "raft_log.h"
+#include "raft_msg.h"
+
+#define RAFT_DEFAULT_ELECTION "150-300"
+#define RAFT_DEFAULT_BLOCK_MS 100
+#define RAFT_MIN_WAIT_NS 1000 /* floor of a wait, so rounding cannot spin */
+#define RAFT_MAX_MS ((int64_t)3600 * 1000)
+#define RAFT_NONE UINT32_MAX
+
+enum { RAFT__FOLLOWER, RAFT__PRECANDIDATE, RAFT__CANDIDATE, RAFT__LEADER };
+
+struct raft {
+    raft_config cfg;
+    raft_log log;
+    int role;
+    uint32_t leader;          /* the leader known in this term, or RAFT_NONE */
+    bool followed;            /* a FOLLOW fact was reported in this term */
+    uint64_t commit;          /* highest committed (and applied) index */
+    int64_t election_deadline; /* monotonic; followers and candidates */
+    int64_t leader_contact;   /* monotonic time of the last message from the leader */
+    uint64_t votes;           /* bitmask of (pre)votes granted to us */
+    /* leader state, valid while role == RAFT__LEADER */
+    uint64_t next[RAFT_NODES_MAX], match[RAFT_NODES_MAX];
+    int64_t last_ack[RAFT_NODES_MAX]; /* monotonic: last reply in this term */
+    int64_t acked_echo[RAFT_NODES_MAX]; /* latest echo (our send time) acknowledged */
+    int64_t next_hb, next_block, next_cq, lease_until;
+    int stop_rc;
+    uint8_t buf[RAFT_MSG_MAX];
+    raft_wire_entry in[RAFT_MSG_BATCH_MAX];
+    /* counters, for the closing log line */
+    uint64_t n_elections, n_leader, n_proposed, n_lease_reads;
+};
+
+/* ---- configuration ------------------------------------------------------ */
+
+/* Parses a non-negative decimal integer of s[0..len). */
+static bool raft__parse_num(const char *s, size_t len, int64_t *out) {
+    if (len == 0 || len > 12) return false;
+    int64_t v = 0;
+    for (size_t i = 0; i < len; i++) {
+        if (s[i] < '0' || s[i] > '9') return false;
+        v = v * 10 + (s[i] - '0');
+    }
+    *out = v;
+    return true;
+}
+
+bool raft_parse_range(const char *s, int64_t *lo, int64_t *hi) {
+    if (s == NULL) return false;
+    const char *dash = strchr(s, '-');
+    if (dash == NULL) {
+        if (!raft__parse_num(s, strlen(s), lo)) return false;
+        *hi = *lo;
+        return true;
+    }
+    if (!raft__parse_num(s, (size_t)(dash - s), lo) || !raft__parse_num(dash + 1, strlen(dash + 1), hi))
+        return false;
+    return *lo <= *hi;
+}
+
+/* Reads an integer parameter, falling back to dflt (with a warning) when
+ * the value is outside [min, max]. */
+static int64_t raft__param(const char *key, int64_t dflt, int64_t min, int64_t max) {
+    assert(min <= dflt && dflt <= max);
+    int64_t v = rt_param_i64(key, dflt);
+    if (v < min || v > max) {
+        rt_log(RT_LOG_WARN, "raft: %s=%lld is outside [%lld, %lld], using %lld", key, (long long)v,
+               (long long)min, (long long)max, (long long)dflt);
+        v = dflt;
+    }
+    return v;
+}
+
+/* The n-th (0-based) comma-separated number of s, or 0 when absent. */
+static uint64_t raft__list_at(const char *s, uint32_t n) {
+    for (uint32_t i = 0; i < n && s != NULL; i++) {
+        s = strchr(s, ',');
+        if (s != NULL) s++;
+    }
+    if (s == NULL) return 0;
+    size_t len = strcspn(s, ",");
+    int64_t v = 0;
+    return raft__parse_num(s, len, &v) ? (uint64_t)v : 0;
+}
+
+void raft_config_load(raft_config *cfg) {
+    assert(cfg != NULL);
+    memset(cfg, 0, sizeof *cfg);
+    cfg->self = rt_node_id();
+    cfg->n = rt_node_count();
+    assert(cfg->n >= 1 && cfg->n <= RAFT_NODES_MAX && cfg->self < cfg->n);
+    const char *er = rt_param_str("raft.election_ms", RAFT_DEFAULT_ELECTION);
+    int64_t lo, hi;
+    if (!raft_parse_range(er, &lo, &hi) || lo < 1 || hi > RAFT_MAX_MS) {
+        rt_log(RT_LOG_WARN, "raft: raft.election_ms=%s is not MIN-MAX in ms, using %s", er,
+               RAFT_DEFAULT_ELECTION);
+        (void)raft_parse_range(RAFT_DEFAULT_ELECTION, &lo, &hi);
+    }
+    cfg->election_min_ns = lo * RT_MS;
+    cfg->election_max_ns = hi * RT_MS;
+    int64_t hb_ms = raft__param("raft.heartbeat_ms", 0, 0, RAFT_MAX_MS);
+    cfg->heartbeat_ns = hb_ms > 0 ? hb_ms * RT_MS : cfg->election_min_ns / 2;
+    if (cfg->heartbeat_ns < 1) cfg->heartbeat_ns = 1;
+    cfg->block_ns = raft__param("raft.block_ms", RAFT_DEFAULT_BLOCK_MS, 0, RAFT_MAX_MS) * RT_MS;
+    cfg->lease_ns = raft__param("raft.lease_ms", 0, 0, RAFT_MAX_MS) * RT_MS;
+    cfg->prevote = raft__param("raft.prevote", 0, 0, 1) != 0;
+    cfg->check_quorum = raft__param("raft.check_quorum", 0, 0, 1) != 0;
+    cfg->sync = raft__param("raft.sync", 1, 0, 1) != 0;
+    cfg->max_batch = (uint32_t)raft__param("raft.max_batch", RAFT_MSG_BATCH_MAX, 0, RAFT_MSG_BATCH_MAX);
+    const char *boot = rt_param_str("raft.boot_logs", "");
+    cfg->boot = boot[0] != 0;
+    if (cfg->boot) cfg->boot_len = raft__list_at(boot, cfg->self);
+}
+
+/* ---- small helpers ------------------------------------------------------ */
+
+static uint32_t raft__majority(const raft *r) { return r->cfg.n / 2 + 1; }
+
+static uint32_t raft__popcount(uint64_t v) {
+    uint32_t c = 0;
+    for (; v != 0; v &= v - 1) c++;
+    return c;
+}
+
+static uint64_t raft__term(const raft *r) { return r->log.term; }
+
+/* Reports one fact (height, slot, value; hash and root may be NULL). */
+static void raft__fact(rt_fact_kind kind, uint64_t height, uint64_t slot, const uint8_t *hash,
+                       const uint8_t *root, int64_t value) {
+    rt_fact f;
+    memset(&f, 0, sizeof f);
+    f.kind = kind;
+    f.height = height;
+    f.slot = slot;
+    if (hash != NULL) memcpy(f.hash, hash, BLOCK_HASH_LEN);
+    if (root != NULL) memcpy(f.root, root, BLOCK_HASH_LEN);
+    f.value = value;
+    rt_fact_report(&f);
+}
+
+/* A fresh randomized election deadline from now: MIN + uniform [0, MAX-MIN] ns. */
+static void raft__reset_timer(raft *r, int64_t now) {
+    int64_t span = r->cfg.election_max_ns - r->cfg.election_min_ns;
+    int64_t t = r->cfg.election_min_ns;
+    if (span > 0) t += (int64_t)(rt_rand_u64() % (uint64_t)(span + 1));
+    r->election_deadline = now + t;
+}
+
+/* True when this node still hears from a leader (or is one): it then
+ * refuses pre-votes, and (with stickiness) votes. */
+static bool raft__leader_alive(const raft *r, int64_t now) {
+    if (r->role == RAFT__LEADER) return true;
+    return r->leader != RAFT_NONE && now - r->leader_contact < r->cfg.election_min_ns;
+}
+
+/* True when a candidate whose log ends at (index, term) is at least as up
+ * to date as ours (Raft's election restriction). */
+static bool raft__log_ok(const raft *r, uint64_t index, uint64_t term) {
+    uint64_t last = raft_log_last(&r->log);
+    uint64_t lt = raft_log_term_at(&r->log, last);
+    return term > lt || (term == lt && index >= last);
+}
+
+/* Saves term and vote; on failure the engine stops. RT_OK or the error. */
+static int raft__persist(raft *r, uint64_t term, uint32_t vote) {
+    if (term == r->log.term && vote == r->log.vote) return RT_OK;
+    int rc = raft_log_save_state(&r->log, term, vote);
+    if (rc != RT_OK) {
+        rt_log(RT_LOG_ERROR, "raft: cannot save term %llu and vote: %d", (unsigned long long)term, rc);
+        r->stop_rc = rc;
+    }
+    return rc;
+}
+
+/* ---- sending ------------------------------------------------------------ */
+
+static void raft__send(raft *r, uint32_t to, size_t len) {
+    assert(len > 0 && to != r->cfg.self && to < r->cfg.n);
+    (void)rt_send(to, r->buf, len);
+}
+
+/* Sends follower i an AppendEntries from its next index (entries up to
+ * max_batch; none for a pure heartbeat when it is up to date). */
+static void raft__send_append(raft *r, uint32_t i, int64_t now) {
+    assert(r->role == RAFT__LEADER && i != r->cfg.self);
+    uint64_t last = raft_log_last(&r->log);
+    if (r->next[i] < 1) r->next[i] = 1;
+    if (r->next[i] > last + 1) r->next[i] = last + 1;
+    uint64_t prev = r->next[i] - 1;
+    size_t len = raft_msg_append(r->buf, sizeof r->buf, raft__term(r), prev, raft_log_term_at(&r->log, prev),
+                                 r->commit, now);
+    assert(len > 0);
+    for (uint64_t k = r->next[i]; k <= last && k - r->next[i] < r->cfg.max_batch; k++) {
+        const raft_entry *e = raft_log_at(&r->log, k);
+        size_t nl = raft_msg_append_add(r->buf, sizeof r->buf, len, e->term, &e->b);
+        if (nl == 0) break;
+        len = nl;
+    }
+    raft__send(r, i, len);
+}
+
+static void raft__broadcast_append(raft *r, int64_t now) {
+    for (uint32_t i = 0; i < r->cfg.n; i++)
+        if (i != r->cfg.self) raft__send_append(r, i, now);
+}
+
+/* ---- commit and apply --------------------------------------------------- */
+
+/* Commits (and reports, in order) every entry up to index. */
+static void raft__apply_to(raft *r, uint64_t index) {
+    assert(index <= raft_log_last(&r->log));
+    for (uint64_t i = r->commit + 1; i <= index; i++) {
+        const raft_entry *e = raft_log_at(&r->log, i);
+        raft__fact(RT_FACT_RAFT_COMMITTED, i, e->term, e->hash, e->b.state_root, 0);
+    }
+    if (index > r->commit) r->commit = index;
+}
+
+/* Leader: commits the highest index of its own term a majority stores. */
+static void raft__leader_commit(raft *r) {
+    assert(r->role == RAFT__LEADER);
+    uint64_t last = raft_log_last(&r->log);
+    r->match[r->cfg.self] = last;
+    for (uint64_t n = last; n > r->commit; n--) {
+        if (raft_log_term_at(&r->log, n) != raft__term(r)) break; /* terms only fall below */
+        uint32_t have = 0;
+        for (uint32_t i = 0; i < r->cfg.n; i++)
+            if (r->match[i] >= n) have++;
+        if (have >= raft__majority(r)) {
+            raft__apply_to(r, n);
+            break;
+        }
+    }
+}
+
+/* Leader: the lease runs from the send time of the latest heartbeat a
+ * majority (ourselves included, at now) acknowledged. */
+static void raft__update_lease(raft *r, int64_t now) {
+    if (r->cfg.lease_ns == 0 || r->role != RAFT__LEADER) return;
+    int64_t e[RAFT_NODES_MAX];
+    for (uint32_t i = 0; i < r->cfg.n; i++) e[i] = i == r->cfg.self ? now : r->acked_echo[i];
+    /* the majority-th largest echo: sort descending (n is small) */
+    for (uint32_t i = 1; i < r->cfg.n; i++)
+        for (uint32_t j = i; j > 0 && e[j] > e[j - 1]; j--) {
+            int64_t t = e[j];
+            e[j] = e[j - 1];
+            e[j - 1] = t;
+        }
+    int64_t start = e[raft__majority(r) - 1];
+    if (start != INT64_MIN && start + r->cfg.lease_ns > r->lease_until) r->lease_until = start + r->cfg.lease_ns;
+}
+
+/* ---- roles -------------------------------------------------------------- */
+
+/* Becomes a follower of term (>= ours; a higher one is saved, vote
+ * cleared) with leader (or RAFT_NONE). A leader stepping down says why. */
+static void raft__become_follower(raft *r, uint64_t term, uint32_t leader, int64_t now, int why) {
+    assert(term >= raft__term(r));
+    if (r->role == RAFT__LEADER) {
+        rt_log(RT_LOG_INFO, "raft: leader of term %llu steps down (%d)", (unsigned long long)raft__term(r), why);
+        raft__fact(RT_FACT_RAFT_STEPDOWN, raft__term(r), 0, NULL, NULL, why);
+    }
+    if (term > raft__term(r)) {
+        if (raft__persist(r, term, RAFT_VOTE_NONE) != RT_OK) return;
+        r->followed = false;
+        r->leader = RAFT_NONE;
+    }
+    bool was_follower = r->role == RAFT__FOLLOWER;
+    r->role = RAFT__FOLLOWER;
+    if (leader != RAFT_NONE) r->leader = leader;
+    if (!was_follower) raft__reset_timer(r, now);
+}
+
+/* Appends a new block of this leader's term and syncs it. */
+static void raft__propose(raft *r, int64_t now) {
+    assert(r->role == RAFT__LEADER);
+    uint64_t last = raft_log_last(&r->log);
+    const raft_entry *prev = raft_log_at(&r->log, last);
+    block b;
+    memset(&b, 0, sizeof b);
+    b.height = last + 1;
+    b.slot = raft__term(r);
+    memcpy(b.parent, prev->hash, BLOCK_HASH_LEN);
+    b.proposer = r->cfg.self;
+    b.timestamp = rt_wall_ns();
+    uint64_t tx = rt_rand_u64(); /* the payload: one opaque 8-byte "transaction" */
+    b.payload_len = 8;
+    for (int i = 0; i < 8; i++) b.payload[i] = (uint8_t)(tx >> (8 * i));
+    block_state_root(prev->b.state_root, b.height, b.payload, b.payload_len, b.state_root);
+    int rc = raft_log_append(&r->log, raft__term(r), &b);
+    if (rc == RT_OK) rc = raft_log_sync(&r->log);
+    if (rc != RT_OK) {
+        rt_log(RT_LOG_ERROR, "raft: cannot store block %llu: %d", (unsigned long long)b.height, rc);
+        r->stop_rc = rc;
+        return;
+    }
+    r->n_proposed++;
+    raft__leader_commit(r); /* a single node commits alone */
+    raft__broadcast_append(r, now);
+}
+
+static void raft__become_leader(raft *r, int64_t now) {
+    assert(r->role != RAFT__LEADER);
+    r->role = RAFT__LEADER;
+    r->leader = r->cfg.self;
+    r->n_leader++;
+    uint64_t last = raft_log_last(&r->log);
+    for (uint32_t i = 0; i < r->cfg.n; i++) {
+        r->next[i] = last + 1;
+        r->match[i] = 0;
+        r->last_ack[i] = now;
+        r->acked_echo[i] = INT64_MIN;
+    }
+    r->match[r->cfg.self] = last;
+    r->lease_until = 0;
+    rt_log(RT_LOG_INFO, "raft: leader of term %llu, last index %llu", (unsigned long long)raft__term(r),
+           (unsigned long long)last);
+    raft__fact(RT_FACT_RAFT_LEADER, raft__term(r), 0, NULL, NULL, (int64_t)last);
+    r->next_hb = now + r->cfg.heartbeat_ns;
+    r->next_cq = now + r->cfg.election_min_ns;
+    r->next_block = now + r->cfg.block_ns;
+    if (r->cfg.block_ns > 0) {
+        raft__propose(r, now); /* an entry of the new term, so older ones commit */
+    } else {
+        raft__leader_commit(r);
+        raft__broadcast_append(r, now);
+    }
+}
+
+/* Starts a real election: a new term, our own vote, saved, then asked for. */
+static void raft__start_election(raft *r, int64_t now) {
+    if (raft__persist(r, raft__term(r) + 1, r->cfg.self) != RT_OK) return;
+    r->role = RAFT__CANDIDATE;
+    r->leader = RAFT_NONE;
+    r->followed = false;
+    r->votes = (uint64_t)1 << r->cfg.self;
+    r->n_elections++;
+    uint64_t last = raft_log_last(&r->log);
+    raft__fact(RT_FACT_RAFT_ELECTION, raft__term(r), 0, NULL, NULL, (int64_t)last);
+    raft__reset_timer(r, now);
+    if (raft__popcount(r->votes) >= raft__majority(r)) {
+        raft__become_leader(r, now);
+        return;
+    }
+    size_t len = raft_msg_vote(r->buf, sizeof r->buf, raft__term(r), last, raft_log_term_at(&r->log, last), false);
+    for (uint32_t i = 0; i < r->cfg.n; i++)
+        if (i != r->cfg.self) raft__send(r, i, len);
+}
+
+/* The election timer fired: a PreVote round first when enabled. */
+static void raft__on_timeout(raft *r, int64_t now) {
+    assert(r->role != RAFT__LEADER);
+    if (!r->cfg.prevote) {
+        raft__start_election(r, now);
+        return;
+    }
+    r->role = RAFT__PRECANDIDATE;
+    r->votes = (uint64_t)1 << r->cfg.self;
+    raft__reset_timer(r, now);
+    if (raft__popcount(r->votes) >= raft__majority(r)) {
+        raft__start_election(r, now);
+        return;
+    }
+    uint64_t last = raft_log_last(&r->log);
+    size_t len =
+        raft_msg_vote(r->buf, sizeof r->buf, raft__term(r) + 1, last, raft_log_term_at(&r->log, last), true);
+    for (uint32_t i = 0; i < r->cfg.n; i++)
+        if (i != r->cfg.self) raft__send(r, i, len);
+}
+
+/* ---- receiving ---------------------------------------------------------- */
+
+static void raft__on_vote(raft *r, const raft_msg *m, uint32_t from, int64_t now) {
+    bool sticky = r->cfg.check_quorum || r->cfg.lease_ns > 0;
+    if (m->prevote) {
+        bool grant = m->term > raft__term(r) && raft__log_ok(r, m->last_index, m->last_term) &&
+                     !raft__leader_alive(r, now);
+        size_t len = raft_msg_vote_resp(r->buf, sizeof r->buf, grant ? m->term : raft__term(r), grant, true);
+        raft__send(r, from, len);
+        return;
+    }
+    bool grant = false;
+    if (m->term > raft__term(r) && sticky && raft__leader_alive(r, now)) {
+        /* a leader is alive: do not let a disruptive candidate depose it */
+    } else if (m->term >= raft__term(r)) {
+        if (m->term > raft__term(r)) raft__become_follower(r, m->term, RAFT_NONE, now, 1);
+        if (r->stop_rc != RT_OK) return;
+        uint32_t vote = r->log.vote;
+        if ((vote == RAFT_VOTE_NONE || vote == from) && raft__log_ok(r, m->last_index, m->last_term)) {
+            if (raft__persist(r, raft__term(r), from) != RT_OK) return;
+            grant = true;
+            raft__reset_timer(r, now);
+        }
+    }
+    size_t len = raft_msg_vote_resp(r->buf, sizeof r->buf, raft__term(r), grant, false);
+    raft__send(r, from, len);
+}
+
+static void raft__on_vote_resp(raft *r, const raft_msg *m, uint32_t from, int64_t now) {
+    if (m->prevote) {
+        if (r->role == RAFT__PRECANDIDATE && m->granted && m->term == raft__term(r) + 1) {
+            r->votes |= (uint64_t)1 << from;
+            if (raft__popcount(r->votes) >= raft__majority(r)) raft__start_election(r, now);
+        } else if (!m->granted && m->term > raft__term(r)) {
+            raft__become_follower(r, m->term, RAFT_NONE, now, 1);
+        }
+        return;
+    }
+    if (m->term > raft__term(r)) {
+        raft__become_follower(r, m->term, RAFT_NONE, now, 1);
+        return;
+    }
+    if (r->role != RAFT__CANDIDATE || m->term != raft__term(r) || !m->granted) return;
+    r->votes |= (uint64_t)1 << from;
+    if (raft__popcount(r->votes) >= raft__majority(r)) raft__become_leader(r, now);
+}
+
+/* Stores the entries of an AppendEntries that our log matches at prev.
+ * Returns the last index now known to match the leader's log, or -1 when
+ * the message cannot be applied (stop_rc set on a disk failure). */
+static int64_t raft__store_entries(raft *r, const raft_msg *m) {
+    uint64_t idx = m->prev_index;
+    bool changed = false;
+    for (uint32_t k = 0; k < m->n; k++) {
+        const raft_wire_entry *w = &m->entries[k];
+        idx++;
+        if (idx <= raft_log_last(&r->log)) {
+            if (raft_log_term_at(&r->log, idx) == w->term) {
+                uint8_t h[BLOCK_HASH_LEN];
+                block_hash(&w->b, h);
+                if (memcmp(h, raft_log_at(&r->log, idx)->hash, BLOCK_HASH_LEN) != 0) {
+                    rt_log(RT_LOG_ERROR, "raft: two entries of term %llu at index %llu",
+                           (unsigned long long)w->term, (unsigned long long)idx);
+                    return -1;
+                }
+                continue; /* already have it */
+            }
+            if (idx <= r->commit) {
+                rt_log(RT_LOG_ERROR, "raft: leader overwrites committed index %llu", (unsigned long long)idx);
+                return -1;
+            }
+            int rc = raft_log_truncate(&r->log, idx);
+            if (rc != RT_OK) {
+                r->stop_rc = rc;
+                return -1;
+            }
+            changed = true;
+        }
+        const raft_entry *prev = raft_log_at(&r->log, idx - 1);
+        uint8_t root[BLOCK_HASH_LEN];
+        block_state_root(prev->b.state_root, w->b.height, w->b.payload, w->b.payload_len, root);
+        if (w->b.height != idx || memcmp(w->b.parent, prev->hash, BLOCK_HASH_LEN) != 0 ||
+            memcmp(root, w->b.state_root, BLOCK_HASH_LEN) != 0 || w->term < prev->term ||
+            w->term > raft__term(r)) {
+            rt_log(RT_LOG_WARN, "raft: entry %llu does not link to our log", (unsigned long long)idx);
+            idx--;
+            break; /* keep what matched so far */
+        }
+        int rc = raft_log_append(&r->log, w->term, &w->b);
+        if (rc != RT_OK) {
+            r->stop_rc = rc;
+            return -1;
+        }
+        changed = true;
+    }
+    if (changed) {
+        int rc = raft_log_sync(&r->log);
+        if (rc != RT_OK) {
+            r->stop_rc = rc;
+            return -1;
+        }
+    }
+    return (int64_t)idx;
+}
+
+static void raft__on_append(raft *r, const raft_msg *m, uint32_t from, int64_t now) {
+    size_t len;
+    if (m->term < raft__term(r)) {
+        len = raft_msg_append_resp(r->buf, sizeof r->buf, raft__term(r), false, raft_log_last(&r->log), m->echo);
+        raft__send(r, from, len);
+        return;
+    }
+    if (m->term > raft__term(r) || r->role != RAFT__FOLLOWER || r->leader != from)
+        raft__become_follower(r, m->term, from, now, 1);
+    if (r->stop_rc != RT_OK) return;
+    assert(r->role == RAFT__FOLLOWER && r->leader == from);
+    r->leader_contact = now;
+    raft__reset_timer(r, now);
+    if (!r->followed) {
+        r->followed = true;
+        raft__fact(RT_FACT_RAFT_FOLLOW, raft__term(r), 0, NULL, NULL, from);
+    }
+    uint64_t last = raft_log_last(&r->log);
+    bool ok = false;
+    uint64_t index = last;
+    if (m->prev_index > last) {
+        index = last;
+    } else if (raft_log_term_at(&r->log, m->prev_index) != m->prev_term) {
+        index = m->prev_index - 1; /* prev_index >= 1 here: index 0 (genesis) always matches */
+    } else {
+        int64_t matched = raft__store_entries(r, m);
+        if (r->stop_rc != RT_OK) return;
+        if (matched >= 0) {
+            ok = true;
+            index = (uint64_t)matched;
+            uint64_t c = m->commit < index ? m->commit : index;
+            if (c > r->commit) raft__apply_to(r, c);
+        }
+    }
+    len = raft_msg_append_resp(r->buf, sizeof r->buf, raft__term(r), ok, index, m->echo);
+    raft__send(r, from, len);
+}
+
+static void raft__on_append_resp(raft *r, const raft_msg *m, uint32_t from, int64_t now) {
+    if (m->term > raft__term(r)) {
+        raft__become_follower(r, m->term, RAFT_NONE, now, 1);
+        return;
+    }
+    if (r->role != RAFT__LEADER || m->term != raft__term(r)) return;
+    r->last_ack[from] = now;
+    if (m->echo > r->acked_echo[from]) r->acked_echo[from] = m->echo;
+    raft__update_lease(r, now);
+    if (m->granted) {
+        if (m->index > raft_log_last(&r->log)) return; /* from an older log of ours: impossible in a term */
+        if (m->index > r->match[from]) r->match[from] = m->index;
+        if (r->match[from] + 1 > r->next[from]) r->next[from] = r->match[from] + 1;
+        raft__leader_commit(r);
+        if (r->next[from] <= raft_log_last(&r->log) && r->cfg.max_batch > 0) raft__send_append(r, from, now);
+    } else {
+        uint64_t n = r->next[from] > 1 ? r->next[from] - 1 : 1;
+        if (m->index + 1 < n) n = m->index + 1;
+        if (n <= r->match[from]) n = r->match[from] + 1;
+        if (n != r->next[from]) {
+            r->next[from] = n;
+            raft__send_append(r, from, now);
+        }
+    }
+}
+
+/* Handles one message from the inbox (the caller frees it). */
+static void raft__on_msg(raft *r, const rt_msg *in, int64_t now) {
+    raft_msg m;
+    if (in->from >= r->cfg.n || in->from == r->cfg.self || raft_msg_decode(in->data, in->len, &m, r->in) != RT_OK) {
+        rt_log(RT_LOG_DEBUG, "raft: undecodable message (%u bytes) from %u", (unsigned)in->len, in->from);
+        return;
+    }
+    switch (m.tag) {
+    case RAFT_MSG_VOTE:
+        raft__on_vote(r, &m, in->from, now);
+        break;
+    case RAFT_MSG_VOTE_RESP:
+        raft__on_vote_resp(r, &m, in->from, now);
+        break;
+    case RAFT_MSG_APPEND:
+        raft__on_append(r, &m, in->from, now);
+        break;
+    case RAFT_MSG_APPEND_RESP:
+        raft__on_append_resp(r, &m, in->from, now);
+        break;
+    default:
+        assert(0 && "raft_msg_decode accepted an unknown tag");
+    }
+}
+
+/* ---- the loop ----------------------------------------------------------- */
+
+/* Leader work that is due at now: heartbeats (with a lease read),
+ * proposals, the quorum check. */
+static void raft__leader_tick(raft *r, int64_t now) {
+    if (r->cfg.check_quorum && now >= r->next_cq) {
+        uint32_t live = 1;
+        for (uint32_t i = 0; i < r->cfg.n; i++)
+            if (i != r->cfg.self && now - r->last_ack[i] < r->cfg.election_min_ns) live++;
+        r->next_cq = now + r->cfg.election_min_ns;
+        if (live < raft__majority(r)) {
+            raft__become_follower(r, raft__term(r), RAFT_NONE, now, 2);
+            r->leader = RAFT_NONE;
+            return;
+        }
+    }
+    if (r->cfg.block_ns > 0 && now >= r->next_block) {
+        while (r->next_block <= now) r->next_block += r->cfg.block_ns;
+        raft__propose(r, now);
+        if (r->stop_rc != RT_OK) return;
+    }
+    if (now >= r->next_hb) {
+        while (r->next_hb <= now) r->next_hb += r->cfg.heartbeat_ns;
+        raft__broadcast_append(r, now);
+        if (r->cfg.lease_ns > 0 && now < r->lease_until && r->commit > 0 &&
+            raft_log_term_at(&r->log, r->commit) == raft__term(r)) {
+            r->n_lease_reads++;
+            raft__fact(RT_FACT_RAFT_LEASE_READ, raft__term(r), 0, NULL, NULL, r->lease_until - now);
+        }
+    }
+}
+
+/* How long to wait from now until the next thing due. */
+static int64_t raft__wait_ns(const raft *r, int64_t now) {
+    int64_t due;
+    if (r->role == RAFT__LEADER) {
+        due = r->next_hb;
+        if (r->cfg.block_ns > 0 && r->next_block < due) due = r->next_block;
+        if (r->cfg.check_quorum && r->next_cq < due) due = r->next_cq;
+    } else {
+        due = r->election_deadline;
+    }
+    int64_t wait = due - now;
+    return wait < RAFT_MIN_WAIT_NS ? RAFT_MIN_WAIT_NS : wait;
+}
+
+int raft_run(raft *r, rt_ctx *ctx) {
+    assert(r != NULL && ctx != NULL);
+    rt_chan *inbox = rt_inbox();
+    rt_chan *done = rt_ctx_done(ctx);
+    while (rt_ctx_err(ctx) == RT_OK && r->stop_rc == RT_OK) {
+        int64_t now = rt_mono_ns();
+        if (r->role == RAFT__LEADER)
+            raft__leader_tick(r, now);
+        else if (now >= r->election_deadline)
+            raft__on_timeout(r, now);
+        if (r->stop_rc != RT_OK) break;
+        rt_msg *m = NULL;
+        rt_case cases[2] = {
+            {.ch = done, .op = RT_RECV, .elem = NULL, .result = 0},
+            {.ch = inbox, .op = RT_RECV, .elem = &m, .result = 0},
+        };
+        int fired = rt_select(cases, 2, raft__wait_ns(r, now));
+        if (fired == 0) break;
+        if (fired == 1) {
+            if (cases[1].result != RT_OK) break; /* inbox closed: the node is going away */
+            assert(m != NULL);
+            raft__on_msg(r, m, rt_mono_ns());
+            rt_msg_free(m);
+        }
+    }
+    rt_msg *m = NULL;
+    while (rt_chan_recv(inbox, &m, 0) == RT_OK) rt_msg_free(m);
+    rt_log(RT_LOG_INFO,
+           "raft: stop: term %llu, last index %llu, commit %llu, elections %llu, led %llu, proposed %llu, "
+           "lease reads %llu",
+           (unsigned long long)raft__term(r), (unsigned long long)raft_log_last(&r->log),
+           (unsigned long long)r->commit, (unsigned long long)r->n_elections, (unsigned long long)r->n_leader,
+           (unsigned long long)r->n_proposed, (unsigned long long)r->n_lease_reads);
+    return r->stop_rc;
+}
+
+/* ---- lifetime ----------------------------------------------------------- */
+
+/* On a fresh disk with raft.boot_logs set: term 1 led by node 0, and
+ * boot_len identical entries of term 1 (the same on every node). */
+static int raft__boot(raft *r) {
+    int rc = raft_log_save_state(&r->log, 1, 0);
+    for (uint64_t i = 1; i <= r->cfg.boot_len && rc == RT_OK; i++) {
+        const raft_entry *prev = raft_log_at(&r->log, i - 1);
+        block b;
+        memset(&b, 0, sizeof b);
+        b.height = i;
+        b.slot = 1;
+        memcpy(b.parent, prev->hash, BLOCK_HASH_LEN);
+        b.proposer = 0;
+        b.timestamp = (int64_t)i;
+        b.payload_len = 8;
+        for (int k = 0; k < 8; k++) b.payload[k] = (uint8_t)(i >> (8 * k));
+        block_state_root(prev->b.state_root, b.height, b.payload, b.payload_len, b.state_root);
+        rc = raft_log_append(&r->log, 1, &b);
+    }
+    if (rc == RT_OK) rc = raft_log_sync(&r->log);
+    return rc;
+}
+
+int raft_open(const raft_config *cfg, raft **out) {
+    assert(cfg != NULL && out != NULL);
+    assert(cfg->n >= 1 && cfg->n <= RAFT_NODES_MAX && cfg->self < cfg->n);
+    assert(cfg->election_min_ns > 0 && cfg->election_max_ns >= cfg->election_min_ns && cfg->heartbeat_ns > 0);
+    *out = NULL;
+    raft *r = rt_calloc(1, sizeof *r);
+    if (r == NULL) return RT_ENOMEM;
+    r->cfg = *cfg;
+    int rc = raft_log_open(&r->log, cfg->sync);
+    if (rc != RT_OK) {
+        rt_free(r);
+        return rc;
+    }
+    bool booted = false;
+    if (!r->log.found && cfg->boot) {
+        rc = raft__boot(r);
+        if (rc != RT_OK) {
+            raft_close(r);
+            return rc;
+        }
+        booted = true;
+    }
+    int64_t now = rt_mono_ns();
+    r->role = RAFT__FOLLOWER;
+    r->leader = RAFT_NONE;
+    r->leader_contact = now;
+    raft__reset_timer(r, now);
+    uint64_t last = raft_log_last(&r->log);
+    if (r->log.found) {
+        const raft_entry *e = raft_log_at(&r->log, last);
+        rt_log(RT_LOG_INFO, "raft: recovered term %llu, last index %llu%s", (unsigned long long)r->log.term,
+               (unsigned long long)last, r->log.dropped ? " (cut a torn tail)" : "");
+        raft__fact(RT_FACT_RAFT_RECOVERED, last, e->term, e->hash, e->b.state_root, (int64_t)r->log.term);
+    }
+    if (booted) {
+        if (cfg->self == 0) {
+            raft__become_leader(r, now);
+        } else {
+            r->leader = 0; /* FOLLOW is reported at its first AppendEntries */
+        }
+    }
+    *out = r;
+    return RT_OK;
+}
+
+void raft_close(raft *r) {
+    if (r == NULL) return;
+    raft_log_close(&r->log);
+    rt_free(r);
+}
+
+void node_raft_main(rt_ctx *ctx) {
+    raft_config cfg;
+    raft_config_load(&cfg);
+    raft *r = NULL;
+    int rc = raft_open(&cfg, &r);
+    if (rc != RT_OK) {
+        rt_log(RT_LOG_ERROR, "raft: cannot open the node's raft state: %d", rc);
+        return;
+    }
+    rc = raft_run(r, ctx);
+    if (rc != RT_OK) rt_log(RT_LOG_ERROR, "raft: stopping: the disk failed (%d)", rc);
+    raft_close(r);
+}

@@ -1,0 +1,82 @@
+/*
+ * raft_msg.h -- the messages of the Raft ordering engine (raft.h), each one
+ * canonical byte form: a one-byte tag, then fixed little-endian fields, then
+ * (AppendEntries only) the entries. The sender's id is not in the body: the
+ * network says who sent a message (rt_msg.from).
+ *
+ *   RAFT_MSG_VOTE        0x21 | term u64 | last_index u64 | last_term u64 | prevote u8     (26 bytes)
+ *   RAFT_MSG_VOTE_RESP   0x22 | term u64 | granted u8 | prevote u8                        (11 bytes)
+ *   RAFT_MSG_APPEND      0x23 | term u64 | prev_index u64 | prev_term u64 | commit u64
+ *                             | echo i64 | n u32 | n x (term u64 | len u32 | block, len bytes)
+ *   RAFT_MSG_APPEND_RESP 0x24 | term u64 | success u8 | index u64 | echo i64              (26 bytes)
+ *
+ * A vote request with prevote=1 asks "would you vote for me in term `term`"
+ * without anyone changing term. An append response's index is the last
+ * index the follower now matches (success) or a hint where to retry from
+ * (its last index, failure). `echo` is the leader's monotonic send time,
+ * returned unchanged so the leader can time its lease.
+ *
+ * Decoding refuses anything whose length is not exactly what the fields
+ * say, and blocks that are not canonical (block.h).
+ */
+#ifndef DEJA_NODE_RAFT_MSG_H
+#define DEJA_NODE_RAFT_MSG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "block.h"
+
+enum {
+    RAFT_MSG_VOTE = 0x21,
+    RAFT_MSG_VOTE_RESP = 0x22,
+    RAFT_MSG_APPEND = 0x23,
+    RAFT_MSG_APPEND_RESP = 0x24,
+};
+
+#define RAFT_MSG_BATCH_MAX 32 /* entries per AppendEntries, at most */
+#define RAFT_MSG_APPEND_HDR (1 + 8 * 5 + 4)
+#define RAFT_MSG_ENTRY_MAX (8 + 4 + BLOCK_ENCODED_MAX)
+#define RAFT_MSG_MAX (RAFT_MSG_APPEND_HDR + RAFT_MSG_BATCH_MAX * RAFT_MSG_ENTRY_MAX)
+
+/* One log entry on the wire: the term it was created in and its block. */
+typedef struct raft_wire_entry {
+    uint64_t term;
+    block b;
+} raft_wire_entry;
+
+typedef struct raft_msg {
+    uint8_t tag;
+    uint64_t term;
+    /* VOTE */
+    uint64_t last_index, last_term;
+    bool prevote;
+    /* VOTE_RESP, APPEND_RESP */
+    bool granted; /* also: success */
+    uint64_t index;
+    /* APPEND */
+    uint64_t prev_index, prev_term, commit;
+    int64_t echo;
+    uint32_t n;
+    raft_wire_entry *entries; /* decoded into the caller's array (RAFT_MSG_BATCH_MAX) */
+} raft_msg;
+
+/* Encoders write into buf (cap bytes) and return the length, or 0 when cap
+ * is too small. */
+size_t raft_msg_vote(uint8_t *buf, size_t cap, uint64_t term, uint64_t last_index, uint64_t last_term,
+                     bool prevote);
+size_t raft_msg_vote_resp(uint8_t *buf, size_t cap, uint64_t term, bool granted, bool prevote);
+/* Starts an AppendEntries with no entries; raft_msg_append_add adds one
+ * (returning the new length, or 0 when it does not fit or the batch is full). */
+size_t raft_msg_append(uint8_t *buf, size_t cap, uint64_t term, uint64_t prev_index, uint64_t prev_term,
+                       uint64_t commit, int64_t echo);
+size_t raft_msg_append_add(uint8_t *buf, size_t cap, size_t len, uint64_t term, const block *b);
+size_t raft_msg_append_resp(uint8_t *buf, size_t cap, uint64_t term, bool success, uint64_t index,
+                            int64_t echo);
+
+/* Parses one message into out; entries (APPEND) go into `entries`, an array
+ * of RAFT_MSG_BATCH_MAX. RT_OK, or RT_EINVAL for anything malformed. */
+int raft_msg_decode(const uint8_t *buf, size_t len, raft_msg *out, raft_wire_entry *entries);
+
+#endif /* DEJA_NODE_RAFT_MSG_H */

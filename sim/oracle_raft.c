@@ -1,0 +1,303 @@
+/*
+ * oracle_raft.c -- the raft oracle (see deja/oracle.h): listens to the
+ * RT_FACT_RAFT_* facts of every node and to crashes, restarts and pauses,
+ * and judges election safety, commit safety, apply order, durability of
+ * committed entries, lease reads and liveness; it also measures elections,
+ * false elections and the downtime after each leader loss.
+ *
+ * Per term it keeps the leader (election safety); per index the first
+ * committed entry hash (the reference every later commit must match); per
+ * node whether it is up, its commit index and the highest it ever had.
+ */
+#include <assert.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "deja/oracle.h"
+
+#define DEJA__RAFT_NODES 64
+#define DEJA__NONE UINT32_MAX
+
+typedef struct deja__rnode {
+    bool down;
+    int64_t paused_until;
+    uint64_t commit;      /* its commit index now (volatile: 0 after a crash) */
+    uint64_t commit_max;  /* the highest it ever committed */
+    uint64_t pre_crash;   /* commit_max when it last crashed */
+    bool awaiting_recovery;
+    int64_t last_commit_t;
+} deja__rnode;
+
+typedef struct deja__rindex {
+    uint8_t hash[16];
+    bool set;
+} deja__rindex;
+
+struct deja_raft_oracle {
+    int64_t window;
+    uint32_t n;
+    deja__rnode nodes[DEJA__RAFT_NODES];
+    uint8_t groups[DEJA__RAFT_NODES];
+    uint32_t *term_leader; /* per term, DEJA__NONE when none */
+    uint64_t term_cap;
+    deja__rindex *idx;
+    uint64_t idx_cap;
+    /* the newest leader and what the cluster knows of it */
+    uint64_t cur_term;
+    uint32_t cur_leader;
+    uint64_t aware;  /* bitmask: nodes that know cur_leader */
+    bool established, ever_established;
+    int64_t est_t;
+    int64_t down_since;   /* a loss not yet followed by a new leader, or -1 */
+    int64_t pending_elect; /* first election of a newer term while established, or -1 */
+    int64_t first_leader_t;
+    uint64_t last_elect_term;
+    /* counts */
+    uint64_t elections, false_elections, leaders, losses, completed;
+    int64_t downtime_sum, downtime_max;
+    uint64_t election_safety, safety, order, durability;
+    uint64_t lease_reads, stale_reads;
+    int64_t lease_overlap;
+    uint64_t first_unsafe_index;
+};
+
+static uint32_t deja__pop(uint64_t v) {
+    uint32_t c = 0;
+    for (; v; v &= v - 1) c++;
+    return c;
+}
+
+/* The leader slot of term t (grown as needed). */
+static uint32_t *deja__term_slot(deja_raft_oracle *o, uint64_t t) {
+    if (t >= o->term_cap) {
+        uint64_t cap = o->term_cap ? o->term_cap : 64;
+        while (cap <= t) cap *= 2;
+        o->term_leader = realloc(o->term_leader, cap * sizeof *o->term_leader);
+        assert(o->term_leader);
+        for (uint64_t i = o->term_cap; i < cap; i++) o->term_leader[i] = DEJA__NONE;
+        o->term_cap = cap;
+    }
+    return &o->term_leader[t];
+}
+
+static deja__rindex *deja__index_slot(deja_raft_oracle *o, uint64_t i) {
+    if (i >= o->idx_cap) {
+        uint64_t cap = o->idx_cap ? o->idx_cap : 256;
+        while (cap <= i) cap *= 2;
+        o->idx = realloc(o->idx, cap * sizeof *o->idx);
+        assert(o->idx);
+        memset(o->idx + o->idx_cap, 0, (cap - o->idx_cap) * sizeof *o->idx);
+        o->idx_cap = cap;
+    }
+    return &o->idx[i];
+}
+
+static bool deja__alive(const deja_raft_oracle *o, uint32_t node, int64_t now) {
+    return !o->nodes[node].down && now >= o->nodes[node].paused_until;
+}
+
+/* The newest leader just became known to a majority: a loss, if one was
+ * open, ends here. */
+static void deja__check_established(deja_raft_oracle *o, int64_t now) {
+    if (o->established || o->cur_leader == DEJA__NONE || o->nodes[o->cur_leader].down) return;
+    if (deja__pop(o->aware) < o->n / 2 + 1) return;
+    o->established = true;
+    o->est_t = now;
+    if (o->first_leader_t < 0) o->first_leader_t = now;
+    int64_t start = o->down_since >= 0 ? o->down_since : o->ever_established ? o->pending_elect : -1;
+    if (start >= 0) {
+        int64_t d = now - start;
+        assert(d >= 0);
+        o->downtime_sum += d;
+        if (d > o->downtime_max) o->downtime_max = d;
+        o->completed++;
+        if (o->down_since < 0) o->losses++; /* replaced without a crash or step-down we saw */
+    }
+    o->down_since = -1;
+    o->pending_elect = -1;
+    o->ever_established = true;
+}
+
+/* The newest leader is gone (crashed or stepped down). */
+static void deja__leader_lost(deja_raft_oracle *o, int64_t now) {
+    if (o->cur_leader == DEJA__NONE) return;
+    bool was = o->established || o->ever_established;
+    o->cur_leader = DEJA__NONE;
+    o->established = false;
+    if (was && o->down_since < 0) {
+        o->down_since = o->pending_elect >= 0 ? o->pending_elect : now;
+        o->losses++;
+    }
+}
+
+static void deja__on_commit(deja_raft_oracle *o, uint32_t node, int64_t now, const rt_fact *f) {
+    deja__rnode *n = &o->nodes[node];
+    if (f->height != n->commit + 1) o->order++;
+    deja__rindex *x = deja__index_slot(o, f->height);
+    if (!x->set) {
+        memcpy(x->hash, f->hash, 16);
+        x->set = true;
+    } else if (memcmp(x->hash, f->hash, 16) != 0) {
+        if (o->safety++ == 0) o->first_unsafe_index = f->height;
+    }
+    n->commit = f->height;
+    if (f->height > n->commit_max) n->commit_max = f->height;
+    n->last_commit_t = now;
+}
+
+static void deja__raft_fact(void *arg, uint32_t node, int64_t now, const rt_fact *f) {
+    deja_raft_oracle *o = arg;
+    assert(node < DEJA__RAFT_NODES);
+    deja__rnode *n = &o->nodes[node];
+    switch ((int)f->kind) {
+    case RT_FACT_RAFT_ELECTION:
+        if (f->height > o->last_elect_term) {
+            o->last_elect_term = f->height;
+            o->elections++;
+            if (f->height > o->cur_term && o->established && o->cur_leader != DEJA__NONE &&
+                deja__alive(o, o->cur_leader, now) && o->groups[node] == o->groups[o->cur_leader])
+                o->false_elections++;
+        }
+        if (f->height > o->cur_term && o->established && o->pending_elect < 0) o->pending_elect = now;
+        break;
+    case RT_FACT_RAFT_LEADER: {
+        o->leaders++;
+        uint32_t *slot = deja__term_slot(o, f->height);
+        if (*slot != DEJA__NONE && *slot != node) o->election_safety++;
+        *slot = node;
+        if (f->height > o->cur_term || o->cur_leader == DEJA__NONE) {
+            if (f->height >= o->cur_term) {
+                if (o->cur_leader != DEJA__NONE && o->established && o->down_since < 0 && o->pending_elect < 0)
+                    o->pending_elect = now; /* replaced without a loss we saw */
+                o->cur_term = f->height;
+                o->cur_leader = node;
+                o->aware = (uint64_t)1 << node;
+                o->established = false;
+                deja__check_established(o, now);
+            }
+        }
+        break;
+    }
+    case RT_FACT_RAFT_FOLLOW:
+        if (f->height == o->cur_term && (uint32_t)f->value == o->cur_leader) {
+            o->aware |= (uint64_t)1 << node;
+            deja__check_established(o, now);
+        }
+        break;
+    case RT_FACT_RAFT_STEPDOWN:
+        if (f->height == o->cur_term && node == o->cur_leader) deja__leader_lost(o, now);
+        break;
+    case RT_FACT_RAFT_COMMITTED:
+        deja__on_commit(o, node, now, f);
+        break;
+    case RT_FACT_RAFT_RECOVERED:
+        if (n->awaiting_recovery && f->height < n->pre_crash) o->durability++;
+        n->awaiting_recovery = false;
+        break;
+    case RT_FACT_RAFT_LEASE_READ:
+        o->lease_reads++;
+        if (f->height < o->cur_term && o->established) {
+            o->stale_reads++;
+            if (now - o->est_t > o->lease_overlap) o->lease_overlap = now - o->est_t;
+        }
+        break;
+    case DEJA_FACT_CRASH:
+    case DEJA_FACT_OOM:
+        n->down = true;
+        n->pre_crash = n->commit_max;
+        n->awaiting_recovery = true;
+        n->commit = 0;
+        if (node == o->cur_leader) deja__leader_lost(o, now);
+        o->aware &= ~((uint64_t)1 << node);
+        break;
+    case DEJA_FACT_RESTART:
+        n->down = false;
+        break;
+    case DEJA_FACT_PAUSE:
+        n->paused_until = now + f->value;
+        break;
+    default:
+        break;
+    }
+}
+
+deja_raft_oracle *deja_raft_oracle_new(deja_world *w, int64_t liveness_window_ns) {
+    deja_raft_oracle *o = calloc(1, sizeof *o);
+    assert(o);
+    o->window = liveness_window_ns;
+    o->n = deja_world_nodes(w);
+    assert(o->n <= DEJA__RAFT_NODES);
+    o->cur_leader = DEJA__NONE;
+    o->down_since = -1;
+    o->pending_elect = -1;
+    o->first_leader_t = -1;
+    deja_world_on_fact(w, deja__raft_fact, o);
+    return o;
+}
+
+void deja_raft_oracle_set_groups(deja_raft_oracle *o, const uint8_t *groups) {
+    memcpy(o->groups, groups, o->n);
+}
+
+/* Sets key to ns as milliseconds with three decimals. */
+static void deja__set_ms(deja_summary *s, const char *key, int64_t ns) {
+    if (ns < 0) {
+        deja_summary_set(s, key, "-%lld.%03lld", (long long)(-ns / RT_MS), (long long)(-ns % RT_MS / 1000));
+        return;
+    }
+    deja_summary_set(s, key, "%lld.%03lld", (long long)(ns / RT_MS), (long long)(ns % RT_MS / 1000));
+}
+
+void deja_raft_oracle_finish(deja_raft_oracle *o, deja_world *w, deja_summary *s) {
+    int64_t end = deja_world_now(w);
+    if (o->n == 0) o->n = deja_world_nodes(w);
+    uint64_t min_commit = UINT64_MAX;
+    int stalled = 0;
+    for (uint32_t i = 0; i < o->n; i++) {
+        const deja__rnode *n = &o->nodes[i];
+        if (n->commit < min_commit) min_commit = n->commit;
+        if (o->window > 0 && (n->commit == 0 || n->last_commit_t < end - o->window)) stalled++;
+    }
+    if (o->n == 0) min_commit = 0;
+    bool leaderless = !o->established;
+    int64_t open = o->down_since >= 0 ? end - o->down_since : 0;
+    deja_summary_set(s, "elections", "%llu", (unsigned long long)o->elections);
+    deja_summary_set(s, "false_elections", "%llu", (unsigned long long)o->false_elections);
+    deja_summary_set(s, "leaders", "%llu", (unsigned long long)o->leaders);
+    deja_summary_set(s, "leader_losses", "%llu", (unsigned long long)o->losses);
+    if (o->down_since < 0) deja__set_ms(s, "downtime_ms", o->downtime_sum);
+    deja__set_ms(s, "max_downtime_ms", o->downtime_max > open ? o->downtime_max : open);
+    deja__set_ms(s, "leaderless_end_ms", open);
+    if (o->first_leader_t >= 0) deja__set_ms(s, "first_leader_ms", o->first_leader_t);
+    deja_summary_set(s, "commit_index", "%llu", (unsigned long long)min_commit);
+    deja_summary_set(s, "last_term", "%llu", (unsigned long long)o->cur_term);
+    deja_summary_set(s, "election_safety_violations", "%llu", (unsigned long long)o->election_safety);
+    deja_summary_set(s, "safety_violations", "%llu", (unsigned long long)o->safety);
+    deja_summary_set(s, "apply_order_violations", "%llu", (unsigned long long)o->order);
+    deja_summary_set(s, "durability_violations", "%llu", (unsigned long long)o->durability);
+    deja_summary_set(s, "stalled_nodes", "%d", stalled);
+    deja_summary_set(s, "lease_reads", "%llu", (unsigned long long)o->lease_reads);
+    deja_summary_set(s, "stale_reads", "%llu", (unsigned long long)o->stale_reads);
+    deja__set_ms(s, "lease_overlap_ms", o->lease_overlap);
+    if (o->safety)
+        deja_summary_set(s, "first_violation", "index %llu", (unsigned long long)o->first_unsafe_index);
+    if (o->election_safety)
+        deja_summary_set(s, "verdict", "election_safety");
+    else if (o->safety)
+        deja_summary_set(s, "verdict", "safety");
+    else if (o->order)
+        deja_summary_set(s, "verdict", "apply_order");
+    else if (o->durability)
+        deja_summary_set(s, "verdict", "durability");
+    else if (o->stale_reads)
+        deja_summary_set(s, "verdict", "lease");
+    else if (leaderless || stalled)
+        deja_summary_set(s, "verdict", "liveness");
+}
+
+void deja_raft_oracle_free(deja_raft_oracle *o) {
+    if (!o) return;
+    free(o->term_leader);
+    free(o->idx);
+    free(o);
+}
