@@ -33,7 +33,8 @@
     {"net.jitter_ms", "10", "latency jitter, uniform in +-this (ms)"},                                 \
     {"net.loss_pct", "0", "message loss (percent)"},                                                   \
     {"store.kind", store_kind, "the node's store: mem (in memory) or sqlite (on the node's disk)"},    \
-    {"store.sync", "1", "1: the store syncs its commits; 0: it skips syncs (not durable)"}
+    {"store.sync", "1", "1: the store syncs its commits; 0: it skips syncs (not durable)"},              \
+    {"store.verify_reads", "1", "1: the store re-reads until two reads agree (masks corrupted reads)"}
 
 /* Builds the nodes, clocks, network and oracle from p; 0, or 2 naming the
  * bad parameter. */

@@ -303,15 +303,19 @@ static void aura__retry_requests(aura *a) {
 
 static void aura__reload(aura *a);
 
+/* Asks the next peer in turn for a block this node lost (a no-op with
+ * nobody to ask). */
+static void aura__refetch_one(aura *a, const uint8_t h[BLOCK_HASH_LEN]) {
+    if (a->cfg.n < 2) return;
+    uint32_t peer = (a->cfg.self + 1 + (uint32_t)(a->n_refetch % (a->cfg.n - 1))) % a->cfg.n;
+    a->n_refetch++;
+    aura__request(a, peer, h);
+}
+
 /* Asks peers (in turn) for every block the store dropped as corrupt. */
 static void aura__refetch(aura *a) {
     uint8_t h[BLOCK_HASH_LEN];
-    while (store_take_corrupt(a->st, h) == RT_OK) {
-        if (a->cfg.n < 2) continue; /* nobody to ask */
-        uint32_t peer = (a->cfg.self + 1 + (uint32_t)(a->n_refetch % (a->cfg.n - 1))) % a->cfg.n;
-        a->n_refetch++;
-        aura__request(a, peer, h);
-    }
+    while (store_take_corrupt(a->st, h) == RT_OK) aura__refetch_one(a, h);
 }
 
 /* After a failed store group (rc): reloads the chain from the store, and
@@ -601,9 +605,7 @@ static void aura__try_recovered(aura *a) {
     int rc = chain_canonical(a->ch, conf, h);
     if (rc == RT_OK) rc = chain_get(a->ch, h, &b);
     if (rc != RT_OK) {
-        /* h is the block the walk could not read */
-        if (rc == RT_ENOENT && a->cfg.n >= 2)
-            aura__request(a, (a->cfg.self + 1 + (uint32_t)(a->n_refetch++ % (a->cfg.n - 1))) % a->cfg.n, h);
+        if (rc == RT_ENOENT) aura__refetch_one(a, h); /* h: the block the walk could not read */
         return;
     }
     a->recover_pending = false;

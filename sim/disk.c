@@ -99,6 +99,7 @@ struct deja_disk {
     rt_file handles;     /* sentinel of every handle, live or dead */
     int64_t used;        /* bytes: sum of every file's current size */
     uint64_t ops, faults;
+    uint64_t media; /* faults that damage data at rest: latent sectors, misdirected writes */
 };
 
 /* ---- parameters ------------------------------------------------------------ */
@@ -215,6 +216,7 @@ static void disk__trace(deja_disk *d, uint64_t a, uint64_t b, const char *what, 
 /* Traces a fault and counts it. */
 static void disk__fault(deja_disk *d, uint64_t a, uint64_t b, const char *what, const char *name) {
     d->faults++;
+    if (!strcmp(what, "latent") || !strcmp(what, "misdirect")) d->media++;
     disk__trace(d, a, b, what, name);
 }
 
@@ -399,6 +401,12 @@ void deja_disk_set_config(deja_disk *d, const deja_disk_cfg *cfg) {
 
 uint64_t deja_disk_ops(const deja_disk *d) { return d->ops; }
 uint64_t deja_disk_faults(const deja_disk *d) { return d->faults; }
+uint64_t deja_disk_media_faults(const deja_disk *d) { return d->media; }
+
+uint64_t deja_node_media_faults(const deja_world *w, uint32_t node) {
+    assert(node < w->n_nodes);
+    return w->nodes[node]->disk ? w->nodes[node]->disk->media : 0;
+}
 
 uint64_t deja_disk_digest(const deja_disk *d) {
     XXH3_state_t *st = XXH3_createState();

@@ -62,6 +62,9 @@ uint64_t deja_disk_digest(const deja_disk *d);
 /* Operation counters, for benchmarks and summaries. */
 uint64_t deja_disk_ops(const deja_disk *d);
 uint64_t deja_disk_faults(const deja_disk *d);
+/* Faults that damage data at rest (latent sectors, misdirected writes):
+ * no amount of syncing protects a single copy from them. */
+uint64_t deja_disk_media_faults(const deja_disk *d);
 
 /* Forgets every SQLite connection of node `node` in the VFS registry
  * (vfs_rt.c): their memory went with the node's heap at a crash, or the

@@ -23,6 +23,7 @@ typedef struct deja__height {
 
 typedef struct deja__onode {
     uint64_t pre_crash_height; /* confirmed height when it last crashed */
+    int damage_detected;       /* its store failed a check since it last crashed */
     int awaiting_recovery;
     uint64_t confirmed_height;
     int64_t last_confirm_t;
@@ -34,7 +35,8 @@ struct deja_chain_oracle {
     deja__height *h;
     uint64_t cap;
     uint64_t blocks, forks, rejected, deferred, safety;
-    uint64_t durability, integrity, corruption, recoveries, divergence;
+    uint64_t durability, integrity, corruption, recoveries, divergence, media_loss, integrity_media;
+    deja_world *w;
     uint64_t first_lost_height, first_lost_had;
     int64_t max_reorg;
     int64_t window;
@@ -105,6 +107,13 @@ static void deja__on_recovered(deja_chain_oracle *o, uint32_t node, const rt_fac
         const uint8_t *mine = n->confirmed + f->height * 16;
         lost = memcmp(mine, zero, 16) && memcmp(mine, f->hash, 16);
     }
+    /* blocks lost to a damaged medium (a latent sector under the only copy),
+     * which the node detected (its integrity check failed) and repairs from
+     * its peers, are a media loss, not a broken durability promise */
+    if (lost && n->damage_detected && deja_node_media_faults(o->w, node) > 0) {
+        o->media_loss++;
+        lost = 0;
+    }
     if (lost && o->durability++ == 0) {
         o->first_lost_height = f->height;
         o->first_lost_had = n->pre_crash_height;
@@ -143,7 +152,12 @@ static void deja__on_fact(void *arg, uint32_t node, int64_t now, const rt_fact *
         deja__on_recovered(o, node, f);
         break;
     case RT_FACT_INTEGRITY:
-        if (f->value != 0) o->integrity++;
+        if (f->value == 0) break;
+        o->nodes[node].damage_detected = 1;
+        if (deja_node_media_faults(o->w, node) > 0)
+            o->integrity_media++; /* the medium lost data: detected, as it must be */
+        else
+            o->integrity++;
         break;
     case RT_FACT_CORRUPTION:
         o->corruption++;
@@ -151,6 +165,7 @@ static void deja__on_fact(void *arg, uint32_t node, int64_t now, const rt_fact *
     case DEJA_FACT_CRASH:
     case DEJA_FACT_OOM:
         o->nodes[node].pre_crash_height = o->nodes[node].confirmed_height;
+        o->nodes[node].damage_detected = 0;
         o->nodes[node].awaiting_recovery = 1;
         break;
     default:
@@ -162,6 +177,7 @@ deja_chain_oracle *deja_chain_oracle_new(deja_world *w, int64_t liveness_window_
     deja_chain_oracle *o = calloc(1, sizeof *o);
     assert(o);
     o->window = liveness_window_ns;
+    o->w = w;
     deja_world_on_fact(w, deja__on_fact, o);
     return o;
 }
@@ -188,6 +204,8 @@ void deja_chain_oracle_finish(deja_chain_oracle *o, deja_world *w, deja_summary 
     deja_summary_set(s, "durability_violations", "%llu", (unsigned long long)o->durability);
     deja_summary_set(s, "integrity_failures", "%llu", (unsigned long long)o->integrity);
     deja_summary_set(s, "corruptions_detected", "%llu", (unsigned long long)o->corruption);
+    deja_summary_set(s, "integrity_failures_media", "%llu", (unsigned long long)o->integrity_media);
+    deja_summary_set(s, "media_losses", "%llu", (unsigned long long)o->media_loss);
     deja_summary_set(s, "state_divergence", "%llu", (unsigned long long)o->divergence);
     if (o->durability)
         deja_summary_set(s, "first_lost", "recovered height %llu after confirming %llu",

@@ -374,12 +374,22 @@ int deja_world_live_tasks(const deja_world *w, int node) {
     return total;
 }
 
+/* True when two tasks would print alike but for id and age (same node,
+ * name, spawn site, state and blocking point). */
+static int deja__task_alike(const deja__task *a, const deja__task *b) {
+    return a->node == b->node && a->state == b->state && a->line == b->line && !strcmp(a->name, b->name) &&
+           !strcmp(a->file, b->file) && a->blocked_kind == b->blocked_kind &&
+           (a->blocked_on == b->blocked_on || (a->blocked_on && b->blocked_on && !strcmp(a->blocked_on, b->blocked_on)));
+}
+
+/* Prints every live task; a run of tasks alike (a leak, typically) prints
+ * its first one and a count, so a dump of thousands stays readable. */
 void deja_world_dump_tasks(const deja_world *w, FILE *out) {
     fprintf(out, "--- task dump at t=%lld ns: %d live tasks\n", (long long)w->now,
             deja_world_live_tasks(w, -1));
     for (uint32_t i = 0; i < w->n_nodes; i++) {
         const deja__node *n = w->nodes[i];
-        for (const deja__task *t = n->tasks.next; t != &n->tasks; t = t->next) {
+        for (const deja__task *t = n->tasks.next; t != &n->tasks;) {
             const char *st = t->state == DEJA__T_RUNNABLE  ? "runnable"
                              : t->state == DEJA__T_RUNNING ? "running"
                                                            : "blocked";
@@ -388,6 +398,14 @@ void deja_world_dump_tasks(const deja_world *w, FILE *out) {
             if (t->state == DEJA__T_BLOCKED && t->blocked_kind)
                 fprintf(out, " on %s %s", t->blocked_kind, t->blocked_on ? t->blocked_on : "");
             fprintf(out, "  age %lld ms\n", (long long)((w->now - t->created) / RT_MS));
+            const deja__task *u = t->next;
+            int more = 0;
+            int64_t youngest = t->created;
+            for (; u != &n->tasks && deja__task_alike(t, u); u = u->next, more++) youngest = u->created;
+            if (more > 0)
+                fprintf(out, "  ... and %d more like it (ages down to %lld ms)\n", more,
+                        (long long)((w->now - youngest) / RT_MS));
+            t = u;
         }
     }
 }

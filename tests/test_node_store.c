@@ -21,7 +21,8 @@
  * Store bodies run as the program of a one-node world (the store allocates
  * with rt_malloc and opens files of the running node's disk); they record
  * failed checks instead of asserting, as a cmocka failure cannot unwind a
- * simulated task.
+ * simulated task. For debugging: T_VERBOSE=1 prints each four-node world's
+ * outcome, T_TRACE=PREFIX writes each world's trace to PREFIX.N.
  */
 #include <setjmp.h>
 #include <stdarg.h>

@@ -124,6 +124,9 @@ void deja_node_crash(deja_world *w, uint32_t node, int64_t at_ns, int64_t restar
 /* At at_ns the node freezes for pause_ns: no task runs, clocks keep going,
  * messages and timer firings queue up. */
 void deja_node_pause(deja_world *w, uint32_t node, int64_t at_ns, int64_t pause_ns);
+/* Faults that damaged data at rest on the node's disk so far (latent
+ * sectors, misdirected writes): losses they cause are media losses. */
+uint64_t deja_node_media_faults(const deja_world *w, uint32_t node);
 /* Resident bytes of a node now (heap + per-task cost + mapped pages). */
 int64_t deja_node_resident(const deja_world *w, uint32_t node);
 /* Touched bytes of the node's mapped regions (rt_map) now. Asking counts
