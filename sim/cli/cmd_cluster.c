@@ -125,7 +125,7 @@ int deja_cmd_cluster(int argc, char **argv) {
             if (deja__parse_secs(v, &o.duration_ms))
                 rc = deja_cli_usage_error("cluster", "--duration-s: '%s' is not a number of seconds", v);
         } else if (!strcmp(flag, "--base-port")) {
-            long p;
+            long p = 0;
             if (deja__parse_int(v, 1, 65535, &p))
                 rc = deja_cli_usage_error("cluster", "--base-port: '%s' is not a port", v);
             o.base_port = (int)p;
@@ -157,7 +157,7 @@ int deja_cmd_cluster(int argc, char **argv) {
         } else if (!strcmp(flag, "--kill")) {
             const char *at = strchr(v, '@');
             char idbuf[16], tbuf[32];
-            long node;
+            long node = 0;
             int64_t down = 1000;
             size_t il = at ? (size_t)(at - v) : 0;
             const char *colon = at ? strchr(at, ':') : NULL;
