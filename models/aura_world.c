@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "aura_world.h"
+#include "clock_world.h"
 #include "deja/oracle.h"
 
 typedef struct deja__aura {
@@ -22,97 +23,28 @@ static void deja__aura_free(void *p) {
     free(aw);
 }
 
-/* Parses clock.offsets_ms ("" or one decimal per node, comma-separated)
- * into ns; 0, or 2 naming the parameter. */
-static int deja__aura_offsets(const char *v, int64_t *out, int *n, int nodes, char *err, size_t errlen) {
-    *n = 0;
-    if (!v || !*v) return 0;
-    char buf[256];
-    snprintf(buf, sizeof buf, "%s", v);
-    for (char *save = NULL, *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-        int64_t x;
-        if (*n >= nodes || deja_parse_fixed9(tok, &x) != 0 || llabs(x) > 1000000000 * (int64_t)1000000) {
-            snprintf(err, errlen, "parameter clock.offsets_ms=%s: expected %d offsets in ms, comma-separated", v,
-                     nodes);
-            return 2;
-        }
-        out[(*n)++] = x / 1000;
-    }
-    if (*n != nodes) {
-        snprintf(err, errlen, "parameter clock.offsets_ms=%s: expected %d offsets, got %d", v, nodes, *n);
-        return 2;
-    }
-    return 0;
-}
-
 /* Builds the world from validated parameters; 2 on a bad value. */
 int deja_aura_setup(deja_world *w, const deja_params *p, char *err, size_t errlen) {
-    int64_t nodes, dur, slot, tol, depth, off, drift, step, every, lat, jit, loss;
-    if (deja_params_i64(p, "sim.nodes", 1, 64, &nodes, err, errlen) ||
-        deja_params_i64(p, "sim.duration_s", 1, 10000000, &dur, err, errlen) ||
+    int64_t dur, slot, tol, depth, sync;
+    if (deja_params_i64(p, "sim.duration_s", 1, 10000000, &dur, err, errlen) ||
         deja_params_i64(p, "aura.slot_ms", 1, 3600000, &slot, err, errlen) ||
         deja_params_i64(p, "aura.future_tolerance_ms", -1, 3600000, &tol, err, errlen) ||
         deja_params_i64(p, "chain.confirm_depth", 1, 100000, &depth, err, errlen) ||
-        deja_params_fixed9(p, "clock.offset_ms", 0, 1000000000, &off, err, errlen) ||
-        deja_params_fixed9(p, "clock.drift_ppm", 0, 100000, &drift, err, errlen) ||
-        deja_params_fixed9(p, "clock.step_ms", 0, 1000000000, &step, err, errlen) ||
-        deja_params_fixed9(p, "clock.step_every_s", 0, 1000000000, &every, err, errlen) ||
-        deja_params_fixed9(p, "net.latency_ms", 0, 1000000, &lat, err, errlen) ||
-        deja_params_fixed9(p, "net.jitter_ms", 0, 1000000, &jit, err, errlen) ||
-        deja_params_fixed9(p, "net.loss_pct", 0, 100, &loss, err, errlen))
+        deja_params_i64(p, "store.sync", 0, 1, &sync, err, errlen))
         return 2;
     const char *store = deja_params_get(p, "store.kind");
-    int64_t sync;
     if (!store || (strcmp(store, "mem") && strcmp(store, "sqlite"))) {
         snprintf(err, errlen, "parameter store.kind=%s: expected mem or sqlite", store ? store : "(unset)");
         return 2;
     }
-    if (deja_params_i64(p, "store.sync", 0, 1, &sync, err, errlen)) return 2;
-    const char *ntp = deja_params_get(p, "clock.ntp");
-    int slew = ntp && !strcmp(ntp, "slew");
-    if (!ntp || (!slew && strcmp(ntp, "step"))) {
-        snprintf(err, errlen, "parameter clock.ntp=%s: expected step or slew", ntp ? ntp : "(unset)");
-        return 2;
-    }
-    /* fixed9 values scaled to integer units */
-    int64_t off_ns = off / 1000, drift_ppb = drift / 1000000, step_ns = step / 1000;
-    int64_t every_ns = every, lat_ns = lat / 1000, jit_ns = jit / 1000;
-    uint32_t loss_ppm = (uint32_t)(loss / 100000);
-
-    deja_world_set_duration(w, dur * RT_SEC);
-    deja_net_config(w, lat_ns, jit_ns, loss_ppm);
+    if (deja_net_params(w, p, err, errlen)) return 2;
     deja__aura *aw = calloc(1, sizeof *aw);
     int64_t window = 20 * slot * RT_MS;
     if (window < 10 * RT_SEC) window = 10 * RT_SEC;
     if (window > dur * RT_SEC / 2) window = dur * RT_SEC / 2;
     aw->oracle = deja_chain_oracle_new(w, window);
     deja_world_set_data(w, aw, deja__aura_free);
-
-    int64_t fixed[64];
-    int nfixed = 0;
-    if (deja__aura_offsets(deja_params_get(p, "clock.offsets_ms"), fixed, &nfixed, (int)nodes, err, errlen)) return 2;
-    deja_prng *clk = deja_world_stream(w, "clock");
-    for (int64_t i = 0; i < nodes; i++) {
-        int64_t o = deja_prng_range(clk, -off_ns, off_ns);
-        if (nfixed) o = fixed[i]; /* drawn anyway: the stream stays the same */
-        int64_t d = deja_prng_range(clk, -drift_ppb, drift_ppb);
-        int id = deja_node_add(w, "aura", o, d);
-        if (id < 0) {
-            snprintf(err, errlen, "program 'aura' is not registered");
-            return 2;
-        }
-        deja_world_trace(w, "node %d clock offset_ns=%lld drift_ppb=%lld", id, (long long)o, (long long)d);
-        if (step_ns > 0 && every_ns > 0) {
-            for (int64_t t = deja_prng_range(clk, 0, every_ns - 1); t < dur * RT_SEC; t += every_ns) {
-                int64_t delta = deja_prng_below(clk, 2) ? step_ns : -step_ns;
-                if (slew)
-                    deja_clock_slew(w, (uint32_t)id, t, delta);
-                else
-                    deja_clock_step(w, (uint32_t)id, t, delta);
-            }
-        }
-    }
-    return 0;
+    return deja_clock_nodes(w, p, "aura", err, errlen);
 }
 
 /* Judges the run: the chain oracle's metrics and verdict, plus clock error. */

@@ -22,6 +22,7 @@
 #include <string.h>
 
 #include "aura_world.h"
+#include "clock_world.h"
 
 static const deja_param_def deja__timesync_params[] = {
     DEJA_AURA_PARAMS("600", "30", "50", "mem"),
@@ -39,50 +40,6 @@ static const deja_param_def deja__timesync_params[] = {
     {"ntp.window", "16", "estimates in the least-squares drift fit"},
     {NULL, NULL, NULL},
 };
-
-/* Nodes running the "timesync" program, clocks drawn as deja_aura_setup
- * draws them (same stream, same order). 0 or 2. */
-static int deja__ts_nodes(deja_world *w, const deja_params *p, char *err, size_t errlen) {
-    int64_t nodes, dur, off, drift, step, every;
-    if (deja_params_i64(p, "sim.nodes", 1, 64, &nodes, err, errlen) ||
-        deja_params_i64(p, "sim.duration_s", 1, 10000000, &dur, err, errlen) ||
-        deja_params_fixed9(p, "clock.offset_ms", 0, 1000000000, &off, err, errlen) ||
-        deja_params_fixed9(p, "clock.drift_ppm", 0, 100000, &drift, err, errlen) ||
-        deja_params_fixed9(p, "clock.step_ms", 0, 1000000000, &step, err, errlen) ||
-        deja_params_fixed9(p, "clock.step_every_s", 0, 1000000000, &every, err, errlen))
-        return 2;
-    const char *ntp = deja_params_get(p, "clock.ntp");
-    int slew = ntp && !strcmp(ntp, "slew");
-    if (!ntp || (!slew && strcmp(ntp, "step"))) {
-        snprintf(err, errlen, "parameter clock.ntp=%s: expected step or slew", ntp ? ntp : "(unset)");
-        return 2;
-    }
-    int64_t off_ns = off / 1000, drift_ppb = drift / 1000000, step_ns = step / 1000, every_ns = every;
-    deja_world_set_duration(w, dur * RT_SEC);
-    deja_prng *clk = deja_world_stream(w, "clock");
-    for (int64_t i = 0; i < nodes; i++) {
-        int64_t o = deja_prng_range(clk, -off_ns, off_ns);
-        int64_t d = deja_prng_range(clk, -drift_ppb, drift_ppb);
-        int id = deja_node_add(w, "timesync", o, d);
-        if (id < 0) {
-            snprintf(err, errlen, "program 'timesync' is not registered");
-            return 2;
-        }
-        deja_world_trace(w, "node %d clock offset_ns=%lld drift_ppb=%lld", id, (long long)o, (long long)d);
-        /* raw-clock corrections (an NTP daemon's steps or slews): the
-         * calibrated clock, kept against the monotonic one, ignores them */
-        if (step_ns > 0 && every_ns > 0) {
-            for (int64_t t = deja_prng_range(clk, 0, every_ns - 1); t < dur * RT_SEC; t += every_ns) {
-                int64_t delta = deja_prng_below(clk, 2) ? step_ns : -step_ns;
-                if (slew)
-                    deja_clock_slew(w, (uint32_t)id, t, delta);
-                else
-                    deja_clock_step(w, (uint32_t)id, t, delta);
-            }
-        }
-    }
-    return 0;
-}
 
 /* Builds the world: nodes (timesync or aura) and the time servers. */
 static int deja__timesync_setup(deja_world *w, const deja_params *p, char *err, size_t errlen) {
@@ -110,7 +67,7 @@ static int deja__timesync_setup(deja_world *w, const deja_params *p, char *err, 
                  (long long)servers);
         return 2;
     }
-    int rc = aura ? deja_aura_setup(w, p, err, errlen) : deja__ts_nodes(w, p, err, errlen);
+    int rc = aura ? deja_aura_setup(w, p, err, errlen) : deja_clock_nodes(w, p, "timesync", err, errlen);
     if (rc) return rc;
     /* fixed9 values of ms scaled to ns */
     deja_timesrv_config(w, (uint32_t)servers, serr / 1000, delay / 1000, jitter / 1000, (uint32_t)falset,
