@@ -49,7 +49,11 @@ typedef struct plot__kind {
     const char *valid;    /* SQL condition: runs y is defined for */
     const char *y_name;   /* CSV column name of the mean */
     const char *script;   /* file in the plots directory */
-    int timeline;         /* 1: reads a run's timeline CSV (--timeline), not a database */
+    int timeline;         /* 1: reads a run's timeline CSV (--timeline), not a database;
+                             2: a CDF kind (PLOT__CDF): one line per series value, the
+                             empirical CDF over every run of the metric named by x (runs
+                             where it is NULL -- censored, e.g. no leader by the end --
+                             count in the denominator and never arrive) */
 } plot__kind;
 
 static const plot__kind plot__kinds[] = {
@@ -58,6 +62,8 @@ static const plot__kind plot__kinds[] = {
      "blocks > 0 AND forks IS NOT NULL", "forks_per_100_blocks", "drift-fork.gp", 0},
     {"memory", "resident MiB and live tasks vs simulated time, one line per node, kills marked", NULL, "node",
      "t_s", NULL, NULL, "resident_mib", "memory.gp", 1},
+    {"election-cdf", "CDF of the time without a leader after a leader crash, one line per election timeout range",
+     "election", "raft.election_ms", "downtime_ms", "downtime_ms", "1", "downtime_ms", "election-cdf.gp", 2},
 };
 
 #define PLOT__NKINDS (sizeof plot__kinds / sizeof plot__kinds[0])
@@ -71,7 +77,7 @@ typedef struct plot__group {
 
 static void plot__help(FILE *out) {
     fprintf(out,
-            "usage: deja plot KIND --db FILE [-o OUT.png] [--csv FILE] [--where SQL]\n"
+            "usage: deja plot KIND --db FILE [-o OUT.png] [--csv FILE] [--where SQL] [--table]\n"
             "       deja plot memory --timeline FILE.csv -o OUT.png\n\n"
             "Aggregates the sweep database FILE and draws a PNG with gnuplot. For\n"
             "every group of runs the plot shows the mean over seeds with error bars\n"
@@ -80,7 +86,7 @@ static void plot__help(FILE *out) {
             "kinds:\n");
     for (size_t i = 0; i < PLOT__NKINDS; i++) {
         const plot__kind *k = &plot__kinds[i];
-        if (k->timeline)
+        if (k->timeline == 1)
             fprintf(out, "  %-12s %s\n               (one run's --timeline CSV; x = seconds, lines by node)\n",
                     k->name, k->summary);
         else
@@ -95,6 +101,8 @@ static void plot__help(FILE *out) {
             "  --where SQL    only runs matching this SQL condition, e.g.\n"
             "                 --where '\"net.latency_ms\" = 50' (when the sweep varied\n"
             "                 more parameters than the plot shows)\n"
+            "  --table        (election-cdf) print per series: runs, runs with a\n"
+            "                 result, median, mean, p99 and max of the metric\n"
             "  --timeline FILE.csv  (memory) the timeline of one run: 'deja run\n"
             "                 SCENARIO --seed N --timeline FILE.csv'\n\n"
             "The gnuplot scripts are read from $DEJA_PLOTS_DIR, else from\n"
@@ -494,8 +502,235 @@ static int plot__memory(const plot__kind *k, const char *timeline, const char *s
     return rc;
 }
 
+/* ---- CDF kinds (election-cdf): one line per series, every run counted ------ */
+
+#define PLOT__CDF 2
+
+/* The runs of one series value: the metric of each run that has one, and
+ * how many runs there were in all (the others are censored). */
+typedef struct plot__series {
+    char name[64];
+    double lo, hi; /* "LO-HI" (or one number), for ordering */
+    double *v;
+    size_t n, cap;
+    long runs;
+} plot__series;
+
+static int plot__dbl_cmp(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* Orders series by their range: LO, then HI, then name. */
+static int plot__series_cmp(const void *a, const void *b) {
+    const plot__series *x = a, *y = b;
+    if (x->lo != y->lo) return x->lo < y->lo ? -1 : 1;
+    if (x->hi != y->hi) return x->hi < y->hi ? -1 : 1;
+    return strcmp(x->name, y->name);
+}
+
+/* The q-quantile (q in [0,1]) by nearest rank over all runs of s, the
+ * censored ones counting as larger than any value. -1 when that rank falls
+ * on a censored run. */
+static double plot__quantile(const plot__series *s, double q) {
+    long rank = (long)ceil(q * (double)s->runs);
+    if (rank < 1) rank = 1;
+    return (size_t)rank <= s->n ? s->v[rank - 1] : -1.0;
+}
+
+/* Formats a quantile for the table ("-" when not reached). */
+static const char *plot__qfmt(double v, char *buf, size_t len) {
+    if (v < 0)
+        snprintf(buf, len, "-");
+    else
+        snprintf(buf, len, "%.1f", v);
+    return buf;
+}
+
+/* Reads every run of kind k into series (sorted, values sorted). 0 or 2. */
+static int plot__cdf_read(const plot__kind *k, const char *dbpath, const char *where, plot__series **out,
+                          size_t *nout) {
+    *out = NULL;
+    *nout = 0;
+    struct stat sb;
+    if (stat(dbpath, &sb) != 0) {
+        fprintf(stderr, "deja plot: --db '%s': %s\n", dbpath, strerror(errno));
+        return 2;
+    }
+    sqlite3 *db = NULL;
+    if (sqlite3_open_v2(dbpath, &db, SQLITE_OPEN_READONLY, "unix") != SQLITE_OK) {
+        fprintf(stderr, "deja plot: --db '%s': %s\n", dbpath, db ? sqlite3_errmsg(db) : "cannot open");
+        sqlite3_close(db);
+        return 2;
+    }
+    sqlite3_busy_timeout(db, 10000);
+    int rc = 2;
+    sqlite3_stmt *st = NULL;
+    plot__series *ser = NULL;
+    size_t nser = 0, cap = 0;
+    if (!plot__has_col(db, "scenario") || !plot__has_col(db, k->series)) {
+        fprintf(stderr, "deja plot: %s: no %s runs with column \"%s\" (run 'deja sweep %s ... --db %s' first)\n",
+                dbpath, k->scenario, k->series, k->scenario, dbpath);
+        goto out;
+    }
+    int has_y = plot__has_col(db, k->x);
+    char sql[2048] = "SELECT ";
+    plot__ident(sql, sizeof sql, k->series);
+    strncat(sql, ", ", sizeof sql - strlen(sql) - 1);
+    if (has_y)
+        plot__ident(sql, sizeof sql, k->x);
+    else
+        strncat(sql, "NULL", sizeof sql - strlen(sql) - 1);
+    size_t pos = strlen(sql);
+    snprintf(sql + pos, sizeof sql - pos, " FROM runs WHERE scenario = ?1%s%s%s", where ? " AND (" : "",
+             where ? where : "", where ? ")" : "");
+    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) {
+        fprintf(stderr, "deja plot: %s: %s%s\n", dbpath, sqlite3_errmsg(db), where ? " (check --where)" : "");
+        goto out;
+    }
+    sqlite3_bind_text(st, 1, k->scenario, -1, SQLITE_STATIC);
+    int step;
+    while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+        if (sqlite3_column_type(st, 0) == SQLITE_NULL) continue;
+        char name[64];
+        snprintf(name, sizeof name, "%s", (const char *)sqlite3_column_text(st, 0));
+        size_t i = 0;
+        while (i < nser && strcmp(ser[i].name, name)) i++;
+        if (i == nser) {
+            if (nser == cap) {
+                cap = cap ? 2 * cap : 16;
+                ser = realloc(ser, cap * sizeof *ser);
+                if (!ser) abort();
+            }
+            memset(&ser[nser], 0, sizeof ser[nser]);
+            snprintf(ser[nser].name, sizeof ser[nser].name, "%s", name);
+            if (sscanf(name, "%lf-%lf", &ser[nser].lo, &ser[nser].hi) == 1) ser[nser].hi = ser[nser].lo;
+            nser++;
+        }
+        plot__series *s = &ser[i];
+        s->runs++;
+        int t = sqlite3_column_type(st, 1);
+        if (t != SQLITE_INTEGER && t != SQLITE_FLOAT) continue; /* censored */
+        if (s->n == s->cap) {
+            s->cap = s->cap ? 2 * s->cap : 64;
+            s->v = realloc(s->v, s->cap * sizeof *s->v);
+            if (!s->v) abort();
+        }
+        s->v[s->n++] = sqlite3_column_double(st, 1);
+    }
+    if (step != SQLITE_DONE) {
+        fprintf(stderr, "deja plot: %s: %s\n", dbpath, sqlite3_errmsg(db));
+        goto out;
+    }
+    if (nser == 0) {
+        fprintf(stderr, "deja plot: %s: no %s runs%s (sweep it first: 'deja sweep %s ... --db %s')\n", dbpath,
+                k->scenario, where ? " matching --where" : "", k->scenario, dbpath);
+        goto out;
+    }
+    qsort(ser, nser, sizeof *ser, plot__series_cmp);
+    for (size_t i = 0; i < nser; i++) qsort(ser[i].v, ser[i].n, sizeof *ser[i].v, plot__dbl_cmp);
+    rc = 0;
+out:
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    *out = ser;
+    *nout = nser;
+    return rc;
+}
+
+/* Prints (or writes as CSV) the summary table of the series. */
+static void plot__cdf_table(const plot__kind *k, FILE *f, const plot__series *ser, size_t n, int csv) {
+    if (csv)
+        fprintf(f, "%s,runs,with_%s,median,mean,p99,max\n", k->series, k->y_name);
+    else
+        fprintf(f, "%-16s %6s %8s %10s %10s %10s %10s\n", k->series, "runs", "elected", "median", "mean", "p99",
+                "max");
+    for (size_t i = 0; i < n; i++) {
+        const plot__series *s = &ser[i];
+        double sum = 0;
+        for (size_t j = 0; j < s->n; j++) sum += s->v[j];
+        char med[32], p99[32], mean[32], max[32];
+        plot__qfmt(plot__quantile(s, 0.5), med, sizeof med);
+        plot__qfmt(plot__quantile(s, 0.99), p99, sizeof p99);
+        plot__qfmt(s->n ? sum / (double)s->n : -1.0, mean, sizeof mean);
+        plot__qfmt(s->n ? s->v[s->n - 1] : -1.0, max, sizeof max);
+        if (csv)
+            fprintf(f, "%s,%ld,%zu,%s,%s,%s,%s\n", s->name, s->runs, s->n, med, mean, p99, max);
+        else
+            fprintf(f, "%-16s %6ld %8zu %10s %10s %10s %10s\n", s->name, s->runs, s->n, med, mean, p99, max);
+    }
+}
+
+/* `deja plot election-cdf`: the CDF plot, the --csv table, the --table
+ * summary. 0, or 2 after a message. */
+static int plot__cdf(const plot__kind *k, const char *dbpath, const char *where, const char *script,
+                     const char *out, const char *csv, int table) {
+    plot__series *ser = NULL;
+    size_t n = 0;
+    int rc = plot__cdf_read(k, dbpath, where, &ser, &n);
+    if (!rc && table) {
+        plot__cdf_table(k, stdout, ser, n, 0);
+        printf("(%s in ms; median and p99 over every run, '-' when that rank had no %s: censored;\n"
+               " mean and max over the runs that have one)\n",
+               k->y_name, k->y_name);
+    }
+    if (!rc && csv) {
+        FILE *f = fopen(csv, "w");
+        if (!f) {
+            fprintf(stderr, "deja plot: --csv '%s': %s\n", csv, strerror(errno));
+            rc = 2;
+        } else {
+            plot__cdf_table(k, f, ser, n, 1);
+            if (fclose(f) != 0) rc = 2;
+            if (!rc) printf("plot: wrote %s (%zu series)\n", csv, n);
+        }
+    }
+    if (!rc && out) {
+        const char *tmpdir = getenv("TMPDIR");
+        char data[4096], extra[4096] = "titles='";
+        snprintf(data, sizeof data, "%s/deja-plot-%s-XXXXXX", tmpdir && *tmpdir ? tmpdir : "/tmp", k->name);
+        int fd = mkstemp(data);
+        FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
+        if (!f) {
+            fprintf(stderr, "deja plot: cannot create a temporary data file %s: %s\n", data, strerror(errno));
+            rc = 2;
+        } else {
+            fprintf(f, "# deja plot %s: %s\n# from %s; one block per %s: %s cdf\n", k->name, k->summary, dbpath,
+                    k->series, k->y_name);
+            int nblocks = 0;
+            double vmax = 0;
+            for (size_t i = 0; i < n; i++) {
+                const plot__series *s = &ser[i];
+                if (s->n == 0) continue; /* nothing arrived: no line (the table says so) */
+                if (nblocks++) fprintf(f, "\n\n");
+                for (size_t j = 0; j < s->n; j++)
+                    fprintf(f, "%.6g %.6g\n", s->v[j], (double)(j + 1) / (double)s->runs);
+                if (s->v[s->n - 1] > vmax) vmax = s->v[s->n - 1];
+                size_t l = strlen(extra);
+                snprintf(extra + l, sizeof extra - l, "%s%s (%zu/%ld)", nblocks > 1 ? " " : "", s->name, s->n,
+                         s->runs);
+            }
+            fclose(f);
+            size_t l = strlen(extra);
+            snprintf(extra + l, sizeof extra - l, "'; nseries=%d; xmax=%.6g", nblocks, vmax);
+            if (nblocks == 0) {
+                fprintf(stderr, "deja plot: %s: no run has a %s (every run censored)\n", dbpath, k->y_name);
+                rc = 2;
+            } else {
+                rc = plot__gnuplot(script, data, out, extra);
+            }
+            unlink(data);
+        }
+        if (!rc) printf("plot: wrote %s (%zu series)\n", out, n);
+    }
+    for (size_t i = 0; i < n; i++) free(ser[i].v);
+    free(ser);
+    return rc;
+}
+
 int deja_cmd_plot(int argc, char **argv) {
     const char *kind = NULL, *dbpath = NULL, *out = NULL, *csv = NULL, *where = NULL, *timeline = NULL;
+    int table = 0;
     for (int i = 1; i < argc; i++) {
         const char *v;
         int m;
@@ -518,6 +753,8 @@ int deja_cmd_plot(int argc, char **argv) {
         } else if ((m = deja_cli_flag("plot", argc, argv, &i, "--timeline", &v))) {
             if (m != 1) return m;
             timeline = v;
+        } else if (!strcmp(argv[i], "--table")) {
+            table = 1;
         } else if (argv[i][0] == '-' && argv[i][1]) {
             return deja_cli_usage_error("plot", "unknown flag '%s'", argv[i]);
         } else if (kind) {
@@ -531,7 +768,7 @@ int deja_cmd_plot(int argc, char **argv) {
     for (size_t i = 0; i < PLOT__NKINDS; i++)
         if (!strcmp(plot__kinds[i].name, kind)) k = &plot__kinds[i];
     if (!k) return deja_cli_usage_error("plot", "unknown plot kind '%s'", kind);
-    if (k->timeline) {
+    if (k->timeline == 1) {
         if (dbpath)
             return deja_cli_usage_error("plot",
                                         "%s plots read one run's resident-size timeline, not a sweep database: "
@@ -547,7 +784,9 @@ int deja_cmd_plot(int argc, char **argv) {
         if (timeline)
             return deja_cli_usage_error("plot", "--timeline is for 'deja plot memory'; %s reads --db FILE", k->name);
         if (!dbpath) return deja_cli_usage_error("plot", "missing --db FILE");
-        if (!out && !csv) return deja_cli_usage_error("plot", "missing -o OUT.png (or --csv FILE)");
+        if (!out && !csv && !(table && k->timeline == PLOT__CDF))
+            return deja_cli_usage_error("plot", "missing -o OUT.png (or --csv FILE%s)",
+                                        k->timeline == PLOT__CDF ? ", or --table" : "");
     }
 
     char script[4096];
@@ -566,7 +805,8 @@ int deja_cmd_plot(int argc, char **argv) {
         }
         if (!deja_cli_dir_writable(out)) return deja_cli_usage_error("plot", "-o '%s': directory not writable", out);
     }
-    if (k->timeline) return plot__memory(k, timeline, script, out);
+    if (k->timeline == 1) return plot__memory(k, timeline, script, out);
+    if (k->timeline == PLOT__CDF) return plot__cdf(k, dbpath, where, script, out, csv, table);
     plot__group *g = NULL;
     size_t n = 0;
     long nruns = 0;
