@@ -30,6 +30,7 @@
 
 #include "chain.h"
 #include "msg.h"
+#include "param.h"
 #include "timesync.h"
 
 #define AURA_DEFAULT_SLOT_MS 1000
@@ -88,19 +89,6 @@ struct aura {
 
 /* ---- configuration and pure rules -------------------------------------- */
 
-/* Reads an integer parameter, falling back to dflt (with a warning) when
- * the value is outside [min, max]. */
-static int64_t aura__param(const char *key, int64_t dflt, int64_t min, int64_t max) {
-    assert(min <= dflt && dflt <= max);
-    int64_t v = rt_param_i64(key, dflt);
-    if (v < min || v > max) {
-        rt_log(RT_LOG_WARN, "aura: %s=%lld is outside [%lld, %lld], using %lld", key,
-               (long long)v, (long long)min, (long long)max, (long long)dflt);
-        v = dflt;
-    }
-    return v;
-}
-
 #define AURA_MAX_MS ((int64_t)3600 * 1000) /* one hour: any longer is a typo */
 #define AURA_MAX_COUNT ((int64_t)1 << 20)
 
@@ -110,19 +98,19 @@ void aura_config_load(aura_config *cfg) {
     cfg->self = rt_node_id();
     cfg->n = rt_node_count();
     assert(cfg->n >= 1 && cfg->self < cfg->n);
-    cfg->slot_ns = aura__param("aura.slot_ms", AURA_DEFAULT_SLOT_MS, 1, AURA_MAX_MS) * RT_MS;
+    cfg->slot_ns = node_param("aura", "aura.slot_ms", AURA_DEFAULT_SLOT_MS, 1, AURA_MAX_MS) * RT_MS;
     cfg->tolerance_ns =
-        aura__param("aura.future_tolerance_ms", AURA_DEFAULT_TOLERANCE_MS, -1, AURA_MAX_MS) * RT_MS;
+        node_param("aura", "aura.future_tolerance_ms", AURA_DEFAULT_TOLERANCE_MS, -1, AURA_MAX_MS) * RT_MS;
     if (cfg->tolerance_ns < 0) cfg->tolerance_ns = cfg->slot_ns;
-    cfg->confirm_depth = (uint64_t)aura__param("chain.confirm_depth", AURA_DEFAULT_CONFIRM_DEPTH,
+    cfg->confirm_depth = (uint64_t)node_param("aura", "chain.confirm_depth", AURA_DEFAULT_CONFIRM_DEPTH,
                                                0, AURA_MAX_COUNT);
     cfg->orphan_max =
-        (uint32_t)aura__param("chain.orphan_max", AURA_DEFAULT_ORPHAN_MAX, 1, AURA_MAX_COUNT);
+        (uint32_t)node_param("aura", "chain.orphan_max", AURA_DEFAULT_ORPHAN_MAX, 1, AURA_MAX_COUNT);
     cfg->defer_max =
-        (uint32_t)aura__param("aura.defer_max", AURA_DEFAULT_DEFER_MAX, 1, AURA_MAX_COUNT);
+        (uint32_t)node_param("aura", "aura.defer_max", AURA_DEFAULT_DEFER_MAX, 1, AURA_MAX_COUNT);
     int64_t retry_ms = cfg->slot_ns / RT_MS / 2;
     if (retry_ms < 1) retry_ms = 1;
-    cfg->retry_ns = aura__param("aura.request_retry_ms", retry_ms, 0, AURA_MAX_MS) * RT_MS;
+    cfg->retry_ns = node_param("aura", "aura.request_retry_ms", retry_ms, 0, AURA_MAX_MS) * RT_MS;
     if (cfg->retry_ns == 0) cfg->retry_ns = retry_ms * RT_MS; /* 0: half a slot */
 }
 

@@ -9,28 +9,9 @@
 #include <assert.h>
 #include <string.h>
 
+#include "codec.h"
+
 #include <xxhash.h>
-
-/* Little-endian stores and loads, independent of the host byte order. */
-static void block__put_u32(uint8_t *p, uint32_t v) {
-    for (int i = 0; i < 4; i++) p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static void block__put_u64(uint8_t *p, uint64_t v) {
-    for (int i = 0; i < 8; i++) p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static uint32_t block__get_u32(const uint8_t *p) {
-    uint32_t v = 0;
-    for (int i = 0; i < 4; i++) v |= (uint32_t)p[i] << (8 * i);
-    return v;
-}
-
-static uint64_t block__get_u64(const uint8_t *p) {
-    uint64_t v = 0;
-    for (int i = 0; i < 8; i++) v |= (uint64_t)p[i] << (8 * i);
-    return v;
-}
 
 void block_genesis(block *b) {
     assert(b != NULL);
@@ -42,13 +23,13 @@ size_t block_encode(const block *b, uint8_t *buf, size_t cap) {
     assert(b->payload_len <= BLOCK_PAYLOAD_MAX);
     size_t n = BLOCK_HEADER_LEN + (size_t)b->payload_len;
     if (cap < n) return 0;
-    block__put_u64(buf + 0, b->height);
-    block__put_u64(buf + 8, b->slot);
+    node_put_u64(buf + 0, b->height);
+    node_put_u64(buf + 8, b->slot);
     memcpy(buf + 16, b->parent, BLOCK_HASH_LEN);
-    block__put_u32(buf + 32, b->proposer);
-    block__put_u64(buf + 36, (uint64_t)b->timestamp);
+    node_put_u32(buf + 32, b->proposer);
+    node_put_u64(buf + 36, (uint64_t)b->timestamp);
     memcpy(buf + 44, b->state_root, BLOCK_HASH_LEN);
-    block__put_u32(buf + 60, b->payload_len);
+    node_put_u32(buf + 60, b->payload_len);
     if (b->payload_len > 0) memcpy(buf + BLOCK_HEADER_LEN, b->payload, b->payload_len);
     return n;
 }
@@ -56,14 +37,14 @@ size_t block_encode(const block *b, uint8_t *buf, size_t cap) {
 bool block_decode(const uint8_t *buf, size_t len, block *out) {
     assert(out != NULL);
     if (buf == NULL || len < BLOCK_HEADER_LEN || len > BLOCK_ENCODED_MAX) return false;
-    uint32_t plen = block__get_u32(buf + 60);
+    uint32_t plen = node_get_u32(buf + 60);
     if (plen > BLOCK_PAYLOAD_MAX || len != BLOCK_HEADER_LEN + (size_t)plen) return false;
     memset(out, 0, sizeof *out);
-    out->height = block__get_u64(buf + 0);
-    out->slot = block__get_u64(buf + 8);
+    out->height = node_get_u64(buf + 0);
+    out->slot = node_get_u64(buf + 8);
     memcpy(out->parent, buf + 16, BLOCK_HASH_LEN);
-    out->proposer = block__get_u32(buf + 32);
-    out->timestamp = (int64_t)block__get_u64(buf + 36);
+    out->proposer = node_get_u32(buf + 32);
+    out->timestamp = (int64_t)node_get_u64(buf + 36);
     memcpy(out->state_root, buf + 44, BLOCK_HASH_LEN);
     out->payload_len = plen;
     if (plen > 0) memcpy(out->payload, buf + BLOCK_HEADER_LEN, plen);
@@ -93,7 +74,7 @@ void block_state_root(const uint8_t parent_root[BLOCK_HASH_LEN], uint64_t height
     assert(payload_len == 0 || payload != NULL);
     uint8_t buf[BLOCK_HASH_LEN + 8 + BLOCK_PAYLOAD_MAX];
     memcpy(buf, parent_root, BLOCK_HASH_LEN);
-    block__put_u64(buf + BLOCK_HASH_LEN, height);
+    node_put_u64(buf + BLOCK_HASH_LEN, height);
     if (payload_len > 0) memcpy(buf + BLOCK_HASH_LEN + 8, payload, payload_len);
     block__canonical(XXH3_128bits(buf, BLOCK_HASH_LEN + 8 + (size_t)payload_len), out);
 }

@@ -21,6 +21,7 @@
 #include "block.h"
 #include "raft_log.h"
 #include "raft_msg.h"
+#include "param.h"
 
 #define RAFT_DEFAULT_ELECTION "150-300"
 #define RAFT_DEFAULT_BLOCK_MS 100
@@ -79,19 +80,6 @@ bool raft_parse_range(const char *s, int64_t *lo, int64_t *hi) {
     return *lo <= *hi;
 }
 
-/* Reads an integer parameter, falling back to dflt (with a warning) when
- * the value is outside [min, max]. */
-static int64_t raft__param(const char *key, int64_t dflt, int64_t min, int64_t max) {
-    assert(min <= dflt && dflt <= max);
-    int64_t v = rt_param_i64(key, dflt);
-    if (v < min || v > max) {
-        rt_log(RT_LOG_WARN, "raft: %s=%lld is outside [%lld, %lld], using %lld", key, (long long)v,
-               (long long)min, (long long)max, (long long)dflt);
-        v = dflt;
-    }
-    return v;
-}
-
 /* The n-th (0-based) comma-separated number of s, or 0 when absent. */
 static uint64_t raft__list_at(const char *s, uint32_t n) {
     for (uint32_t i = 0; i < n && s != NULL; i++) {
@@ -119,15 +107,15 @@ void raft_config_load(raft_config *cfg) {
     }
     cfg->election_min_ns = lo * RT_MS;
     cfg->election_max_ns = hi * RT_MS;
-    int64_t hb_ms = raft__param("raft.heartbeat_ms", 0, 0, RAFT_MAX_MS);
+    int64_t hb_ms = node_param("raft", "raft.heartbeat_ms", 0, 0, RAFT_MAX_MS);
     cfg->heartbeat_ns = hb_ms > 0 ? hb_ms * RT_MS : cfg->election_min_ns / 2;
     if (cfg->heartbeat_ns < 1) cfg->heartbeat_ns = 1;
-    cfg->block_ns = raft__param("raft.block_ms", RAFT_DEFAULT_BLOCK_MS, 0, RAFT_MAX_MS) * RT_MS;
-    cfg->lease_ns = raft__param("raft.lease_ms", 0, 0, RAFT_MAX_MS) * RT_MS;
-    cfg->prevote = raft__param("raft.prevote", 0, 0, 1) != 0;
-    cfg->check_quorum = raft__param("raft.check_quorum", 0, 0, 1) != 0;
-    cfg->sync = raft__param("raft.sync", 1, 0, 1) != 0;
-    cfg->max_batch = (uint32_t)raft__param("raft.max_batch", RAFT_MSG_BATCH_MAX, 0, RAFT_MSG_BATCH_MAX);
+    cfg->block_ns = node_param("raft", "raft.block_ms", RAFT_DEFAULT_BLOCK_MS, 0, RAFT_MAX_MS) * RT_MS;
+    cfg->lease_ns = node_param("raft", "raft.lease_ms", 0, 0, RAFT_MAX_MS) * RT_MS;
+    cfg->prevote = node_param("raft", "raft.prevote", 0, 0, 1) != 0;
+    cfg->check_quorum = node_param("raft", "raft.check_quorum", 0, 0, 1) != 0;
+    cfg->sync = node_param("raft", "raft.sync", 1, 0, 1) != 0;
+    cfg->max_batch = (uint32_t)node_param("raft", "raft.max_batch", RAFT_MSG_BATCH_MAX, 0, RAFT_MSG_BATCH_MAX);
     const char *boot = rt_param_str("raft.boot_logs", "");
     cfg->boot = boot[0] != 0;
     if (cfg->boot) cfg->boot_len = raft__list_at(boot, cfg->self);

@@ -8,6 +8,8 @@
 #include <assert.h>
 #include <string.h>
 
+#include "codec.h"
+
 #include <xxhash.h>
 
 #define RAFT_STATE_FILE "raft.state"
@@ -17,26 +19,6 @@
 #define RAFT__STATE_LEN 40
 #define RAFT__REC_HDR 16
 #define RAFT__REC_MAX (RAFT__REC_HDR + BLOCK_ENCODED_MAX + 8)
-
-static void raft__put_u64(uint8_t *p, uint64_t v) {
-    for (int i = 0; i < 8; i++) p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static void raft__put_u32(uint8_t *p, uint32_t v) {
-    for (int i = 0; i < 4; i++) p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static uint64_t raft__get_u64(const uint8_t *p) {
-    uint64_t v = 0;
-    for (int i = 0; i < 8; i++) v |= (uint64_t)p[i] << (8 * i);
-    return v;
-}
-
-static uint32_t raft__get_u32(const uint8_t *p) {
-    uint32_t v = 0;
-    for (int i = 0; i < 4; i++) v |= (uint32_t)p[i] << (8 * i);
-    return v;
-}
 
 /* Makes room for one more in-memory entry. RT_OK or RT_ENOMEM. */
 static int raft__reserve(raft_log *l) {
@@ -75,12 +57,12 @@ static bool raft__links(const raft_log *l, uint64_t term, const block *b, uint64
 
 /* Parses one state record; true when it checks out. */
 static bool raft__state_parse(const uint8_t *p, uint64_t *seq, uint64_t *term, uint32_t *vote) {
-    if (raft__get_u32(p) != RAFT__STATE_MAGIC) return false;
-    if (XXH3_64bits(p, 32) != raft__get_u64(p + 32)) return false;
-    uint64_t v = raft__get_u64(p + 24);
+    if (node_get_u32(p) != RAFT__STATE_MAGIC) return false;
+    if (XXH3_64bits(p, 32) != node_get_u64(p + 32)) return false;
+    uint64_t v = node_get_u64(p + 24);
     if (v > RAFT_VOTE_NONE) return false;
-    *seq = raft__get_u64(p + 8);
-    *term = raft__get_u64(p + 16);
+    *seq = node_get_u64(p + 8);
+    *term = node_get_u64(p + 16);
     *vote = (uint32_t)v;
     return true;
 }
@@ -116,13 +98,13 @@ static int raft__log_load(raft_log *l) {
     while (size - off >= RAFT__REC_HDR + BLOCK_HEADER_LEN + 8) {
         size_t got = 0;
         int rc = rt_file_read(l->log_f, off, buf, RAFT__REC_HDR, &got);
-        if (rc != RT_OK || got != RAFT__REC_HDR || raft__get_u32(buf) != RAFT__ENTRY_MAGIC) break;
-        uint32_t blen = raft__get_u32(buf + 4);
+        if (rc != RT_OK || got != RAFT__REC_HDR || node_get_u32(buf) != RAFT__ENTRY_MAGIC) break;
+        uint32_t blen = node_get_u32(buf + 4);
         if (blen < BLOCK_HEADER_LEN || blen > BLOCK_ENCODED_MAX || size - off < RAFT__REC_HDR + blen + 8) break;
         rc = rt_file_read(l->log_f, off + RAFT__REC_HDR, buf + RAFT__REC_HDR, blen + 8, &got);
         if (rc != RT_OK || got != blen + 8) break;
-        if (XXH3_64bits(buf, RAFT__REC_HDR + blen) != raft__get_u64(buf + RAFT__REC_HDR + blen)) break;
-        uint64_t term = raft__get_u64(buf + 8);
+        if (XXH3_64bits(buf, RAFT__REC_HDR + blen) != node_get_u64(buf + RAFT__REC_HDR + blen)) break;
+        uint64_t term = node_get_u64(buf + 8);
         block b;
         if (!block_decode(buf + RAFT__REC_HDR, blen, &b) || !raft__links(l, term, &b, l->term)) break;
         rc = raft__push(l, term, &b, off);
@@ -171,12 +153,12 @@ int raft_log_save_state(raft_log *l, uint64_t term, uint32_t vote) {
     assert(term >= l->term);
     uint8_t buf[RAFT__STATE_LEN];
     uint64_t seq = l->state_seq + 1;
-    raft__put_u32(buf, RAFT__STATE_MAGIC);
-    raft__put_u32(buf + 4, 0);
-    raft__put_u64(buf + 8, seq);
-    raft__put_u64(buf + 16, term);
-    raft__put_u64(buf + 24, vote);
-    raft__put_u64(buf + 32, XXH3_64bits(buf, 32));
+    node_put_u32(buf, RAFT__STATE_MAGIC);
+    node_put_u32(buf + 4, 0);
+    node_put_u64(buf + 8, seq);
+    node_put_u64(buf + 16, term);
+    node_put_u64(buf + 24, vote);
+    node_put_u64(buf + 32, XXH3_64bits(buf, 32));
     int rc = rt_file_write(l->state_f, (int64_t)(seq % 2) * l->sector, buf, sizeof buf);
     if (rc == RT_OK && l->sync) rc = rt_file_sync(l->state_f);
     if (rc != RT_OK) return rc;
@@ -191,10 +173,10 @@ int raft_log_append(raft_log *l, uint64_t term, const block *b) {
     uint8_t buf[RAFT__REC_MAX];
     size_t blen = block_encode(b, buf + RAFT__REC_HDR, BLOCK_ENCODED_MAX);
     assert(blen >= BLOCK_HEADER_LEN);
-    raft__put_u32(buf, RAFT__ENTRY_MAGIC);
-    raft__put_u32(buf + 4, (uint32_t)blen);
-    raft__put_u64(buf + 8, term);
-    raft__put_u64(buf + RAFT__REC_HDR + blen, XXH3_64bits(buf, RAFT__REC_HDR + blen));
+    node_put_u32(buf, RAFT__ENTRY_MAGIC);
+    node_put_u32(buf + 4, (uint32_t)blen);
+    node_put_u64(buf + 8, term);
+    node_put_u64(buf + RAFT__REC_HDR + blen, XXH3_64bits(buf, RAFT__REC_HDR + blen));
     size_t len = RAFT__REC_HDR + blen + 8;
     int rc = raft__reserve(l);
     if (rc == RT_OK) rc = rt_file_write(l->log_f, l->end, buf, len);

@@ -8,35 +8,17 @@
 #include <assert.h>
 #include <string.h>
 
+#include "codec.h"
+
 #include "deja/rt.h"
-
-static void raft__put_u64(uint8_t *p, uint64_t v) {
-    for (int i = 0; i < 8; i++) p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static void raft__put_u32(uint8_t *p, uint32_t v) {
-    for (int i = 0; i < 4; i++) p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static uint64_t raft__get_u64(const uint8_t *p) {
-    uint64_t v = 0;
-    for (int i = 0; i < 8; i++) v |= (uint64_t)p[i] << (8 * i);
-    return v;
-}
-
-static uint32_t raft__get_u32(const uint8_t *p) {
-    uint32_t v = 0;
-    for (int i = 0; i < 4; i++) v |= (uint32_t)p[i] << (8 * i);
-    return v;
-}
 
 size_t raft_msg_vote(uint8_t *buf, size_t cap, uint64_t term, uint64_t last_index, uint64_t last_term,
                      bool prevote) {
     if (cap < 26) return 0;
     buf[0] = RAFT_MSG_VOTE;
-    raft__put_u64(buf + 1, term);
-    raft__put_u64(buf + 9, last_index);
-    raft__put_u64(buf + 17, last_term);
+    node_put_u64(buf + 1, term);
+    node_put_u64(buf + 9, last_index);
+    node_put_u64(buf + 17, last_term);
     buf[25] = prevote ? 1 : 0;
     return 26;
 }
@@ -44,7 +26,7 @@ size_t raft_msg_vote(uint8_t *buf, size_t cap, uint64_t term, uint64_t last_inde
 size_t raft_msg_vote_resp(uint8_t *buf, size_t cap, uint64_t term, bool granted, bool prevote) {
     if (cap < 11) return 0;
     buf[0] = RAFT_MSG_VOTE_RESP;
-    raft__put_u64(buf + 1, term);
+    node_put_u64(buf + 1, term);
     buf[9] = granted ? 1 : 0;
     buf[10] = prevote ? 1 : 0;
     return 11;
@@ -54,24 +36,24 @@ size_t raft_msg_append(uint8_t *buf, size_t cap, uint64_t term, uint64_t prev_in
                        uint64_t commit, int64_t echo) {
     if (cap < RAFT_MSG_APPEND_HDR) return 0;
     buf[0] = RAFT_MSG_APPEND;
-    raft__put_u64(buf + 1, term);
-    raft__put_u64(buf + 9, prev_index);
-    raft__put_u64(buf + 17, prev_term);
-    raft__put_u64(buf + 25, commit);
-    raft__put_u64(buf + 33, (uint64_t)echo);
-    raft__put_u32(buf + 41, 0);
+    node_put_u64(buf + 1, term);
+    node_put_u64(buf + 9, prev_index);
+    node_put_u64(buf + 17, prev_term);
+    node_put_u64(buf + 25, commit);
+    node_put_u64(buf + 33, (uint64_t)echo);
+    node_put_u32(buf + 41, 0);
     return RAFT_MSG_APPEND_HDR;
 }
 
 size_t raft_msg_append_add(uint8_t *buf, size_t cap, size_t len, uint64_t term, const block *b) {
     assert(len >= RAFT_MSG_APPEND_HDR && buf[0] == RAFT_MSG_APPEND);
-    uint32_t n = raft__get_u32(buf + 41);
+    uint32_t n = node_get_u32(buf + 41);
     if (n >= RAFT_MSG_BATCH_MAX || cap < len + 12) return 0;
     size_t bl = block_encode(b, buf + len + 12, cap - len - 12);
     if (bl == 0) return 0;
-    raft__put_u64(buf + len, term);
-    raft__put_u32(buf + len + 8, (uint32_t)bl);
-    raft__put_u32(buf + 41, n + 1);
+    node_put_u64(buf + len, term);
+    node_put_u32(buf + len + 8, (uint32_t)bl);
+    node_put_u32(buf + 41, n + 1);
     return len + 12 + bl;
 }
 
@@ -79,10 +61,10 @@ size_t raft_msg_append_resp(uint8_t *buf, size_t cap, uint64_t term, bool succes
                             int64_t echo) {
     if (cap < 26) return 0;
     buf[0] = RAFT_MSG_APPEND_RESP;
-    raft__put_u64(buf + 1, term);
+    node_put_u64(buf + 1, term);
     buf[9] = success ? 1 : 0;
-    raft__put_u64(buf + 10, index);
-    raft__put_u64(buf + 18, (uint64_t)echo);
+    node_put_u64(buf + 10, index);
+    node_put_u64(buf + 18, (uint64_t)echo);
     return 26;
 }
 
@@ -94,39 +76,39 @@ int raft_msg_decode(const uint8_t *buf, size_t len, raft_msg *out, raft_wire_ent
     switch (buf[0]) {
     case RAFT_MSG_VOTE:
         if (len != 26 || buf[25] > 1) return RT_EINVAL;
-        out->term = raft__get_u64(buf + 1);
-        out->last_index = raft__get_u64(buf + 9);
-        out->last_term = raft__get_u64(buf + 17);
+        out->term = node_get_u64(buf + 1);
+        out->last_index = node_get_u64(buf + 9);
+        out->last_term = node_get_u64(buf + 17);
         out->prevote = buf[25] == 1;
         return RT_OK;
     case RAFT_MSG_VOTE_RESP:
         if (len != 11 || buf[9] > 1 || buf[10] > 1) return RT_EINVAL;
-        out->term = raft__get_u64(buf + 1);
+        out->term = node_get_u64(buf + 1);
         out->granted = buf[9] == 1;
         out->prevote = buf[10] == 1;
         return RT_OK;
     case RAFT_MSG_APPEND_RESP:
         if (len != 26 || buf[9] > 1) return RT_EINVAL;
-        out->term = raft__get_u64(buf + 1);
+        out->term = node_get_u64(buf + 1);
         out->granted = buf[9] == 1;
-        out->index = raft__get_u64(buf + 10);
-        out->echo = (int64_t)raft__get_u64(buf + 18);
+        out->index = node_get_u64(buf + 10);
+        out->echo = (int64_t)node_get_u64(buf + 18);
         return RT_OK;
     case RAFT_MSG_APPEND: {
         if (len < RAFT_MSG_APPEND_HDR || entries == NULL) return RT_EINVAL;
-        out->term = raft__get_u64(buf + 1);
-        out->prev_index = raft__get_u64(buf + 9);
-        out->prev_term = raft__get_u64(buf + 17);
-        out->commit = raft__get_u64(buf + 25);
-        out->echo = (int64_t)raft__get_u64(buf + 33);
-        out->n = raft__get_u32(buf + 41);
+        out->term = node_get_u64(buf + 1);
+        out->prev_index = node_get_u64(buf + 9);
+        out->prev_term = node_get_u64(buf + 17);
+        out->commit = node_get_u64(buf + 25);
+        out->echo = (int64_t)node_get_u64(buf + 33);
+        out->n = node_get_u32(buf + 41);
         if (out->n > RAFT_MSG_BATCH_MAX) return RT_EINVAL;
         out->entries = entries;
         size_t off = RAFT_MSG_APPEND_HDR;
         for (uint32_t i = 0; i < out->n; i++) {
             if (len - off < 12) return RT_EINVAL;
-            entries[i].term = raft__get_u64(buf + off);
-            uint32_t bl = raft__get_u32(buf + off + 8);
+            entries[i].term = node_get_u64(buf + off);
+            uint32_t bl = node_get_u32(buf + off + 8);
             off += 12;
             if (bl > len - off || !block_decode(buf + off, bl, &entries[i].b)) return RT_EINVAL;
             off += bl;

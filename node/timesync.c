@@ -14,6 +14,8 @@
 #include <assert.h>
 #include <string.h>
 
+#include "param.h"
+
 #define TIMESYNC_PHI_PPM 15              /* NTP's dispersion growth of an aging sample */
 #define TIMESYNC_FIT_SPAN ((int64_t)1 << 45) /* max |x - x_first| in a fit, ns */
 #define TIMESYNC_FIT_SPREAD ((int64_t)1 << 30) /* max |y - y_first| in a fit, ns */
@@ -142,33 +144,20 @@ int64_t timesync_line_at(const timesync_line *l, int64_t x) {
 
 /* ---- configuration ---------------------------------------------------------- */
 
-/* Reads an integer parameter, falling back to dflt (with a warning) when
- * the value is outside [min, max]. */
-static int64_t timesync__param(const char *key, int64_t dflt, int64_t min, int64_t max) {
-    assert(min <= dflt && dflt <= max);
-    int64_t v = rt_param_i64(key, dflt);
-    if (v < min || v > max) {
-        rt_log(RT_LOG_WARN, "timesync: %s=%lld is outside [%lld, %lld], using %lld", key, (long long)v,
-               (long long)min, (long long)max, (long long)dflt);
-        v = dflt;
-    }
-    return v;
-}
-
 void timesync_config_load(timesync_config *cfg) {
     assert(cfg != NULL);
     memset(cfg, 0, sizeof *cfg);
     int64_t have = rt_time_servers();
     if (have > TIMESYNC_MAX_SERVERS) have = TIMESYNC_MAX_SERVERS;
-    cfg->servers = (uint32_t)timesync__param("ntp.servers", have, 0, TIMESYNC_MAX_SERVERS);
+    cfg->servers = (uint32_t)node_param("timesync", "ntp.servers", have, 0, TIMESYNC_MAX_SERVERS);
     if (cfg->servers > have) cfg->servers = (uint32_t)have;
-    cfg->poll_ns = timesync__param("ntp.poll_ms", 16000, 1, TIMESYNC_MAX_MS) * RT_MS;
-    cfg->timeout_ns = timesync__param("ntp.timeout_ms", 1000, 1, TIMESYNC_MAX_MS) * RT_MS;
-    cfg->report_ns = timesync__param("ntp.report_ms", 1000, 0, TIMESYNC_MAX_MS) * RT_MS;
-    cfg->filter = (uint32_t)timesync__param("ntp.filter", 8, 1, TIMESYNC_MAX_FILTER);
-    cfg->window = (uint32_t)timesync__param("ntp.window", 16, 1, TIMESYNC_MAX_WINDOW);
-    cfg->fit_min = (uint32_t)timesync__param("ntp.fit_min", 4, 2, TIMESYNC_MAX_WINDOW);
-    cfg->step_ns = timesync__param("ntp.step_ms", 128, 1, TIMESYNC_MAX_MS) * RT_MS;
+    cfg->poll_ns = node_param("timesync", "ntp.poll_ms", 16000, 1, TIMESYNC_MAX_MS) * RT_MS;
+    cfg->timeout_ns = node_param("timesync", "ntp.timeout_ms", 1000, 1, TIMESYNC_MAX_MS) * RT_MS;
+    cfg->report_ns = node_param("timesync", "ntp.report_ms", 1000, 0, TIMESYNC_MAX_MS) * RT_MS;
+    cfg->filter = (uint32_t)node_param("timesync", "ntp.filter", 8, 1, TIMESYNC_MAX_FILTER);
+    cfg->window = (uint32_t)node_param("timesync", "ntp.window", 16, 1, TIMESYNC_MAX_WINDOW);
+    cfg->fit_min = (uint32_t)node_param("timesync", "ntp.fit_min", 4, 2, TIMESYNC_MAX_WINDOW);
+    cfg->step_ns = node_param("timesync", "ntp.step_ms", 128, 1, TIMESYNC_MAX_MS) * RT_MS;
 }
 
 /* ---- the calibrated clock ----------------------------------------------- */

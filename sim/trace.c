@@ -22,7 +22,9 @@ void deja__trace(deja_world *w, deja__tk kind, int node, uint64_t a, uint64_t b,
         int64_t t;
         int32_t kind, node;
         uint64_t a, b;
-    } rec = {w->now, (int32_t)kind, node, a, b};
+    } rec = {w->now, (int32_t)kind, node, a, kind == DEJA__TK_SPAWN ? 0 : b};
+    /* a spawn's source line is in the text trace but not the digest: editing
+     * a file above an rt_spawn must not change every pinned seed's hash */
     XXH3_64bits_update(w->digest, &rec, sizeof rec);
     size_t tlen = text ? strlen(text) : 0;
     /* log lines are in the text trace but not the digest: rewording a log
