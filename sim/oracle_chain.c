@@ -11,7 +11,7 @@
 
 #include "deja/oracle.h"
 
-#define DEJA__MAX_VARIANTS 8
+#define DEJA__MAX_VARIANTS 16
 
 typedef struct deja__height {
     uint8_t produced[DEJA__MAX_VARIANTS][16];
@@ -128,7 +128,10 @@ static void deja__on_fact(void *arg, uint32_t node, int64_t now, const rt_fact *
     switch ((int)f->kind) {
     case RT_FACT_PRODUCED: {
         deja__height *h = deja__at(o, f->height);
-        for (int i = 0; i < h->n_produced; i++)
+        /* past DEJA__MAX_VARIANTS distinct blocks at one height, later ones
+         * are counted without deduplication (a pathological fork anyway) */
+        int known = h->n_produced < DEJA__MAX_VARIANTS ? h->n_produced : DEJA__MAX_VARIANTS;
+        for (int i = 0; i < known; i++)
             if (!memcmp(h->produced[i], f->hash, 16)) return;
         if (h->n_produced == 1) o->forks++;
         if (h->n_produced < DEJA__MAX_VARIANTS) memcpy(h->produced[h->n_produced], f->hash, 16);
