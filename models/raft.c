@@ -16,6 +16,7 @@
 
 static const deja_param_def deja__raft_params[] = {
     DEJA_RAFT_PARAMS("5", "150-300", "100", "32", "", "1", "1", "10", "5", "50"),
+    DEJA_RAFT_SNAP_PARAMS("0"),
     {"sim.duration_s", "120", "simulated duration (s)"},
     {"swarm", "1", "1: each seed draws which faults are on and how often (crashes, pauses, partitions, loss)"},
     {"net.partition_every_s", "0", "a random split of the nodes every this many seconds on average (0: none)"},

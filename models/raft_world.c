@@ -84,6 +84,11 @@ int deja_raft_setup(deja_world *w, const deja_params *p, int64_t liveness_window
         deja_world_trace(w, "node %d clock offset_ns=%lld drift_ppb=%lld", id, (long long)o, (long long)d);
     }
     rw->oracle = deja_raft_oracle_new(w, liveness_window_ns);
+    int64_t lag = 64;
+    if (deja_params_get(p, "raft.slot_max_lag") &&
+        deja_params_i64(p, "raft.slot_max_lag", 1, 1 << 30, &lag, err, errlen))
+        return 2;
+    deja_raft_oracle_set_slot_max_lag(rw->oracle, (uint64_t)lag);
     *out = rw;
     return 0;
 }

@@ -32,6 +32,16 @@
     {"net.jitter_ms", jitter, "latency jitter, uniform in +-this (ms)"},                                       \
     {"net.loss_pct", "0", "message loss (percent)"}
 
+/* Snapshots, compaction and snapshot sync (node/snap.h); every: the default
+ * of raft.snapshot_every (0: off). */
+#define DEJA_RAFT_SNAP_PARAMS(every)                                                                          \
+    {"raft.snapshot_every", every, "snapshot the state and compact the log every this many entries (0: off)"}, \
+    {"raft.slot_max_lag", "64", "entries kept behind the commit index; a follower further behind gets a snapshot"}, \
+    {"raft.slot_rule", "1", "0: compact right at the snapshot, ignoring lagging followers (the digest's bug 7)"}, \
+    {"snap.timeout_ms", "2000", "a snapshot sync's deadline (ms)"},                                           \
+    {"snap.req_ms", "100", "a snapshot chunk request is retried after this (ms)"},                            \
+    {"snap.leaky", "0", "1: snapshot sync senders ignore cancellation (the digest's bug 6: verdict leak)"}
+
 /* The state a Raft scenario keeps in its world (deja_world_data). */
 typedef struct deja_raft_world {
     deja_raft_oracle *oracle;

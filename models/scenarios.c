@@ -13,6 +13,9 @@ extern const deja_scenario deja_scenario_mem_leak;
 extern const deja_scenario deja_scenario_raft;
 extern const deja_scenario deja_scenario_election;
 extern const deja_scenario deja_scenario_timesync;
+extern const deja_scenario deja_scenario_snapshot_sync;
+extern const deja_scenario deja_scenario_timeout_sweep;
+extern const deja_scenario deja_scenario_lease_fork;
 
 static const deja_scenario *const deja__all[] = {
     &deja_scenario_drift_fork,
@@ -21,6 +24,9 @@ static const deja_scenario *const deja__all[] = {
     &deja_scenario_raft,
     &deja_scenario_election,
     &deja_scenario_timesync,
+    &deja_scenario_snapshot_sync,
+    &deja_scenario_timeout_sweep,
+    &deja_scenario_lease_fork,
     NULL,
 };
 

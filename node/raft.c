@@ -22,6 +22,8 @@
 #include "raft_log.h"
 #include "raft_msg.h"
 #include "param.h"
+#include "snap.h"
+#include "state.h"
 
 #define RAFT_DEFAULT_ELECTION "150-300"
 #define RAFT_DEFAULT_BLOCK_MS 100
@@ -49,6 +51,16 @@ struct raft {
     int stop_rc;
     uint8_t buf[RAFT_MSG_MAX];
     raft_wire_entry in[RAFT_MSG_BATCH_MAX];
+    /* state machine, snapshots, snapshot sync */
+    state_t st;                  /* the state after applying `commit` */
+    snap_image *snap;            /* the latest snapshot (index 0: none) */
+    bool acked[RAFT_NODES_MAX];  /* leader: the follower answered in this term (its match is known) */
+    uint64_t fallback_base[RAFT_NODES_MAX]; /* leader: base at which FALLBACK was reported */
+    snap_session *sess;          /* the snapshot sync running, or NULL */
+    uint32_t sess_seq;
+    int64_t sess_echo;
+    rt_ctx *ctx;                 /* raft_run's, the parent of a sync's */
+    raft_entry snap_pending;     /* the entry of the snapshot being synced */
     /* counters, for the closing log line */
     uint64_t n_elections, n_leader, n_proposed, n_lease_reads;
 };
@@ -119,6 +131,12 @@ void raft_config_load(raft_config *cfg) {
     const char *boot = rt_param_str("raft.boot_logs", "");
     cfg->boot = boot[0] != 0;
     if (cfg->boot) cfg->boot_len = raft__list_at(boot, cfg->self);
+    cfg->snapshot_every = (uint64_t)node_param("raft", "raft.snapshot_every", 0, 0, 1 << 30);
+    cfg->slot_max_lag = (uint64_t)node_param("raft", "raft.slot_max_lag", 64, 1, 1 << 30);
+    cfg->slot_rule = node_param("raft", "raft.slot_rule", 1, 0, 1) != 0;
+    cfg->snap_timeout_ns = node_param("raft", "snap.timeout_ms", 2000, 1, RAFT_MAX_MS) * RT_MS;
+    cfg->snap_req_ns = node_param("raft", "snap.req_ms", 100, 1, RAFT_MAX_MS) * RT_MS;
+    cfg->snap_leaky = node_param("raft", "snap.leaky", 0, 0, 1) != 0;
 }
 
 /* ---- small helpers ------------------------------------------------------ */
@@ -143,6 +161,20 @@ static void raft__fact(rt_fact_kind kind, uint64_t height, uint64_t slot, const 
     f.slot = slot;
     if (hash != NULL) memcpy(f.hash, hash, BLOCK_HASH_LEN);
     if (root != NULL) memcpy(f.root, root, BLOCK_HASH_LEN);
+    f.value = value;
+    rt_fact_report(&f);
+}
+
+/* Reports a snapshot fact with the Merkle root in `parent`. */
+static void raft__fact_root(rt_fact_kind kind, uint64_t height, uint64_t slot, const uint8_t *hash,
+                            const uint8_t *mroot, int64_t value) {
+    rt_fact f;
+    memset(&f, 0, sizeof f);
+    f.kind = kind;
+    f.height = height;
+    f.slot = slot;
+    if (hash != NULL) memcpy(f.hash, hash, BLOCK_HASH_LEN);
+    if (mroot != NULL) memcpy(f.parent, mroot, STATE_HASH_LEN);
     f.value = value;
     rt_fact_report(&f);
 }
@@ -196,6 +228,18 @@ static void raft__send_append(raft *r, uint32_t i, int64_t now) {
     if (r->next[i] < 1) r->next[i] = 1;
     if (r->next[i] > last + 1) r->next[i] = last + 1;
     uint64_t prev = r->next[i] - 1;
+    if (prev < raft_log_base(&r->log)) { /* compacted: fall back to the snapshot */
+        assert(r->snap != NULL && r->snap->index >= raft_log_base(&r->log));
+        if (r->fallback_base[i] == 0) { /* once per fallback, until the follower answers success */
+            r->fallback_base[i] = raft_log_base(&r->log);
+            raft__fact(RT_FACT_RAFT_SNAP_FALLBACK, i, last, NULL, NULL, (int64_t)raft_log_base(&r->log));
+        }
+        size_t len = raft_msg_snap_offer(r->buf, sizeof r->buf, raft__term(r), r->snap->index, r->snap->term, now,
+                                         state_root(&r->snap->st), &r->snap->b);
+        assert(len > 0);
+        raft__send(r, i, len);
+        return;
+    }
     size_t len = raft_msg_append(r->buf, sizeof r->buf, raft__term(r), prev, raft_log_term_at(&r->log, prev),
                                  r->commit, now);
     assert(len > 0);
@@ -215,14 +259,83 @@ static void raft__broadcast_append(raft *r, int64_t now) {
 
 /* ---- commit and apply --------------------------------------------------- */
 
-/* Commits (and reports, in order) every entry up to index. */
+/* Compacts the log up to the latest snapshot, but (slot rule) never past
+ * commit - slot_max_lag nor, on a leader, past the match index of a
+ * follower that answered in this term and lags by at most slot_max_lag. */
+static void raft__maybe_compact(raft *r) {
+    if (r->snap == NULL || r->snap->index == 0) return;
+    uint64_t upto = r->snap->index;
+    if (r->cfg.slot_rule) {
+        uint64_t keep = r->commit > r->cfg.slot_max_lag ? r->commit - r->cfg.slot_max_lag : 0;
+        if (keep < upto) upto = keep;
+        if (r->role == RAFT__LEADER) {
+            uint64_t last = raft_log_last(&r->log);
+            for (uint32_t i = 0; i < r->cfg.n; i++)
+                if (i != r->cfg.self && r->acked[i] && last - r->match[i] <= r->cfg.slot_max_lag &&
+                    r->match[i] < upto)
+                    upto = r->match[i];
+        }
+    }
+    if (upto <= raft_log_base(&r->log) || upto > raft_log_last(&r->log)) return;
+    /* rewrite the log once per snapshot interval, not per entry */
+    if (upto != r->snap->index && upto - raft_log_base(&r->log) < r->cfg.snapshot_every) return;
+    int rc = raft_log_compact(&r->log, upto);
+    if (rc != RT_OK) rt_log(RT_LOG_WARN, "raft: cannot compact the log to %llu: %d", (unsigned long long)upto, rc);
+}
+
+/* Saves a snapshot of the state at `commit` (entry e). */
+static void raft__take_snapshot(raft *r, const raft_entry *e) {
+    if (r->snap == NULL) return;
+    snap_image *img = r->snap;
+    img->index = r->commit;
+    img->term = e->term;
+    img->b = e->b;
+    memcpy(img->hash, e->hash, BLOCK_HASH_LEN);
+    img->st = r->st;
+    int rc = snap_save(img, r->cfg.sync);
+    if (rc != RT_OK) {
+        rt_log(RT_LOG_WARN, "raft: cannot save the snapshot at %llu: %d", (unsigned long long)r->commit, rc);
+        img->index = 0; /* not durable: nothing may be compacted for it */
+        (void)snap_load(img);
+        return;
+    }
+    raft__maybe_compact(r);
+}
+
+/* Commits (and reports, in order) every entry up to index: applies each to
+ * the state, reports it with the state's root, snapshots when due. */
 static void raft__apply_to(raft *r, uint64_t index) {
     assert(index <= raft_log_last(&r->log));
     for (uint64_t i = r->commit + 1; i <= index; i++) {
         const raft_entry *e = raft_log_at(&r->log, i);
-        raft__fact(RT_FACT_RAFT_COMMITTED, i, e->term, e->hash, e->b.state_root, 0);
+        state_apply(&r->st, e->b.payload, e->b.payload_len);
+        rt_fact f;
+        memset(&f, 0, sizeof f);
+        f.kind = RT_FACT_RAFT_COMMITTED;
+        f.height = i;
+        f.slot = e->term;
+        memcpy(f.hash, e->hash, BLOCK_HASH_LEN);
+        memcpy(f.root, e->b.state_root, BLOCK_HASH_LEN);
+        memcpy(f.parent, state_root(&r->st), STATE_HASH_LEN);
+        rt_fact_report(&f);
+        r->commit = i;
+        if (r->cfg.snapshot_every > 0 && i % r->cfg.snapshot_every == 0) {
+            raft_entry copy = *e; /* compaction moves the entries */
+            raft__take_snapshot(r, &copy);
+        }
     }
-    if (index > r->commit) r->commit = index;
+}
+
+/* ---- snapshot sync (the receiving side) --------------------------------- */
+
+/* Ends the running sync (joined; failed or aborted) and reports it. */
+static void raft__snap_abort(raft *r) {
+    if (r->sess == NULL) return;
+    uint64_t index = snap_session_index(r->sess);
+    uint64_t bal[STATE_ACCOUNTS];
+    (void)snap_session_end(r->sess, RT_ECANCELED, bal);
+    r->sess = NULL;
+    raft__fact(RT_FACT_RAFT_SNAP_SYNC, index, 0, NULL, NULL, 2);
 }
 
 /* Leader: commits the highest index of its own term a majority stores. */
@@ -270,6 +383,7 @@ static void raft__become_follower(raft *r, uint64_t term, uint32_t leader, int64
         raft__fact(RT_FACT_RAFT_STEPDOWN, raft__term(r), 0, NULL, NULL, why);
     }
     if (term > raft__term(r)) {
+        raft__snap_abort(r);
         if (raft__persist(r, term, RAFT_VOTE_NONE) != RT_OK) return;
         r->followed = false;
         r->leader = RAFT_NONE;
@@ -310,6 +424,7 @@ static void raft__propose(raft *r, int64_t now) {
 
 static void raft__become_leader(raft *r, int64_t now) {
     assert(r->role != RAFT__LEADER);
+    raft__snap_abort(r);
     r->role = RAFT__LEADER;
     r->leader = r->cfg.self;
     r->n_leader++;
@@ -317,6 +432,8 @@ static void raft__become_leader(raft *r, int64_t now) {
     for (uint32_t i = 0; i < r->cfg.n; i++) {
         r->next[i] = last + 1;
         r->match[i] = 0;
+        r->acked[i] = false;
+        r->fallback_base[i] = 0;
         r->last_ack[i] = now;
         r->acked_echo[i] = INT64_MIN;
     }
@@ -338,6 +455,7 @@ static void raft__become_leader(raft *r, int64_t now) {
 
 /* Starts a real election: a new term, our own vote, saved, then asked for. */
 static void raft__start_election(raft *r, int64_t now) {
+    raft__snap_abort(r);
     if (raft__persist(r, raft__term(r) + 1, r->cfg.self) != RT_OK) return;
     r->role = RAFT__CANDIDATE;
     r->leader = RAFT_NONE;
@@ -504,6 +622,9 @@ static void raft__on_append(raft *r, const raft_msg *m, uint32_t from, int64_t n
     uint64_t index = last;
     if (m->prev_index > last) {
         index = last;
+    } else if (m->prev_index < raft_log_base(&r->log)) {
+        ok = true; /* our prefix up to the base is committed, hence the leader's */
+        index = raft_log_base(&r->log);
     } else if (raft_log_term_at(&r->log, m->prev_index) != m->prev_term) {
         index = m->prev_index - 1; /* prev_index >= 1 here: index 0 (genesis) always matches */
     } else {
@@ -527,10 +648,12 @@ static void raft__on_append_resp(raft *r, const raft_msg *m, uint32_t from, int6
     }
     if (r->role != RAFT__LEADER || m->term != raft__term(r)) return;
     r->last_ack[from] = now;
+    r->acked[from] = true;
     if (m->echo > r->acked_echo[from]) r->acked_echo[from] = m->echo;
     raft__update_lease(r, now);
     if (m->granted) {
         if (m->index > raft_log_last(&r->log)) return; /* from an older log of ours: impossible in a term */
+        r->fallback_base[from] = 0;
         if (m->index > r->match[from]) r->match[from] = m->index;
         if (r->match[from] + 1 > r->next[from]) r->next[from] = r->match[from] + 1;
         raft__leader_commit(r);
@@ -544,6 +667,105 @@ static void raft__on_append_resp(raft *r, const raft_msg *m, uint32_t from, int6
             raft__send_append(r, from, now);
         }
     }
+}
+
+/* Follower: the leader offers its snapshot: answer at once when our log
+ * already holds its entry, else sync it (one sync at a time). */
+static void raft__on_snap_offer(raft *r, const raft_msg *m, uint32_t from, int64_t now) {
+    size_t len;
+    if (m->term < raft__term(r)) {
+        len = raft_msg_append_resp(r->buf, sizeof r->buf, raft__term(r), false, raft_log_last(&r->log), m->echo);
+        raft__send(r, from, len);
+        return;
+    }
+    if (m->term > raft__term(r) || r->role != RAFT__FOLLOWER || r->leader != from)
+        raft__become_follower(r, m->term, from, now, 1);
+    if (r->stop_rc != RT_OK) return;
+    r->leader_contact = now;
+    raft__reset_timer(r, now);
+    if (!r->followed) {
+        r->followed = true;
+        raft__fact(RT_FACT_RAFT_FOLLOW, raft__term(r), 0, NULL, NULL, from);
+    }
+    const raft_wire_entry *e = &m->entries[0];
+    uint64_t s = m->index;
+    bool have = s <= r->commit;
+    if (!have && s >= raft_log_base(&r->log) && s <= raft_log_last(&r->log) && raft_log_term_at(&r->log, s) == e->term) {
+        uint8_t h[BLOCK_HASH_LEN];
+        block_hash(&e->b, h);
+        have = memcmp(h, raft_log_at(&r->log, s)->hash, BLOCK_HASH_LEN) == 0;
+    }
+    if (have) {
+        len = raft_msg_append_resp(r->buf, sizeof r->buf, raft__term(r), true, s, m->echo);
+        raft__send(r, from, len);
+        return;
+    }
+    if (e->term > raft__term(r)) return; /* cannot be: an entry from the future */
+    if (r->sess != NULL) {
+        if (snap_session_peer(r->sess) == from && snap_session_term(r->sess) == raft__term(r)) return; /* going */
+        raft__snap_abort(r);
+    }
+    snap_cfg sc = {r->cfg.snap_timeout_ns, r->cfg.snap_req_ns, r->cfg.snap_leaky};
+    raft__fact(RT_FACT_RAFT_SNAP_SYNC, s, e->term, NULL, NULL, 0);
+    r->sess = snap_session_start(r->ctx, &sc, from, raft__term(r), s, m->root, ++r->sess_seq);
+    r->sess_echo = m->echo;
+    if (r->sess == NULL) {
+        raft__fact(RT_FACT_RAFT_SNAP_SYNC, s, 0, NULL, NULL, 2);
+        return;
+    }
+    r->snap_pending.term = e->term; /* the entry the install will need */
+    r->snap_pending.b = e->b;
+}
+
+/* The running sync ended with `result`: install the snapshot when it
+ * verified and we still follow the leader that offered it. */
+static void raft__on_snap_done(raft *r, int result, int64_t now) {
+    (void)now;
+    snap_session *ss = r->sess;
+    r->sess = NULL;
+    uint64_t s = snap_session_index(ss), term = snap_session_term(ss);
+    uint32_t peer = snap_session_peer(ss);
+    uint64_t bal[STATE_ACCOUNTS];
+    bool ok = snap_session_end(ss, result, bal);
+    raft__fact(RT_FACT_RAFT_SNAP_SYNC, s, 0, NULL, NULL, ok ? 1 : 2);
+    if (!ok || term != raft__term(r) || r->role != RAFT__FOLLOWER || r->leader != peer || s <= r->commit) return;
+    snap_image *img = r->snap;
+    img->index = s;
+    img->term = r->snap_pending.term;
+    img->b = r->snap_pending.b;
+    block_hash(&img->b, img->hash);
+    state_load(&img->st, bal);
+    int rc = snap_save(img, r->cfg.sync);
+    if (rc == RT_OK) rc = raft_log_reset(&r->log, s, img->term, &img->b);
+    if (rc != RT_OK) {
+        rt_log(RT_LOG_ERROR, "raft: cannot install the snapshot at %llu: %d", (unsigned long long)s, rc);
+        r->stop_rc = rc;
+        return;
+    }
+    r->st = img->st;
+    r->commit = s;
+    rt_log(RT_LOG_INFO, "raft: installed the snapshot at %llu from %u", (unsigned long long)s, (unsigned)peer);
+    raft__fact_root(RT_FACT_RAFT_SNAP_INSTALLED, s, img->term, img->hash, state_root(&img->st), 0);
+    size_t len = raft_msg_append_resp(r->buf, sizeof r->buf, raft__term(r), true, s, r->sess_echo);
+    raft__send(r, peer, len);
+}
+
+/* Any peer: serves a tree node of its latest snapshot when it is the one asked for. */
+static void raft__on_snap_req(raft *r, const raft_msg *m, uint32_t from) {
+    if (r->snap == NULL || r->snap->index == 0 || r->snap->index != m->index) return;
+    uint8_t data[RAFT_MSG_CHUNK_MAX];
+    uint32_t dl = snap_serve(&r->snap->st, m->node, data);
+    if (dl == 0) return;
+    size_t len = raft_msg_snap_chunk(r->buf, sizeof r->buf, m->term, m->index, m->session, m->node, data, dl);
+    assert(len > 0);
+    raft__send(r, from, len);
+}
+
+static void raft__on_snap_chunk(raft *r, const raft_msg *m, uint32_t from) {
+    if (r->sess == NULL || snap_session_id(r->sess) != m->session || snap_session_index(r->sess) != m->index ||
+        snap_session_peer(r->sess) != from)
+        return;
+    snap_session_deliver(r->sess, m->node, m->data, m->data_len);
 }
 
 /* Handles one message from the inbox (the caller frees it). */
@@ -565,6 +787,15 @@ static void raft__on_msg(raft *r, const rt_msg *in, int64_t now) {
         break;
     case RAFT_MSG_APPEND_RESP:
         raft__on_append_resp(r, &m, in->from, now);
+        break;
+    case RAFT_MSG_SNAP_OFFER:
+        raft__on_snap_offer(r, &m, in->from, now);
+        break;
+    case RAFT_MSG_SNAP_REQ:
+        raft__on_snap_req(r, &m, in->from);
+        break;
+    case RAFT_MSG_SNAP_CHUNK:
+        raft__on_snap_chunk(r, &m, in->from);
         break;
     default:
         assert(0 && "raft_msg_decode accepted an unknown tag");
@@ -594,6 +825,7 @@ static void raft__leader_tick(raft *r, int64_t now) {
     }
     if (now >= r->next_hb) {
         while (r->next_hb <= now) r->next_hb += r->cfg.heartbeat_ns;
+        raft__maybe_compact(r); /* a slot a follower held may have moved */
         raft__broadcast_append(r, now);
         if (r->cfg.lease_ns > 0 && now < r->lease_until && r->commit > 0 &&
             raft_log_term_at(&r->log, r->commit) == raft__term(r)) {
@@ -621,6 +853,7 @@ int raft_run(raft *r, rt_ctx *ctx) {
     assert(r != NULL && ctx != NULL);
     rt_chan *inbox = rt_inbox();
     rt_chan *done = rt_ctx_done(ctx);
+    r->ctx = ctx;
     while (rt_ctx_err(ctx) == RT_OK && r->stop_rc == RT_OK) {
         int64_t now = rt_mono_ns();
         if (r->role == RAFT__LEADER)
@@ -629,12 +862,15 @@ int raft_run(raft *r, rt_ctx *ctx) {
             raft__on_timeout(r, now);
         if (r->stop_rc != RT_OK) break;
         rt_msg *m = NULL;
-        rt_case cases[2] = {
+        int sres = RT_ETIMEDOUT;
+        rt_case cases[3] = {
             {.ch = done, .op = RT_RECV, .elem = NULL, .result = 0},
             {.ch = inbox, .op = RT_RECV, .elem = &m, .result = 0},
+            {.ch = r->sess != NULL ? snap_session_done(r->sess) : NULL, .op = RT_RECV, .elem = &sres, .result = 0},
         };
-        int fired = rt_select(cases, 2, raft__wait_ns(r, now));
+        int fired = rt_select(cases, 3, raft__wait_ns(r, now));
         if (fired == 0) break;
+        if (fired == 2) raft__on_snap_done(r, cases[2].result == RT_OK ? sres : RT_ECLOSED, rt_mono_ns());
         if (fired == 1) {
             if (cases[1].result != RT_OK) break; /* inbox closed: the node is going away */
             assert(m != NULL);
@@ -642,6 +878,8 @@ int raft_run(raft *r, rt_ctx *ctx) {
             rt_msg_free(m);
         }
     }
+    raft__snap_abort(r);
+    r->ctx = NULL;
     rt_msg *m = NULL;
     while (rt_chan_recv(inbox, &m, 0) == RT_OK) rt_msg_free(m);
     rt_log(RT_LOG_INFO,
@@ -685,10 +923,30 @@ int raft_open(const raft_config *cfg, raft **out) {
     raft *r = rt_calloc(1, sizeof *r);
     if (r == NULL) return RT_ENOMEM;
     r->cfg = *cfg;
-    int rc = raft_log_open(&r->log, cfg->sync);
+    r->snap = rt_calloc(1, sizeof *r->snap);
+    if (r->snap == NULL) {
+        rt_free(r);
+        return RT_ENOMEM;
+    }
+    state_init(&r->st);
+    bool have_snap = snap_load(r->snap) == RT_OK;
+    raft_entry start;
+    memset(&start, 0, sizeof start);
+    if (have_snap) {
+        start.term = r->snap->term;
+        start.b = r->snap->b;
+        memcpy(start.hash, r->snap->hash, BLOCK_HASH_LEN);
+        start.off = -1;
+    }
+    int rc = raft_log_open(&r->log, cfg->sync, have_snap ? &start : NULL, have_snap ? r->snap->index : 0);
     if (rc != RT_OK) {
+        rt_free(r->snap);
         rt_free(r);
         return rc;
+    }
+    if (have_snap) {
+        r->st = r->snap->st;
+        r->commit = r->snap->index;
     }
     bool booted = false;
     if (!r->log.found && cfg->boot) {
@@ -711,6 +969,9 @@ int raft_open(const raft_config *cfg, raft **out) {
                (unsigned long long)last, r->log.dropped ? " (cut a torn tail)" : "");
         raft__fact(RT_FACT_RAFT_RECOVERED, last, e->term, e->hash, e->b.state_root, (int64_t)r->log.term);
     }
+    if (have_snap)
+        raft__fact_root(RT_FACT_RAFT_SNAP_INSTALLED, r->snap->index, r->snap->term, r->snap->hash,
+                        state_root(&r->st), 1);
     if (booted) {
         if (cfg->self == 0) {
             raft__become_leader(r, now);
@@ -725,6 +986,7 @@ int raft_open(const raft_config *cfg, raft **out) {
 void raft_close(raft *r) {
     if (r == NULL) return;
     raft_log_close(&r->log);
+    if (r->snap != NULL) rt_free(r->snap);
     rt_free(r);
 }
 

@@ -33,8 +33,19 @@
  * starts with L_i identical entries of term 1 and node 0 as the leader of
  * term 1: the start of the `election` experiment).
  *
+ * State, snapshots, compaction (state.h, snap.h): committed blocks apply to
+ * an account -> balance map with a Merkle root (reported with each
+ * commit). raft.snapshot_every=N > 0: every N entries a node saves a
+ * snapshot and compacts its log prefix, but never past the entries a
+ * follower within raft.slot_max_lag still needs (the replication-slot rule;
+ * it also keeps slot_max_lag entries behind its commit index); a leader
+ * whose follower needs a compacted entry offers it the snapshot, and the
+ * follower syncs it with a Merkle walk (snap.h: tasks joined before
+ * raft_run returns). Default off: then the engine spawns no task.
+ *
  * Facts (rt.h): RAFT_ELECTION, RAFT_LEADER, RAFT_FOLLOW, RAFT_STEPDOWN,
- * RAFT_COMMITTED, RAFT_RECOVERED, RAFT_LEASE_READ.
+ * RAFT_COMMITTED, RAFT_RECOVERED, RAFT_LEASE_READ, RAFT_SNAP_INSTALLED,
+ * RAFT_SNAP_FALLBACK, RAFT_SNAP_SYNC.
  */
 #ifndef DEJA_NODE_RAFT_H
 #define DEJA_NODE_RAFT_H
@@ -57,6 +68,13 @@ typedef struct raft_config {
     uint32_t max_batch;        /* 0..RAFT_MSG_BATCH_MAX */
     uint64_t boot_len;         /* raft.boot_logs entry for this node */
     bool boot;                 /* raft.boot_logs is set */
+    uint64_t snapshot_every;   /* raft.snapshot_every: snapshot every this many entries, 0: off */
+    uint64_t slot_max_lag;     /* raft.slot_max_lag: keep this many entries; a follower further
+                                  behind is switched to snapshot sync */
+    bool slot_rule;            /* raft.slot_rule=0: compact right at the snapshot (the digest's bug 7) */
+    int64_t snap_timeout_ns;   /* snap.timeout_ms: a snapshot sync's deadline */
+    int64_t snap_req_ns;       /* snap.req_ms: a chunk request is retried after this */
+    bool snap_leaky;           /* snap.leaky=1: the digest's bug 6 (snap.h) */
 } raft_config;
 
 /* Parses a range value "MIN-MAX" or a single number "N" (MIN = MAX = N) of

@@ -14,6 +14,7 @@
 
 #define RAFT_STATE_FILE "raft.state"
 #define RAFT_LOG_FILE "raft.log"
+#define RAFT_LOG_TMP "raft.log.tmp"
 #define RAFT__STATE_MAGIC 0x53544652u /* "RFTS" */
 #define RAFT__ENTRY_MAGIC 0x45544652u /* "RFTE" */
 #define RAFT__STATE_LEN 40
@@ -48,7 +49,7 @@ static int raft__push(raft_log *l, uint64_t term, const block *b, int64_t off) {
  * neither below the previous entry's nor above max_term. */
 static bool raft__links(const raft_log *l, uint64_t term, const block *b, uint64_t max_term) {
     const raft_entry *prev = &l->e[l->n - 1];
-    if (b->height != l->n || memcmp(b->parent, prev->hash, BLOCK_HASH_LEN) != 0) return false;
+    if (b->height != l->base + l->n || memcmp(b->parent, prev->hash, BLOCK_HASH_LEN) != 0) return false;
     if (term < prev->term || term > max_term || term == 0) return false;
     uint8_t root[BLOCK_HASH_LEN];
     block_state_root(prev->b.state_root, b->height, b->payload, b->payload_len, root);
@@ -106,7 +107,17 @@ static int raft__log_load(raft_log *l) {
         if (XXH3_64bits(buf, RAFT__REC_HDR + blen) != node_get_u64(buf + RAFT__REC_HDR + blen)) break;
         uint64_t term = node_get_u64(buf + 8);
         block b;
-        if (!block_decode(buf + RAFT__REC_HDR, blen, &b) || !raft__links(l, term, &b, l->term)) break;
+        if (!block_decode(buf + RAFT__REC_HDR, blen, &b)) break;
+        if (off == 0 && b.height > 1 && term <= l->term) { /* a compacted file: its anchor entry */
+            assert(l->n == 1 && l->base == 0);
+            l->n = 0;
+            l->base = b.height;
+            rc = raft__push(l, term, &b, off);
+            if (rc != RT_OK) return rc;
+            off += RAFT__REC_HDR + blen + 8;
+            continue;
+        }
+        if (!raft__links(l, term, &b, l->term)) break;
         rc = raft__push(l, term, &b, off);
         if (rc != RT_OK) return rc;
         off += RAFT__REC_HDR + blen + 8;
@@ -121,7 +132,7 @@ static int raft__log_load(raft_log *l) {
     return RT_OK;
 }
 
-int raft_log_open(raft_log *l, bool sync) {
+int raft_log_open(raft_log *l, bool sync, const raft_entry *start, uint64_t start_index) {
     assert(l != NULL);
     memset(l, 0, sizeof *l);
     l->sync = sync;
@@ -136,6 +147,13 @@ int raft_log_open(raft_log *l, bool sync) {
         if (l->sector < RAFT__STATE_LEN) l->sector = RAFT__STATE_LEN;
         raft__state_load(l);
         rc = raft__log_load(l);
+    }
+    if (rc == RT_OK && start != NULL) {
+        /* the log must cover the snapshot's entry; else it restarts there */
+        assert(start->b.height == start_index);
+        bool covered = start_index >= l->base && start_index <= raft_log_last(l) &&
+                       memcmp(raft_log_at(l, start_index)->hash, start->hash, BLOCK_HASH_LEN) == 0;
+        if (!covered) rc = raft_log_reset(l, start_index, start->term, &start->b);
     }
     if (rc != RT_OK) raft_log_close(l);
     return rc;
@@ -168,8 +186,8 @@ int raft_log_save_state(raft_log *l, uint64_t term, uint32_t vote) {
     return RT_OK;
 }
 
-int raft_log_append(raft_log *l, uint64_t term, const block *b) {
-    assert(raft__links(l, term, b, l->term));
+/* Writes (term, b)'s record at the end of raft.log and pushes it. */
+static int raft__record(raft_log *l, uint64_t term, const block *b) {
     uint8_t buf[RAFT__REC_MAX];
     size_t blen = block_encode(b, buf + RAFT__REC_HDR, BLOCK_ENCODED_MAX);
     assert(blen >= BLOCK_HEADER_LEN);
@@ -187,14 +205,82 @@ int raft_log_append(raft_log *l, uint64_t term, const block *b) {
     return RT_OK;
 }
 
+int raft_log_append(raft_log *l, uint64_t term, const block *b) {
+    assert(raft__links(l, term, b, l->term));
+    return raft__record(l, term, b);
+}
+
 int raft_log_truncate(raft_log *l, uint64_t from) {
-    assert(from >= 1 && from < l->n);
-    int64_t off = l->e[from].off;
+    assert(from > l->base && from <= raft_log_last(l));
+    int64_t off = l->e[from - l->base].off;
     int rc = rt_file_truncate(l->log_f, off);
     if (rc != RT_OK) return rc;
-    l->n = from;
+    l->n = from - l->base;
     l->end = off;
     return RT_OK;
 }
 
 int raft_log_sync(raft_log *l) { return l->sync ? rt_file_sync(l->log_f) : RT_OK; }
+
+/* Copies the records of entries from `from` on into a new file, synced,
+ * and renames it over raft.log. RT_OK and *shift (how far records moved). */
+static int raft__rewrite(raft_log *l, uint64_t from, int64_t *shift) {
+    int64_t start = from <= raft_log_last(l) ? l->e[from - l->base].off : l->end;
+    rt_file *f = NULL;
+    (void)rt_file_delete(RAFT_LOG_TMP);
+    int rc = rt_file_open(RAFT_LOG_TMP, RT_O_CREATE, &f);
+    if (rc != RT_OK) return rc;
+    uint8_t buf[4096];
+    for (int64_t off = start; off < l->end && rc == RT_OK;) {
+        size_t want = (size_t)(l->end - off < (int64_t)sizeof buf ? l->end - off : (int64_t)sizeof buf), got = 0;
+        rc = rt_file_read(l->log_f, off, buf, want, &got);
+        if (rc == RT_OK && got != want) rc = RT_EIO;
+        if (rc == RT_OK) rc = rt_file_write(f, off - start, buf, want);
+        off += (int64_t)want;
+    }
+    if (rc == RT_OK && l->sync) rc = rt_file_sync(f);
+    rt_file_close(f);
+    if (rc == RT_OK) rc = rt_file_rename(RAFT_LOG_TMP, RAFT_LOG_FILE);
+    if (rc != RT_OK) {
+        (void)rt_file_delete(RAFT_LOG_TMP);
+        return rc;
+    }
+    rt_file_close(l->log_f);
+    l->log_f = NULL;
+    rc = rt_file_open(RAFT_LOG_FILE, RT_O_CREATE, &l->log_f);
+    *shift = start;
+    return rc;
+}
+
+int raft_log_compact(raft_log *l, uint64_t upto) {
+    assert(upto > l->base && upto <= raft_log_last(l));
+    int64_t shift = 0;
+    int rc = raft__rewrite(l, upto, &shift); /* entry upto stays as the file's anchor record */
+    if (rc != RT_OK) return rc;
+    uint64_t drop = upto - l->base;
+    memmove(l->e, l->e + drop, (size_t)(l->n - drop) * sizeof *l->e);
+    l->n -= drop;
+    l->base = upto;
+    for (uint64_t i = 0; i < l->n; i++) l->e[i].off -= shift;
+    l->end -= shift;
+    return RT_OK;
+}
+
+int raft_log_reset(raft_log *l, uint64_t index, uint64_t term, const block *b) {
+    assert(b->height == index && index > 0);
+    int rc = rt_file_truncate(l->log_f, 0);
+    if (rc != RT_OK) return rc;
+    l->n = 0;
+    l->base = index;
+    l->end = 0;
+    if (index == 1) { /* a file starting at height 1 reads as genesis + entry 1 */
+        block g;
+        block_genesis(&g);
+        l->base = 0;
+        rc = raft__push(l, 0, &g, -1);
+        if (rc != RT_OK) return rc;
+    }
+    rc = raft__record(l, term, b); /* the anchor record */
+    if (rc == RT_OK && l->sync) rc = rt_file_sync(l->log_f);
+    return rc;
+}

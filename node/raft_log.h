@@ -21,6 +21,13 @@
  *
  * Index 0 is the genesis block (term 0), the same on every node; it is never
  * written to the file.
+ *
+ * Compaction (snap.h): the log may start at a base index > 0 whose entry is
+ * the last one a snapshot covers ("raft.snap"); entries below it are gone.
+ * raft_log_compact rewrites "raft.log" without them (a new file, synced,
+ * then renamed over the old one); loading skips records at or below the
+ * base (a crash between the snapshot and the rewrite leaves them) and wants
+ * the first record after it to link to the snapshot's entry.
  */
 #ifndef DEJA_NODE_RAFT_LOG_H
 #define DEJA_NODE_RAFT_LOG_H
@@ -48,15 +55,17 @@ typedef struct raft_log {
     int64_t sector;     /* the slot size of raft.state */
     uint64_t term;      /* saved current term */
     uint32_t vote;      /* saved vote in term, or RAFT_VOTE_NONE */
-    raft_entry *e;      /* entries 0..n-1 (0: genesis) */
+    uint64_t base;      /* index of e[0]: 0 (genesis) or the snapshot's last index */
+    raft_entry *e;      /* entries base..base+n-1 (e[0]: genesis or the snapshot's entry) */
     uint64_t n, cap;
     int64_t end;        /* end of the last valid record in raft.log */
     uint64_t dropped;   /* records cut off at open (a torn or unsynced tail) */
 } raft_log;
 
-/* Opens (creating them if needed) the two files and loads them. RT_OK, or
- * RT_EIO / RT_ENOSPC / RT_ENOMEM with nothing left open. */
-int raft_log_open(raft_log *l, bool sync);
+/* Opens (creating them if needed) the two files and loads them, the log
+ * starting after `start` (the snapshot's entry, term and index; NULL: the
+ * genesis). RT_OK, or RT_EIO / RT_ENOSPC / RT_ENOMEM with nothing left open. */
+int raft_log_open(raft_log *l, bool sync, const raft_entry *start, uint64_t start_index);
 /* Closes the files and frees the entries. */
 void raft_log_close(raft_log *l);
 
@@ -70,9 +79,19 @@ int raft_log_append(raft_log *l, uint64_t term, const block *b);
 int raft_log_truncate(raft_log *l, uint64_t from);
 /* Makes every append and truncation so far durable. */
 int raft_log_sync(raft_log *l);
+/* Drops the entries below `upto` (base < upto <= last; a snapshot covering
+ * upto is already durable): rewrites raft.log, synced. RT_OK or an error
+ * (the log is then unchanged in memory; the file is the old or the new). */
+int raft_log_compact(raft_log *l, uint64_t upto);
+/* Replaces the whole log by one entry at `index` (an installed snapshot's
+ * last entry): raft.log emptied and synced. RT_OK or an error. */
+int raft_log_reset(raft_log *l, uint64_t index, uint64_t term, const block *b);
 
-static inline uint64_t raft_log_last(const raft_log *l) { return l->n - 1; }
-static inline uint64_t raft_log_term_at(const raft_log *l, uint64_t i) { return l->e[i].term; }
-static inline const raft_entry *raft_log_at(const raft_log *l, uint64_t i) { return &l->e[i]; }
+static inline uint64_t raft_log_last(const raft_log *l) { return l->base + l->n - 1; }
+static inline uint64_t raft_log_base(const raft_log *l) { return l->base; }
+static inline uint64_t raft_log_term_at(const raft_log *l, uint64_t i) {
+    return l->e[i - l->base].term; /* i >= base: the caller checked */
+}
+static inline const raft_entry *raft_log_at(const raft_log *l, uint64_t i) { return &l->e[i - l->base]; }
 
 #endif /* DEJA_NODE_RAFT_LOG_H */

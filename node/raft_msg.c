@@ -68,6 +68,44 @@ size_t raft_msg_append_resp(uint8_t *buf, size_t cap, uint64_t term, bool succes
     return 26;
 }
 
+size_t raft_msg_snap_offer(uint8_t *buf, size_t cap, uint64_t term, uint64_t index, uint64_t entry_term,
+                           int64_t echo, const uint8_t root[16], const block *b) {
+    if (cap < 57) return 0;
+    buf[0] = RAFT_MSG_SNAP_OFFER;
+    node_put_u64(buf + 1, term);
+    node_put_u64(buf + 9, index);
+    node_put_u64(buf + 17, entry_term);
+    node_put_u64(buf + 25, (uint64_t)echo);
+    memcpy(buf + 33, root, 16);
+    size_t bl = block_encode(b, buf + 53, cap - 53);
+    if (bl == 0) return 0;
+    node_put_u32(buf + 49, (uint32_t)bl);
+    return 53 + bl;
+}
+
+size_t raft_msg_snap_req(uint8_t *buf, size_t cap, uint64_t term, uint64_t index, uint32_t session, uint32_t node) {
+    if (cap < 25) return 0;
+    buf[0] = RAFT_MSG_SNAP_REQ;
+    node_put_u64(buf + 1, term);
+    node_put_u64(buf + 9, index);
+    node_put_u32(buf + 17, session);
+    node_put_u32(buf + 21, node);
+    return 25;
+}
+
+size_t raft_msg_snap_chunk(uint8_t *buf, size_t cap, uint64_t term, uint64_t index, uint32_t session,
+                           uint32_t node, const uint8_t *data, uint32_t len) {
+    if (len > RAFT_MSG_CHUNK_MAX || cap < 29 + (size_t)len) return 0;
+    buf[0] = RAFT_MSG_SNAP_CHUNK;
+    node_put_u64(buf + 1, term);
+    node_put_u64(buf + 9, index);
+    node_put_u32(buf + 17, session);
+    node_put_u32(buf + 21, node);
+    node_put_u32(buf + 25, len);
+    memcpy(buf + 29, data, len);
+    return 29 + (size_t)len;
+}
+
 int raft_msg_decode(const uint8_t *buf, size_t len, raft_msg *out, raft_wire_entry *entries) {
     assert(out != NULL);
     memset(out, 0, sizeof *out);
@@ -115,6 +153,33 @@ int raft_msg_decode(const uint8_t *buf, size_t len, raft_msg *out, raft_wire_ent
         }
         return off == len ? RT_OK : RT_EINVAL;
     }
+    case RAFT_MSG_SNAP_OFFER: {
+        if (len < 53 || entries == NULL) return RT_EINVAL;
+        out->term = node_get_u64(buf + 1);
+        out->index = node_get_u64(buf + 9);
+        entries[0].term = node_get_u64(buf + 17);
+        out->echo = (int64_t)node_get_u64(buf + 25);
+        memcpy(out->root, buf + 33, 16);
+        uint32_t bl = node_get_u32(buf + 49);
+        if (bl != len - 53 || !block_decode(buf + 53, bl, &entries[0].b)) return RT_EINVAL;
+        if (entries[0].b.height != out->index || out->index == 0) return RT_EINVAL;
+        out->entries = entries;
+        out->n = 1;
+        return RT_OK;
+    }
+    case RAFT_MSG_SNAP_REQ:
+    case RAFT_MSG_SNAP_CHUNK:
+        if (len < 25) return RT_EINVAL;
+        out->term = node_get_u64(buf + 1);
+        out->index = node_get_u64(buf + 9);
+        out->session = node_get_u32(buf + 17);
+        out->node = node_get_u32(buf + 21);
+        if (buf[0] == RAFT_MSG_SNAP_REQ) return len == 25 ? RT_OK : RT_EINVAL;
+        if (len < 29) return RT_EINVAL;
+        out->data_len = node_get_u32(buf + 25);
+        if (out->data_len > RAFT_MSG_CHUNK_MAX || out->data_len != len - 29) return RT_EINVAL;
+        out->data = buf + 29;
+        return RT_OK;
     default:
         return RT_EINVAL;
     }

@@ -9,6 +9,15 @@
  *   RAFT_MSG_APPEND      0x23 | term u64 | prev_index u64 | prev_term u64 | commit u64
  *                             | echo i64 | n u32 | n x (term u64 | len u32 | block, len bytes)
  *   RAFT_MSG_APPEND_RESP 0x24 | term u64 | success u8 | index u64 | echo i64              (26 bytes)
+ *   RAFT_MSG_SNAP_OFFER  0x25 | term u64 | index u64 | entry term u64 | echo i64 | root 16
+ *                             | len u32 | block (len bytes): the snapshot the leader offers
+ *   RAFT_MSG_SNAP_REQ    0x26 | term u64 | index u64 | session u32 | node u32              (25 bytes)
+ *   RAFT_MSG_SNAP_CHUNK  0x27 | term u64 | index u64 | session u32 | node u32 | len u32
+ *                             | data (len <= RAFT_MSG_CHUNK_MAX bytes)
+ *
+ * Snapshot sync (snap.h): a REQ asks for Merkle tree node `node` of the
+ * snapshot at `index`; the CHUNK answers with the two child hashes (inner
+ * nodes) or the balances (u64 LE each) of the node's accounts (chunk nodes).
  *
  * A vote request with prevote=1 asks "would you vote for me in term `term`"
  * without anyone changing term. An append response's index is the last
@@ -33,7 +42,12 @@ enum {
     RAFT_MSG_VOTE_RESP = 0x22,
     RAFT_MSG_APPEND = 0x23,
     RAFT_MSG_APPEND_RESP = 0x24,
+    RAFT_MSG_SNAP_OFFER = 0x25,
+    RAFT_MSG_SNAP_REQ = 0x26,
+    RAFT_MSG_SNAP_CHUNK = 0x27,
 };
+
+#define RAFT_MSG_CHUNK_MAX 256
 
 #define RAFT_MSG_BATCH_MAX 32 /* entries per AppendEntries, at most */
 #define RAFT_MSG_APPEND_HDR (1 + 8 * 5 + 4)
@@ -60,6 +74,10 @@ typedef struct raft_msg {
     int64_t echo;
     uint32_t n;
     raft_wire_entry *entries; /* decoded into the caller's array (RAFT_MSG_BATCH_MAX) */
+    /* SNAP_*: index is the snapshot's index; OFFER puts its entry in entries[0] */
+    uint8_t root[16];
+    uint32_t session, node, data_len;
+    const uint8_t *data; /* CHUNK: points into the decoded buffer */
 } raft_msg;
 
 /* Encoders write into buf (cap bytes) and return the length, or 0 when cap
@@ -74,6 +92,12 @@ size_t raft_msg_append(uint8_t *buf, size_t cap, uint64_t term, uint64_t prev_in
 size_t raft_msg_append_add(uint8_t *buf, size_t cap, size_t len, uint64_t term, const block *b);
 size_t raft_msg_append_resp(uint8_t *buf, size_t cap, uint64_t term, bool success, uint64_t index,
                             int64_t echo);
+
+size_t raft_msg_snap_offer(uint8_t *buf, size_t cap, uint64_t term, uint64_t index, uint64_t entry_term,
+                           int64_t echo, const uint8_t root[16], const block *b);
+size_t raft_msg_snap_req(uint8_t *buf, size_t cap, uint64_t term, uint64_t index, uint32_t session, uint32_t node);
+size_t raft_msg_snap_chunk(uint8_t *buf, size_t cap, uint64_t term, uint64_t index, uint32_t session,
+                           uint32_t node, const uint8_t *data, uint32_t len);
 
 /* Parses one message into out; entries (APPEND) go into `entries`, an array
  * of RAFT_MSG_BATCH_MAX. RT_OK, or RT_EINVAL for anything malformed. */

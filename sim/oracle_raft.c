@@ -30,7 +30,8 @@ typedef struct deja__rnode {
 
 typedef struct deja__rindex {
     uint8_t hash[16];
-    bool set;
+    uint8_t mroot[16]; /* the account state's Merkle root after it */
+    bool set, mroot_set;
 } deja__rindex;
 
 struct deja_raft_oracle {
@@ -59,6 +60,11 @@ struct deja_raft_oracle {
     uint64_t lease_reads, stale_reads;
     int64_t lease_overlap;
     uint64_t first_unsafe_index;
+    /* state, snapshots, compaction */
+    deja_world *w;
+    uint64_t slot_max_lag;
+    int live_base[DEJA__RAFT_NODES];
+    uint64_t state_root_bad, installs, fallbacks, slot_bad, syncs, syncs_ok, syncs_failed, sync_leaks;
 };
 
 static uint32_t deja__pop(uint64_t v) {
@@ -130,8 +136,20 @@ static void deja__leader_lost(deja_raft_oracle *o, int64_t now) {
     }
 }
 
+/* Checks the Merkle root a node reports at index i against the first one. */
+static void deja__check_mroot(deja_raft_oracle *o, uint64_t i, const uint8_t *mroot) {
+    deja__rindex *x = deja__index_slot(o, i);
+    if (!x->mroot_set) {
+        memcpy(x->mroot, mroot, 16);
+        x->mroot_set = true;
+    } else if (memcmp(x->mroot, mroot, 16) != 0) {
+        o->state_root_bad++;
+    }
+}
+
 static void deja__on_commit(deja_raft_oracle *o, uint32_t node, int64_t now, const rt_fact *f) {
     deja__rnode *n = &o->nodes[node];
+    deja__check_mroot(o, f->height, f->parent);
     if (f->height != n->commit + 1) o->order++;
     deja__rindex *x = deja__index_slot(o, f->height);
     if (!x->set) {
@@ -201,6 +219,32 @@ static void deja__raft_fact(void *arg, uint32_t node, int64_t now, const rt_fact
             if (now - o->est_t > o->lease_overlap) o->lease_overlap = now - o->est_t;
         }
         break;
+    case RT_FACT_RAFT_SNAP_INSTALLED:
+        o->installs++;
+        deja__check_mroot(o, f->height, f->parent);
+        if (f->height > n->commit) n->commit = f->height;
+        if (f->height > n->commit_max) n->commit_max = f->height;
+        n->last_commit_t = now;
+        break;
+    case RT_FACT_RAFT_SNAP_FALLBACK:
+        o->fallbacks++;
+        /* value: the leader's log base. The follower, whose commit index was within
+         * slot_max_lag of the leader's last index, needs entries below that base:
+         * compaction deleted what it still needed */
+        if (f->height < DEJA__RAFT_NODES && o->nodes[f->height].commit_max < (uint64_t)f->value &&
+            o->nodes[f->height].commit_max + o->slot_max_lag >= f->slot)
+            o->slot_bad++;
+        break;
+    case RT_FACT_RAFT_SNAP_SYNC:
+        if (f->value == 0) {
+            o->syncs++;
+            o->live_base[node] = deja_world_live_tasks(o->w, (int)node);
+        } else {
+            if (f->value == 1) o->syncs_ok++;
+            else o->syncs_failed++;
+            if (deja_world_live_tasks(o->w, (int)node) > o->live_base[node]) o->sync_leaks++;
+        }
+        break;
     case DEJA_FACT_CRASH:
     case DEJA_FACT_OOM:
         n->down = true;
@@ -231,9 +275,13 @@ deja_raft_oracle *deja_raft_oracle_new(deja_world *w, int64_t liveness_window_ns
     o->down_since = -1;
     o->pending_elect = -1;
     o->first_leader_t = -1;
+    o->w = w;
+    o->slot_max_lag = 64;
     deja_world_on_fact(w, deja__raft_fact, o);
     return o;
 }
+
+void deja_raft_oracle_set_slot_max_lag(deja_raft_oracle *o, uint64_t lag) { o->slot_max_lag = lag; }
 
 void deja_raft_oracle_set_groups(deja_raft_oracle *o, const uint8_t *groups) {
     memcpy(o->groups, groups, o->n);
@@ -279,18 +327,34 @@ void deja_raft_oracle_finish(deja_raft_oracle *o, deja_world *w, deja_summary *s
     deja_summary_set(s, "lease_reads", "%llu", (unsigned long long)o->lease_reads);
     deja_summary_set(s, "stale_reads", "%llu", (unsigned long long)o->stale_reads);
     deja__set_ms(s, "lease_overlap_ms", o->lease_overlap);
+    deja_summary_set(s, "state_root_violations", "%llu", (unsigned long long)o->state_root_bad);
+    if (o->syncs || o->fallbacks || o->installs) {
+        deja_summary_set(s, "snap_installs", "%llu", (unsigned long long)o->installs);
+        deja_summary_set(s, "snap_fallbacks", "%llu", (unsigned long long)o->fallbacks);
+        deja_summary_set(s, "slot_violations", "%llu", (unsigned long long)o->slot_bad);
+        deja_summary_set(s, "snap_syncs", "%llu", (unsigned long long)o->syncs);
+        deja_summary_set(s, "snap_syncs_ok", "%llu", (unsigned long long)o->syncs_ok);
+        deja_summary_set(s, "snap_syncs_failed", "%llu", (unsigned long long)o->syncs_failed);
+        deja_summary_set(s, "snap_sync_leaks", "%llu", (unsigned long long)o->sync_leaks);
+    }
     if (o->safety)
         deja_summary_set(s, "first_violation", "index %llu", (unsigned long long)o->first_unsafe_index);
     if (o->election_safety)
         deja_summary_set(s, "verdict", "election_safety");
     else if (o->safety)
         deja_summary_set(s, "verdict", "safety");
+    else if (o->state_root_bad)
+        deja_summary_set(s, "verdict", "state_root");
     else if (o->order)
         deja_summary_set(s, "verdict", "apply_order");
     else if (o->durability)
         deja_summary_set(s, "verdict", "durability");
     else if (o->stale_reads)
         deja_summary_set(s, "verdict", "lease");
+    else if (o->slot_bad)
+        deja_summary_set(s, "verdict", "slot");
+    else if (o->sync_leaks)
+        deja_summary_set(s, "verdict", "leak");
     else if (leaderless || stalled)
         deja_summary_set(s, "verdict", "liveness");
 }

@@ -53,7 +53,12 @@ typedef struct plot__kind {
                              2: a CDF kind (PLOT__CDF): one line per series value, the
                              empirical CDF over every run of the metric named by x (runs
                              where it is NULL -- censored, e.g. no leader by the end --
-                             count in the denominator and never arrive) */
+                             count in the denominator and never arrive);
+                             3: a heatmap kind (PLOT__HEAT): the mean of y_sql per cell
+                             of x (default) by a second parameter (--y, or the first
+                             of a few clock and network keys the rows vary), with the
+                             bound the rows carry (bound_ms, bound_pause_ms) drawn as
+                             the line where MIN = bound */
 } plot__kind;
 
 static const plot__kind plot__kinds[] = {
@@ -64,6 +69,10 @@ static const plot__kind plot__kinds[] = {
      "t_s", NULL, NULL, "resident_mib", "memory.gp", 1},
     {"election-cdf", "CDF of the time without a leader after a leader crash, one line per election timeout range",
      "election", "raft.election_ms", "downtime_ms", "downtime_ms", "1", "downtime_ms", "election-cdf.gp", 2},
+    {"timeout-heatmap",
+     "false elections per hour over election timeout MIN x a second parameter, the digest's bound overlaid",
+     "timeout-sweep", "", "raft.election_ms", "false_elections_per_hour", "1", "false_elections_per_hour",
+     "timeout-heatmap.gp", 3},
 };
 
 #define PLOT__NKINDS (sizeof plot__kinds / sizeof plot__kinds[0])
@@ -78,6 +87,7 @@ typedef struct plot__group {
 static void plot__help(FILE *out) {
     fprintf(out,
             "usage: deja plot KIND --db FILE [-o OUT.png] [--csv FILE] [--where SQL] [--table]\n"
+            "                 [--x KEY] [--y KEY]\n"
             "       deja plot memory --timeline FILE.csv -o OUT.png\n\n"
             "Aggregates the sweep database FILE and draws a PNG with gnuplot. For\n"
             "every group of runs the plot shows the mean over seeds with error bars\n"
@@ -89,6 +99,11 @@ static void plot__help(FILE *out) {
         if (k->timeline == 1)
             fprintf(out, "  %-12s %s\n               (one run's --timeline CSV; x = seconds, lines by node)\n",
                     k->name, k->summary);
+        else if (k->timeline == 3)
+            fprintf(out, "  %-12s %s\n               (runs of scenario %s; x = \"%s\" or --x, y = --y or the\n"
+                         "               first of fault.pause_ms, clock.drift_ppm, clock.offset_ms,\n"
+                         "               net.jitter_ms, net.latency_ms the rows vary)\n",
+                    k->name, k->summary, k->scenario, k->x);
         else
             fprintf(out, "  %-12s %s\n               (runs of scenario %s; x = \"%s\", lines by \"%s\")\n",
                     k->name, k->summary, k->scenario, k->x, k->series);
@@ -101,6 +116,8 @@ static void plot__help(FILE *out) {
             "  --where SQL    only runs matching this SQL condition, e.g.\n"
             "                 --where '\"net.latency_ms\" = 50' (when the sweep varied\n"
             "                 more parameters than the plot shows)\n"
+            "  --x KEY, --y KEY  (timeout-heatmap) the two axes (columns of the\n"
+            "                 sweep database); the cells are the mean over seeds\n"
             "  --table        (election-cdf) print per series: runs, runs with a\n"
             "                 result, median, mean, p99 and max of the metric\n"
             "  --timeline FILE.csv  (memory) the timeline of one run: 'deja run\n"
@@ -728,8 +745,284 @@ static int plot__cdf(const plot__kind *k, const char *dbpath, const char *where,
     return rc;
 }
 
+/* ---- heatmap kinds (timeout-heatmap): a metric over two parameters -------- */
+
+#define PLOT__HEAT 3
+#define PLOT__HEAT_MAX 64 /* distinct values per axis */
+
+/* The second axis, when --y is not given: the first of these the rows vary. */
+static const char *const plot__heat_axes[] = {"fault.pause_ms", "clock.drift_ppm", "clock.offset_ms",
+                                              "net.jitter_ms",  "net.latency_ms",  NULL};
+
+/* One cell: the runs at one (x, y). */
+typedef struct plot__cell {
+    double sum, bound, bound_pause;
+    long n, led;
+} plot__cell;
+
+/* The distinct values of one axis, in numeric order of their leading number
+ * ("150-300" sorts as 150). */
+typedef struct plot__axis {
+    char v[PLOT__HEAT_MAX][64];
+    double num[PLOT__HEAT_MAX];
+    int n;
+} plot__axis;
+
+/* The index of value s on axis a, adding it when new (-1 when full). */
+static int plot__axis_index(plot__axis *a, const char *s) {
+    for (int i = 0; i < a->n; i++)
+        if (!strcmp(a->v[i], s)) return i;
+    if (a->n == PLOT__HEAT_MAX) return -1;
+    snprintf(a->v[a->n], sizeof a->v[a->n], "%s", s);
+    a->num[a->n] = atof(s);
+    return a->n++;
+}
+
+/* Sorts the axis numerically; perm[old] = new index. */
+static void plot__axis_sort(plot__axis *a, int *perm) {
+    int order[PLOT__HEAT_MAX];
+    for (int i = 0; i < a->n; i++) order[i] = i;
+    for (int i = 1; i < a->n; i++)
+        for (int j = i; j > 0 && a->num[order[j]] < a->num[order[j - 1]]; j--) {
+            int t = order[j];
+            order[j] = order[j - 1];
+            order[j - 1] = t;
+        }
+    plot__axis s = *a;
+    for (int i = 0; i < a->n; i++) {
+        perm[order[i]] = i;
+        memcpy(a->v[i], s.v[order[i]], sizeof a->v[i]);
+        a->num[i] = s.num[order[i]];
+    }
+}
+
+/* Maps the value x onto the axis's index scale (linear between grid values,
+ * extrapolated from the nearest interval), clamped to the drawn area. */
+static double plot__axis_pos(const plot__axis *a, double x) {
+    if (a->n == 1) return x < a->num[0] ? -0.5 : x > a->num[0] ? 0.5 : 0.0;
+    int i = 0;
+    while (i < a->n - 2 && x > a->num[i + 1]) i++;
+    double span = a->num[i + 1] - a->num[i];
+    double pos = i + (span > 0 ? (x - a->num[i]) / span : 0.0);
+    if (pos < -0.5) pos = -0.5;
+    if (pos > a->n - 0.5) pos = a->n - 0.5;
+    return pos;
+}
+
+/* For column j of cells (one y value): the MIN where MIN = bound, from the
+ * cells' mean bounds. The bound is affine in MIN (its window may be the
+ * election timeout), so the first and last x with runs fix it. -1 when no
+ * cell has runs. */
+static double plot__heat_crossing(const plot__axis *xa, plot__cell *cells, int ny, int j, int pause) {
+    int first = -1, last = -1;
+    for (int i = 0; i < xa->n; i++)
+        if (cells[i * ny + j].n > 0) {
+            if (first < 0) first = i;
+            last = i;
+        }
+    if (first < 0) return -1;
+    const plot__cell *c1 = &cells[first * ny + j], *c2 = &cells[last * ny + j];
+    double b1 = (pause ? c1->bound_pause : c1->bound) / (double)c1->n;
+    double b2 = (pause ? c2->bound_pause : c2->bound) / (double)c2->n;
+    if (first == last || xa->num[last] == xa->num[first]) return b1;
+    double slope = (b2 - b1) / (xa->num[last] - xa->num[first]);
+    double icpt = b1 - slope * xa->num[first];
+    return slope < 1 ? icpt / (1 - slope) : -1;
+}
+
+/* `deja plot timeout-heatmap`: the heatmap (and --csv). 0, or 2 after a
+ * message. */
+static int plot__heat(const plot__kind *k, const char *dbpath, const char *where, const char *script,
+                      const char *out, const char *csv, const char *xkey, const char *ykey) {
+    struct stat sb;
+    if (stat(dbpath, &sb) != 0) {
+        fprintf(stderr, "deja plot: --db '%s': %s\n", dbpath, strerror(errno));
+        return 2;
+    }
+    sqlite3 *db = NULL;
+    if (sqlite3_open_v2(dbpath, &db, SQLITE_OPEN_READONLY, "unix") != SQLITE_OK) {
+        fprintf(stderr, "deja plot: --db '%s': %s\n", dbpath, db ? sqlite3_errmsg(db) : "cannot open");
+        sqlite3_close(db);
+        return 2;
+    }
+    sqlite3_busy_timeout(db, 10000);
+    int rc = 2;
+    sqlite3_stmt *st = NULL;
+    plot__axis *xa = calloc(1, sizeof *xa), *ya = calloc(1, sizeof *ya);
+    plot__cell *cells = NULL;
+    if (!xa || !ya) abort();
+    if (!xkey) xkey = k->x;
+    const char *need[] = {"scenario", xkey, "bound_ms", "bound_pause_ms"};
+    for (int i = 0; i < 4; i++)
+        if (!plot__has_col(db, need[i])) {
+            fprintf(stderr, "deja plot: %s: no %s rows with column \"%s\" (run 'deja sweep %s ... --db %s' first)\n",
+                    dbpath, k->scenario, need[i], k->scenario, dbpath);
+            goto out;
+        }
+    if (ykey && !plot__has_col(db, ykey)) {
+        fprintf(stderr, "deja plot: %s: --y %s: no such column\n", dbpath, ykey);
+        goto out;
+    }
+    for (int i = 0; !ykey && plot__heat_axes[i]; i++) {
+        if (!strcmp(plot__heat_axes[i], xkey) || !plot__has_col(db, plot__heat_axes[i])) continue;
+        char sql[512] = "SELECT COUNT(DISTINCT ";
+        plot__ident(sql, sizeof sql, plot__heat_axes[i]);
+        strncat(sql, ") FROM runs WHERE scenario = ?1", sizeof sql - strlen(sql) - 1);
+        if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) break;
+        sqlite3_bind_text(st, 1, k->scenario, -1, SQLITE_STATIC);
+        if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_int(st, 0) > 1) ykey = plot__heat_axes[i];
+        sqlite3_finalize(st);
+        st = NULL;
+    }
+    if (!ykey) {
+        fprintf(stderr, "deja plot: %s: the %s rows vary none of fault.pause_ms, clock.drift_ppm, clock.offset_ms, "
+                        "net.jitter_ms, net.latency_ms; name the second axis with --y KEY\n", dbpath, k->scenario);
+        goto out;
+    }
+    char sql[2048] = "SELECT ";
+    plot__ident(sql, sizeof sql, xkey);
+    strncat(sql, ", ", sizeof sql - strlen(sql) - 1);
+    plot__ident(sql, sizeof sql, ykey);
+    size_t pos = strlen(sql);
+    snprintf(sql + pos, sizeof sql - pos,
+             ", %s, bound_ms, bound_pause_ms, first_leader_ms IS NOT NULL FROM runs WHERE scenario = ?1 AND (%s)%s%s%s",
+             k->y_sql, k->valid, where ? " AND (" : "", where ? where : "", where ? ")" : "");
+    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) {
+        fprintf(stderr, "deja plot: %s: %s%s\n", dbpath, sqlite3_errmsg(db), where ? " (check --where)" : "");
+        goto out;
+    }
+    sqlite3_bind_text(st, 1, k->scenario, -1, SQLITE_STATIC);
+    cells = calloc((size_t)PLOT__HEAT_MAX * PLOT__HEAT_MAX, sizeof *cells);
+    if (!cells) abort();
+    long nruns = 0;
+    int step;
+    while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+        if (sqlite3_column_type(st, 0) == SQLITE_NULL || sqlite3_column_type(st, 1) == SQLITE_NULL) continue;
+        int i = plot__axis_index(xa, (const char *)sqlite3_column_text(st, 0));
+        int j = plot__axis_index(ya, (const char *)sqlite3_column_text(st, 1));
+        if (i < 0 || j < 0) {
+            fprintf(stderr, "deja plot: %s: more than %d values on an axis\n", dbpath, PLOT__HEAT_MAX);
+            goto out;
+        }
+        plot__cell *c = &cells[i * PLOT__HEAT_MAX + j];
+        c->n++;
+        c->sum += sqlite3_column_double(st, 2);
+        c->bound += sqlite3_column_double(st, 3);
+        c->bound_pause += sqlite3_column_double(st, 4);
+        c->led += sqlite3_column_int(st, 5);
+        nruns++;
+    }
+    if (step != SQLITE_DONE) {
+        fprintf(stderr, "deja plot: %s: %s\n", dbpath, sqlite3_errmsg(db));
+        goto out;
+    }
+    if (nruns == 0) {
+        fprintf(stderr, "deja plot: %s: no %s runs%s (sweep it first: 'deja sweep %s ... --db %s')\n", dbpath,
+                k->scenario, where ? " matching --where" : "", k->scenario, dbpath);
+        goto out;
+    }
+    /* sort both axes and lay the cells out densely: cells[i * ny + j] */
+    int px[PLOT__HEAT_MAX], py[PLOT__HEAT_MAX];
+    plot__axis_sort(xa, px);
+    plot__axis_sort(ya, py);
+    int nx = xa->n, ny = ya->n;
+    plot__cell *dense = calloc((size_t)nx * (size_t)ny, sizeof *dense);
+    if (!dense) abort();
+    for (int i = 0; i < nx; i++)
+        for (int j = 0; j < ny; j++) dense[px[i] * ny + py[j]] = cells[i * PLOT__HEAT_MAX + j];
+    free(cells);
+    cells = dense;
+    double cross[PLOT__HEAT_MAX], cross_p[PLOT__HEAT_MAX];
+    int pause_differs = 0;
+    for (int j = 0; j < ny; j++) {
+        cross[j] = plot__heat_crossing(xa, cells, ny, j, 0);
+        cross_p[j] = plot__heat_crossing(xa, cells, ny, j, 1);
+        if (cross_p[j] != cross[j]) pause_differs = 1;
+    }
+    if (csv) {
+        FILE *f = fopen(csv, "w");
+        if (!f) {
+            fprintf(stderr, "deja plot: --csv '%s': %s\n", csv, strerror(errno));
+            goto out;
+        }
+        fprintf(f, "%s,%s,%s_mean,runs,runs_with_leader,bound_ms,bound_pause_ms,min_at_bound_ms\n", xkey, ykey,
+                k->y_name);
+        for (int i = 0; i < nx; i++)
+            for (int j = 0; j < ny; j++) {
+                const plot__cell *c = &cells[i * ny + j];
+                if (c->n == 0) continue;
+                fprintf(f, "%s,%s,%.6g,%ld,%ld,%.6g,%.6g,%.6g\n", xa->v[i], ya->v[j], c->sum / (double)c->n, c->n,
+                        c->led, c->bound / (double)c->n, c->bound_pause / (double)c->n, cross[j]);
+            }
+        if (fclose(f) != 0) goto out;
+        printf("plot: wrote %s (%d x %d cells from %ld runs)\n", csv, nx, ny, nruns);
+    }
+    if (out) {
+        const char *tmpdir = getenv("TMPDIR");
+        char data[4096];
+        snprintf(data, sizeof data, "%s/deja-plot-%s-XXXXXX", tmpdir && *tmpdir ? tmpdir : "/tmp", k->name);
+        int fd = mkstemp(data);
+        FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
+        if (!f) {
+            fprintf(stderr, "deja plot: cannot create a temporary data file %s: %s\n", data, strerror(errno));
+            goto out;
+        }
+        fprintf(f, "# deja plot %s from %s (%ld runs of %s)\n", k->name, dbpath, nruns, k->scenario);
+        fprintf(f, "# block 0: x_index y_index %s_mean runs led_fraction\n", k->y_name);
+        for (int i = 0; i < nx; i++)
+            for (int j = 0; j < ny; j++) {
+                const plot__cell *c = &cells[i * ny + j];
+                if (c->n > 0)
+                    fprintf(f, "%d %d %.6g %ld %.3f\n", i, j, c->sum / (double)c->n, c->n,
+                            (double)c->led / (double)c->n);
+            }
+        for (int b = 0; b < 2; b++) {
+            fprintf(f, "\n\n# block %d: the line MIN = %s (x position, y position)\n", b + 1,
+                    b ? "bound_pause_ms" : "bound_ms");
+            const double *cr = b ? cross_p : cross;
+            int shown = 0;
+            for (int j = 0; j < ny; j++) {
+                if (cr[j] < 0) continue;
+                double xp = plot__axis_pos(xa, cr[j]);
+                if (!shown++) fprintf(f, "%.4f %.4f\n", xp, j - 0.5);
+                fprintf(f, "%.4f %d\n", xp, j);
+                if (j == ny - 1) fprintf(f, "%.4f %.4f\n", xp, j + 0.5);
+            }
+            if (!shown) fprintf(f, "-1 -1\n");
+        }
+        fclose(f);
+        char extra[4096], xt[1024] = "", yt[1024] = "";
+        for (int i = 0; i < nx; i++) {
+            size_t l = strlen(xt);
+            snprintf(xt + l, sizeof xt - l, "%s%g", i ? " " : "", xa->num[i]);
+        }
+        for (int j = 0; j < ny; j++) {
+            size_t l = strlen(yt);
+            snprintf(yt + l, sizeof yt - l, "%s%s", j ? " " : "", ya->v[j]);
+        }
+        char xq[256] = "", yq[256] = "";
+        plot__gp_quote(xq, sizeof xq, xkey);
+        plot__gp_quote(yq, sizeof yq, ykey);
+        snprintf(extra, sizeof extra, "nx=%d; ny=%d; xtl='%s'; ytl='%s'; xkey=%s; ykey=%s; haspause=%d", nx, ny, xt,
+                 yt, xq, yq, pause_differs);
+        rc = plot__gnuplot(script, data, out, extra);
+        unlink(data);
+        if (rc) goto out;
+        printf("plot: wrote %s (%s x %s, %d x %d cells from %ld runs)\n", out, xkey, ykey, nx, ny, nruns);
+    }
+    rc = 0;
+out:
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    free(cells);
+    free(xa);
+    free(ya);
+    return rc;
+}
+
 int deja_cmd_plot(int argc, char **argv) {
     const char *kind = NULL, *dbpath = NULL, *out = NULL, *csv = NULL, *where = NULL, *timeline = NULL;
+    const char *xkey = NULL, *ykey = NULL;
     int table = 0;
     for (int i = 1; i < argc; i++) {
         const char *v;
@@ -753,6 +1046,12 @@ int deja_cmd_plot(int argc, char **argv) {
         } else if ((m = deja_cli_flag("plot", argc, argv, &i, "--timeline", &v))) {
             if (m != 1) return m;
             timeline = v;
+        } else if ((m = deja_cli_flag("plot", argc, argv, &i, "--x", &v))) {
+            if (m != 1) return m;
+            xkey = v;
+        } else if ((m = deja_cli_flag("plot", argc, argv, &i, "--y", &v))) {
+            if (m != 1) return m;
+            ykey = v;
         } else if (!strcmp(argv[i], "--table")) {
             table = 1;
         } else if (argv[i][0] == '-' && argv[i][1]) {
@@ -805,7 +1104,10 @@ int deja_cmd_plot(int argc, char **argv) {
         }
         if (!deja_cli_dir_writable(out)) return deja_cli_usage_error("plot", "-o '%s': directory not writable", out);
     }
+    if ((xkey || ykey) && k->timeline != PLOT__HEAT)
+        return deja_cli_usage_error("plot", "--x and --y are for heatmap kinds (timeout-heatmap), not %s", k->name);
     if (k->timeline == 1) return plot__memory(k, timeline, script, out);
+    if (k->timeline == PLOT__HEAT) return plot__heat(k, dbpath, where, script, out, csv, xkey, ykey);
     if (k->timeline == PLOT__CDF) return plot__cdf(k, dbpath, where, script, out, csv, table);
     plot__group *g = NULL;
     size_t n = 0;

@@ -59,6 +59,15 @@ deja_raft_oracle *deja_raft_oracle_new(deja_world *w, int64_t liveness_window_ns
 /* Tells the oracle the network's partition groups from now on (one byte
  * per node, as deja_net_partition), for false_elections. */
 void deja_raft_oracle_set_groups(deja_raft_oracle *o, const uint8_t *groups);
+/* Tells the oracle raft.slot_max_lag (default 64) for the slot check: a
+ * leader falling back to a snapshot for a follower whose commit index was
+ * within slot_max_lag of the leader's last index is a violation (verdict
+ * `slot`: compaction deleted what the follower still needed). The oracle
+ * also checks every node reports the same Merkle root at each index
+ * (verdict `state_root`, after `safety`) and that the node's live task count
+ * is back at its value from the start of each snapshot sync when it ends
+ * (verdict `leak`). */
+void deja_raft_oracle_set_slot_max_lag(deja_raft_oracle *o, uint64_t lag);
 /* Adds the metrics to s and sets verdict when an oracle fails (in the order
  * listed above). */
 void deja_raft_oracle_finish(deja_raft_oracle *o, deja_world *w, deja_summary *s);

@@ -314,11 +314,21 @@ typedef enum rt_fact_kind {
     RT_FACT_RAFT_STEPDOWN = 43,  /* the leader of term `height` stepped down (value: 1 saw a higher
                                     term, 2 lost touch with a majority: check-quorum) */
     RT_FACT_RAFT_COMMITTED = 44, /* the entry at index `height` was committed and applied, in index
-                                    order (slot: its term, hash: its block's hash, root: state root) */
+                                    order (slot: its term, hash: its block's hash, root: state root,
+                                    parent: the account state's Merkle root after it, node/state.h) */
     RT_FACT_RAFT_RECOVERED = 45, /* a (re)start found raft state on disk: height = last log index,
                                     slot = its term, hash = its block's hash, value = current term */
     RT_FACT_RAFT_LEASE_READ = 46, /* the leader of term `height` served a read under its lease
                                      (value: lease left, ns of its monotonic clock) */
+    RT_FACT_RAFT_SNAP_INSTALLED = 47, /* the node's state is now the snapshot at index `height` (slot:
+                                         its term, hash: its entry's hash, parent: the Merkle root;
+                                         value 1: loaded from disk at a start, 0: synced from a peer) */
+    RT_FACT_RAFT_SNAP_FALLBACK = 48, /* the leader offers follower `height` a snapshot: the entries it
+                                        needs are compacted (slot: the leader's last index, value: its
+                                        log base; once until the follower answers success) */
+    RT_FACT_RAFT_SNAP_SYNC = 49, /* snapshot sync of index `height` (value 0: starts, before its tasks
+                                    are spawned; 1: done and verified, 2: failed or aborted, after
+                                    its tasks were joined) */
 } rt_fact_kind;
 
 typedef struct rt_fact {

@@ -1,0 +1,151 @@
+/*
+ * test_raft_experiments.c -- the Raft timing experiments (models/
+ * timeout_sweep.c, models/lease_fork.c): the field report's bound on its own
+ * example (150 ms RTT, 50 ppm over 10 s, 100 ms offset -> 501 ms) and as a
+ * run reports it; one number as raft.election_ms meaning N-2N; more false
+ * elections with short timeouts and long pauses than with long timeouts;
+ * a lease longer than the election timeout without CheckQuorum caught by
+ * the lease verdict in some seed, the default lease never.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "../models/timeout_sweep.h"
+#include "deja/deja.h"
+#include "deja/rt.h"
+
+/* Runs scenario with seed and the NULL-terminated --set list into s. */
+static int run(const char *scenario, uint64_t seed, const char *const *sets, deja_summary *s) {
+    const deja_scenario *sc = deja_scenario_find(scenario);
+    assert_non_null(sc);
+    deja_params *ov = deja_params_new();
+    char err[256];
+    for (; sets && *sets; sets++) assert_int_equal(deja_params_parse(ov, *sets, err, sizeof err), 0);
+    int rc = deja_run(sc, seed, ov, NULL, s, err, sizeof err);
+    deja_params_free(ov);
+    return rc;
+}
+
+static const char *get(const deja_summary *s, const char *k) {
+    const char *v = deja_summary_get(s, k);
+    assert_non_null(v);
+    return v;
+}
+
+/* Parses "123.45" (two decimals) into hundredths. */
+static long hundredths(const char *v) {
+    char *end;
+    long whole = strtol(v, &end, 10);
+    assert_true(*end == '.');
+    return whole * 100 + strtol(end + 1, NULL, 10);
+}
+
+static void test_bound_on_the_digest_example(void **state) {
+    (void)state;
+    assert_int_equal(deja_timeout_bound_ns(150 * RT_MS, 50000, 10 * RT_SEC, 100 * RT_MS), 501 * RT_MS);
+    assert_int_equal(deja_timeout_bound_ns(0, 0, 0, 0), 0);
+    assert_int_equal(deja_timeout_bound_ns(30 * RT_MS, 50000, 300 * RT_MS, 0), 60 * RT_MS + 30000);
+    /* the same through a run: RTT_max = 2 * (50 + 25) ms */
+    static const char *const sets[] = {"net.latency_ms=50", "net.jitter_ms=25", "clock.drift_ppm=50",
+                                       "clock.offset_ms=100", "bound.window_ms=10000", "raft.election_ms=600",
+                                       "sim.duration_s=10", NULL};
+    deja_summary s;
+    assert_int_equal(run("timeout-sweep", 1, sets, &s), 0);
+    assert_string_equal(get(&s, "bound_ms"), "501.000");
+    assert_string_equal(get(&s, "rtt_max_ms"), "150.000");
+    assert_string_equal(get(&s, "eps_clock_ms"), "100.500");
+    assert_string_equal(get(&s, "bound_ok"), "1");
+    /* pauses every 30 s of 100 ms count as 100 ms more offset */
+    assert_string_equal(get(&s, "bound_pause_ms"), "701.000");
+    static const char *const low[] = {"net.latency_ms=50", "net.jitter_ms=25", "clock.drift_ppm=50",
+                                      "clock.offset_ms=100", "bound.window_ms=10000", "raft.election_ms=500",
+                                      "sim.duration_s=10", NULL};
+    assert_int_equal(run("timeout-sweep", 1, low, &s), 0);
+    assert_string_equal(get(&s, "bound_ok"), "0");
+}
+
+static void test_one_number_means_min_to_twice_min(void **state) {
+    (void)state;
+    static const char *const one[] = {"raft.election_ms=150", "sim.duration_s=30", NULL};
+    static const char *const range[] = {"raft.election_ms=150-300", "sim.duration_s=30", NULL};
+    deja_summary a, b;
+    assert_int_equal(run("timeout-sweep", 7, one, &a), 0);
+    assert_int_equal(run("timeout-sweep", 7, range, &b), 0);
+    assert_string_equal(get(&a, "trace_hash"), get(&b, "trace_hash"));
+    assert_string_equal(get(&a, "window_ms"), "300.000"); /* the window defaults to MAX */
+    static const char *const bad[] = {"raft.election_ms=abc", NULL};
+    assert_int_equal(run("timeout-sweep", 1, bad, &a), 2);
+}
+
+static void test_short_timeouts_and_long_pauses_elect_more(void **state) {
+    (void)state;
+    static const char *const shortt[] = {"raft.election_ms=100", "fault.pause_ms=100", "fault.pause_every_s=10",
+                                         "sim.duration_s=300", NULL};
+    static const char *const longt[] = {"raft.election_ms=500", "fault.pause_ms=100", "fault.pause_every_s=10",
+                                        "sim.duration_s=300", NULL};
+    long short_rate = 0, long_rate = 0;
+    for (uint64_t seed = 1; seed <= 3; seed++) {
+        deja_summary s;
+        assert_int_equal(run("timeout-sweep", seed, shortt, &s), 0);
+        short_rate += hundredths(get(&s, "false_elections_per_hour"));
+        assert_int_equal(run("timeout-sweep", seed, longt, &s), 0);
+        long_rate += hundredths(get(&s, "false_elections_per_hour"));
+        assert_string_equal(get(&s, "verdict"), "ok");
+    }
+    assert_true(short_rate > 0);
+    assert_true(short_rate > long_rate);
+    assert_int_equal(long_rate, 0); /* MIN > 2 * RTT_max + 2 * pause: none */
+}
+
+static void test_lease_longer_than_election_is_caught(void **state) {
+    (void)state;
+    static const char *const bad[] = {"raft.lease_ms=300", "raft.check_quorum=0", NULL};
+    int failed = 0;
+    for (uint64_t seed = 1; seed <= 4; seed++) {
+        deja_summary s;
+        int rc = run("lease-fork", seed, bad, &s);
+        assert_true(rc == 0 || rc == 1); /* 1: an oracle failed */
+        assert_string_equal(get(&s, "lease_rule_ok"), "0");
+        if (!strcmp(get(&s, "verdict"), "lease")) {
+            failed++;
+            assert_true(strtol(get(&s, "stale_reads"), NULL, 10) > 0);
+        }
+    }
+    assert_true(failed >= 1);
+}
+
+static void test_correct_lease_never_fails(void **state) {
+    (void)state;
+    static const char *const good[] = {NULL};
+    static const char *const drift[] = {"clock.drift_ppm=100000", "raft.lease_ms=80", NULL};
+    static const char *const off[] = {"raft.lease_ms=0", NULL};
+    for (uint64_t seed = 1; seed <= 12; seed++) {
+        deja_summary s;
+        const char *const *set = seed % 3 == 0 ? off : seed % 3 == 1 ? good : drift;
+        assert_int_equal(run("lease-fork", seed, set, &s), 0);
+        assert_string_equal(get(&s, "lease_rule_ok"), "1");
+        assert_string_equal(get(&s, "verdict"), "ok");
+        assert_string_equal(get(&s, "stale_reads"), "0");
+        assert_string_equal(get(&s, "lease_overlap_ms"), "0.000");
+        if (set != off) assert_true(strtol(get(&s, "lease_reads"), NULL, 10) > 100);
+    }
+}
+
+int main(void) {
+    rt_programs();
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_bound_on_the_digest_example),
+        cmocka_unit_test(test_one_number_means_min_to_twice_min),
+        cmocka_unit_test(test_short_timeouts_and_long_pauses_elect_more),
+        cmocka_unit_test(test_lease_longer_than_election_is_caught),
+        cmocka_unit_test(test_correct_lease_never_fails),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
