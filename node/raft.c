@@ -151,9 +151,10 @@ static uint32_t raft__popcount(uint64_t v) {
 
 static uint64_t raft__term(const raft *r) { return r->log.term; }
 
-/* Reports one fact (height, slot, value; hash and root may be NULL). */
-static void raft__fact(rt_fact_kind kind, uint64_t height, uint64_t slot, const uint8_t *hash,
-                       const uint8_t *root, int64_t value) {
+/* Reports one fact (height, slot, value; hash, root and the Merkle root
+ * carried in `parent` may be NULL). */
+static void raft__fact_with(rt_fact_kind kind, uint64_t height, uint64_t slot, const uint8_t *hash,
+                            const uint8_t *root, const uint8_t *mroot, int64_t value) {
     rt_fact f;
     memset(&f, 0, sizeof f);
     f.kind = kind;
@@ -161,22 +162,20 @@ static void raft__fact(rt_fact_kind kind, uint64_t height, uint64_t slot, const 
     f.slot = slot;
     if (hash != NULL) memcpy(f.hash, hash, BLOCK_HASH_LEN);
     if (root != NULL) memcpy(f.root, root, BLOCK_HASH_LEN);
+    if (mroot != NULL) memcpy(f.parent, mroot, STATE_HASH_LEN);
     f.value = value;
     rt_fact_report(&f);
+}
+
+static void raft__fact(rt_fact_kind kind, uint64_t height, uint64_t slot, const uint8_t *hash,
+                       const uint8_t *root, int64_t value) {
+    raft__fact_with(kind, height, slot, hash, root, NULL, value);
 }
 
 /* Reports a snapshot fact with the Merkle root in `parent`. */
 static void raft__fact_root(rt_fact_kind kind, uint64_t height, uint64_t slot, const uint8_t *hash,
                             const uint8_t *mroot, int64_t value) {
-    rt_fact f;
-    memset(&f, 0, sizeof f);
-    f.kind = kind;
-    f.height = height;
-    f.slot = slot;
-    if (hash != NULL) memcpy(f.hash, hash, BLOCK_HASH_LEN);
-    if (mroot != NULL) memcpy(f.parent, mroot, STATE_HASH_LEN);
-    f.value = value;
-    rt_fact_report(&f);
+    raft__fact_with(kind, height, slot, hash, NULL, mroot, value);
 }
 
 /* A fresh randomized election deadline from now: MIN + uniform [0, MAX-MIN] ns. */

@@ -14,26 +14,10 @@
 
 #include <cmocka.h>
 
+#include "scenario_run.h"
+
 #include "deja/deja.h"
 #include "deja/rt.h"
-
-static int run(uint64_t seed, const char *const *sets, deja_summary *s, FILE *trace) {
-    const deja_scenario *sc = deja_scenario_find("drift-fork");
-    assert_non_null(sc);
-    deja_params *ov = deja_params_new();
-    char err[256];
-    for (; sets && *sets; sets++) assert_int_equal(deja_params_parse(ov, *sets, err, sizeof err), 0);
-    deja_run_opts o = {.trace = trace};
-    int rc = deja_run(sc, seed, ov, &o, s, err, sizeof err);
-    deja_params_free(ov);
-    return rc;
-}
-
-static long get(const deja_summary *s, const char *k) {
-    const char *v = deja_summary_get(s, k);
-    assert_non_null(v);
-    return strtol(v, NULL, 10);
-}
 
 static void test_same_seed_same_trace(void **state) {
     (void)state;
@@ -42,11 +26,11 @@ static void test_same_seed_same_trace(void **state) {
     size_t l1 = 0, l2 = 0;
     FILE *f1 = open_memstream(&t1, &l1), *f2 = open_memstream(&t2, &l2);
     deja_summary a, b, c;
-    run(7, sets, &a, f1);
-    run(7, sets, &b, f2);
+    scenario_run("drift-fork", 7, sets, &a, f1);
+    scenario_run("drift-fork", 7, sets, &b, f2);
     fclose(f1);
     fclose(f2);
-    run(8, sets, &c, NULL);
+    scenario_run("drift-fork", 8, sets, &c, NULL);
     assert_string_equal(deja_summary_get(&a, "trace_hash"), deja_summary_get(&b, "trace_hash"));
     assert_string_not_equal(deja_summary_get(&a, "trace_hash"), deja_summary_get(&c, "trace_hash"));
     assert_true(l1 > 1000);
@@ -62,12 +46,12 @@ static void test_perfect_clocks_do_not_fork(void **state) {
     static const char *const sets[] = {"sim.duration_s=120", "clock.offset_ms=0", "clock.drift_ppm=0", NULL};
     for (uint64_t seed = 1; seed <= 5; seed++) {
         deja_summary s;
-        assert_int_equal(run(seed, sets, &s, NULL), 0);
-        assert_int_equal(get(&s, "forks"), 0);
-        assert_int_equal(get(&s, "max_reorg"), 0);
+        assert_int_equal(scenario_run("drift-fork", seed, sets, &s, NULL), 0);
+        assert_int_equal(summary_long(&s, "forks"), 0);
+        assert_int_equal(summary_long(&s, "max_reorg"), 0);
         /* one block per slot, give or take the first and last */
-        assert_in_range(get(&s, "blocks"), 115, 121);
-        assert_in_range(get(&s, "confirmed"), 110, 120);
+        assert_in_range(summary_long(&s, "blocks"), 115, 121);
+        assert_in_range(summary_long(&s, "confirmed"), 110, 120);
     }
 }
 
@@ -77,8 +61,8 @@ static void test_large_offsets_fork(void **state) {
     int forking = 0;
     for (uint64_t seed = 1; seed <= 6; seed++) {
         deja_summary s;
-        run(seed, sets, &s, NULL);
-        forking += get(&s, "forks") > 0;
+        scenario_run("drift-fork", seed, sets, &s, NULL);
+        forking += summary_long(&s, "forks") > 0;
     }
     assert_true(forking >= 4);
 }
@@ -88,8 +72,8 @@ static void test_bad_parameter_is_rejected(void **state) {
     deja_summary s;
     static const char *const unknown[] = {"clock.nope=1", NULL};
     static const char *const badval[] = {"aura.slot_ms=fast", NULL};
-    assert_int_equal(run(1, unknown, &s, NULL), 2);
-    assert_int_equal(run(1, badval, &s, NULL), 2);
+    assert_int_equal(scenario_run("drift-fork", 1, unknown, &s, NULL), 2);
+    assert_int_equal(scenario_run("drift-fork", 1, badval, &s, NULL), 2);
 }
 
 int main(void) {

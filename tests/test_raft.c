@@ -17,39 +17,24 @@
 
 #include <cmocka.h>
 
+#include "scenario_run.h"
+
 #include "deja/deja.h"
 #include "deja/rt.h"
 #include "raft.h"
 #include "raft_msg.h"
-
-static int run(const char *scenario, uint64_t seed, const char *const *sets, deja_summary *s) {
-    const deja_scenario *sc = deja_scenario_find(scenario);
-    assert_non_null(sc);
-    deja_params *ov = deja_params_new();
-    char err[256];
-    for (; sets && *sets; sets++) assert_int_equal(deja_params_parse(ov, *sets, err, sizeof err), 0);
-    int rc = deja_run(sc, seed, ov, NULL, s, err, sizeof err);
-    deja_params_free(ov);
-    return rc;
-}
-
-static long get(const deja_summary *s, const char *k) {
-    const char *v = deja_summary_get(s, k);
-    assert_non_null(v);
-    return strtol(v, NULL, 10);
-}
 
 static void test_cluster_elects_and_commits(void **state) {
     (void)state;
     static const char *const sets[] = {"swarm=0", "sim.duration_s=20", "fault.quiet_s=0", NULL};
     for (uint64_t seed = 1; seed <= 3; seed++) {
         deja_summary s;
-        assert_int_equal(run("raft", seed, sets, &s), 0);
+        assert_int_equal(scenario_run("raft", seed, sets, &s, NULL), 0);
         assert_string_equal(deja_summary_get(&s, "verdict"), "ok");
-        assert_int_equal(get(&s, "leaders"), 1); /* no fault: one election, one leader */
-        assert_int_equal(get(&s, "false_elections"), 0);
-        assert_in_range(get(&s, "first_leader_ms"), 150, 700);
-        assert_in_range(get(&s, "commit_index"), 150, 200); /* a block per 100 ms */
+        assert_int_equal(summary_long(&s, "leaders"), 1); /* no fault: one election, one leader */
+        assert_int_equal(summary_long(&s, "false_elections"), 0);
+        assert_in_range(summary_long(&s, "first_leader_ms"), 150, 700);
+        assert_in_range(summary_long(&s, "commit_index"), 150, 200); /* a block per 100 ms */
     }
 }
 
@@ -58,11 +43,11 @@ static void test_leader_crash_new_leader(void **state) {
     static const char *const sets[] = {"raft.election_ms=150-300", NULL};
     for (uint64_t seed = 1; seed <= 20; seed++) {
         deja_summary s;
-        assert_int_equal(run("election", seed, sets, &s), 0);
-        long d = get(&s, "downtime_ms");
+        assert_int_equal(scenario_run("election", seed, sets, &s, NULL), 0);
+        long d = summary_long(&s, "downtime_ms");
         /* at least MIN - one heartbeat; at most a few rounds */
         assert_in_range(d, 150 - 75, 1500);
-        assert_in_range(get(&s, "leader_losses"), 1, 3); /* a late candidate may depose the new one */
+        assert_in_range(summary_long(&s, "leader_losses"), 1, 3); /* a late candidate may depose the new one */
     }
 }
 
@@ -76,12 +61,12 @@ static void test_one_leader_per_term(void **state) {
     for (uint64_t seed = 1; seed <= 30; seed++) {
         deja_summary s;
         const char *const *set = seed % 2 ? sets : plain;
-        assert_int_equal(run("raft", seed, set, &s), 0);
-        assert_int_equal(get(&s, "election_safety_violations"), 0);
-        assert_int_equal(get(&s, "safety_violations"), 0);
-        assert_int_equal(get(&s, "durability_violations"), 0);
-        elections += get(&s, "elections");
-        crashes += get(&s, "crashes");
+        assert_int_equal(scenario_run("raft", seed, set, &s, NULL), 0);
+        assert_int_equal(summary_long(&s, "election_safety_violations"), 0);
+        assert_int_equal(summary_long(&s, "safety_violations"), 0);
+        assert_int_equal(summary_long(&s, "durability_violations"), 0);
+        elections += summary_long(&s, "elections");
+        crashes += summary_long(&s, "crashes");
     }
     assert_true(crashes > 60);
     assert_true(elections > 60);
@@ -91,13 +76,13 @@ static void test_same_seed_same_trace(void **state) {
     (void)state;
     static const char *const sets[] = {"sim.duration_s=20", "fault.quiet_s=5", "fault.crash_every_s=5", NULL};
     deja_summary a, b, c;
-    run("raft", 9, sets, &a);
-    run("raft", 9, sets, &b);
-    run("raft", 10, sets, &c);
+    scenario_run("raft", 9, sets, &a, NULL);
+    scenario_run("raft", 9, sets, &b, NULL);
+    scenario_run("raft", 10, sets, &c, NULL);
     assert_string_equal(deja_summary_get(&a, "trace_hash"), deja_summary_get(&b, "trace_hash"));
     assert_string_not_equal(deja_summary_get(&a, "trace_hash"), deja_summary_get(&c, "trace_hash"));
-    run("election", 3, NULL, &a);
-    run("election", 3, NULL, &b);
+    scenario_run("election", 3, NULL, &a, NULL);
+    scenario_run("election", 3, NULL, &b, NULL);
     assert_string_equal(deja_summary_get(&a, "trace_hash"), deja_summary_get(&b, "trace_hash"));
     assert_string_equal(deja_summary_get(&a, "downtime_ms"), deja_summary_get(&b, "downtime_ms"));
 }
@@ -110,11 +95,11 @@ static void test_randomized_timeouts_avoid_split_votes(void **state) {
     long worst_wide = 0;
     for (uint64_t seed = 1; seed <= 40; seed++) {
         deja_summary s;
-        run("election", seed, fixed, &s);
+        scenario_run("election", seed, fixed, &s, NULL);
         const char *d = deja_summary_get(&s, "downtime_ms");
         if (d && strtol(d, NULL, 10) < 500) fast_fixed++;
-        assert_int_equal(run("election", seed, wide, &s), 0);
-        long w = get(&s, "downtime_ms");
+        assert_int_equal(scenario_run("election", seed, wide, &s, NULL), 0);
+        long w = summary_long(&s, "downtime_ms");
         if (w < 500) fast_wide++;
         if (w > worst_wide) worst_wide = w;
     }
@@ -130,7 +115,7 @@ static void test_careless_node_is_caught(void **state) {
     int caught = 0;
     for (uint64_t seed = 1; seed <= 10; seed++) {
         deja_summary s;
-        if (run("raft", seed, sets, &s) == 1) {
+        if (scenario_run("raft", seed, sets, &s, NULL) == 1) {
             const char *v = deja_summary_get(&s, "verdict");
             caught += !strcmp(v, "durability") || !strcmp(v, "safety");
         }
@@ -188,9 +173,9 @@ static void test_bad_parameters_are_rejected(void **state) {
     static const char *const bad1[] = {"raft.election_ms=300-150", NULL};
     static const char *const bad2[] = {"raft.election_ms=fast", NULL};
     static const char *const bad3[] = {"raft.boot_logs=1;2", NULL};
-    assert_int_equal(run("election", 1, bad1, &s), 2);
-    assert_int_equal(run("raft", 1, bad2, &s), 2);
-    assert_int_equal(run("election", 1, bad3, &s), 2);
+    assert_int_equal(scenario_run("election", 1, bad1, &s, NULL), 2);
+    assert_int_equal(scenario_run("raft", 1, bad2, &s, NULL), 2);
+    assert_int_equal(scenario_run("election", 1, bad3, &s, NULL), 2);
 }
 
 int main(void) {

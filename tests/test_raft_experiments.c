@@ -17,23 +17,14 @@
 
 #include <cmocka.h>
 
+#include "scenario_run.h"
+
 #include "../models/timeout_sweep.h"
 #include "deja/deja.h"
 #include "deja/rt.h"
 
-/* Runs scenario with seed and the NULL-terminated --set list into s. */
-static int run(const char *scenario, uint64_t seed, const char *const *sets, deja_summary *s) {
-    const deja_scenario *sc = deja_scenario_find(scenario);
-    assert_non_null(sc);
-    deja_params *ov = deja_params_new();
-    char err[256];
-    for (; sets && *sets; sets++) assert_int_equal(deja_params_parse(ov, *sets, err, sizeof err), 0);
-    int rc = deja_run(sc, seed, ov, NULL, s, err, sizeof err);
-    deja_params_free(ov);
-    return rc;
-}
-
-static const char *get(const deja_summary *s, const char *k) {
+/* The summary's value of k as text (the test fails if k is absent). */
+static const char *summary_str(const deja_summary *s, const char *k) {
     const char *v = deja_summary_get(s, k);
     assert_non_null(v);
     return v;
@@ -57,18 +48,18 @@ static void test_bound_on_the_digest_example(void **state) {
                                        "clock.offset_ms=100", "bound.window_ms=10000", "raft.election_ms=600",
                                        "sim.duration_s=10", NULL};
     deja_summary s;
-    assert_int_equal(run("timeout-sweep", 1, sets, &s), 0);
-    assert_string_equal(get(&s, "bound_ms"), "501.000");
-    assert_string_equal(get(&s, "rtt_max_ms"), "150.000");
-    assert_string_equal(get(&s, "eps_clock_ms"), "100.500");
-    assert_string_equal(get(&s, "bound_ok"), "1");
+    assert_int_equal(scenario_run("timeout-sweep", 1, sets, &s, NULL), 0);
+    assert_string_equal(summary_str(&s, "bound_ms"), "501.000");
+    assert_string_equal(summary_str(&s, "rtt_max_ms"), "150.000");
+    assert_string_equal(summary_str(&s, "eps_clock_ms"), "100.500");
+    assert_string_equal(summary_str(&s, "bound_ok"), "1");
     /* pauses every 30 s of 100 ms count as 100 ms more offset */
-    assert_string_equal(get(&s, "bound_pause_ms"), "701.000");
+    assert_string_equal(summary_str(&s, "bound_pause_ms"), "701.000");
     static const char *const low[] = {"net.latency_ms=50", "net.jitter_ms=25", "clock.drift_ppm=50",
                                       "clock.offset_ms=100", "bound.window_ms=10000", "raft.election_ms=500",
                                       "sim.duration_s=10", NULL};
-    assert_int_equal(run("timeout-sweep", 1, low, &s), 0);
-    assert_string_equal(get(&s, "bound_ok"), "0");
+    assert_int_equal(scenario_run("timeout-sweep", 1, low, &s, NULL), 0);
+    assert_string_equal(summary_str(&s, "bound_ok"), "0");
 }
 
 static void test_one_number_means_min_to_twice_min(void **state) {
@@ -76,12 +67,12 @@ static void test_one_number_means_min_to_twice_min(void **state) {
     static const char *const one[] = {"raft.election_ms=150", "sim.duration_s=30", NULL};
     static const char *const range[] = {"raft.election_ms=150-300", "sim.duration_s=30", NULL};
     deja_summary a, b;
-    assert_int_equal(run("timeout-sweep", 7, one, &a), 0);
-    assert_int_equal(run("timeout-sweep", 7, range, &b), 0);
-    assert_string_equal(get(&a, "trace_hash"), get(&b, "trace_hash"));
-    assert_string_equal(get(&a, "window_ms"), "300.000"); /* the window defaults to MAX */
+    assert_int_equal(scenario_run("timeout-sweep", 7, one, &a, NULL), 0);
+    assert_int_equal(scenario_run("timeout-sweep", 7, range, &b, NULL), 0);
+    assert_string_equal(summary_str(&a, "trace_hash"), summary_str(&b, "trace_hash"));
+    assert_string_equal(summary_str(&a, "window_ms"), "300.000"); /* the window defaults to MAX */
     static const char *const bad[] = {"raft.election_ms=abc", NULL};
-    assert_int_equal(run("timeout-sweep", 1, bad, &a), 2);
+    assert_int_equal(scenario_run("timeout-sweep", 1, bad, &a, NULL), 2);
 }
 
 static void test_short_timeouts_and_long_pauses_elect_more(void **state) {
@@ -93,11 +84,11 @@ static void test_short_timeouts_and_long_pauses_elect_more(void **state) {
     long short_rate = 0, long_rate = 0;
     for (uint64_t seed = 1; seed <= 3; seed++) {
         deja_summary s;
-        assert_int_equal(run("timeout-sweep", seed, shortt, &s), 0);
-        short_rate += hundredths(get(&s, "false_elections_per_hour"));
-        assert_int_equal(run("timeout-sweep", seed, longt, &s), 0);
-        long_rate += hundredths(get(&s, "false_elections_per_hour"));
-        assert_string_equal(get(&s, "verdict"), "ok");
+        assert_int_equal(scenario_run("timeout-sweep", seed, shortt, &s, NULL), 0);
+        short_rate += hundredths(summary_str(&s, "false_elections_per_hour"));
+        assert_int_equal(scenario_run("timeout-sweep", seed, longt, &s, NULL), 0);
+        long_rate += hundredths(summary_str(&s, "false_elections_per_hour"));
+        assert_string_equal(summary_str(&s, "verdict"), "ok");
     }
     assert_true(short_rate > 0);
     assert_true(short_rate > long_rate);
@@ -110,12 +101,12 @@ static void test_lease_longer_than_election_is_caught(void **state) {
     int failed = 0;
     for (uint64_t seed = 1; seed <= 4; seed++) {
         deja_summary s;
-        int rc = run("lease-fork", seed, bad, &s);
+        int rc = scenario_run("lease-fork", seed, bad, &s, NULL);
         assert_true(rc == 0 || rc == 1); /* 1: an oracle failed */
-        assert_string_equal(get(&s, "lease_rule_ok"), "0");
-        if (!strcmp(get(&s, "verdict"), "lease")) {
+        assert_string_equal(summary_str(&s, "lease_rule_ok"), "0");
+        if (!strcmp(summary_str(&s, "verdict"), "lease")) {
             failed++;
-            assert_true(strtol(get(&s, "stale_reads"), NULL, 10) > 0);
+            assert_true(strtol(summary_str(&s, "stale_reads"), NULL, 10) > 0);
         }
     }
     assert_true(failed >= 1);
@@ -129,12 +120,12 @@ static void test_correct_lease_never_fails(void **state) {
     for (uint64_t seed = 1; seed <= 12; seed++) {
         deja_summary s;
         const char *const *set = seed % 3 == 0 ? off : seed % 3 == 1 ? good : drift;
-        assert_int_equal(run("lease-fork", seed, set, &s), 0);
-        assert_string_equal(get(&s, "lease_rule_ok"), "1");
-        assert_string_equal(get(&s, "verdict"), "ok");
-        assert_string_equal(get(&s, "stale_reads"), "0");
-        assert_string_equal(get(&s, "lease_overlap_ms"), "0.000");
-        if (set != off) assert_true(strtol(get(&s, "lease_reads"), NULL, 10) > 100);
+        assert_int_equal(scenario_run("lease-fork", seed, set, &s, NULL), 0);
+        assert_string_equal(summary_str(&s, "lease_rule_ok"), "1");
+        assert_string_equal(summary_str(&s, "verdict"), "ok");
+        assert_string_equal(summary_str(&s, "stale_reads"), "0");
+        assert_string_equal(summary_str(&s, "lease_overlap_ms"), "0.000");
+        if (set != off) assert_true(strtol(summary_str(&s, "lease_reads"), NULL, 10) > 100);
     }
 }
 

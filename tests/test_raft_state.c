@@ -16,27 +16,12 @@
 
 #include <cmocka.h>
 
+#include "scenario_run.h"
+
 #include "deja/deja.h"
 #include "deja/rt.h"
 #include "snap.h"
 #include "state.h"
-
-static int run(const char *scenario, uint64_t seed, const char *const *sets, deja_summary *s) {
-    const deja_scenario *sc = deja_scenario_find(scenario);
-    assert_non_null(sc);
-    deja_params *ov = deja_params_new();
-    char err[256];
-    for (; sets && *sets; sets++) assert_int_equal(deja_params_parse(ov, *sets, err, sizeof err), 0);
-    int rc = deja_run(sc, seed, ov, NULL, s, err, sizeof err);
-    deja_params_free(ov);
-    return rc;
-}
-
-static long get(const deja_summary *s, const char *k) {
-    const char *v = deja_summary_get(s, k);
-    assert_non_null(v);
-    return strtol(v, NULL, 10);
-}
 
 static void test_merkle_root_matches_recomputation(void **state) {
     (void)state;
@@ -72,9 +57,9 @@ static void test_snapshot_round_trip_and_restart(void **state) {
     long installs = 0;
     for (uint64_t seed = 1; seed <= 6; seed++) {
         deja_summary s;
-        assert_int_equal(run("raft", seed, sets, &s), 0);
-        assert_int_equal(get(&s, "state_root_violations"), 0);
-        assert_int_equal(get(&s, "durability_violations"), 0);
+        assert_int_equal(scenario_run("raft", seed, sets, &s, NULL), 0);
+        assert_int_equal(summary_long(&s, "state_root_violations"), 0);
+        assert_int_equal(summary_long(&s, "durability_violations"), 0);
         const char *v = deja_summary_get(&s, "snap_installs");
         if (v) installs += strtol(v, NULL, 10);
     }
@@ -88,9 +73,9 @@ static void test_compaction_keeps_needed_prefix(void **state) {
     int caught = 0;
     for (uint64_t seed = 1; seed <= 4; seed++) {
         deja_summary s;
-        assert_int_equal(run("snapshot-sync", seed, correct, &s), 0);
-        assert_int_equal(get(&s, "slot_violations"), 0);
-        if (run("snapshot-sync", seed, careless, &s) == 1) caught += !strcmp(deja_summary_get(&s, "verdict"), "slot");
+        assert_int_equal(scenario_run("snapshot-sync", seed, correct, &s, NULL), 0);
+        assert_int_equal(summary_long(&s, "slot_violations"), 0);
+        if (scenario_run("snapshot-sync", seed, careless, &s, NULL) == 1) caught += !strcmp(deja_summary_get(&s, "verdict"), "slot");
     }
     assert_true(caught >= 3);
 }
@@ -100,15 +85,15 @@ static void test_sync_with_aborts_leaves_no_task(void **state) {
     long syncs = 0, failed = 0, installs = 0;
     for (uint64_t seed = 1; seed <= 30; seed++) {
         deja_summary s;
-        assert_int_equal(run("snapshot-sync", seed, NULL, &s), 0);
+        assert_int_equal(scenario_run("snapshot-sync", seed, NULL, &s, NULL), 0);
         assert_string_equal(deja_summary_get(&s, "verdict"), "ok");
-        assert_int_equal(get(&s, "snap_sync_leaks"), 0);
-        assert_int_equal(get(&s, "leaked_tasks"), 0);
-        assert_int_equal(get(&s, "stalled_nodes"), 0);
-        assert_int_equal(get(&s, "state_root_violations"), 0);
-        syncs += get(&s, "snap_syncs");
-        failed += get(&s, "snap_syncs_failed");
-        installs += get(&s, "snap_installs");
+        assert_int_equal(summary_long(&s, "snap_sync_leaks"), 0);
+        assert_int_equal(summary_long(&s, "leaked_tasks"), 0);
+        assert_int_equal(summary_long(&s, "stalled_nodes"), 0);
+        assert_int_equal(summary_long(&s, "state_root_violations"), 0);
+        syncs += summary_long(&s, "snap_syncs");
+        failed += summary_long(&s, "snap_syncs_failed");
+        installs += summary_long(&s, "snap_installs");
     }
     assert_true(syncs >= 30);
     assert_true(failed >= 5); /* aborts happened and were cleaned up */
@@ -121,7 +106,7 @@ static void test_leaky_sync_is_caught(void **state) {
     int leaks = 0;
     for (uint64_t seed = 1; seed <= 6; seed++) {
         deja_summary s;
-        if (run("snapshot-sync", seed, sets, &s) == 1 && !strcmp(deja_summary_get(&s, "verdict"), "leak")) leaks++;
+        if (scenario_run("snapshot-sync", seed, sets, &s, NULL) == 1 && !strcmp(deja_summary_get(&s, "verdict"), "leak")) leaks++;
     }
     assert_true(leaks >= 2);
 }

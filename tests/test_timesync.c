@@ -19,6 +19,8 @@
 
 #include <cmocka.h>
 
+#include "scenario_run.h"
+
 #include "deja/deja.h"
 #include "deja/rt.h"
 #include "deja/world.h"
@@ -144,34 +146,17 @@ static void test_start_stop_no_leak(void **state) {
 
 /* ---- the scenario ------------------------------------------------------------ */
 
-static int run(uint64_t seed, const char *const *sets, deja_summary *s) {
-    const deja_scenario *sc = deja_scenario_find("timesync");
-    assert_non_null(sc);
-    deja_params *ov = deja_params_new();
-    char err[256];
-    for (; sets && *sets; sets++) assert_int_equal(deja_params_parse(ov, *sets, err, sizeof err), 0);
-    int rc = deja_run(sc, seed, ov, NULL, s, err, sizeof err);
-    deja_params_free(ov);
-    return rc;
-}
-
-static long get(const deja_summary *s, const char *k) {
-    const char *v = deja_summary_get(s, k);
-    assert_non_null(v);
-    return strtol(v, NULL, 10);
-}
-
 static void test_acceptance_calibrated_beats_raw(void **state) {
     (void)state;
     static const char *const sets[] = {"clock.drift_ppm=50", "ntp.falsetickers=1", "clock.offset_ms=30", NULL};
     for (uint64_t seed = 1; seed <= 5; seed++) {
         deja_summary s;
-        assert_int_equal(run(seed, sets, &s), 0);
+        assert_int_equal(scenario_run("timesync", seed, sets, &s, NULL), 0);
         assert_string_equal(deja_summary_get(&s, "verdict"), "ok");
-        assert_int_equal(get(&s, "leaked_tasks"), 0);
-        assert_true(get(&s, "clock_samples") > 2000);
-        long raw99 = get(&s, "raw_err_p99_us"), cal99 = get(&s, "cal_err_p99_us");
-        long raw50 = get(&s, "raw_err_p50_us"), cal50 = get(&s, "cal_err_p50_us");
+        assert_int_equal(summary_long(&s, "leaked_tasks"), 0);
+        assert_true(summary_long(&s, "clock_samples") > 2000);
+        long raw99 = summary_long(&s, "raw_err_p99_us"), cal99 = summary_long(&s, "cal_err_p99_us");
+        long raw50 = summary_long(&s, "raw_err_p50_us"), cal50 = summary_long(&s, "cal_err_p50_us");
         /* well below: at least four times smaller */
         assert_true(cal99 * 4 < raw99);
         assert_true(cal50 * 4 < raw50);
@@ -185,18 +170,18 @@ static void test_no_majority_never_syncs(void **state) {
      * cleanly */
     static const char *const sets[] = {"ntp.servers=2", "ntp.falsetickers=1", "sim.duration_s=120", NULL};
     deja_summary s;
-    run(3, sets, &s);
-    assert_int_equal(get(&s, "leaked_tasks"), 0);
-    assert_int_equal(get(&s, "clock_samples"), 0); /* never synced: nothing reported */
+    scenario_run("timesync", 3, sets, &s, NULL);
+    assert_int_equal(summary_long(&s, "leaked_tasks"), 0);
+    assert_int_equal(summary_long(&s, "clock_samples"), 0); /* never synced: nothing reported */
 }
 
 static void test_determinism(void **state) {
     (void)state;
     static const char *const sets[] = {"sim.duration_s=120", NULL};
     deja_summary a, b, c;
-    run(7, sets, &a);
-    run(7, sets, &b);
-    run(8, sets, &c);
+    scenario_run("timesync", 7, sets, &a, NULL);
+    scenario_run("timesync", 7, sets, &b, NULL);
+    scenario_run("timesync", 8, sets, &c, NULL);
     assert_string_equal(deja_summary_get(&a, "trace_hash"), deja_summary_get(&b, "trace_hash"));
     assert_string_equal(deja_summary_get(&a, "cal_err_p99_us"), deja_summary_get(&b, "cal_err_p99_us"));
     assert_string_not_equal(deja_summary_get(&a, "trace_hash"), deja_summary_get(&c, "trace_hash"));
@@ -206,9 +191,9 @@ static void test_steps_do_not_move_calibrated_clock(void **state) {
     (void)state;
     static const char *const sets[] = {"clock.step_ms=200", "clock.step_every_s=60", NULL};
     deja_summary s;
-    assert_int_equal(run(2, sets, &s), 0);
-    assert_true(get(&s, "raw_err_p99_us") > 150000);
-    assert_true(get(&s, "cal_err_p99_us") < 20000);
+    assert_int_equal(scenario_run("timesync", 2, sets, &s, NULL), 0);
+    assert_true(summary_long(&s, "raw_err_p99_us") > 150000);
+    assert_true(summary_long(&s, "cal_err_p99_us") < 20000);
 }
 
 static void test_aura_validates_against_calibrated_clock(void **state) {
@@ -220,12 +205,12 @@ static void test_aura_validates_against_calibrated_clock(void **state) {
     static const char *const cal[] = {"timesync.program=aura", "clock.offset_ms=1500", "ntp.servers=4",
                                       "ntp.falsetickers=1", "sim.duration_s=120", NULL};
     deja_summary a, b;
-    run(3, raw, &a);
-    run(3, cal, &b);
-    assert_true(get(&a, "rejected") > 0);
-    assert_int_equal(get(&b, "rejected"), 0);
-    assert_int_equal(get(&b, "leaked_tasks"), 0);
-    assert_int_equal(get(&b, "safety_violations"), 0);
+    scenario_run("timesync", 3, raw, &a, NULL);
+    scenario_run("timesync", 3, cal, &b, NULL);
+    assert_true(summary_long(&a, "rejected") > 0);
+    assert_int_equal(summary_long(&b, "rejected"), 0);
+    assert_int_equal(summary_long(&b, "leaked_tasks"), 0);
+    assert_int_equal(summary_long(&b, "safety_violations"), 0);
 }
 
 int main(void) {

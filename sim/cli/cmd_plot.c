@@ -152,6 +152,24 @@ static int plot__has_col(sqlite3 *db, const char *name) {
     return found;
 }
 
+/* Opens a results database read-only (the unix VFS: the simulator's VFS
+ * may be the default in this process), or prints why not and returns NULL. */
+static sqlite3 *plot__open_db(const char *dbpath) {
+    struct stat sb;
+    if (stat(dbpath, &sb) != 0) {
+        fprintf(stderr, "deja plot: --db '%s': %s\n", dbpath, strerror(errno));
+        return NULL;
+    }
+    sqlite3 *db = NULL;
+    if (sqlite3_open_v2(dbpath, &db, SQLITE_OPEN_READONLY, "unix") != SQLITE_OK) {
+        fprintf(stderr, "deja plot: --db '%s': %s\n", dbpath, db ? sqlite3_errmsg(db) : "cannot open");
+        sqlite3_close(db);
+        return NULL;
+    }
+    sqlite3_busy_timeout(db, 10000);
+    return db;
+}
+
 /* Reads and aggregates the runs of kind k. Returns 0 with out and nout set
  * (and *nruns counted), or 2 after printing a message. */
 static int plot__aggregate(const plot__kind *k, const char *dbpath, const char *where, plot__group **out,
@@ -159,18 +177,8 @@ static int plot__aggregate(const plot__kind *k, const char *dbpath, const char *
     *out = NULL;
     *nout = 0;
     *nruns = 0;
-    struct stat sb;
-    if (stat(dbpath, &sb) != 0) {
-        fprintf(stderr, "deja plot: --db '%s': %s\n", dbpath, strerror(errno));
-        return 2;
-    }
-    sqlite3 *db = NULL;
-    if (sqlite3_open_v2(dbpath, &db, SQLITE_OPEN_READONLY, "unix") != SQLITE_OK) {
-        fprintf(stderr, "deja plot: --db '%s': %s\n", dbpath, db ? sqlite3_errmsg(db) : "cannot open");
-        sqlite3_close(db);
-        return 2;
-    }
-    sqlite3_busy_timeout(db, 10000);
+    sqlite3 *db = plot__open_db(dbpath);
+    if (!db) return 2;
     int rc = 2;
     sqlite3_stmt *st = NULL;
     if (!plot__has_col(db, "scenario")) {
@@ -569,18 +577,8 @@ static int plot__cdf_read(const plot__kind *k, const char *dbpath, const char *w
                           size_t *nout) {
     *out = NULL;
     *nout = 0;
-    struct stat sb;
-    if (stat(dbpath, &sb) != 0) {
-        fprintf(stderr, "deja plot: --db '%s': %s\n", dbpath, strerror(errno));
-        return 2;
-    }
-    sqlite3 *db = NULL;
-    if (sqlite3_open_v2(dbpath, &db, SQLITE_OPEN_READONLY, "unix") != SQLITE_OK) {
-        fprintf(stderr, "deja plot: --db '%s': %s\n", dbpath, db ? sqlite3_errmsg(db) : "cannot open");
-        sqlite3_close(db);
-        return 2;
-    }
-    sqlite3_busy_timeout(db, 10000);
+    sqlite3 *db = plot__open_db(dbpath);
+    if (!db) return 2;
     int rc = 2;
     sqlite3_stmt *st = NULL;
     plot__series *ser = NULL;
@@ -834,18 +832,8 @@ static double plot__heat_crossing(const plot__axis *xa, plot__cell *cells, int n
  * message. */
 static int plot__heat(const plot__kind *k, const char *dbpath, const char *where, const char *script,
                       const char *out, const char *csv, const char *xkey, const char *ykey) {
-    struct stat sb;
-    if (stat(dbpath, &sb) != 0) {
-        fprintf(stderr, "deja plot: --db '%s': %s\n", dbpath, strerror(errno));
-        return 2;
-    }
-    sqlite3 *db = NULL;
-    if (sqlite3_open_v2(dbpath, &db, SQLITE_OPEN_READONLY, "unix") != SQLITE_OK) {
-        fprintf(stderr, "deja plot: --db '%s': %s\n", dbpath, db ? sqlite3_errmsg(db) : "cannot open");
-        sqlite3_close(db);
-        return 2;
-    }
-    sqlite3_busy_timeout(db, 10000);
+    sqlite3 *db = plot__open_db(dbpath);
+    if (!db) return 2;
     int rc = 2;
     sqlite3_stmt *st = NULL;
     plot__axis *xa = calloc(1, sizeof *xa), *ya = calloc(1, sizeof *ya);
