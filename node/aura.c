@@ -312,7 +312,7 @@ static void aura__store_failed(aura *a, int rc) {
     assert(rc != RT_OK);
     a->n_store_errors++;
     a->store_fails++;
-    rt_log(RT_LOG_WARN, "aura: store failed (%d), %u time(s) in a row: reloading the chain", rc,
+    rt_log(RT_LOG_WARN, "aura: store failed (%d), %u failures in a row: reloading the chain", rc,
            a->store_fails);
     if (a->store_fails >= AURA_STORE_FAILS_MAX) {
         a->stop_rc = rc;

@@ -59,7 +59,7 @@ typedef struct raft_log {
     raft_entry *e;      /* entries base..base+n-1 (e[0]: genesis or the snapshot's entry) */
     uint64_t n, cap;
     int64_t end;        /* end of the last valid record in raft.log */
-    uint64_t dropped;   /* records cut off at open (a torn or unsynced tail) */
+    uint64_t dropped;   /* records cut off when opened: a torn or unsynced tail */
 } raft_log;
 
 /* Opens (creating them if needed) the two files and loads them, the log
