@@ -26,11 +26,18 @@ set output outfile
 set title "election: time without a leader after the leader crashes (CDF over seeds)"
 set xlabel "time without leader (ms, log scale)"
 set ylabel "cumulative fraction of runs"
+# ten distinct colours: gnuplot's default cycle repeats after eight
+set linetype 9 lc rgb "#8c564b" lw 2
+set linetype 10 lc rgb "#7f7f7f" lw 2
+set linetype cycle 10
 set logscale x
-set xrange [100:(xmax > 1000 ? xmax * 1.2 : 1000)]
+# start a decade below the shortest downtime, so short ranges (12-24) show
+stats datafile using 1 nooutput name "D"
+xmin = (D_min > 0 && D_min < 100) ? 10 ** floor(log10(D_min)) : 100
+set xrange [xmin:(xmax > 1000 ? xmax * 1.2 : 1000)]
 set yrange [0:1.02]
 set grid xtics mxtics ytics
-set key top left box opaque title "raft.election\\_ms (arrived/runs)"
+set key bottom right box opaque title "raft.election\\_ms (arrived/runs)"
 
 # titles holds "RANGE (a/b)" groups separated by single spaces: two words each
 plot for [i = 0:nseries - 1] datafile index i using 1:2 with steps linewidth 2 \
