@@ -85,3 +85,29 @@ int deja_net_params(deja_world *w, const deja_params *p, char *err, size_t errle
     deja_net_config(w, lat / 1000, jit / 1000, (uint32_t)(loss / 100000));
     return 0;
 }
+
+int deja_ntp_servers(deja_world *w, const deja_params *p, char *err, size_t errlen) {
+    int64_t servers, falset, tol, fmag, serr, delay, jitter, poll, report, filter, window;
+    if (deja_params_i64(p, "ntp.servers", 0, DEJA_TIMESRV_MAX, &servers, err, errlen) ||
+        deja_params_i64(p, "ntp.falsetickers", 0, DEJA_TIMESRV_MAX, &falset, err, errlen) ||
+        deja_params_i64(p, "chain.time_tolerance_ms", 0, 3600000, &tol, err, errlen) ||
+        deja_params_fixed9(p, "ntp.falseticker_ms", 0, 1000000, &fmag, err, errlen) ||
+        deja_params_fixed9(p, "ntp.server_err_ms", 0, 1000000, &serr, err, errlen) ||
+        deja_params_fixed9(p, "ntp.delay_ms", 0, 1000000, &delay, err, errlen) ||
+        deja_params_fixed9(p, "ntp.jitter_ms", 0, 1000000, &jitter, err, errlen) ||
+        deja_params_i64(p, "ntp.poll_ms", 1, 86400000, &poll, err, errlen) ||
+        deja_params_i64(p, "ntp.report_ms", 1, 86400000, &report, err, errlen) ||
+        deja_params_i64(p, "ntp.filter", 1, 32, &filter, err, errlen) ||
+        deja_params_i64(p, "ntp.window", 1, 64, &window, err, errlen))
+        return 2;
+    if (servers > 0 && falset > servers) {
+        snprintf(err, errlen, "parameter ntp.falsetickers=%lld: more than ntp.servers=%lld", (long long)falset,
+                 (long long)servers);
+        return 2;
+    }
+    /* fixed9 values of ms scaled to ns */
+    if (servers > 0)
+        deja_timesrv_config(w, (uint32_t)servers, serr / 1000, delay / 1000, jitter / 1000, (uint32_t)falset,
+                            fmag / 1000);
+    return 0;
+}

@@ -12,11 +12,13 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "clock_world.h"
 #include "raft_world.h"
 
 static const deja_param_def deja__raft_params[] = {
     DEJA_RAFT_PARAMS("5", "150-300", "100", "32", "", "1", "1", "10", "5", "50"),
     DEJA_RAFT_SNAP_PARAMS("0"),
+    DEJA_NTP_PARAMS("0", "0"),
     {"sim.duration_s", "120", "simulated duration (s)"},
     {"swarm", "1", "1: each seed draws which faults are on and how often (crashes, pauses, partitions, loss)"},
     {"net.partition_every_s", "0", "a random split of the nodes every this many seconds on average (0: none)"},
@@ -63,6 +65,7 @@ static int deja__raft_setup(deja_world *w, const deja_params *p, char *err, size
     if (window > dur * RT_SEC / 2) window = dur * RT_SEC / 2;
     deja_raft_world *rw = NULL;
     if (deja_raft_setup(w, p, block > 0 ? window : 0, &rw, err, errlen)) return 2;
+    if (deja_ntp_servers(w, p, err, errlen)) return 2;
     int64_t end = dur * RT_SEC - quiet * RT_SEC;
     if (pevery > 0) deja__raft_partitions(rw, deja_world_stream(w, "partition"), pevery * RT_SEC, plen * RT_MS, end);
     if (swarm) {

@@ -27,17 +27,7 @@
 static const deja_param_def deja__timesync_params[] = {
     DEJA_AURA_PARAMS("600", "30", "50", "mem"),
     {"timesync.program", "timesync", "what the nodes run: timesync (time sync alone) or aura (AuRa + time sync)"},
-    {"chain.time_tolerance_ms", "500", "aura: accept block timestamps up to this far ahead of the calibrated clock (ms)"},
-    {"ntp.servers", "4", "time servers every node polls"},
-    {"ntp.falsetickers", "1", "how many of them lie (the last ones)"},
-    {"ntp.falseticker_ms", "500", "how far a falseticker is off, either sign (ms)"},
-    {"ntp.server_err_ms", "1", "each server's own error, uniform in +-this (ms); also its claimed bound"},
-    {"ntp.delay_ms", "10", "one-way delay to a server: per direction uniform in [d/2, 3d/2] (ms)"},
-    {"ntp.jitter_ms", "5", "extra delay per query and direction, uniform in [0, this] (ms)"},
-    {"ntp.poll_ms", "16000", "time between two polls of every server (ms)"},
-    {"ntp.report_ms", "1000", "how often each node reports its estimate (a clock-error sample) (ms)"},
-    {"ntp.filter", "8", "samples kept per server (the lowest-distance one is used)"},
-    {"ntp.window", "16", "estimates in the least-squares drift fit"},
+    DEJA_NTP_PARAMS("4", "500"),
     {NULL, NULL, NULL},
 };
 
@@ -49,30 +39,9 @@ static int deja__timesync_setup(deja_world *w, const deja_params *p, char *err, 
         snprintf(err, errlen, "parameter timesync.program=%s: expected timesync or aura", prog ? prog : "(unset)");
         return 2;
     }
-    int64_t servers, falset, tol, fmag, serr, delay, jitter, poll, report, filter, window;
-    if (deja_params_i64(p, "ntp.servers", 0, DEJA_TIMESRV_MAX, &servers, err, errlen) ||
-        deja_params_i64(p, "ntp.falsetickers", 0, DEJA_TIMESRV_MAX, &falset, err, errlen) ||
-        deja_params_i64(p, "chain.time_tolerance_ms", 0, 3600000, &tol, err, errlen) ||
-        deja_params_fixed9(p, "ntp.falseticker_ms", 0, 1000000, &fmag, err, errlen) ||
-        deja_params_fixed9(p, "ntp.server_err_ms", 0, 1000000, &serr, err, errlen) ||
-        deja_params_fixed9(p, "ntp.delay_ms", 0, 1000000, &delay, err, errlen) ||
-        deja_params_fixed9(p, "ntp.jitter_ms", 0, 1000000, &jitter, err, errlen) ||
-        deja_params_i64(p, "ntp.poll_ms", 1, 86400000, &poll, err, errlen) ||
-        deja_params_i64(p, "ntp.report_ms", 1, 86400000, &report, err, errlen) ||
-        deja_params_i64(p, "ntp.filter", 1, 32, &filter, err, errlen) ||
-        deja_params_i64(p, "ntp.window", 1, 64, &window, err, errlen))
-        return 2;
-    if (falset > servers) {
-        snprintf(err, errlen, "parameter ntp.falsetickers=%lld: more than ntp.servers=%lld", (long long)falset,
-                 (long long)servers);
-        return 2;
-    }
     int rc = aura ? deja_aura_setup(w, p, err, errlen) : deja_clock_nodes(w, p, "timesync", err, errlen);
     if (rc) return rc;
-    /* fixed9 values of ms scaled to ns */
-    deja_timesrv_config(w, (uint32_t)servers, serr / 1000, delay / 1000, jitter / 1000, (uint32_t)falset,
-                        fmag / 1000);
-    return 0;
+    return deja_ntp_servers(w, p, err, errlen);
 }
 
 /* Judges the run: clock-error percentiles, and the chain oracle (aura). */

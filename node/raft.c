@@ -21,6 +21,8 @@
 #include "block.h"
 #include "raft_log.h"
 #include "raft_msg.h"
+#include "reason.h"
+#include "timesync.h"
 #include "param.h"
 #include "snap.h"
 #include "state.h"
@@ -61,6 +63,10 @@ struct raft {
     int64_t sess_echo;
     rt_ctx *ctx;                 /* raft_run's, the parent of a sync's */
     raft_entry snap_pending;     /* the entry of the snapshot being synced */
+    /* block time against the calibrated clock (chain.time_tolerance_ms with
+     * ntp.servers > 0), as the AuRa engine does; NULL when off */
+    timesync *ts;
+    int64_t ts_tolerance_ns;
     /* counters, for the closing log line */
     uint64_t n_elections, n_leader, n_proposed, n_lease_reads;
 };
@@ -404,7 +410,7 @@ static void raft__propose(raft *r, int64_t now) {
     b.slot = raft__term(r);
     memcpy(b.parent, prev->hash, BLOCK_HASH_LEN);
     b.proposer = r->cfg.self;
-    b.timestamp = rt_wall_ns();
+    b.timestamp = r->ts != NULL ? timesync_now(r->ts) : rt_wall_ns();
     uint64_t tx = rt_rand_u64(); /* the payload: one opaque 8-byte "transaction" */
     b.payload_len = 8;
     for (int i = 0; i < 8; i++) b.payload[i] = (uint8_t)(tx >> (8 * i));
@@ -541,6 +547,17 @@ static void raft__on_vote_resp(raft *r, const raft_msg *m, uint32_t from, int64_
     if (raft__popcount(r->votes) >= raft__majority(r)) raft__become_leader(r, now);
 }
 
+/* True (and reported as REJECTED) when time sync is on and b's timestamp
+ * lies further ahead of the calibrated clock than chain.time_tolerance_ms:
+ * the follower holds it back until its own calibrated clock catches up. */
+static bool raft__time_bad(const raft *r, const block *b) {
+    if (r->ts == NULL || b->timestamp <= timesync_now(r->ts) + r->ts_tolerance_ns) return false;
+    uint8_t h[BLOCK_HASH_LEN];
+    block_hash(b, h);
+    raft__fact(RT_FACT_REJECTED, b->height, b->slot, h, NULL, NODE_REJ_FUTURE);
+    return true;
+}
+
 /* Stores the entries of an AppendEntries that our log matches at prev.
  * Returns the last index now known to match the leader's log, or -1 when
  * the message cannot be applied (stop_rc set on a disk failure). */
@@ -571,6 +588,10 @@ static int64_t raft__store_entries(raft *r, const raft_msg *m) {
                 return -1;
             }
             changed = true;
+        }
+        if (raft__time_bad(r, &w->b)) {
+            idx--;
+            break; /* keep what matched; the leader sends it again */
         }
         const raft_entry *prev = raft_log_at(&r->log, idx - 1);
         uint8_t root[BLOCK_HASH_LEN];
@@ -853,6 +874,13 @@ int raft_run(raft *r, rt_ctx *ctx) {
     rt_chan *inbox = rt_inbox();
     rt_chan *done = rt_ctx_done(ctx);
     r->ctx = ctx;
+    int64_t tol_ms = rt_param_i64("chain.time_tolerance_ms", 0);
+    if (tol_ms > 0 && rt_param_i64("ntp.servers", 0) > 0) {
+        timesync_config tc;
+        timesync_config_load(&tc);
+        r->ts = timesync_start(ctx, &tc);
+        r->ts_tolerance_ns = tol_ms * RT_MS;
+    }
     while (rt_ctx_err(ctx) == RT_OK && r->stop_rc == RT_OK) {
         int64_t now = rt_mono_ns();
         if (r->role == RAFT__LEADER)
@@ -878,6 +906,8 @@ int raft_run(raft *r, rt_ctx *ctx) {
         }
     }
     raft__snap_abort(r);
+    timesync_stop(r->ts);
+    r->ts = NULL;
     r->ctx = NULL;
     rt_msg *m = NULL;
     while (rt_chan_recv(inbox, &m, 0) == RT_OK) rt_msg_free(m);

@@ -178,6 +178,20 @@ static void test_bad_parameters_are_rejected(void **state) {
     assert_int_equal(scenario_run("election", 1, bad3, &s, NULL), 2);
 }
 
+/* With time sync on, the leader stamps blocks with its calibrated clock and
+ * followers check them against theirs: clocks seconds apart still commit,
+ * and the run replays. */
+static void test_calibrated_block_time(void **state) {
+    (void)state;
+    static const char *const sets[] = {"swarm=0", "sim.duration_s=60", "fault.quiet_s=0", "clock.offset_ms=3000",
+                                       "ntp.servers=4", "chain.time_tolerance_ms=500", NULL};
+    deja_summary a, b;
+    assert_int_equal(scenario_run("raft", 4, sets, &a, NULL), 0);
+    assert_int_equal(scenario_run("raft", 4, sets, &b, NULL), 0);
+    assert_true(summary_long(&a, "commit_index") > 100);
+    assert_string_equal(deja_summary_get(&a, "trace_hash"), deja_summary_get(&b, "trace_hash"));
+}
+
 int main(void) {
     rt_programs();
     const struct CMUnitTest tests[] = {
@@ -189,6 +203,7 @@ int main(void) {
         cmocka_unit_test(test_same_seed_same_trace),
         cmocka_unit_test(test_randomized_timeouts_avoid_split_votes),
         cmocka_unit_test(test_careless_node_is_caught),
+        cmocka_unit_test(test_calibrated_block_time),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
