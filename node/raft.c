@@ -620,16 +620,20 @@ static int64_t raft__store_entries(raft *r, const raft_msg *m) {
     return (int64_t)idx;
 }
 
-static void raft__on_append(raft *r, const raft_msg *m, uint32_t from, int64_t now) {
-    size_t len;
+/* What a follower does first with any message from a leader (AppendEntries,
+ * a snapshot offer): refuses a stale term (answering with a failed append),
+ * else follows `from` in m's term and restarts its election timer. Returns
+ * false when the message must go no further. */
+static bool raft__heed_leader(raft *r, const raft_msg *m, uint32_t from, int64_t now) {
     if (m->term < raft__term(r)) {
-        len = raft_msg_append_resp(r->buf, sizeof r->buf, raft__term(r), false, raft_log_last(&r->log), m->echo);
+        size_t len =
+            raft_msg_append_resp(r->buf, sizeof r->buf, raft__term(r), false, raft_log_last(&r->log), m->echo);
         raft__send(r, from, len);
-        return;
+        return false;
     }
     if (m->term > raft__term(r) || r->role != RAFT__FOLLOWER || r->leader != from)
         raft__become_follower(r, m->term, from, now, 1);
-    if (r->stop_rc != RT_OK) return;
+    if (r->stop_rc != RT_OK) return false;
     assert(r->role == RAFT__FOLLOWER && r->leader == from);
     r->leader_contact = now;
     raft__reset_timer(r, now);
@@ -637,6 +641,12 @@ static void raft__on_append(raft *r, const raft_msg *m, uint32_t from, int64_t n
         r->followed = true;
         raft__fact(RT_FACT_RAFT_FOLLOW, raft__term(r), 0, NULL, NULL, from);
     }
+    return true;
+}
+
+static void raft__on_append(raft *r, const raft_msg *m, uint32_t from, int64_t now) {
+    size_t len;
+    if (!raft__heed_leader(r, m, from, now)) return;
     uint64_t last = raft_log_last(&r->log);
     bool ok = false;
     uint64_t index = last;
@@ -693,20 +703,7 @@ static void raft__on_append_resp(raft *r, const raft_msg *m, uint32_t from, int6
  * already holds its entry, else sync it (one sync at a time). */
 static void raft__on_snap_offer(raft *r, const raft_msg *m, uint32_t from, int64_t now) {
     size_t len;
-    if (m->term < raft__term(r)) {
-        len = raft_msg_append_resp(r->buf, sizeof r->buf, raft__term(r), false, raft_log_last(&r->log), m->echo);
-        raft__send(r, from, len);
-        return;
-    }
-    if (m->term > raft__term(r) || r->role != RAFT__FOLLOWER || r->leader != from)
-        raft__become_follower(r, m->term, from, now, 1);
-    if (r->stop_rc != RT_OK) return;
-    r->leader_contact = now;
-    raft__reset_timer(r, now);
-    if (!r->followed) {
-        r->followed = true;
-        raft__fact(RT_FACT_RAFT_FOLLOW, raft__term(r), 0, NULL, NULL, from);
-    }
+    if (!raft__heed_leader(r, m, from, now)) return;
     const raft_wire_entry *e = &m->entries[0];
     uint64_t s = m->index;
     bool have = s <= r->commit;

@@ -20,14 +20,18 @@ const deja_scenario *deja_scenario_find(const char *name) {
     return NULL;
 }
 
-int deja_scenario_params(const deja_scenario *sc, const deja_params *overrides, deja_params **out,
-                         char *err, size_t errlen) {
-    deja_params *p = deja_params_new();
-    for (const deja_param_def *d = sc->params; d->key; d++) deja_params_set(p, d->key, d->dflt);
+void deja_params_common_defaults(deja_params *p) {
     const deja_param_def *common[] = {deja_disk_params, deja_mem_params, deja_fault_params};
     for (size_t c = 0; c < sizeof common / sizeof common[0]; c++)
         for (const deja_param_def *d = common[c]; d->key; d++)
             if (!deja_params_get(p, d->key)) deja_params_set(p, d->key, d->dflt);
+}
+
+int deja_scenario_params(const deja_scenario *sc, const deja_params *overrides, deja_params **out,
+                         char *err, size_t errlen) {
+    deja_params *p = deja_params_new();
+    for (const deja_param_def *d = sc->params; d->key; d++) deja_params_set(p, d->key, d->dflt);
+    deja_params_common_defaults(p);
     for (int i = 0; i < deja_params_count(overrides); i++) {
         const char *k = deja_params_key(overrides, i);
         if (!deja_params_get(p, k)) {

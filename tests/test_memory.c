@@ -37,9 +37,7 @@ static void on_fact(void *arg, uint32_t node, int64_t now, const rt_fact *f) {
 /* A parameter set with every common default, plus overrides. */
 static deja_params *common(const char *const *sets) {
     deja_params *p = deja_params_new();
-    const deja_param_def *lists[] = {deja_disk_params, deja_mem_params, deja_fault_params};
-    for (int l = 0; l < 3; l++)
-        for (const deja_param_def *d = lists[l]; d->key; d++) deja_params_set(p, d->key, d->dflt);
+    deja_params_common_defaults(p);
     char err[128];
     for (; sets && *sets; sets++) assert_int_equal(deja_params_parse(p, *sets, err, sizeof err), 0);
     return p;

@@ -401,9 +401,7 @@ static void run_world_prog(uint64_t seed, const char *const *sets, int64_t crash
                            const char *prog1) {
     memset(&g_run, 0, sizeof g_run);
     deja_params *p = deja_params_new();
-    const deja_param_def *lists[] = {deja_disk_params, deja_mem_params, deja_fault_params};
-    for (int l = 0; l < 3; l++)
-        for (const deja_param_def *d = lists[l]; d->key; d++) deja_params_set(p, d->key, d->dflt);
+    deja_params_common_defaults(p);
     char err[160];
     assert_int_equal(deja_params_parse(p, "store.kind=sqlite", err, sizeof err), 0);
     for (; sets && *sets; sets++) assert_int_equal(deja_params_parse(p, *sets, err, sizeof err), 0);

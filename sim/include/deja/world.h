@@ -145,6 +145,9 @@ const char *deja_world_oom_report(const deja_world *w);
 extern const deja_param_def deja_disk_params[];
 extern const deja_param_def deja_mem_params[];
 extern const deja_param_def deja_fault_params[];
+/* Sets every common parameter (disk.*, mem.*, fault.*) p does not hold yet
+ * to its default. */
+void deja_params_common_defaults(deja_params *p);
 /* Applies the common parameters (disk.*, mem.*, fault.*) to a world whose
  * nodes exist: memory limits, fault schedules. 0, or 2 naming the bad one. */
 int deja_world_apply_common(deja_world *w, const deja_params *p, char *err, size_t errlen);
