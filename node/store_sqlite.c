@@ -144,6 +144,16 @@ static int store_sqlite__fail(store_sqlite *s, int rc, const char *what) {
     return rt;
 }
 
+/* Steps a look-up statement to its row: RT_OK with the row ready (the caller
+ * resets q), RT_ENOENT when there is none, or the failure (q reset). */
+static int store_sqlite__step_row(store_sqlite *s, sqlite3_stmt *q, const char *what) {
+    int rc = sqlite3_step(q);
+    if (rc == SQLITE_ROW) return RT_OK;
+    sqlite3_reset(q);
+    return rc == SQLITE_DONE ? RT_ENOENT : store_sqlite__fail(s, rc, what);
+}
+
+
 /* Reports a record that failed verification (height as the row claims). */
 static void store_sqlite__report(const uint8_t *hash, uint64_t height, int where) {
     rt_fact f;
@@ -359,15 +369,8 @@ static int store_sqlite__get(store *st, const uint8_t h[BLOCK_HASH_LEN], block *
     if (s->db == NULL) return RT_EIO;
     sqlite3_stmt *q = s->st[SQ_GET];
     sqlite3_bind_blob(q, 1, h, BLOCK_HASH_LEN, SQLITE_STATIC);
-    int rc = sqlite3_step(q);
-    if (rc == SQLITE_DONE) {
-        sqlite3_reset(q);
-        return RT_ENOENT;
-    }
-    if (rc != SQLITE_ROW) {
-        sqlite3_reset(q);
-        return store_sqlite__fail(s, rc, "get block");
-    }
+    int rc = store_sqlite__step_row(s, q, "get block");
+    if (rc != RT_OK) return rc;
     uint64_t height = (uint64_t)sqlite3_column_int64(q, 0);
     const uint8_t *body = sqlite3_column_blob(q, 1);
     size_t len = (size_t)sqlite3_column_bytes(q, 1);
@@ -439,15 +442,8 @@ static int store_sqlite__state_get(store_sqlite *s, const char *key, uint8_t *va
     if (s->db == NULL) return RT_EIO;
     sqlite3_stmt *q = s->st[SQ_STATE_GET];
     sqlite3_bind_text(q, 1, key, -1, SQLITE_STATIC);
-    int rc = sqlite3_step(q);
-    if (rc == SQLITE_DONE) {
-        sqlite3_reset(q);
-        return RT_ENOENT;
-    }
-    if (rc != SQLITE_ROW) {
-        sqlite3_reset(q);
-        return store_sqlite__fail(s, rc, "get state");
-    }
+    int rc = store_sqlite__step_row(s, q, "get state");
+    if (rc != RT_OK) return rc;
     const uint8_t *v = sqlite3_column_blob(q, 0);
     size_t n = (size_t)sqlite3_column_bytes(q, 0);
     uint64_t sum = (uint64_t)sqlite3_column_int64(q, 1);

@@ -164,6 +164,7 @@ struct deja_world {
     struct deja__sample *timeline;
     size_t timeline_len, timeline_cap;
     char *oom_report;      /* resident timeline tail + task dump at the first OOM kill */
+    struct deja__timesrv *timesrv; /* the time servers (timesrv.c), or NULL */
     void *data; /* the scenario's */
     void (*data_free)(void *);
 };
@@ -208,6 +209,11 @@ int64_t deja__resident(const deja__node *n);
 void deja__mem_check(deja_world *w, deja__node *n);
 /* Tells the fact listeners about a node event (DEJA_FACT_*). */
 void deja__node_event(deja_world *w, deja__node *n, int kind, int64_t value);
+
+/* ---- time servers (timesrv.c) ------------------------------------------- */
+
+typedef struct deja__timesrv deja__timesrv;
+void deja__timesrv_free(deja__timesrv *ts);
 
 /* ---- clocks (clock.c) -------------------------------------------------- */
 

@@ -151,6 +151,7 @@ void deja_world_free(deja_world *w) {
         free(n);
     }
     if (w->data_free) w->data_free(w->data);
+    deja__timesrv_free(w->timesrv);
     free(w->timeline);
     free(w->oom_report);
     XXH3_freeState(w->digest);

@@ -11,10 +11,7 @@
  * from the node's own wall clock, t2 and t3 from true time plus the
  * server's error. Every draw comes from the world's "ntp" stream.
  *
- * The state belongs to one world but lives here, not in struct deja_world:
- * one world runs at a time in a process (as deja__w), and the state is
- * freed by a sentinel event scheduled at the end of time, which the world
- * drops (and so frees) when it is freed. Nothing else needs to know.
+ * The state hangs off its world (w->timesrv) and is freed with it.
  *
  * The same state records the RT_FACT_CLOCK facts the nodes report as
  * samples of the raw and calibrated clock error (the simulator knows true
@@ -34,7 +31,7 @@ typedef struct deja__tsrv {
     int64_t out_ns, in_ns;   /* base one-way delays: node -> server, server -> node */
 } deja__tsrv;
 
-typedef struct deja__timesrv {
+struct deja__timesrv {
     deja_world *w;
     uint32_t n;
     int64_t err_ns; /* claimed error bound (root dispersion) */
@@ -44,22 +41,13 @@ typedef struct deja__timesrv {
     /* clock-error samples (|error|, ns) */
     int64_t *raw, *cal;
     size_t len, cap;
-} deja__timesrv;
-
-static deja__timesrv *deja__ts;
+};
 
 /* The state of world w, or NULL when w has no time servers. */
-static deja__timesrv *deja__ts_of(const deja_world *w) {
-    return deja__ts != NULL && deja__ts->w == w ? deja__ts : NULL;
-}
+static deja__timesrv *deja__ts_of(const deja_world *w) { return w->timesrv; }
 
-/* The sentinel: runs only when the world is freed (drop), and frees the state. */
-static void deja__ts_free_ev(deja_world *w, void *arg, uint64_t u, int drop) {
-    (void)w;
-    (void)u;
-    deja__timesrv *ts = arg;
-    assert(drop && "the time servers' sentinel is never due");
-    if (deja__ts == ts) deja__ts = NULL;
+void deja__timesrv_free(deja__timesrv *ts) {
+    if (!ts) return;
     free(ts->raw);
     free(ts->cal);
     free(ts);
@@ -87,7 +75,7 @@ void deja_timesrv_config(deja_world *w, uint32_t n, int64_t err_ns, int64_t dela
                          uint32_t falsetickers, int64_t falseticker_ns) {
     assert(n <= DEJA_TIMESRV_MAX && falsetickers <= n);
     assert(err_ns >= 0 && delay_ns >= 0 && jitter_ns >= 0 && falseticker_ns >= 0);
-    assert(deja__ts == NULL && "one world at a time, configured once");
+    assert(w->timesrv == NULL && "the time servers are configured once");
     deja__timesrv *ts = calloc(1, sizeof *ts);
     assert(ts);
     ts->w = w;
@@ -105,8 +93,7 @@ void deja_timesrv_config(deja_world *w, uint32_t n, int64_t err_ns, int64_t dela
         deja_world_trace(w, "timesrv %u err_ns=%lld out_ns=%lld in_ns=%lld", i, (long long)s->err_ns,
                          (long long)s->out_ns, (long long)s->in_ns);
     }
-    deja__ts = ts;
-    deja__schedule(w, INT64_MAX, deja__ts_free_ev, ts, 0);
+    w->timesrv = ts;
     deja_world_on_fact(w, deja__ts_on_fact, ts);
 }
 

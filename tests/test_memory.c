@@ -19,6 +19,8 @@
 
 #include <cmocka.h>
 
+#include "world_build.h"
+
 #include "deja/deja.h"
 #include "deja/rt.h"
 #include "deja/world.h"
@@ -34,28 +36,12 @@ static void on_fact(void *arg, uint32_t node, int64_t now, const rt_fact *f) {
     if ((int)f->kind == DEJA_FACT_OOM && g_ooms++ == 0) g_oom_at = now;
 }
 
-/* A parameter set with every common default, plus overrides. */
-static deja_params *common(const char *const *sets) {
-    deja_params *p = deja_params_new();
-    deja_params_common_defaults(p);
-    char err[128];
-    for (; sets && *sets; sets++) assert_int_equal(deja_params_parse(p, *sets, err, sizeof err), 0);
-    return p;
-}
-
 /* A world of one node running prog, with the common parameters applied. */
 static deja_world *make(uint64_t seed, const char *prog, const char *const *sets, int64_t dur) {
     g_oom_at = -1;
     g_ooms = 0;
     g_starts = 0;
-    deja_params *p = common(sets);
-    deja_world *w = deja_world_new(seed, p);
-    assert_int_equal(deja_node_add(w, prog, 0, 0), 0);
-    deja_world_set_duration(w, dur);
-    deja_world_on_fact(w, on_fact, NULL);
-    char err[128];
-    assert_int_equal(deja_world_apply_common(w, p, err, sizeof err), 0);
-    deja_params_free(p);
+    deja_world *w = one_node_world(seed, prog, sets, dur, on_fact);
     g_w = w;
     return w;
 }

@@ -14,6 +14,8 @@
 
 #include <cmocka.h>
 
+#include "world_build.h"
+
 #include "deja/rt.h"
 #include "deja/world.h"
 
@@ -30,26 +32,10 @@ static void on_fact(void *arg, uint32_t node, int64_t now, const rt_fact *f) {
     }
 }
 
-/* A parameter set with every common default, plus overrides. */
-static deja_params *common(const char *const *sets) {
-    deja_params *p = deja_params_new();
-    deja_params_common_defaults(p);
-    char err[128];
-    for (; sets && *sets; sets++) assert_int_equal(deja_params_parse(p, *sets, err, sizeof err), 0);
-    return p;
-}
-
 static deja_world *make(uint64_t seed, const char *prog, const char *const *sets, int64_t dur) {
     g_starts = 0;
     g_n_events = 0;
-    deja_params *p = common(sets);
-    deja_world *w = deja_world_new(seed, p);
-    assert_int_equal(deja_node_add(w, prog, 0, 0), 0);
-    deja_world_set_duration(w, dur);
-    deja_world_on_fact(w, on_fact, NULL);
-    char err[128];
-    assert_int_equal(deja_world_apply_common(w, p, err, sizeof err), 0);
-    deja_params_free(p);
+    deja_world *w = one_node_world(seed, prog, sets, dur, on_fact);
     return w;
 }
 
