@@ -235,6 +235,11 @@ rt_chan *deja__chan_new(deja__node *n, const char *name, size_t elem_size, size_
 /* Number of tasks waiting on the channel. */
 int deja__chan_waiters(const rt_chan *ch);
 
+/* ---- contexts (sync.c) ------------------------------------------------- */
+
+/* A context charged to node n (its root when parent is NULL). */
+rt_ctx *deja__ctx_new(deja__node *n, rt_ctx *parent);
+
 /* ---- memory (mem.c) ---------------------------------------------------- */
 
 void *deja__node_alloc(deja__node *n, size_t size);

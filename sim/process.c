@@ -23,7 +23,6 @@
 #include "internal.h"
 #include "map.h"
 
-rt_ctx *deja__ctx_new(deja__node *n, rt_ctx *parent);
 
 const deja_param_def deja_mem_params[] = {
     {"mem.task_bytes", "8192", "resident cost of each live task (bytes; a goroutine's stack)"},
