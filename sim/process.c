@@ -23,7 +23,6 @@
 #include "internal.h"
 #include "map.h"
 
-
 const deja_param_def deja_mem_params[] = {
     {"mem.task_bytes", "8192", "resident cost of each live task (bytes; a goroutine's stack)"},
     {"mem.limit_mb", "0", "OOM-kill a node whose resident size exceeds this (MiB; 0: no limit)"},
