@@ -19,7 +19,6 @@ typedef struct deja__aura {
 
 static void deja__aura_free(void *p) {
     deja__aura *aw = p;
-    deja_chain_oracle_free(aw->oracle);
     free(aw);
 }
 
@@ -47,10 +46,9 @@ int deja_aura_setup(deja_world *w, const deja_params *p, char *err, size_t errle
     return deja_clock_nodes(w, p, "aura", err, errlen);
 }
 
-/* Judges the run: the chain oracle's metrics and verdict, plus clock error. */
+/* Adds the clock error to the chain oracle's metrics and verdict (the
+ * oracle judged the run already: the runner finishes oracles first). */
 void deja_aura_finish(deja_world *w, deja_summary *s) {
-    deja__aura *aw = deja_world_data(w);
-    deja_chain_oracle_finish(aw->oracle, w, s);
     int64_t worst = 0;
     for (uint32_t i = 0; i < deja_world_nodes(w); i++) {
         int64_t e = llabs(deja_clock_error(w, i));

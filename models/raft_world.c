@@ -11,7 +11,6 @@
 
 static void deja__raft_world_free(void *p) {
     deja_raft_world *rw = p;
-    deja_raft_oracle_free(rw->oracle);
     free(rw->parts);
     free(rw);
 }
@@ -122,6 +121,5 @@ void deja_raft_partitions_schedule(deja_world *w, deja_raft_world *rw) {
 }
 
 void deja_raft_finish(deja_world *w, deja_summary *s) {
-    deja_raft_world *rw = deja_world_data(w);
-    deja_raft_oracle_finish(rw->oracle, w, s);
+    (void)w, (void)s; /* the raft oracle judged the run already (the runner finishes oracles first) */
 }

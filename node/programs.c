@@ -1,7 +1,7 @@
 /*
  * programs.c -- the programs the node library offers to a backend, and
  * their entry points. A scenario (or the node daemon) starts a node by
- * program name; rt_programs() makes every name known. Each entry point wires
+ * program name; node_programs_register() makes every name known. Each entry point wires
  * a store and an engine together, runs until its context is done, and
  * frees all it allocated before returning, with no task left behind.
  *
@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "aura.h"
+#include "node.h"
 #include "raft.h"
 #include "deja/rt.h"
 #include "store.h"
@@ -123,7 +124,7 @@ void node_aura_main(rt_ctx *ctx) {
     store_close(st);
 }
 
-void rt_programs(void) {
+void node_programs_register(void) {
     rt_program_register("aura", node_aura_main);
     rt_program_register("raft", node_raft_main);
     rt_program_register("timesync", timesync_main);

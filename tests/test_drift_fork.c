@@ -16,6 +16,8 @@
 
 #include "scenario_run.h"
 
+#include "deja/models.h"
+#include "node.h"
 #include "deja/deja.h"
 #include "deja/rt.h"
 
@@ -77,7 +79,8 @@ static void test_bad_parameter_is_rejected(void **state) {
 }
 
 int main(void) {
-    rt_programs();
+    node_programs_register();
+    deja_models_register();
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_same_seed_same_trace),
         cmocka_unit_test(test_perfect_clocks_do_not_fork),

@@ -22,6 +22,7 @@
 #include <cmocka.h>
 
 #include "block.h"
+#include "node.h"
 #include "deja/rt.h"
 #include "deja/world.h"
 #include "msg.h"
@@ -316,7 +317,7 @@ static void test_restart_catches_up(void **state) {
 }
 
 int main(void) {
-    rt_programs();
+    node_programs_register();
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_receive_path),
         cmocka_unit_test(test_restart_catches_up),

@@ -39,6 +39,7 @@
 #include "aura.h"
 #include "block.h"
 #include "chain.h"
+#include "node.h"
 #include "deja/rt.h"
 #include "deja/world.h"
 #include "store.h"
@@ -585,7 +586,7 @@ static void test_corrupt_block_refetched(void **state) {
 }
 
 int main(void) {
-    rt_programs();
+    node_programs_register();
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_behaviour_mem),
         cmocka_unit_test(test_behaviour_sqlite),

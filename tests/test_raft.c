@@ -19,6 +19,8 @@
 
 #include "scenario_run.h"
 
+#include "deja/models.h"
+#include "node.h"
 #include "deja/deja.h"
 #include "deja/rt.h"
 #include "raft.h"
@@ -193,7 +195,8 @@ static void test_calibrated_block_time(void **state) {
 }
 
 int main(void) {
-    rt_programs();
+    node_programs_register();
+    deja_models_register();
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_parse_range_and_messages),
         cmocka_unit_test(test_bad_parameters_are_rejected),

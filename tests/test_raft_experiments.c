@@ -20,6 +20,8 @@
 #include "scenario_run.h"
 
 #include "../models/timeout_sweep.h"
+#include "deja/models.h"
+#include "node.h"
 #include "deja/deja.h"
 #include "deja/rt.h"
 
@@ -130,7 +132,8 @@ static void test_correct_lease_never_fails(void **state) {
 }
 
 int main(void) {
-    rt_programs();
+    node_programs_register();
+    deja_models_register();
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_bound_on_the_digest_example),
         cmocka_unit_test(test_one_number_means_min_to_twice_min),

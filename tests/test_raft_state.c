@@ -18,6 +18,8 @@
 
 #include "scenario_run.h"
 
+#include "deja/models.h"
+#include "node.h"
 #include "deja/deja.h"
 #include "deja/rt.h"
 #include "snap.h"
@@ -112,7 +114,8 @@ static void test_leaky_sync_is_caught(void **state) {
 }
 
 int main(void) {
-    rt_programs();
+    node_programs_register();
+    deja_models_register();
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_merkle_root_matches_recomputation),
         cmocka_unit_test(test_snapshot_round_trip_and_restart),

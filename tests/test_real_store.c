@@ -26,6 +26,7 @@
 #include "aura.h"
 #include "block.h"
 #include "chain.h"
+#include "node.h"
 #include "deja/rt.h"
 #include "real/real.h"
 #include "store.h"
@@ -210,7 +211,7 @@ static void test_node_restart_on_files(void **state) {
 }
 
 int main(void) {
-    rt_programs();
+    node_programs_register();
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_store_on_files),
         cmocka_unit_test(test_node_restart_on_files),

@@ -20,7 +20,7 @@
 
 #define VFS__ZNAME "deja-rt"
 #define rt_sqlite_vfs_register test_vfs_rt_register
-#include "../sim/vfs_rt.c"
+#include "../sim/world/vfs_rt.c"
 #undef rt_sqlite_vfs_register
 
 #include "real/real.h"

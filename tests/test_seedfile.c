@@ -15,6 +15,8 @@
 
 #include <cmocka.h>
 
+#include "deja/models.h"
+#include "node.h"
 #include "deja/deja.h"
 #include "deja/rt.h"
 
@@ -260,7 +262,8 @@ static void test_parse_u64(void **state) {
 }
 
 int main(void) {
-    rt_programs(); /* the node programs scenarios start (as the deja tool does) */
+    node_programs_register();
+    deja_models_register(); /* the node programs scenarios start (as the deja tool does) */
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_roundtrip),
         cmocka_unit_test(test_lenient_layout),

@@ -17,6 +17,8 @@
 
 #include <cmocka.h>
 
+#include "deja/models.h"
+#include "node.h"
 #include "deja/deja.h"
 #include "deja/rt.h"
 
@@ -52,7 +54,8 @@ static void test_replay_every_seed_file(void **state) {
 }
 
 int main(void) {
-    rt_programs(); /* the node programs scenarios start (as the deja tool does) */
+    node_programs_register();
+    deja_models_register(); /* the node programs scenarios start (as the deja tool does) */
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_replay_every_seed_file),
     };

@@ -17,6 +17,8 @@
 #include <cmocka.h>
 #include <sqlite3.h>
 
+#include "deja/models.h"
+#include "node.h"
 #include "deja/deja.h"
 #include "deja/rt.h"
 #include "deja/sweep.h"
@@ -351,7 +353,8 @@ static void test_sweep_bad_input(void **state) {
 }
 
 int main(void) {
-    rt_programs(); /* the node programs scenarios start (as the deja tool does) */
+    node_programs_register();
+    deja_models_register(); /* the node programs scenarios start (as the deja tool does) */
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_grid_lists_and_ranges),
         cmocka_unit_test(test_grid_bad_specs),

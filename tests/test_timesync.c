@@ -21,6 +21,8 @@
 
 #include "scenario_run.h"
 
+#include "deja/models.h"
+#include "node.h"
 #include "deja/deja.h"
 #include "deja/rt.h"
 #include "deja/world.h"
@@ -214,7 +216,8 @@ static void test_aura_validates_against_calibrated_clock(void **state) {
 }
 
 int main(void) {
-    rt_programs();
+    node_programs_register();
+    deja_models_register();
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_sample_eval),
         cmocka_unit_test(test_marzullo_drops_falseticker),

@@ -258,27 +258,12 @@ static struct {
     uint64_t integrity_failed;
 } real__st;
 
-static const char *real__kind_name(rt_fact_kind k) {
-    switch ((int)k) {
-    case RT_FACT_PRODUCED: return "produced";
-    case RT_FACT_IMPORTED: return "imported";
-    case RT_FACT_REJECTED: return "rejected";
-    case RT_FACT_DEFERRED: return "deferred";
-    case RT_FACT_HEAD: return "head";
-    case RT_FACT_CONFIRMED: return "confirmed";
-    case RT_FACT_RECOVERED: return "recovered";
-    case RT_FACT_INTEGRITY: return "integrity";
-    case RT_FACT_CORRUPTION: return "corruption";
-    case RT_FACT_CLOCK: return "clock";
-    case RT_FACT_RAFT_ELECTION: return "raft-election";
-    case RT_FACT_RAFT_LEADER: return "raft-leader";
-    case RT_FACT_RAFT_FOLLOW: return "raft-follow";
-    case RT_FACT_RAFT_STEPDOWN: return "raft-stepdown";
-    case RT_FACT_RAFT_COMMITTED: return "raft-committed";
-    case RT_FACT_RAFT_RECOVERED: return "raft-recovered";
-    case RT_FACT_RAFT_LEASE_READ: return "raft-lease-read";
-    default: return "unknown"; /* a kind added to rt.h since: named by number in the log */
-    }
+/* The kind's name for the facts file ("kind-N" for a kind without one). */
+static const char *real__kind_name(rt_fact_kind k, char *buf, size_t len) {
+    const char *name = rt_fact_kind_name(k);
+    if (name) return name;
+    snprintf(buf, len, "kind-%d", (int)k);
+    return buf;
 }
 
 static void real__hex(const uint8_t *b, char *out) {
@@ -289,12 +274,12 @@ static void real__hex(const uint8_t *b, char *out) {
 
 void rt_fact_report(const rt_fact *f) {
     assert(f != NULL);
-    char h[33], p[33], root[33], line[256];
+    char h[33], p[33], root[33], line[320], kbuf[24];
     real__hex(f->hash, h);
     real__hex(f->parent, p);
     real__hex(f->root, root);
     int n = snprintf(line, sizeof line, "%lld %s %llu %llu %s %s %lld %s\n", (long long)rt_wall_ns(),
-                     real__kind_name(f->kind), (unsigned long long)f->height, (unsigned long long)f->slot, h, p,
+                     real__kind_name(f->kind, kbuf, sizeof kbuf), (unsigned long long)f->height, (unsigned long long)f->slot, h, p,
                      (long long)f->value, root);
     pthread_mutex_lock(&real__F);
     if (real__facts_fd >= 0 && n > 0) {
@@ -409,6 +394,7 @@ void rt_program_register(const char *name, rt_main_fn fn) {
 }
 
 rt_main_fn real_program_find(const char *name) {
+    if (!name) return real__nprograms > 0 ? real__programs[0].fn : NULL;
     for (int i = 0; i < real__nprograms; i++)
         if (!strcmp(real__programs[i].name, name)) return real__programs[i].fn;
     return NULL;

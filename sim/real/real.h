@@ -54,7 +54,8 @@ int real_init(const real_opts *o, char *err, size_t errlen);
  * real_shutdown). Returns 0, or 2 with err naming the text. */
 int real_param_set(const char *kv, char *err, size_t errlen);
 
-/* Finds a program registered with rt_program_register, or NULL. */
+/* Finds a program registered with rt_program_register (the first one
+ * registered when name is NULL), or NULL. */
 rt_main_fn real_program_find(const char *name);
 
 /* Starts a thread that waits for signals (which the caller must have blocked

@@ -79,6 +79,9 @@ void deja_summary_clear(deja_summary *s);
 void deja_summary_set(deja_summary *s, const char *key, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 const char *deja_summary_get(const deja_summary *s, const char *key);
+/* Sets verdict to `verdict` unless an earlier check already failed the run
+ * (the first failure named is the run's verdict). */
+void deja_summary_fail(deja_summary *s, const char *verdict);
 /* Prints one key=value per line. */
 void deja_summary_print(const deja_summary *s, FILE *out);
 
@@ -94,12 +97,18 @@ typedef struct deja_scenario {
      * p holds every parameter (defaults merged with overrides). Returns 0,
      * or 2 with a message naming the parameter when a value is bad. */
     int (*setup)(deja_world *w, const deja_params *p, char *err, size_t errlen);
-    /* After the run: adds metrics to s and sets "verdict" ("ok" or the name
-     * of the failing oracle). */
-    void (*finish)(deja_world *w, deja_summary *s);
+    /* After the run and after the world's oracles (world.h) judged it: adds
+     * metrics to s and fails the run (deja_summary_fail) when a check of the
+     * scenario's own fails. The generic detectors (deja/check.h) come after. */
+    void (*finish)(deja_world *w, deja_summary *s); /* may be NULL */
 } deja_scenario;
 
-/* NULL-terminated list of every scenario. */
+/* Makes a scenario known to this binary's commands (run, sweep, replay...).
+ * Called explicitly at start-up, before deja_main; a later registration of
+ * the same name replaces the earlier one. The built-in scenarios register
+ * with deja_models_register (deja/models.h). */
+void deja_scenario_register(const deja_scenario *sc);
+/* NULL-terminated list of every registered scenario, in registration order. */
 const deja_scenario *const *deja_scenarios(void);
 const deja_scenario *deja_scenario_find(const char *name);
 /* Merges defaults and overrides into a new set; 2 (with err naming the key)
@@ -123,6 +132,11 @@ typedef struct deja_run_opts {
  * Returns 0 (verdict ok), 1 (an oracle failed) or 2 (bad input, err set). */
 int deja_run(const deja_scenario *sc, uint64_t seed, const deja_params *overrides,
              const deja_run_opts *opts, deja_summary *out, char *err, size_t errlen);
+
+/* The name the printed replay commands and seed-file comments give the
+ * binary (argv[0] of the running tool; "deja" until set). */
+void deja_set_tool_name(const char *name);
+const char *deja_tool_name(void);
 
 /* The command line that replays a run. */
 void deja_replay_command(const char *scenario, uint64_t seed, const deja_params *overrides,

@@ -1,7 +1,10 @@
 /*
- * oracle.h -- the chain oracle: listens to the facts every node reports and
- * judges the run.
+ * oracle.h -- the reference node's oracles, written on the public oracle
+ * API of world.h (deja_oracle_ops) like any user's: the chain oracle and
+ * the Raft oracle.
  *
+ * The chain oracle listens to the facts every node reports and judges the
+ * run.
  * It counts forks (heights at which two or more distinct blocks were
  * produced), the deepest reorg, and checks safety (no node confirms two
  * different blocks at one height; no two nodes confirm different blocks at
@@ -21,11 +24,11 @@ typedef struct deja_chain_oracle deja_chain_oracle;
 /* Creates an oracle listening on w's facts. liveness_window_ns: each node
  * must confirm a new block within the last window of the run. */
 deja_chain_oracle *deja_chain_oracle_new(deja_world *w, int64_t liveness_window_ns);
-/* Adds forks, blocks, max_reorg, confirmed (min over nodes), rejected,
- * deferred and safety_violations to s, and sets verdict when one fails
- * (safety first, then liveness). */
-void deja_chain_oracle_finish(deja_chain_oracle *o, deja_world *w, deja_summary *s);
-void deja_chain_oracle_free(deja_chain_oracle *o);
+/* It is attached to w (deja_world_add_oracle): at the end of the run it adds
+ * forks, blocks, max_reorg, confirmed (min over nodes), rejected, deferred
+ * and safety_violations to the summary, and fails the run when a check
+ * fails (durability first, then safety, divergence, integrity, liveness).
+ * The world frees it. */
 
 /* ---- the raft oracle ----------------------------------------------------- */
 
@@ -68,9 +71,8 @@ void deja_raft_oracle_set_groups(deja_raft_oracle *o, const uint8_t *groups);
  * is back at its value from the start of each snapshot sync when it ends
  * (verdict `leak`). */
 void deja_raft_oracle_set_slot_max_lag(deja_raft_oracle *o, uint64_t lag);
-/* Adds the metrics to s and sets verdict when an oracle fails (in the order
- * listed above). */
-void deja_raft_oracle_finish(deja_raft_oracle *o, deja_world *w, deja_summary *s);
-void deja_raft_oracle_free(deja_raft_oracle *o);
+/* Attached to w like the chain oracle: at the end of the run it adds the
+ * metrics and fails the run when a check fails (in the order listed
+ * above). The world frees it. */
 
 #endif /* DEJA_ORACLE_H */

@@ -293,7 +293,11 @@ void rt_log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)
 
 /* ---- facts for the oracles --------------------------------------------- */
 
-typedef enum rt_fact_kind {
+/* Fact kinds. The well-known ones below are the vocabulary of the
+ * reference node's oracles; a node names kinds of its own with
+ * rt_fact_kind_named("kv.put") and reports them the same way. */
+typedef int rt_fact_kind;
+enum {
     RT_FACT_PRODUCED = 1,  /* this node built block (height, slot, hash, parent) */
     RT_FACT_IMPORTED = 2,  /* a received block was accepted into the tree */
     RT_FACT_REJECTED = 3,  /* a received block was refused (value: reason) */
@@ -329,7 +333,9 @@ typedef enum rt_fact_kind {
     RT_FACT_RAFT_SNAP_SYNC = 49, /* snapshot sync of index `height` (value 0: starts, before its tasks
                                     are spawned; 1: done and verified, 2: failed or aborted, after
                                     its tasks were joined) */
-} rt_fact_kind;
+    RT_FACT_NAMED_MIN = 1 << 16, /* kinds from rt_fact_kind_named lie in [MIN, MIN + SPAN) */
+    RT_FACT_NAMED_SPAN = 1 << 30,
+};
 
 typedef struct rt_fact {
     rt_fact_kind kind;
@@ -344,16 +350,27 @@ typedef struct rt_fact {
 /* Tells the oracles what this node did. */
 void rt_fact_report(const rt_fact *f);
 
+/* The kind named `name` (1 to 47 bytes): the same number in every process
+ * and backend (a hash of the name, in [RT_FACT_NAMED_MIN, +SPAN)). Call it
+ * at start-up or keep the result; two names that hash alike abort with a
+ * message. Traces and production's facts file print the name. */
+rt_fact_kind rt_fact_kind_named(const char *name);
+/* The name of a well-known or named kind, or NULL when it has none. */
+const char *rt_fact_kind_name(rt_fact_kind kind);
+
 /* ---- programs ---------------------------------------------------------- */
 
 /* A node program: runs as the node's first task; returns when ctx is done
  * (the simulator's end of run, SIGTERM in production) after its tasks quit. */
 typedef void (*rt_main_fn)(rt_ctx *ctx);
 
-/* Makes a program known by name (called from rt_programs). */
+/* Makes a program known by name to the backend linked in, so scenarios
+ * (deja_node_add) and the daemon (--program) can start it. Called
+ * explicitly, before the first world or daemon starts: a node library
+ * offers one function that registers its programs (the reference node's is
+ * node_programs_register, deja/node.h). Registering a name again replaces
+ * its entry point. */
 void rt_program_register(const char *name, rt_main_fn fn);
-/* Implemented by the node library: registers every program it offers. */
-void rt_programs(void);
 
 #ifdef __cplusplus
 }

@@ -164,8 +164,38 @@ void deja_net_partition(deja_world *w, int64_t at_ns, const uint8_t *groups);
 /* ---- facts and oracles ------------------------------------------------- */
 
 typedef void (*deja_fact_fn)(void *arg, uint32_t node, int64_t now, const rt_fact *f);
-/* Every rt_fact_report of every node calls fn (up to 8 listeners). */
+/* Every rt_fact_report of every node calls fn (up to 8 listeners). Node
+ * events of the simulator (DEJA_FACT_CRASH...) arrive the same way. */
 void deja_world_on_fact(deja_world *w, deja_fact_fn fn, void *arg);
+
+/* An oracle: an invariant of the user's own, judged from the facts nodes
+ * report (rt_fact_report, with kinds of their own: rt_fact_kind_named) and
+ * the simulator's node events, and at the end of the run. Any field may be
+ * NULL. on_fact sees every fact and node event as it happens; finish adds
+ * metrics to the summary and calls deja_summary_fail when the invariant
+ * broke; free releases the state when the world is freed. */
+typedef struct deja_oracle_ops {
+    const char *name;
+    void (*on_fact)(void *state, uint32_t node, int64_t now, const rt_fact *f);
+    void (*finish)(void *state, deja_world *w, deja_summary *s);
+    void (*free)(void *state);
+} deja_oracle_ops;
+
+/* Attaches an oracle to w (up to 8). The run calls every oracle's finish in
+ * the order attached, before the scenario's own finish, then the generic
+ * detectors every node gets (leak, oom, exit). */
+void deja_world_add_oracle(deja_world *w, const deja_oracle_ops *ops, void *state);
+/* Calls the finish of every attached oracle (the runner does, once). */
+void deja_world_finish_oracles(deja_world *w, deja_summary *s);
+
+/* What the process model counted for one node over the run. */
+typedef struct deja_node_stat {
+    uint32_t crashes;      /* crashes and OOM kills */
+    uint32_t ooms;         /* OOM kills */
+    uint32_t exits;        /* times its program returned while the run went on */
+    int64_t resident_peak; /* bytes */
+} deja_node_stat;
+void deja_node_stats(const deja_world *w, uint32_t node, deja_node_stat *out);
 
 /* ---- tasks ------------------------------------------------------------- */
 

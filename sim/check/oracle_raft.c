@@ -265,6 +265,10 @@ static void deja__raft_fact(void *arg, uint32_t node, int64_t now, const rt_fact
     }
 }
 
+static void deja__raft_finish(void *state, deja_world *w, deja_summary *s);
+static void deja__raft_free(void *state);
+static const deja_oracle_ops deja__raft_ops = {"raft", deja__raft_fact, deja__raft_finish, deja__raft_free};
+
 deja_raft_oracle *deja_raft_oracle_new(deja_world *w, int64_t liveness_window_ns) {
     deja_raft_oracle *o = calloc(1, sizeof *o);
     assert(o);
@@ -277,7 +281,7 @@ deja_raft_oracle *deja_raft_oracle_new(deja_world *w, int64_t liveness_window_ns
     o->first_leader_t = -1;
     o->w = w;
     o->slot_max_lag = 64;
-    deja_world_on_fact(w, deja__raft_fact, o);
+    deja_world_add_oracle(w, &deja__raft_ops, o);
     return o;
 }
 
@@ -296,7 +300,8 @@ static void deja__set_ms(deja_summary *s, const char *key, int64_t ns) {
     deja_summary_set(s, key, "%lld.%03lld", (long long)(ns / RT_MS), (long long)(ns % RT_MS / 1000));
 }
 
-void deja_raft_oracle_finish(deja_raft_oracle *o, deja_world *w, deja_summary *s) {
+static void deja__raft_finish(void *state, deja_world *w, deja_summary *s) {
+    deja_raft_oracle *o = state;
     int64_t end = deja_world_now(w);
     if (o->n == 0) o->n = deja_world_nodes(w);
     uint64_t min_commit = UINT64_MAX;
@@ -340,26 +345,27 @@ void deja_raft_oracle_finish(deja_raft_oracle *o, deja_world *w, deja_summary *s
     if (o->safety)
         deja_summary_set(s, "first_violation", "index %llu", (unsigned long long)o->first_unsafe_index);
     if (o->election_safety)
-        deja_summary_set(s, "verdict", "election_safety");
+        deja_summary_fail(s, "election_safety");
     else if (o->safety)
-        deja_summary_set(s, "verdict", "safety");
+        deja_summary_fail(s, "safety");
     else if (o->state_root_bad)
-        deja_summary_set(s, "verdict", "state_root");
+        deja_summary_fail(s, "state_root");
     else if (o->order)
-        deja_summary_set(s, "verdict", "apply_order");
+        deja_summary_fail(s, "apply_order");
     else if (o->durability)
-        deja_summary_set(s, "verdict", "durability");
+        deja_summary_fail(s, "durability");
     else if (o->stale_reads)
-        deja_summary_set(s, "verdict", "lease");
+        deja_summary_fail(s, "lease");
     else if (o->slot_bad)
-        deja_summary_set(s, "verdict", "slot");
+        deja_summary_fail(s, "slot");
     else if (o->sync_leaks)
-        deja_summary_set(s, "verdict", "leak");
+        deja_summary_fail(s, "leak");
     else if (leaderless || stalled)
-        deja_summary_set(s, "verdict", "liveness");
+        deja_summary_fail(s, "liveness");
 }
 
-void deja_raft_oracle_free(deja_raft_oracle *o) {
+static void deja__raft_free(void *state) {
+    deja_raft_oracle *o = state;
     if (!o) return;
     free(o->term_leader);
     free(o->idx);

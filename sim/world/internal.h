@@ -109,6 +109,7 @@ typedef struct deja__node {
     bool oom_pending;     /* over its memory limit: the kill is scheduled */
     struct deja__task *held_head, *held_tail;
     uint32_t crashes, ooms;
+    uint32_t exits; /* the program returned while the run went on */
     int64_t resident_peak;
     struct deja__map *maps; /* mapped regions (map.c); a crash unmaps them */
     int64_t map_bytes;      /* their touched bytes at the last recount */
@@ -149,6 +150,11 @@ struct deja_world {
     deja_fact_fn listeners[DEJA__MAX_LISTENERS];
     void *listener_args[DEJA__MAX_LISTENERS];
     int n_listeners;
+    struct {
+        const deja_oracle_ops *ops;
+        void *state;
+    } oracles[DEJA__MAX_LISTENERS];
+    int n_oracles;
     /* trace */
     XXH3_state_t *digest;
     FILE *trace;
@@ -185,6 +191,8 @@ void deja__wake(deja_world *w, deja__task *t, int r);
 deja__task *deja__self(void);
 deja__node *deja__self_node(void);
 /* Creates a task on node n. */
+/* Drops every pending event and every task (the world is being freed). */
+void deja__sched_free(deja_world *w);
 deja__task *deja__spawn(deja_world *w, deja__node *n, const char *name, rt_task_fn fn, void *arg,
                         const char *file, int line);
 
@@ -207,6 +215,8 @@ void deja__node_kill(deja_world *w, deja__node *n, const char *why);
 int64_t deja__resident(const deja__node *n);
 /* Called after n's memory grew: OOM-kills it when over its limit. */
 void deja__mem_check(deja_world *w, deja__node *n);
+/* Starts the resident-size timeline (w->mem_sample_ns > 0). */
+void deja__mem_start_sampling(deja_world *w);
 /* Tells the fact listeners about a node event (DEJA_FACT_*). */
 void deja__node_event(deja_world *w, deja__node *n, int kind, int64_t value);
 

@@ -1,6 +1,8 @@
 /*
- * main.c -- entry point of the `deja` tool: dispatches to the subcommands
- * declared in cli.h and prints the overall help.
+ * deja_main.c -- the whole `deja` command line as one call (deja/cli.h):
+ * dispatches to the subcommands declared in cli.h and prints the overall
+ * help. The `deja` tool and a user's own binary both end in deja_main,
+ * after registering their programs and scenarios.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -8,7 +10,7 @@
 
 #include "cli.h"
 #include "deja/deja.h"
-#include "deja/rt.h"
+#include "deja/cli.h"
 
 typedef struct deja__cmd {
     const char *name;
@@ -45,9 +47,9 @@ int deja_cli_usage_error(const char *cmd, const char *fmt, ...) {
     return 2;
 }
 
-int main(int argc, char **argv) {
+int deja_main(int argc, char **argv) {
     deja_init();
-    rt_programs();
+    if (argc > 0 && argv[0] && *argv[0]) deja_set_tool_name(argv[0]);
     if (argc < 2) {
         deja__help(stderr);
         return 2;

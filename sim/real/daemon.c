@@ -1,7 +1,9 @@
 /*
- * daemon_main.c -- `deja-node`, the reference node as a real daemon: one
- * process runs one node program of the node library (default "aura") on the
- * production backend.
+ * daemon.c -- the node daemon as a library call (deja_node_main,
+ * deja/daemon.h): one process runs one registered node program (default
+ * the first registered) on the production backend. `deja-node` is the
+ * reference node's daemon; a team's own daemon is the same call after
+ * registering its programs.
  *
  *   deja-node --id I --peers ADDR,ADDR,... --data DIR [--listen ADDR]
  *             [--set key=value]... [--program NAME] [--inspect-s N]
@@ -27,6 +29,7 @@
 #include <unistd.h>
 
 #include "deja/rt.h"
+#include "deja/daemon.h"
 #include "real.h"
 
 static const char deja__usage[] =
@@ -38,7 +41,7 @@ static const char deja__usage[] =
     "  --listen ADDR   address to bind (default: the --peers entry of --id)\n"
     "  --data DIR      data directory (created if missing): facts, status\n"
     "  --set key=value a node parameter (aura.slot_ms=500, log.level=debug, ...)\n"
-    "  --program NAME  the registered program to run (default aura)\n"
+    "  --program NAME  the registered program to run (default: the first registered)\n"
     "  --inspect-s N   every N seconds, report task growth by spawn and blocking site\n"
     "  --grace-ms N    how long shutdown waits for tasks (default 5000)\n"
     "  --start-file P  bind, then wait until file P exists before starting the program\n"
@@ -80,9 +83,9 @@ static void deja__prog_task(void *arg) {
     rt_wg_done(p->wg);
 }
 
-int main(int argc, char **argv) {
+int deja_node_main(int argc, char **argv) {
     real_block_signals(); /* before any thread: every thread inherits it */
-    const char *id_s = NULL, *peers_s = NULL, *data = NULL, *listen = NULL, *program = "aura", *start_file = NULL;
+    const char *id_s = NULL, *peers_s = NULL, *data = NULL, *listen = NULL, *program = NULL, *start_file = NULL;
     long long inspect_s = 0, grace_ms = 5000;
     char err[512];
     for (int i = 1; i < argc; i++) {
@@ -145,8 +148,8 @@ int main(int argc, char **argv) {
         return deja__fail("--id: '%s' is not a node id below the number of peers (%d)", id_s, np);
     }
 
-    rt_programs();
     rt_main_fn fn = real_program_find(program);
+    if (!fn && !program) return deja__fail("no program is registered");
     if (!fn) return deja__fail("--program: no program named '%s'", program);
 
     real_opts o = {.id = (uint32_t)id, .npeers = np, .peers = peers, .listen = listen, .data_dir = data,
@@ -160,7 +163,7 @@ int main(int argc, char **argv) {
         return 1;
     }
     real_signals_start(root);
-    rt_log(RT_LOG_INFO, "deja-node %lld/%d program=%s listen=%s data=%s", id, np, program,
+    rt_log(RT_LOG_INFO, "deja-node %lld/%d program=%s listen=%s data=%s", id, np, program ? program : "(first)",
            listen ? listen : peers[id], data);
     if (start_file) { /* the start barrier: listening already, not producing yet */
         rt_task_note("daemon: waiting for the start file");

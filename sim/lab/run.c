@@ -1,7 +1,7 @@
 /*
  * run.c -- one run of a scenario: merge its parameters, build the world,
  * run it, shut its nodes down, judge it, and fill the summary. Also the
- * scenario look-up and the replay command line that failing runs print.
+ * replay command line that failing runs print.
  */
 #include <assert.h>
 #include <inttypes.h>
@@ -9,23 +9,10 @@
 #include <string.h>
 #include <time.h>
 
-#include "disk.h"
-#include "internal.h"
+#include "deja/check.h"
+#include "deja/world.h"
 
 #define DEJA__GRACE (5 * RT_SEC)
-
-const deja_scenario *deja_scenario_find(const char *name) {
-    for (const deja_scenario *const *s = deja_scenarios(); *s; s++)
-        if (!strcmp((*s)->name, name)) return *s;
-    return NULL;
-}
-
-void deja_params_common_defaults(deja_params *p) {
-    const deja_param_def *common[] = {deja_disk_params, deja_mem_params, deja_fault_params};
-    for (size_t c = 0; c < sizeof common / sizeof common[0]; c++)
-        for (const deja_param_def *d = common[c]; d->key; d++)
-            if (!deja_params_get(p, d->key)) deja_params_set(p, d->key, d->dflt);
-}
 
 int deja_scenario_params(const deja_scenario *sc, const deja_params *overrides, deja_params **out,
                          char *err, size_t errlen) {
@@ -47,7 +34,7 @@ int deja_scenario_params(const deja_scenario *sc, const deja_params *overrides, 
 
 void deja_replay_command(const char *scenario, uint64_t seed, const deja_params *overrides, char *buf,
                          size_t len) {
-    size_t off = (size_t)snprintf(buf, len, "deja run %s --seed %" PRIu64, scenario, seed);
+    size_t off = (size_t)snprintf(buf, len, "%s run %s --seed %" PRIu64, deja_tool_name(), scenario, seed);
     for (int i = 0; i < deja_params_count(overrides) && off < len; i++)
         off += (size_t)snprintf(buf + off, len - off, " --set %s=%s", deja_params_key(overrides, i),
                                 deja_params_val(overrides, i));
@@ -95,20 +82,10 @@ int deja_run(const deja_scenario *sc, uint64_t seed, const deja_params *override
     deja_summary_set(out, "seed", "%" PRIu64, seed);
     deja_summary_set(out, "verdict", "ok");
     deja_summary_set(out, "trace_hash", "%016" PRIx64, (uint64_t)0);
-    sc->finish(w, out);
-    uint32_t crashes = 0, ooms = 0;
-    int64_t peak = 0;
-    for (uint32_t i = 0; i < w->n_nodes; i++) {
-        crashes += w->nodes[i]->crashes;
-        ooms += w->nodes[i]->ooms;
-        if (w->nodes[i]->resident_peak > peak) peak = w->nodes[i]->resident_peak;
-    }
-    deja_summary_set(out, "crashes", "%u", crashes);
-    deja_summary_set(out, "oom_kills", "%u", ooms);
-    deja_summary_set(out, "peak_resident_kb", "%lld", (long long)(peak / 1024));
+    deja_world_finish_oracles(w, out);
+    if (sc->finish) sc->finish(w, out);
+    deja_check_generic(w, out);
     int leaked = deja_world_live_tasks(w, -1);
-    deja_summary_set(out, "leaked_tasks", "%d", leaked);
-    if (leaked > 0 && !strcmp(deja_summary_get(out, "verdict"), "ok")) deja_summary_set(out, "verdict", "leak");
     deja_summary_set(out, "trace_hash", "%016" PRIx64, deja_world_digest(w));
     deja_summary_set(out, "events", "%" PRIu64, deja_world_events(w));
     deja_summary_set(out, "sim_ns", "%" PRId64, sim_ns);

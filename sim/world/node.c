@@ -103,6 +103,19 @@ void deja_world_on_fact(deja_world *w, deja_fact_fn fn, void *arg) {
     w->n_listeners++;
 }
 
+void deja_world_add_oracle(deja_world *w, const deja_oracle_ops *ops, void *state) {
+    assert(ops && w->n_oracles < DEJA__MAX_LISTENERS);
+    w->oracles[w->n_oracles].ops = ops;
+    w->oracles[w->n_oracles].state = state;
+    w->n_oracles++;
+    if (ops->on_fact) deja_world_on_fact(w, ops->on_fact, state);
+}
+
+void deja_world_finish_oracles(deja_world *w, deja_summary *s) {
+    for (int i = 0; i < w->n_oracles; i++)
+        if (w->oracles[i].ops->finish) w->oracles[i].ops->finish(w->oracles[i].state, w, s);
+}
+
 void rt_fact_report(const rt_fact *f) {
     deja_world *w = deja__w;
     deja__node *n = deja__self_node();

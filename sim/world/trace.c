@@ -30,7 +30,10 @@ void deja__trace(deja_world *w, deja__tk kind, int node, uint64_t a, uint64_t b,
     /* log lines are in the text trace but not the digest: rewording a log
      * message must not change every pinned seed's hash */
     if (tlen && kind != DEJA__TK_LOG) XXH3_64bits_update(w->digest, text, tlen);
-    if (w->trace)
+    if (w->trace && kind == DEJA__TK_FACT && rt_fact_kind_name((rt_fact_kind)a))
+        fprintf(w->trace, "%" PRId64 " n%d fact %s %" PRIu64 "%s%s\n", w->now, node,
+                rt_fact_kind_name((rt_fact_kind)a), b, tlen ? " " : "", tlen ? text : "");
+    else if (w->trace)
         fprintf(w->trace, "%" PRId64 " n%d %s %" PRIu64 " %" PRIu64 "%s%s\n", w->now, node,
                 deja__tk_names[kind], a, b, tlen ? " " : "", tlen ? text : "");
 }

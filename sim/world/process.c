@@ -40,6 +40,8 @@ const deja_param_def deja_fault_params[] = {
     {"fault.pause_ms", "500", "length of each pause (ms; a GC pause or a stopped VM)"},
     {"fault.quiet_s", "0", "no fault is injected in the last this many seconds (liveness phase)"},
     {"fault.restart_on_exit", "0", "1: a program that returns early is restarted like a crashed one"},
+    {"fault.crash_loop_max", "10",
+     "with fault.restart_on_exit: a node whose program returns early more often fails the run (crash_loop)"},
     {NULL, NULL, NULL},
 };
 
@@ -49,11 +51,13 @@ static void deja__crash_at(deja_world *w, deja__node *n, int64_t at, int64_t res
 
 /* The node's first task: runs the program. A program that gives up before
  * the run ends (its root context still live) is a process that died: with
- * fault.restart_on_exit it is restarted like a crashed one (a supervisor). */
+ * fault.restart_on_exit it is restarted like a crashed one (a supervisor);
+ * either way it is counted (the generic `exit` and `crash_loop` checks). */
 static void deja__node_main(void *arg) {
     deja__node *n = arg;
     deja_world *w = deja__w;
     n->main(n->root);
+    if (!w->stopping && rt_ctx_err(n->root) == RT_OK) n->exits++;
     if (!w->stopping && w->restart_on_exit && rt_ctx_err(n->root) == RT_OK) {
         deja__trace(w, DEJA__TK_NOTE, (int)n->id, 0, 0, "program exited");
         deja__crash_at(w, n, w->now, w->restart_ns, 0);
@@ -298,45 +302,9 @@ static void deja__sample_ev(deja_world *w, void *arg, uint64_t u, int drop) {
     if (w->now + w->mem_sample_ns <= w->duration) deja__schedule(w, w->now + w->mem_sample_ns, deja__sample_ev, NULL, 0);
 }
 
-/* ---- the common parameters ----------------------------------------------------- */
-
-/* Draws the next gap of a Poisson-like schedule with mean `mean` (ns):
- * uniform in [mean/2, 3*mean/2], integer-only and from the fault stream. */
-static int64_t deja__gap(deja_prng *r, int64_t mean) { return deja_prng_range(r, mean / 2, mean + mean / 2); }
-
-int deja_world_apply_common(deja_world *w, const deja_params *p, char *err, size_t errlen) {
-    int64_t task_bytes, limit_mb, sample_ms, map_check_ms, crash_s, restart_ms, pause_s, pause_ms, quiet_s, on_exit;
-    deja_disk_cfg dcfg;
-    if (deja_params_i64(p, "mem.task_bytes", 0, 1 << 30, &task_bytes, err, errlen) ||
-        deja_params_i64(p, "mem.limit_mb", 0, 1 << 20, &limit_mb, err, errlen) ||
-        deja_params_i64(p, "mem.sample_ms", 0, 1 << 30, &sample_ms, err, errlen) ||
-        deja_params_i64(p, "mem.map_check_ms", 0, 1 << 30, &map_check_ms, err, errlen) ||
-        deja_params_i64(p, "fault.crash_every_s", 0, 1 << 30, &crash_s, err, errlen) ||
-        deja_params_i64(p, "fault.restart_ms", 0, 1 << 30, &restart_ms, err, errlen) ||
-        deja_params_i64(p, "fault.pause_every_s", 0, 1 << 30, &pause_s, err, errlen) ||
-        deja_params_i64(p, "fault.pause_ms", 0, 1 << 30, &pause_ms, err, errlen) ||
-        deja_params_i64(p, "fault.quiet_s", 0, 1 << 30, &quiet_s, err, errlen) ||
-        deja_params_i64(p, "fault.restart_on_exit", 0, 1, &on_exit, err, errlen) ||
-        deja_disk_config(p, &dcfg, err, errlen))
-        return 2;
-    w->mem_task_bytes = task_bytes;
-    w->restart_on_exit = on_exit != 0;
-    w->restart_ns = restart_ms * RT_MS;
-    w->mem_limit = limit_mb * 1024 * 1024;
-    w->mem_sample_ns = sample_ms * RT_MS;
-    w->mem_map_check_ns = map_check_ms * RT_MS;
-    if (w->mem_sample_ns > 0) deja__schedule(w, w->now, deja__sample_ev, NULL, 0);
-    for (uint32_t i = 0; i < w->n_nodes; i++)
-        if (!w->nodes[i]->disk) w->nodes[i]->disk = deja_disk_new(w, i, &dcfg);
-    int64_t end = w->duration - quiet_s * RT_SEC;
-    deja_prng *fr = deja_world_stream(w, "fault");
-    for (uint32_t i = 0; i < w->n_nodes; i++) {
-        if (crash_s > 0)
-            for (int64_t t = deja__gap(fr, crash_s * RT_SEC); t < end; t += deja__gap(fr, crash_s * RT_SEC))
-                deja_node_crash(w, i, t, restart_ms * RT_MS);
-        if (pause_s > 0)
-            for (int64_t t = deja__gap(fr, pause_s * RT_SEC); t < end; t += deja__gap(fr, pause_s * RT_SEC))
-                deja_node_pause(w, i, t, pause_ms * RT_MS);
-    }
-    return 0;
+/* Starts the resident-size timeline: a sample of every node now and every
+ * mem.sample_ms after (w->mem_sample_ns > 0). */
+void deja__mem_start_sampling(deja_world *w) {
+    assert(w->mem_sample_ns > 0);
+    deja__schedule(w, w->now, deja__sample_ev, NULL, 0);
 }

@@ -1,5 +1,5 @@
 /*
- * sched.c -- the simulator's scheduler: the world's lifetime, the event heap
+ * sched.c -- the simulator's scheduler: the event heap
  * ordered by (virtual time, sequence), the FIFO run queue of tasks, parking
  * and waking, task spawn and exit, and the task dump.
  *
@@ -12,7 +12,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "disk.h"
 #include "internal.h"
 
 deja_world *deja__w;
@@ -65,48 +64,6 @@ static deja__event deja__pop(deja_world *w) {
     return top;
 }
 
-/* ---- the world ----------------------------------------------------------- */
-
-deja_world *deja_world_new(uint64_t seed, const deja_params *params) {
-    assert(deja__w == NULL || !"one world at a time");
-    deja_init();
-    deja_world *w = calloc(1, sizeof *w);
-    assert(w);
-    w->seed = seed;
-    w->params = deja_params_clone(params);
-    w->duration = 60 * RT_SEC;
-    w->digest = XXH3_createState();
-    assert(w->digest);
-    XXH3_64bits_reset_withSeed(w->digest, 0);
-    w->net_rng = deja_world_stream(w, "net");
-    w->net_latency = 50 * RT_MS;
-    w->restart_ns = 2 * RT_SEC;
-    deja__w = w;
-    return w;
-}
-
-uint64_t deja_world_seed(const deja_world *w) { return w->seed; }
-const deja_params *deja_world_params(const deja_world *w) { return w->params; }
-int64_t deja_world_now(const deja_world *w) { return w->now; }
-uint32_t deja_world_nodes(const deja_world *w) { return w->n_nodes; }
-uint64_t deja_world_events(const deja_world *w) { return w->events; }
-void deja_world_set_trace(deja_world *w, FILE *trace) { w->trace = trace; }
-
-void deja_world_set_duration(deja_world *w, int64_t ns) {
-    assert(ns > 0);
-    w->duration = ns;
-}
-
-deja_prng *deja_world_stream(deja_world *w, const char *name) {
-    for (int i = 0; i < w->n_streams; i++)
-        if (!strcmp(w->streams[i].name, name)) return &w->streams[i].r;
-    assert(w->n_streams < (int)(sizeof w->streams / sizeof w->streams[0]));
-    deja__stream *s = &w->streams[w->n_streams++];
-    snprintf(s->name, sizeof s->name, "%s", name);
-    deja_prng_init(&s->r, w->seed, name);
-    return &s->r;
-}
-
 typedef struct deja__callback {
     deja_event_fn fn;
     void *arg;
@@ -127,16 +84,18 @@ void deja_world_at(deja_world *w, int64_t at_ns, deja_event_fn fn, void *arg) {
     deja__schedule(w, at_ns < w->now ? w->now : at_ns, deja__run_callback, cb, 0);
 }
 
+/* Drops every pending event (each handler frees its argument) and every
+ * task of every node (stacks are released, never resumed). */
 static void deja__task_free(deja__task *t);
 
-void deja_world_free(deja_world *w) {
-    if (!w) return;
+void deja__sched_free(deja_world *w) {
     assert(w->cur == NULL);
     while (w->heap_len > 0) {
         deja__event ev = deja__pop(w);
         ev.fn(w, ev.arg, ev.u, 1);
     }
     free(w->heap);
+    w->heap = NULL;
     for (uint32_t i = 0; i < w->n_nodes; i++) {
         deja__node *n = w->nodes[i];
         while (n->tasks.next != &n->tasks) {
@@ -145,28 +104,8 @@ void deja_world_free(deja_world *w) {
             t->next->prev = t->prev;
             deja__task_free(t);
         }
-        deja__node_free_all(n);
-        deja_vfs_forget_node(n->id);
-        if (n->disk) deja_disk_free(n->disk);
-        free(n);
     }
-    if (w->data_free) w->data_free(w->data);
-    deja__timesrv_free(w->timesrv);
-    free(w->timeline);
-    free(w->oom_report);
-    XXH3_freeState(w->digest);
-    deja_params_free(w->params);
-    if (deja__w == w) deja__w = NULL;
-    free(w);
 }
-
-void deja_world_set_data(deja_world *w, void *data, void (*free_fn)(void *)) {
-    assert(!w->data);
-    w->data = data;
-    w->data_free = free_fn;
-}
-
-void *deja_world_data(const deja_world *w) { return w->data; }
 
 uint64_t deja_world_digest(const deja_world *w) { return XXH3_64bits_digest(w->digest); }
 

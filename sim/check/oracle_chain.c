@@ -176,16 +176,21 @@ static void deja__on_fact(void *arg, uint32_t node, int64_t now, const rt_fact *
     }
 }
 
+static void deja__chain_finish(void *state, deja_world *w, deja_summary *s);
+static void deja__chain_free(void *state);
+static const deja_oracle_ops deja__chain_ops = {"chain", deja__on_fact, deja__chain_finish, deja__chain_free};
+
 deja_chain_oracle *deja_chain_oracle_new(deja_world *w, int64_t liveness_window_ns) {
     deja_chain_oracle *o = calloc(1, sizeof *o);
     assert(o);
     o->window = liveness_window_ns;
     o->w = w;
-    deja_world_on_fact(w, deja__on_fact, o);
+    deja_world_add_oracle(w, &deja__chain_ops, o);
     return o;
 }
 
-void deja_chain_oracle_finish(deja_chain_oracle *o, deja_world *w, deja_summary *s) {
+static void deja__chain_finish(void *state, deja_world *w, deja_summary *s) {
+    deja_chain_oracle *o = state;
     uint32_t n = deja_world_nodes(w);
     uint64_t min_conf = UINT64_MAX;
     int stalled = 0;
@@ -218,19 +223,20 @@ void deja_chain_oracle_finish(deja_chain_oracle *o, deja_world *w, deja_summary 
                          (unsigned long long)o->first_violation_height, (long long)(o->first_violation_t / RT_MS));
     /* the root cause first: lost confirmed blocks make later confirmations differ */
     if (o->durability) {
-        deja_summary_set(s, "verdict", "durability");
+        deja_summary_fail(s, "durability");
     } else if (o->safety) {
-        deja_summary_set(s, "verdict", "safety");
+        deja_summary_fail(s, "safety");
     } else if (o->divergence) {
-        deja_summary_set(s, "verdict", "divergence");
+        deja_summary_fail(s, "divergence");
     } else if (o->integrity) {
-        deja_summary_set(s, "verdict", "integrity");
+        deja_summary_fail(s, "integrity");
     } else if (stalled) {
-        deja_summary_set(s, "verdict", "liveness");
+        deja_summary_fail(s, "liveness");
     }
 }
 
-void deja_chain_oracle_free(deja_chain_oracle *o) {
+static void deja__chain_free(void *state) {
+    deja_chain_oracle *o = state;
     if (!o) return;
     for (int i = 0; i < 64; i++) free(o->nodes[i].confirmed);
     free(o->h);

@@ -35,3 +35,9 @@ const char *deja_summary_get(const deja_summary *s, const char *key) {
 void deja_summary_print(const deja_summary *s, FILE *out) {
     for (int i = 0; i < s->n; i++) fprintf(out, "%s=%s\n", s->key[i], s->val[i]);
 }
+
+void deja_summary_fail(deja_summary *s, const char *verdict) {
+    assert(verdict && *verdict && strcmp(verdict, "ok"));
+    const char *v = deja_summary_get(s, "verdict");
+    if (!v || !strcmp(v, "ok")) deja_summary_set(s, "verdict", "%s", verdict);
+}

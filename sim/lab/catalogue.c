@@ -1,0 +1,45 @@
+/*
+ * catalogue.c -- the scenarios a binary knows, registered explicitly at
+ * start-up (deja_scenario_register), and the name of the binary that
+ * replays a run (deja_tool_name), which the printed replay commands and
+ * seed-file comments use.
+ */
+#include <assert.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "deja/deja.h"
+
+#define DEJA__MAX_SCENARIOS 128
+
+/* Configuration of the process, set once at start-up: not simulation state. */
+static const deja_scenario *deja__catalogue[DEJA__MAX_SCENARIOS + 1];
+static int deja__n_scenarios;
+static char deja__tool[256] = "deja";
+
+void deja_scenario_register(const deja_scenario *sc) {
+    assert(sc && sc->name && sc->params && sc->setup);
+    for (int i = 0; i < deja__n_scenarios; i++)
+        if (!strcmp(deja__catalogue[i]->name, sc->name)) {
+            deja__catalogue[i] = sc; /* a later registration replaces an earlier one */
+            return;
+        }
+    assert(deja__n_scenarios < DEJA__MAX_SCENARIOS);
+    deja__catalogue[deja__n_scenarios++] = sc;
+    deja__catalogue[deja__n_scenarios] = NULL;
+}
+
+const deja_scenario *const *deja_scenarios(void) { return deja__catalogue; }
+
+const deja_scenario *deja_scenario_find(const char *name) {
+    for (int i = 0; i < deja__n_scenarios; i++)
+        if (!strcmp(deja__catalogue[i]->name, name)) return deja__catalogue[i];
+    return NULL;
+}
+
+void deja_set_tool_name(const char *name) {
+    assert(name && *name);
+    snprintf(deja__tool, sizeof deja__tool, "%s", name);
+}
+
+const char *deja_tool_name(void) { return deja__tool; }
