@@ -14,6 +14,16 @@
 
 #define DEJA__GRACE (5 * RT_SEC)
 
+/* The binary replay commands name: configuration set once at start-up. */
+static char deja__tool[256] = "deja";
+
+void deja_set_tool_name(const char *name) {
+    assert(name && *name);
+    snprintf(deja__tool, sizeof deja__tool, "%s", name);
+}
+
+const char *deja_tool_name(void) { return deja__tool; }
+
 int deja_scenario_params(const deja_scenario *sc, const deja_params *overrides, deja_params **out,
                          char *err, size_t errlen) {
     deja_params *p = deja_params_new();

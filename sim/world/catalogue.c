@@ -1,8 +1,8 @@
 /*
  * catalogue.c -- the scenarios a binary knows, registered explicitly at
- * start-up (deja_scenario_register), and the name of the binary that
- * replays a run (deja_tool_name), which the printed replay commands and
- * seed-file comments use.
+ * start-up (deja_scenario_register), beside the programs (node.c): the
+ * lowest layer holds both registries, so scenarios (models/) and the
+ * tools above (sim/lab, sim/cli) reach them by calling down.
  */
 #include <assert.h>
 #include <stdio.h>
@@ -15,7 +15,6 @@
 /* Configuration of the process, set once at start-up: not simulation state. */
 static const deja_scenario *deja__catalogue[DEJA__MAX_SCENARIOS + 1];
 static int deja__n_scenarios;
-static char deja__tool[256] = "deja";
 
 void deja_scenario_register(const deja_scenario *sc) {
     assert(sc && sc->name && sc->params && sc->setup);
@@ -36,10 +35,3 @@ const deja_scenario *deja_scenario_find(const char *name) {
         if (!strcmp(deja__catalogue[i]->name, name)) return deja__catalogue[i];
     return NULL;
 }
-
-void deja_set_tool_name(const char *name) {
-    assert(name && *name);
-    snprintf(deja__tool, sizeof deja__tool, "%s", name);
-}
-
-const char *deja_tool_name(void) { return deja__tool; }
