@@ -2,6 +2,7 @@
  * clock_world.c -- nodes with skewed clocks and the network's settings,
  * built from the clock.*, sim.* and net.* parameters (see clock_world.h).
  */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,7 +34,7 @@ static int deja__clock_offsets(const char *v, int64_t *out, int *n, int nodes, c
 
 int deja_clock_nodes(deja_world *w, const deja_params *p, const char *program, char *err, size_t errlen) {
     int64_t nodes, dur, off, drift, step, every;
-    if (deja_params_i64(p, "sim.nodes", 1, 64, &nodes, err, errlen) ||
+    if (deja_params_i64(p, "sim.nodes", 1, INT32_MAX, &nodes, err, errlen) ||
         deja_params_i64(p, "sim.duration_s", 1, 10000000, &dur, err, errlen) ||
         deja_params_fixed9(p, "clock.offset_ms", 0, 1000000000, &off, err, errlen) ||
         deja_params_fixed9(p, "clock.drift_ppm", 0, 100000, &drift, err, errlen) ||
@@ -46,10 +47,17 @@ int deja_clock_nodes(deja_world *w, const deja_params *p, const char *program, c
         snprintf(err, errlen, "parameter clock.ntp=%s: expected step or slew", ntp ? ntp : "(unset)");
         return 2;
     }
-    int64_t fixed[64];
+    const char *offsets = deja_params_get(p, "clock.offsets_ms");
+    int64_t *fixed = NULL;
     int nfixed = 0;
-    if (deja__clock_offsets(deja_params_get(p, "clock.offsets_ms"), fixed, &nfixed, (int)nodes, err, errlen))
+    if (offsets && *offsets) {
+        fixed = malloc((size_t)nodes * sizeof *fixed);
+        if (!fixed) abort();
+    }
+    if (deja__clock_offsets(offsets, fixed, &nfixed, (int)nodes, err, errlen)) {
+        free(fixed);
         return 2;
+    }
     /* fixed9 values scaled to integer units */
     int64_t off_ns = off / 1000, drift_ppb = drift / 1000000, step_ns = step / 1000, every_ns = every;
     deja_world_set_duration(w, dur * RT_SEC);
@@ -61,6 +69,7 @@ int deja_clock_nodes(deja_world *w, const deja_params *p, const char *program, c
         int id = deja_node_add(w, program, o, d);
         if (id < 0) {
             snprintf(err, errlen, "program '%s' is not registered", program);
+            free(fixed);
             return 2;
         }
         deja_world_trace(w, "node %d clock offset_ns=%lld drift_ppb=%lld", id, (long long)o, (long long)d);
@@ -73,6 +82,7 @@ int deja_clock_nodes(deja_world *w, const deja_params *p, const char *program, c
                 deja_clock_step(w, (uint32_t)id, t, delta);
         }
     }
+    free(fixed);
     return 0;
 }
 

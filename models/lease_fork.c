@@ -28,13 +28,14 @@
  */
 #include <assert.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "raft_world.h"
 #include "timeout_sweep.h"
 
 static const deja_param_def deja__lease_fork_params[] = {
-    {"sim.nodes", "5", "number of Raft nodes (at most 64)"},
+    {"sim.nodes", "5", "number of Raft nodes"},
     {"raft.election_ms", "150-300", "election timeout range MIN-MAX (ms; one number N: N-2N), drawn uniformly"},
     {"raft.heartbeat_ms", "0", "leader heartbeat period (ms; 0: half of MIN)"},
     {"raft.block_ms", "50", "the leader proposes a block every this many ms (0: none)"},
@@ -62,18 +63,20 @@ static const deja_param_def deja__lease_fork_params[] = {
  * random node alone in group 1 for len ns, healed before the next, none
  * starting at or after end. */
 static void deja__lf_isolations(deja_raft_world *rw, deja_prng *r, int64_t every, int64_t len, int64_t end) {
-    assert(every > 0 && len >= 0 && rw->nodes <= 64);
-    uint8_t groups[64], heal[64];
-    memset(heal, 0, sizeof heal);
+    assert(every > 0 && len >= 0 && rw->nodes >= 1);
+    uint8_t *groups = malloc(rw->nodes), *heal = calloc(rw->nodes, 1);
+    if (!groups || !heal) abort();
     for (int64_t t = deja_prng_range(r, every / 2, every + every / 2); t < end;
          t += deja_prng_range(r, every / 2, every + every / 2)) {
-        memset(groups, 0, sizeof groups);
+        memset(groups, 0, rw->nodes);
         groups[deja_prng_below(r, rw->nodes)] = 1;
         deja_raft_partition(rw, t, groups);
         int64_t h = t + len < end ? t + len : end;
         deja_raft_partition(rw, h, heal);
         if (h > t) t = h;
     }
+    free(groups);
+    free(heal);
 }
 
 static int deja__lf_setup(deja_world *w, const deja_params *p, char *err, size_t errlen) {

@@ -21,6 +21,7 @@
  * scenario, and sees only rt.h. The verdict is `oom` when any node was
  * OOM-killed, else the usual ones (`leak` for tasks alive after shutdown).
  */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -151,7 +152,7 @@ static void deja__mem_leak_fact(void *arg, uint32_t node, int64_t now, const rt_
 /* Builds the nodes from validated parameters; 2 on a bad value. */
 static int deja__mem_leak_setup(deja_world *w, const deja_params *p, char *err, size_t errlen) {
     int64_t nodes, dur, v;
-    if (deja_params_i64(p, "sim.nodes", 1, 64, &nodes, err, errlen) ||
+    if (deja_params_i64(p, "sim.nodes", 1, INT32_MAX, &nodes, err, errlen) ||
         deja_params_i64(p, "sim.duration_s", 1, 10000000, &dur, err, errlen) ||
         deja_params_i64(p, "leak.block_ms", 1, 3600000, &v, err, errlen) ||
         deja_params_i64(p, "leak.block_kb", 1, 1 << 20, &v, err, errlen) ||

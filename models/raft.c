@@ -10,6 +10,7 @@
  * every node. Correct settings give no failing verdict on any seed.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "clock_world.h"
@@ -37,8 +38,8 @@ static void deja__raft_split(deja_prng *r, uint32_t n, uint8_t *groups) {
 
 /* Schedules partitions every `every` ns on average, each `len` long, until end. */
 static void deja__raft_partitions(deja_raft_world *rw, deja_prng *r, int64_t every, int64_t len, int64_t end) {
-    uint8_t groups[64], heal[64];
-    memset(heal, 0, sizeof heal);
+    uint8_t *groups = malloc(rw->nodes), *heal = calloc(rw->nodes, 1);
+    if (!groups || !heal) abort();
     for (int64_t t = deja_prng_range(r, every / 2, every + every / 2); t < end;
          t += deja_prng_range(r, every / 2, every + every / 2)) {
         deja__raft_split(r, rw->nodes, groups);
@@ -47,6 +48,8 @@ static void deja__raft_partitions(deja_raft_world *rw, deja_prng *r, int64_t eve
         deja_raft_partition(rw, h, heal);
         if (h > t) t = h - 1 > t ? h - 1 : t; /* the next split comes after this heal */
     }
+    free(groups);
+    free(heal);
 }
 
 static int deja__raft_setup(deja_world *w, const deja_params *p, char *err, size_t errlen) {

@@ -3,6 +3,7 @@
  * raft_world.h): nodes running "raft", their clocks, the network, the raft
  * oracle, and partition changes both the network and the oracle see.
  */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +12,7 @@
 
 static void deja__raft_world_free(void *p) {
     deja_raft_world *rw = p;
+    for (int i = 0; i < rw->nparts; i++) free(rw->parts[i].groups);
     free(rw->parts);
     free(rw);
 }
@@ -40,7 +42,7 @@ int deja_raft_parse_election(const deja_params *p, int64_t *lo_ms, int64_t *hi_m
 int deja_raft_setup(deja_world *w, const deja_params *p, int64_t liveness_window_ns, deja_raft_world **out,
                     char *err, size_t errlen) {
     int64_t nodes, lo, hi, hb, block, batch, pv, cq, lease, sync, off, drift, lat, jit, loss;
-    if (deja_params_i64(p, "sim.nodes", 1, 64, &nodes, err, errlen) ||
+    if (deja_params_i64(p, "sim.nodes", 1, INT32_MAX, &nodes, err, errlen) ||
         deja_raft_parse_election(p, &lo, &hi, err, errlen) ||
         deja_params_i64(p, "raft.heartbeat_ms", 0, 3600000, &hb, err, errlen) ||
         deja_params_i64(p, "raft.block_ms", 0, 3600000, &block, err, errlen) ||
@@ -109,7 +111,8 @@ void deja_raft_partition(deja_raft_world *rw, int64_t at_ns, const uint8_t *grou
     struct deja_raft_part *pt = &rw->parts[rw->nparts++];
     pt->rw = rw;
     pt->at_ns = at_ns;
-    memset(pt->groups, 0, sizeof pt->groups);
+    pt->groups = malloc(rw->nodes);
+    if (!pt->groups) abort();
     memcpy(pt->groups, groups, rw->nodes);
 }
 

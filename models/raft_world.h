@@ -16,7 +16,7 @@
 /* The raft.* parameters (node/raft.h) and the world's; the arguments are
  * the defaults that differ between scenarios (strings). */
 #define DEJA_RAFT_PARAMS(nodes, election, block_ms, batch, boot, prevote, cq, latency, jitter, drift)         \
-    {"sim.nodes", nodes, "number of Raft nodes (at most 64)"},                                                 \
+    {"sim.nodes", nodes, "number of Raft nodes"},                                                              \
     {"raft.election_ms", election, "election timeout range MIN-MAX (ms; one number: MIN=MAX), drawn uniformly"}, \
     {"raft.heartbeat_ms", "0", "leader heartbeat period (ms; 0: half of MIN)"},                                \
     {"raft.block_ms", block_ms, "the leader proposes a block every this many ms (0: none)"},                   \
@@ -51,7 +51,7 @@ typedef struct deja_raft_world {
     struct deja_raft_part {
         struct deja_raft_world *rw;
         int64_t at_ns;
-        uint8_t groups[64];
+        uint8_t *groups; /* one per node (rw->nodes of them) */
     } *parts;
     int nparts, capparts;
     uint32_t nodes;

@@ -12,7 +12,9 @@
  * slot_max_lag (verdict `slot`); and at the end every node has caught up
  * (`liveness`). snap.leaky=1 leaves the aborted sync's tasks blocked.
  */
+#include <assert.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "raft_world.h"
@@ -31,12 +33,14 @@ static const deja_param_def deja__snap_params[] = {
 
 /* Isolates node x from at for len ns (partition). */
 static void deja__snap_isolate(deja_raft_world *rw, uint32_t x, int64_t at, int64_t len) {
-    uint8_t g[64], heal[64];
-    memset(g, 0, sizeof g);
-    memset(heal, 0, sizeof heal);
+    uint8_t *g = calloc(rw->nodes, 1), *heal = calloc(rw->nodes, 1);
+    if (!g || !heal) abort();
+    assert(x < rw->nodes);
     g[x] = 1;
     deja_raft_partition(rw, at, g);
     deja_raft_partition(rw, at + len, heal);
+    free(g);
+    free(heal);
 }
 
 static int deja__snap_setup(deja_world *w, const deja_params *p, char *err, size_t errlen) {

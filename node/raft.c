@@ -44,11 +44,14 @@ struct raft {
     uint64_t commit;          /* highest committed (and applied) index */
     int64_t election_deadline; /* monotonic; followers and candidates */
     int64_t leader_contact;   /* monotonic time of the last message from the leader */
-    uint64_t votes;           /* bitmask of (pre)votes granted to us */
-    /* leader state, valid while role == RAFT__LEADER */
-    uint64_t next[RAFT_NODES_MAX], match[RAFT_NODES_MAX];
-    int64_t last_ack[RAFT_NODES_MAX]; /* monotonic: last reply in this term */
-    int64_t acked_echo[RAFT_NODES_MAX]; /* latest echo (our send time) acknowledged */
+    bool *voted;              /* per node: granted us its (pre)vote this round */
+    uint32_t n_votes;         /* how many voted[] are set */
+    /* leader state, valid while role == RAFT__LEADER; every per-node table
+     * has cfg.n entries (raft_open sizes them from the node count) */
+    uint64_t *next, *match;
+    int64_t *last_ack;   /* monotonic: last reply in this term */
+    int64_t *acked_echo; /* latest echo (our send time) acknowledged */
+    int64_t *echo_sort;  /* scratch of raft__update_lease */
     int64_t next_hb, next_block, next_cq, lease_until;
     int stop_rc;
     uint8_t buf[RAFT_MSG_MAX];
@@ -56,8 +59,8 @@ struct raft {
     /* state machine, snapshots, snapshot sync */
     state_t st;                  /* the state after applying `commit` */
     snap_image *snap;            /* the latest snapshot (index 0: none) */
-    bool acked[RAFT_NODES_MAX];  /* leader: the follower answered in this term (its match is known) */
-    uint64_t fallback_base[RAFT_NODES_MAX]; /* leader: base at which FALLBACK was reported */
+    bool *acked;                 /* leader: the follower answered in this term (its match is known) */
+    uint64_t *fallback_base;     /* leader: base at which FALLBACK was reported */
     snap_session *sess;          /* the snapshot sync running, or NULL */
     uint32_t sess_seq;
     int64_t sess_echo;
@@ -115,7 +118,7 @@ void raft_config_load(raft_config *cfg) {
     memset(cfg, 0, sizeof *cfg);
     cfg->self = rt_node_id();
     cfg->n = rt_node_count();
-    assert(cfg->n >= 1 && cfg->n <= RAFT_NODES_MAX && cfg->self < cfg->n);
+    assert(cfg->n >= 1 && cfg->self < cfg->n);
     const char *er = rt_param_str("raft.election_ms", RAFT_DEFAULT_ELECTION);
     int64_t lo, hi;
     if (!raft_parse_range(er, &lo, &hi) || lo < 1 || hi > RAFT_MAX_MS) {
@@ -149,10 +152,19 @@ void raft_config_load(raft_config *cfg) {
 
 static uint32_t raft__majority(const raft *r) { return r->cfg.n / 2 + 1; }
 
-static uint32_t raft__popcount(uint64_t v) {
-    uint32_t c = 0;
-    for (; v != 0; v &= v - 1) c++;
-    return c;
+/* A new (pre)vote round: only our own vote so far. */
+static void raft__votes_reset(raft *r) {
+    memset(r->voted, 0, r->cfg.n * sizeof *r->voted);
+    r->voted[r->cfg.self] = true;
+    r->n_votes = 1;
+}
+
+/* Counts node `from`'s vote once. */
+static void raft__vote_from(raft *r, uint32_t from) {
+    assert(from < r->cfg.n);
+    if (r->voted[from]) return;
+    r->voted[from] = true;
+    r->n_votes++;
 }
 
 static uint64_t raft__term(const raft *r) { return r->log.term; }
@@ -364,7 +376,7 @@ static void raft__leader_commit(raft *r) {
  * majority (ourselves included, at now) acknowledged. */
 static void raft__update_lease(raft *r, int64_t now) {
     if (r->cfg.lease_ns == 0 || r->role != RAFT__LEADER) return;
-    int64_t e[RAFT_NODES_MAX];
+    int64_t *e = r->echo_sort;
     for (uint32_t i = 0; i < r->cfg.n; i++) e[i] = i == r->cfg.self ? now : r->acked_echo[i];
     /* the majority-th largest echo: sort descending (n is small) */
     for (uint32_t i = 1; i < r->cfg.n; i++)
@@ -465,12 +477,12 @@ static void raft__start_election(raft *r, int64_t now) {
     r->role = RAFT__CANDIDATE;
     r->leader = RAFT_NONE;
     r->followed = false;
-    r->votes = (uint64_t)1 << r->cfg.self;
+    raft__votes_reset(r);
     r->n_elections++;
     uint64_t last = raft_log_last(&r->log);
     raft__fact(RT_FACT_RAFT_ELECTION, raft__term(r), 0, NULL, NULL, (int64_t)last);
     raft__reset_timer(r, now);
-    if (raft__popcount(r->votes) >= raft__majority(r)) {
+    if (r->n_votes >= raft__majority(r)) {
         raft__become_leader(r, now);
         return;
     }
@@ -487,9 +499,9 @@ static void raft__on_timeout(raft *r, int64_t now) {
         return;
     }
     r->role = RAFT__PRECANDIDATE;
-    r->votes = (uint64_t)1 << r->cfg.self;
+    raft__votes_reset(r);
     raft__reset_timer(r, now);
-    if (raft__popcount(r->votes) >= raft__majority(r)) {
+    if (r->n_votes >= raft__majority(r)) {
         raft__start_election(r, now);
         return;
     }
@@ -531,8 +543,8 @@ static void raft__on_vote(raft *r, const raft_msg *m, uint32_t from, int64_t now
 static void raft__on_vote_resp(raft *r, const raft_msg *m, uint32_t from, int64_t now) {
     if (m->prevote) {
         if (r->role == RAFT__PRECANDIDATE && m->granted && m->term == raft__term(r) + 1) {
-            r->votes |= (uint64_t)1 << from;
-            if (raft__popcount(r->votes) >= raft__majority(r)) raft__start_election(r, now);
+            raft__vote_from(r, from);
+            if (r->n_votes >= raft__majority(r)) raft__start_election(r, now);
         } else if (!m->granted && m->term > raft__term(r)) {
             raft__become_follower(r, m->term, RAFT_NONE, now, 1);
         }
@@ -543,8 +555,8 @@ static void raft__on_vote_resp(raft *r, const raft_msg *m, uint32_t from, int64_
         return;
     }
     if (r->role != RAFT__CANDIDATE || m->term != raft__term(r) || !m->granted) return;
-    r->votes |= (uint64_t)1 << from;
-    if (raft__popcount(r->votes) >= raft__majority(r)) raft__become_leader(r, now);
+    raft__vote_from(r, from);
+    if (r->n_votes >= raft__majority(r)) raft__become_leader(r, now);
 }
 
 /* True (and reported as REJECTED) when time sync is on and b's timestamp
@@ -941,16 +953,41 @@ static int raft__boot(raft *r) {
     return rc;
 }
 
+/* Frees the per-node tables (any of them may be NULL). */
+static void raft__tables_free(raft *r) {
+    void *t[] = {r->voted, r->next, r->match, r->last_ack, r->acked_echo, r->echo_sort, r->acked, r->fallback_base};
+    for (size_t i = 0; i < sizeof t / sizeof t[0]; i++)
+        if (t[i] != NULL) rt_free(t[i]);
+}
+
+/* Allocates the per-node tables, cfg.n entries each, zeroed. */
+static int raft__tables_new(raft *r) {
+    size_t n = r->cfg.n;
+    r->voted = rt_calloc(n, sizeof *r->voted);
+    r->next = rt_calloc(n, sizeof *r->next);
+    r->match = rt_calloc(n, sizeof *r->match);
+    r->last_ack = rt_calloc(n, sizeof *r->last_ack);
+    r->acked_echo = rt_calloc(n, sizeof *r->acked_echo);
+    r->echo_sort = rt_calloc(n, sizeof *r->echo_sort);
+    r->acked = rt_calloc(n, sizeof *r->acked);
+    r->fallback_base = rt_calloc(n, sizeof *r->fallback_base);
+    bool ok = r->voted && r->next && r->match && r->last_ack && r->acked_echo && r->echo_sort && r->acked &&
+              r->fallback_base;
+    return ok ? RT_OK : RT_ENOMEM;
+}
+
 int raft_open(const raft_config *cfg, raft **out) {
     assert(cfg != NULL && out != NULL);
-    assert(cfg->n >= 1 && cfg->n <= RAFT_NODES_MAX && cfg->self < cfg->n);
+    assert(cfg->n >= 1 && cfg->self < cfg->n);
     assert(cfg->election_min_ns > 0 && cfg->election_max_ns >= cfg->election_min_ns && cfg->heartbeat_ns > 0);
     *out = NULL;
     raft *r = rt_calloc(1, sizeof *r);
     if (r == NULL) return RT_ENOMEM;
     r->cfg = *cfg;
     r->snap = rt_calloc(1, sizeof *r->snap);
-    if (r->snap == NULL) {
+    if (r->snap == NULL || raft__tables_new(r) != RT_OK) {
+        raft__tables_free(r);
+        if (r->snap != NULL) rt_free(r->snap);
         rt_free(r);
         return RT_ENOMEM;
     }
@@ -966,6 +1003,7 @@ int raft_open(const raft_config *cfg, raft **out) {
     }
     int rc = raft_log_open(&r->log, cfg->sync, have_snap ? &start : NULL, have_snap ? r->snap->index : 0);
     if (rc != RT_OK) {
+        raft__tables_free(r);
         rt_free(r->snap);
         rt_free(r);
         return rc;
@@ -1012,6 +1050,7 @@ int raft_open(const raft_config *cfg, raft **out) {
 void raft_close(raft *r) {
     if (r == NULL) return;
     raft_log_close(&r->log);
+    raft__tables_free(r);
     if (r->snap != NULL) rt_free(r->snap);
     rt_free(r);
 }

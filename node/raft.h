@@ -55,10 +55,8 @@
 
 #include "deja/rt.h"
 
-#define RAFT_NODES_MAX 64
-
 typedef struct raft_config {
-    uint32_t self, n;          /* rt_node_id, rt_node_count (n <= RAFT_NODES_MAX) */
+    uint32_t self, n;          /* rt_node_id, rt_node_count (any n: tables are sized from it) */
     int64_t election_min_ns;   /* raft.election_ms MIN, > 0 */
     int64_t election_max_ns;   /* raft.election_ms MAX, >= MIN */
     int64_t heartbeat_ns;      /* raft.heartbeat_ms, > 0 */

@@ -3,7 +3,8 @@
  *
  * Per height it keeps the distinct blocks produced (forks) and the block
  * confirmed first (the reference every later confirmation, by any node,
- * must match); per node the last confirmed height and when it moved.
+ * must match); per node the last confirmed height and when it moved (a
+ * table grown to the highest node id seen: any number of nodes).
  */
 #include <assert.h>
 #include <stdlib.h>
@@ -42,8 +43,22 @@ struct deja_chain_oracle {
     int64_t window;
     uint64_t first_violation_height;
     int64_t first_violation_t;
-    deja__onode nodes[64];
+    deja__onode *nodes; /* n_nodes of them */
+    uint32_t n_nodes;
 };
+
+/* The state of node `node`, the table grown (zeroed) to hold it. */
+static deja__onode *deja__node(deja_chain_oracle *o, uint32_t node) {
+    if (node >= o->n_nodes) {
+        uint32_t cap = o->n_nodes ? o->n_nodes : 16;
+        while (cap <= node) cap *= 2;
+        o->nodes = realloc(o->nodes, (size_t)cap * sizeof *o->nodes);
+        assert(o->nodes);
+        memset(o->nodes + o->n_nodes, 0, (size_t)(cap - o->n_nodes) * sizeof *o->nodes);
+        o->n_nodes = cap;
+    }
+    return &o->nodes[node];
+}
 
 static deja__height *deja__at(deja_chain_oracle *o, uint64_t height) {
     if (height >= o->cap) {
@@ -65,7 +80,7 @@ static void deja__violation(deja_chain_oracle *o, uint64_t height, int64_t now) 
 }
 
 static void deja__on_confirm(deja_chain_oracle *o, uint32_t node, int64_t now, const rt_fact *f) {
-    deja__onode *n = &o->nodes[node];
+    deja__onode *n = deja__node(o, node);
     if (f->height >= n->confirmed_cap) {
         uint64_t cap = n->confirmed_cap ? n->confirmed_cap : 256;
         while (cap <= f->height) cap *= 2;
@@ -97,7 +112,7 @@ static void deja__on_confirm(deja_chain_oracle *o, uint32_t node, int64_t now, c
 /* A restarted node found height..hash durable: it must cover everything it
  * had confirmed before the crash, and agree with what it confirmed. */
 static void deja__on_recovered(deja_chain_oracle *o, uint32_t node, const rt_fact *f) {
-    deja__onode *n = &o->nodes[node];
+    deja__onode *n = deja__node(o, node);
     static const uint8_t zero[16];
     o->recoveries++;
     if (!n->awaiting_recovery) return; /* a first start */
@@ -124,7 +139,7 @@ static void deja__on_recovered(deja_chain_oracle *o, uint32_t node, const rt_fac
 
 static void deja__on_fact(void *arg, uint32_t node, int64_t now, const rt_fact *f) {
     deja_chain_oracle *o = arg;
-    assert(node < 64);
+    assert(node < deja_world_nodes(o->w));
     switch ((int)f->kind) {
     case RT_FACT_PRODUCED: {
         deja__height *h = deja__at(o, f->height);
@@ -156,7 +171,7 @@ static void deja__on_fact(void *arg, uint32_t node, int64_t now, const rt_fact *
         break;
     case RT_FACT_INTEGRITY:
         if (f->value == 0) break;
-        o->nodes[node].damage_detected = 1;
+        deja__node(o, node)->damage_detected = 1;
         if (deja_node_media_faults(o->w, node) > 0)
             o->integrity_media++; /* the medium lost data: detected, as it must be */
         else
@@ -166,11 +181,13 @@ static void deja__on_fact(void *arg, uint32_t node, int64_t now, const rt_fact *
         o->corruption++;
         break;
     case DEJA_FACT_CRASH:
-    case DEJA_FACT_OOM:
-        o->nodes[node].pre_crash_height = o->nodes[node].confirmed_height;
-        o->nodes[node].damage_detected = 0;
-        o->nodes[node].awaiting_recovery = 1;
+    case DEJA_FACT_OOM: {
+        deja__onode *n = deja__node(o, node);
+        n->pre_crash_height = n->confirmed_height;
+        n->damage_detected = 0;
+        n->awaiting_recovery = 1;
         break;
+    }
     default:
         break;
     }
@@ -196,8 +213,9 @@ static void deja__chain_finish(void *state, deja_world *w, deja_summary *s) {
     int stalled = 0;
     int64_t end = deja_world_now(w);
     for (uint32_t i = 0; i < n; i++) {
-        if (o->nodes[i].confirmed_height < min_conf) min_conf = o->nodes[i].confirmed_height;
-        if (o->nodes[i].confirmed_height == 0 || o->nodes[i].last_confirm_t < end - o->window) stalled++;
+        const deja__onode *x = deja__node(o, i); /* nodes that never reported are zero */
+        if (x->confirmed_height < min_conf) min_conf = x->confirmed_height;
+        if (x->confirmed_height == 0 || x->last_confirm_t < end - o->window) stalled++;
     }
     if (n == 0) min_conf = 0;
     deja_summary_set(s, "forks", "%llu", (unsigned long long)o->forks);
@@ -238,7 +256,8 @@ static void deja__chain_finish(void *state, deja_world *w, deja_summary *s) {
 static void deja__chain_free(void *state) {
     deja_chain_oracle *o = state;
     if (!o) return;
-    for (int i = 0; i < 64; i++) free(o->nodes[i].confirmed);
+    for (uint32_t i = 0; i < o->n_nodes; i++) free(o->nodes[i].confirmed);
+    free(o->nodes);
     free(o->h);
     free(o);
 }

@@ -15,7 +15,6 @@
 
 #include "deja/oracle.h"
 
-#define DEJA__RAFT_NODES 64
 #define DEJA__NONE UINT32_MAX
 
 typedef struct deja__rnode {
@@ -37,8 +36,11 @@ typedef struct deja__rindex {
 struct deja_raft_oracle {
     int64_t window;
     uint32_t n;
-    deja__rnode nodes[DEJA__RAFT_NODES];
-    uint8_t groups[DEJA__RAFT_NODES];
+    /* per node, n of each (the world's node count when the oracle was made) */
+    deja__rnode *nodes;
+    uint8_t *groups;
+    bool *aware;         /* the node knows cur_leader */
+    int *live_base;
     uint32_t *term_leader; /* per term, DEJA__NONE when none */
     uint64_t term_cap;
     deja__rindex *idx;
@@ -46,7 +48,7 @@ struct deja_raft_oracle {
     /* the newest leader and what the cluster knows of it */
     uint64_t cur_term;
     uint32_t cur_leader;
-    uint64_t aware;  /* bitmask: nodes that know cur_leader */
+    uint32_t n_aware; /* nodes with aware[] set */
     bool established, ever_established;
     int64_t est_t;
     int64_t down_since;   /* a loss not yet followed by a new leader, or -1 */
@@ -63,14 +65,25 @@ struct deja_raft_oracle {
     /* state, snapshots, compaction */
     deja_world *w;
     uint64_t slot_max_lag;
-    int live_base[DEJA__RAFT_NODES];
     uint64_t state_root_bad, installs, fallbacks, slot_bad, syncs, syncs_ok, syncs_failed, sync_leaks;
 };
 
-static uint32_t deja__pop(uint64_t v) {
-    uint32_t c = 0;
-    for (; v; v &= v - 1) c++;
-    return c;
+/* Marks whether node i knows cur_leader, keeping the count. */
+static void deja__set_aware(deja_raft_oracle *o, uint32_t i, bool on) {
+    assert(i < o->n);
+    if (o->aware[i] == on) return;
+    o->aware[i] = on;
+    if (on)
+        o->n_aware++;
+    else
+        o->n_aware--;
+}
+
+/* Only `leader` knows the newest leader (a new term started). */
+static void deja__reset_aware(deja_raft_oracle *o, uint32_t leader) {
+    memset(o->aware, 0, o->n * sizeof *o->aware);
+    o->n_aware = 0;
+    deja__set_aware(o, leader, true);
 }
 
 /* The leader slot of term t (grown as needed). */
@@ -106,7 +119,7 @@ static bool deja__alive(const deja_raft_oracle *o, uint32_t node, int64_t now) {
  * open, ends here. */
 static void deja__check_established(deja_raft_oracle *o, int64_t now) {
     if (o->established || o->cur_leader == DEJA__NONE || o->nodes[o->cur_leader].down) return;
-    if (deja__pop(o->aware) < o->n / 2 + 1) return;
+    if (o->n_aware < o->n / 2 + 1) return;
     o->established = true;
     o->est_t = now;
     if (o->first_leader_t < 0) o->first_leader_t = now;
@@ -165,7 +178,7 @@ static void deja__on_commit(deja_raft_oracle *o, uint32_t node, int64_t now, con
 
 static void deja__raft_fact(void *arg, uint32_t node, int64_t now, const rt_fact *f) {
     deja_raft_oracle *o = arg;
-    assert(node < DEJA__RAFT_NODES);
+    assert(node < o->n);
     deja__rnode *n = &o->nodes[node];
     switch ((int)f->kind) {
     case RT_FACT_RAFT_ELECTION:
@@ -189,7 +202,7 @@ static void deja__raft_fact(void *arg, uint32_t node, int64_t now, const rt_fact
                     o->pending_elect = now; /* replaced without a loss we saw */
                 o->cur_term = f->height;
                 o->cur_leader = node;
-                o->aware = (uint64_t)1 << node;
+                deja__reset_aware(o, node);
                 o->established = false;
                 deja__check_established(o, now);
             }
@@ -198,7 +211,7 @@ static void deja__raft_fact(void *arg, uint32_t node, int64_t now, const rt_fact
     }
     case RT_FACT_RAFT_FOLLOW:
         if (f->height == o->cur_term && (uint32_t)f->value == o->cur_leader) {
-            o->aware |= (uint64_t)1 << node;
+            deja__set_aware(o, node, true);
             deja__check_established(o, now);
         }
         break;
@@ -231,7 +244,7 @@ static void deja__raft_fact(void *arg, uint32_t node, int64_t now, const rt_fact
         /* value: the leader's log base. The follower, whose commit index was within
          * slot_max_lag of the leader's last index, needs entries below that base:
          * compaction deleted what it still needed */
-        if (f->height < DEJA__RAFT_NODES && o->nodes[f->height].commit_max < (uint64_t)f->value &&
+        if (f->height < o->n && o->nodes[f->height].commit_max < (uint64_t)f->value &&
             o->nodes[f->height].commit_max + o->slot_max_lag >= f->slot)
             o->slot_bad++;
         break;
@@ -252,7 +265,7 @@ static void deja__raft_fact(void *arg, uint32_t node, int64_t now, const rt_fact
         n->awaiting_recovery = true;
         n->commit = 0;
         if (node == o->cur_leader) deja__leader_lost(o, now);
-        o->aware &= ~((uint64_t)1 << node);
+        deja__set_aware(o, node, false);
         break;
     case DEJA_FACT_RESTART:
         n->down = false;
@@ -274,7 +287,11 @@ deja_raft_oracle *deja_raft_oracle_new(deja_world *w, int64_t liveness_window_ns
     assert(o);
     o->window = liveness_window_ns;
     o->n = deja_world_nodes(w);
-    assert(o->n <= DEJA__RAFT_NODES);
+    o->nodes = calloc(o->n ? o->n : 1, sizeof *o->nodes);
+    o->groups = calloc(o->n ? o->n : 1, sizeof *o->groups);
+    o->aware = calloc(o->n ? o->n : 1, sizeof *o->aware);
+    o->live_base = calloc(o->n ? o->n : 1, sizeof *o->live_base);
+    assert(o->nodes && o->groups && o->aware && o->live_base);
     o->cur_leader = DEJA__NONE;
     o->down_since = -1;
     o->pending_elect = -1;
@@ -369,5 +386,9 @@ static void deja__raft_free(void *state) {
     if (!o) return;
     free(o->term_leader);
     free(o->idx);
+    free(o->nodes);
+    free(o->groups);
+    free(o->aware);
+    free(o->live_base);
     free(o);
 }

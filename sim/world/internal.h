@@ -21,7 +21,6 @@
 #include "deja/world.h"
 #include "fiber.h"
 
-#define DEJA__MAX_NODES 64
 #define DEJA__MAX_LISTENERS 8
 #define DEJA__INBOX_CAP 4096
 
@@ -138,8 +137,8 @@ struct deja_world {
     deja__task *cur; /* running task, NULL in the scheduler */
     deja_fiber sched_fiber;
     /* nodes */
-    deja__node *nodes[DEJA__MAX_NODES];
-    uint32_t n_nodes;
+    deja__node **nodes; /* n_nodes of them, grown by doubling (no fixed limit) */
+    uint32_t n_nodes, cap_nodes;
     /* models */
     int64_t net_latency, net_jitter;
     uint32_t net_loss_ppm;

@@ -91,8 +91,10 @@ void deja_net_config(deja_world *w, int64_t latency_ns, int64_t jitter_ns, uint3
     w->net_loss_ppm = loss_ppm;
 }
 
+/* A scheduled partition change: one group per node of the world. */
 typedef struct deja__partition {
-    uint8_t groups[DEJA__MAX_NODES];
+    uint32_t n;
+    uint8_t groups[];
 } deja__partition;
 
 static void deja__partition_ev(deja_world *w, void *arg, uint64_t u, int drop) {
@@ -101,8 +103,9 @@ static void deja__partition_ev(deja_world *w, void *arg, uint64_t u, int drop) {
     if (!drop) {
         uint64_t sig = 0;
         for (uint32_t i = 0; i < w->n_nodes; i++) {
-            w->nodes[i]->group = p->groups[i];
-            sig = sig * 31 + p->groups[i];
+            uint8_t g = i < p->n ? p->groups[i] : 0; /* nodes added since: group 0 */
+            w->nodes[i]->group = g;
+            sig = sig * 31 + g;
         }
         deja__trace(w, DEJA__TK_NOTE, -1, 0, sig, "partition");
     }
@@ -110,8 +113,9 @@ static void deja__partition_ev(deja_world *w, void *arg, uint64_t u, int drop) {
 }
 
 void deja_net_partition(deja_world *w, int64_t at_ns, const uint8_t *groups) {
-    deja__partition *p = calloc(1, sizeof *p);
+    deja__partition *p = calloc(1, sizeof *p + w->n_nodes);
     assert(p);
+    p->n = w->n_nodes;
     memcpy(p->groups, groups, w->n_nodes);
     deja__schedule(w, at_ns < w->now ? w->now : at_ns, deja__partition_ev, p, 0);
 }

@@ -39,8 +39,15 @@ static rt_main_fn deja__program_find(const char *name) {
 
 int deja_node_add(deja_world *w, const char *program, int64_t offset_ns, int64_t drift_ppb) {
     rt_main_fn fn = deja__program_find(program);
-    if (!fn || w->n_nodes >= DEJA__MAX_NODES) return -1;
+    if (!fn || w->n_nodes >= INT32_MAX) return -1; /* ids are ints */
     assert(drift_ppb > -1000000000 && drift_ppb < 1000000000);
+    if (w->n_nodes == w->cap_nodes) {
+        uint32_t cap = w->cap_nodes ? 2 * w->cap_nodes : 16;
+        deja__node **grown = realloc(w->nodes, (size_t)cap * sizeof *grown);
+        assert(grown);
+        w->nodes = grown;
+        w->cap_nodes = cap;
+    }
     deja__node *n = calloc(1, sizeof *n);
     assert(n);
     n->id = w->n_nodes;

@@ -43,6 +43,7 @@ void deja_world_free(deja_world *w) {
         if (n->disk) deja_disk_free(n->disk);
         free(n);
     }
+    free(w->nodes);
     for (int i = 0; i < w->n_oracles; i++)
         if (w->oracles[i].ops->free) w->oracles[i].ops->free(w->oracles[i].state);
     if (w->data_free) w->data_free(w->data);

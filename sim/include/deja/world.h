@@ -69,7 +69,8 @@ void *deja_world_data(const deja_world *w);
 /* Adds a node running the registered program `program`, with a clock whose
  * wall time starts offset_ns off true time and whose rate is off by
  * drift_ppb parts per billion. Returns the node id, or -1 when the program
- * is unknown. */
+ * is unknown. A world holds any number of nodes (ids 0, 1, ...): every
+ * table of the simulator is sized from the count. */
 int deja_node_add(deja_world *w, const char *program, int64_t offset_ns, int64_t drift_ppb);
 /* Schedules an NTP step of the node's wall clock by delta_ns at at_ns. */
 void deja_clock_step(deja_world *w, uint32_t node, int64_t at_ns, int64_t delta_ns);
@@ -157,8 +158,8 @@ int deja_world_apply_common(deja_world *w, const deja_params *p, char *err, size
 /* Every link: one-way latency uniform in [latency - jitter, latency + jitter]
  * (at least 0), each message lost with probability loss_ppm / 1e6. */
 void deja_net_config(deja_world *w, int64_t latency_ns, int64_t jitter_ns, uint32_t loss_ppm);
-/* At at_ns, puts node i in group groups[i] (groups has one entry per node);
- * messages cross between groups only if equal. All zero heals. */
+/* At at_ns, puts node i in group groups[i] (groups has one entry per node,
+ * copied now); messages cross between groups only if equal. All zero heals. */
 void deja_net_partition(deja_world *w, int64_t at_ns, const uint8_t *groups);
 
 /* ---- facts and oracles ------------------------------------------------- */
