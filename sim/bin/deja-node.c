@@ -3,7 +3,7 @@
  * programs registered as a team registers its own, then deja_node_main.
  */
 #include "deja/daemon.h"
-#include "node.h"
+#include "deja/node.h"
 
 int main(int argc, char **argv) {
     node_programs_register();

@@ -4,7 +4,7 @@
  */
 #include "deja/cli.h"
 #include "deja/models.h"
-#include "node.h"
+#include "deja/node.h"
 
 int main(int argc, char **argv) {
     node_programs_register();

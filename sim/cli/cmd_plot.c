@@ -11,7 +11,10 @@
  * them as gnuplot data (one block per series value, blocks separated by two
  * blank lines) and runs
  *   gnuplot -e "datafile='DATA'; outfile='OUT'" plots/KIND.gp
- * The scripts are found in $DEJA_PLOTS_DIR, else DEJA_SOURCE_DIR/plots.
+ * The scripts are found in $DEJA_PLOTS_DIR, else in ../share/deja/plots
+ * from the running binary (an installed deja), else in the install prefix
+ * the library was configured for, else in the source tree it was built
+ * from (plot__scripts_dir).
  * Adding a plot kind = adding a row and a script.
  *
  * A kind marked `timeline` reads instead the CSV that `deja run --timeline`
@@ -37,6 +40,12 @@
 
 #ifndef DEJA_SOURCE_DIR
 #define DEJA_SOURCE_DIR "."
+#endif
+#ifndef DEJA_PLOTS_INSTALL_DIR
+#define DEJA_PLOTS_INSTALL_DIR "/usr/local/share/deja/plots"
+#endif
+#ifndef DEJA_PLOTS_RELATIVE_DIR
+#define DEJA_PLOTS_RELATIVE_DIR "../share/deja/plots"
 #endif
 
 typedef struct plot__kind {
@@ -123,10 +132,42 @@ static void plot__help(FILE *out) {
             "  --timeline FILE.csv  (memory) the timeline of one run: 'deja run\n"
             "                 SCENARIO --seed N --timeline FILE.csv'\n\n"
             "The gnuplot scripts are read from $DEJA_PLOTS_DIR, else from\n"
-            "%s/plots.\n\n"
+            "%s beside the running binary (an installed\n"
+            "deja), else from %s, else from %s/plots.\n\n"
             "exit status: 0 written; 2 bad input (unknown kind, missing database or\n"
             "timeline, no rows to plot, gnuplot missing or failing).\n",
-            DEJA_SOURCE_DIR);
+            DEJA_PLOTS_RELATIVE_DIR, DEJA_PLOTS_INSTALL_DIR, DEJA_SOURCE_DIR);
+}
+
+/* True when path is a directory. */
+static int plot__is_dir(const char *path) {
+    struct stat sb;
+    return stat(path, &sb) == 0 && S_ISDIR(sb.st_mode);
+}
+
+/* Where the gnuplot scripts are: $DEJA_PLOTS_DIR; else DEJA_PLOTS_RELATIVE_DIR
+ * from the directory of the running binary (/proc/self/exe), as installed;
+ * else the configured install directory; else the source tree's plots/. */
+static void plot__scripts_dir(char *buf, size_t len) {
+    const char *env = getenv("DEJA_PLOTS_DIR");
+    if (env && *env) {
+        snprintf(buf, len, "%s", env);
+        return;
+    }
+    char self[4096];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+    if (n > 0) {
+        self[n] = 0;
+        char *slash = strrchr(self, '/');
+        if (slash) {
+            *slash = 0;
+            int w = snprintf(buf, len, "%s/%s", self, DEJA_PLOTS_RELATIVE_DIR);
+            if (w > 0 && (size_t)w < len && plot__is_dir(buf)) return;
+        }
+    }
+    snprintf(buf, len, "%s", DEJA_PLOTS_INSTALL_DIR);
+    if (plot__is_dir(buf)) return;
+    snprintf(buf, len, "%s/plots", DEJA_SOURCE_DIR);
 }
 
 /* Appends the SQL-quoted identifier id to buf. */
@@ -1078,9 +1119,10 @@ int deja_cmd_plot(int argc, char **argv) {
 
     char script[4096];
     if (out) {
-        const char *dir = getenv("DEJA_PLOTS_DIR");
-        snprintf(script, sizeof script, "%s/%s", dir && *dir ? dir : DEJA_SOURCE_DIR "/plots", k->script);
-        if (access(script, R_OK) != 0) {
+        char dir[4096];
+        plot__scripts_dir(dir, sizeof dir);
+        int w = snprintf(script, sizeof script, "%s/%s", dir, k->script);
+        if (w < 0 || (size_t)w >= sizeof script || access(script, R_OK) != 0) {
             fprintf(stderr, "deja plot: gnuplot script %s: %s (set DEJA_PLOTS_DIR to the plots/ directory)\n",
                     script, strerror(errno));
             return 2;

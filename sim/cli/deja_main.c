@@ -11,6 +11,7 @@
 #include "cli.h"
 #include "deja/deja.h"
 #include "deja/cli.h"
+#include "deja/version.h"
 
 typedef struct deja__cmd {
     const char *name;
@@ -31,7 +32,8 @@ static const deja__cmd deja__cmds[] = {
 static void deja__help(FILE *out) {
     fprintf(out,
             "deja -- deterministic simulation for blockchain node code\n\n"
-            "usage: deja COMMAND [ARGS]   (deja COMMAND --help for details)\n\ncommands:\n");
+            "usage: deja COMMAND [ARGS]   (deja COMMAND --help for details)\n"
+            "       deja --version\n\ncommands:\n");
     for (size_t i = 0; i < sizeof deja__cmds / sizeof deja__cmds[0]; i++)
         fprintf(out, "  %-10s %s\n", deja__cmds[i].name, deja__cmds[i].summary);
     fprintf(out, "\nexit status: 0 ok, 1 an oracle failed, 2 bad input\n");
@@ -56,6 +58,10 @@ int deja_main(int argc, char **argv) {
     }
     if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
         deja__help(stdout);
+        return 0;
+    }
+    if (!strcmp(argv[1], "--version")) {
+        deja_version_print(deja_tool_name(), stdout);
         return 0;
     }
     for (size_t i = 0; i < sizeof deja__cmds / sizeof deja__cmds[0]; i++)

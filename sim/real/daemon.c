@@ -30,12 +30,14 @@
 
 #include "deja/rt.h"
 #include "deja/daemon.h"
+#include "deja/version.h"
 #include "real.h"
 
 static const char deja__usage[] =
     "usage: deja-node --id I --peers ADDR,ADDR,... --data DIR [--listen ADDR]\n"
     "                 [--set key=value]... [--program NAME] [--inspect-s N] [--grace-ms N]\n"
     "                 [--start-file PATH]\n"
+    "       deja-node --version\n"
     "  --id I          this node's id: its index in --peers\n"
     "  --peers LIST    every node's UDP address (host:port), in id order, own included\n"
     "  --listen ADDR   address to bind (default: the --peers entry of --id)\n"
@@ -92,6 +94,10 @@ int deja_node_main(int argc, char **argv) {
         const char *a = argv[i];
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
             fputs(deja__usage, stdout);
+            return 0;
+        }
+        if (!strcmp(a, "--version")) {
+            deja_version_print(argc > 0 && argv[0] && *argv[0] ? argv[0] : "deja-node", stdout);
             return 0;
         }
         if (strncmp(a, "--", 2) != 0) return deja__fail("unexpected argument '%s' (see --help)", a);
