@@ -1,17 +1,23 @@
 /*
- * cmd_bench.c -- `deja bench`: how fast the simulator is, in three numbers:
- *   switches_per_s  task switches per wall second (two tasks of one node
+ * cmd_bench.c -- `deja bench`: how fast the simulator is:
+ *   switches_per_s  task switches per second (two tasks of one node
  *                   rt_yield to each other; each yield goes task ->
  *                   scheduler -> the other task);
  *   events_per_s    simulator events (task resumptions and timed events, as
- *                   deja_world_events counts them) per wall second, while 64
+ *                   deja_world_events counts them) per second, while 64
  *                   task pairs pass tokens through unbuffered channels;
- *   speedup         simulated seconds per wall second of the default
- *                   drift-fork run (deja_run with no overrides).
+ *   ring_ns_per_msg_N, yield_ns_N  the cost of a message in a ring of N
+ *                   tasks that all share each deadline, and of a yield
+ *                   among N tasks, for N from 100 to 1,000,000;
+ *   bytes_per_task, spawn_s  memory and spawn time of 1,000,000 tasks;
+ *   speedup*        simulated seconds per second of the default drift-fork,
+ *                   raft and storage-faults runs (deja_run, no overrides).
  * Each is the median of 5 repetitions (3 with --quick), with min and max.
  * The bench programs are registered here, before any world is built; they
- * read their sizes from the world's parameters like any node program. Wall
- * time comes from CLOCK_MONOTONIC: the CLI is not node code.
+ * read their sizes from the world's parameters like any node program. Time
+ * is the CPU time of the simulating thread (CLOCK_THREAD_CPUTIME_ID: equal
+ * to wall time on an idle machine, not inflated by other load); the CLI is
+ * not node code.
  */
 #include <assert.h>
 #include <inttypes.h>
@@ -109,11 +115,93 @@ static void bench__pingpong_main(rt_ctx *ctx) {
     rt_free(pairs);
 }
 
+/* bench-ring: bench.tasks tasks in a ring, each with a capacity-1 inbox that
+ * starts with one token. Every round each task receives from its inbox,
+ * sends to its neighbour's and sleeps 1 ms of virtual time, so all the tasks
+ * share each deadline. bench.rounds rounds. */
+typedef struct bench__ring {
+    rt_chan **ch;
+    int64_t n, rounds;
+    rt_wg *wg;
+} bench__ring;
+
+typedef struct bench__member {
+    bench__ring *ring;
+    int64_t i;
+} bench__member;
+
+static void bench__ring_task(void *arg) {
+    bench__member *m = arg;
+    bench__ring *r = m->ring;
+    rt_chan *in = r->ch[m->i], *out = r->ch[(m->i + 1) % r->n];
+    int64_t tok;
+    for (int64_t k = 0; k < r->rounds; k++) {
+        if (rt_chan_recv(in, &tok, RT_FOREVER) != RT_OK) break;
+        if (rt_chan_send(out, &tok, RT_FOREVER) != RT_OK) break;
+        rt_sleep_ns(RT_MS);
+    }
+    rt_wg_done(r->wg);
+}
+
+/* bench-yield: bench.tasks tasks each sleep 1 ms (so that all are spawned
+ * before any yields), then rt_yield bench.rounds times. */
+static void bench__yield_many(void *arg) {
+    bench__ring *r = arg;
+    rt_sleep_ns(RT_MS);
+    for (int64_t k = 0; k < r->rounds; k++) rt_yield();
+    rt_wg_done(r->wg);
+}
+
+/* Both many-task programs: bench.kind = ring or yield. */
+static void bench__many_main(rt_ctx *ctx) {
+    (void)ctx;
+    bench__ring r = {NULL, rt_param_i64("bench.tasks", 100), rt_param_i64("bench.rounds", 10), rt_wg_new()};
+    int ring = !strcmp(rt_param_str("bench.kind", "ring"), "ring");
+    if (r.n < 2) r.n = 2;
+    bench__member *m = NULL;
+    if (ring) {
+        r.ch = rt_calloc((size_t)r.n, sizeof *r.ch);
+        m = rt_calloc((size_t)r.n, sizeof *m);
+        assert(r.ch && m);
+        for (int64_t i = 0; i < r.n; i++) {
+            int64_t tok = i;
+            r.ch[i] = rt_chan_new("ring", sizeof tok, 1);
+            assert(r.ch[i]);
+            rt_chan_send(r.ch[i], &tok, 0);
+        }
+    }
+    rt_wg_add(r.wg, (int)r.n);
+    for (int64_t i = 0; i < r.n; i++) {
+        int rc;
+        if (ring) {
+            m[i] = (bench__member){&r, i};
+            rc = rt_spawn("ring", bench__ring_task, &m[i]);
+        } else {
+            rc = rt_spawn("yielder", bench__yield_many, &r);
+        }
+        if (rc != RT_OK) {
+            rt_log(RT_LOG_ERROR, "bench: spawn %lld of %lld failed", (long long)i, (long long)r.n);
+            rt_wg_add(r.wg, (int)(i - r.n));
+            break;
+        }
+    }
+    rt_wg_wait(r.wg, RT_FOREVER);
+    rt_wg_free(r.wg);
+    if (ring) {
+        for (int64_t i = 0; i < r.n; i++) rt_chan_free(r.ch[i]);
+        rt_free(r.ch);
+        rt_free(m);
+    }
+}
+
 /* ---- measuring --------------------------------------------------------- */
 
+/* Seconds of CPU time of this thread (the whole simulation runs on it): on
+ * an idle machine the same as wall time, and unlike wall time not inflated
+ * when other work shares the cores. */
 static double bench__now(void) {
     struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
@@ -149,42 +237,215 @@ static double bench__world(const char *program, const deja_params *p, uint64_t *
     return dt > 1e-9 ? dt : 1e-9;
 }
 
+/* Resident bytes of this process, page tables included (Linux /proc; 0
+ * where it cannot be read). */
+static double bench__resident(void) {
+    double bytes = 0;
+    FILE *f = fopen("/proc/self/status", "r");
+    if (!f) return 0;
+    char line[256];
+    long long kb;
+    while (fgets(line, sizeof line, f))
+        if (sscanf(line, "VmRSS: %lld kB", &kb) == 1 || sscanf(line, "VmPTE: %lld kB", &kb) == 1)
+            bytes += (double)kb * 1024;
+    fclose(f);
+    return bytes;
+}
+
+/* What one many-task run measured. */
+typedef struct bench__many_res {
+    double ns_per_op;      /* wall ns per message (ring) or per yield (yield), after spawning */
+    double spawn_s;        /* wall seconds from the start until every task is parked */
+    double bytes_per_task; /* resident growth by then, per task */
+    int ok;                /* every task was spawned */
+} bench__many_res;
+
+typedef struct bench__stamp {
+    double wall, resident;
+    int live;
+} bench__stamp;
+
+static void bench__stamp_now(deja_world *w, void *arg) {
+    bench__stamp *st = arg;
+    st->wall = bench__now();
+    st->resident = bench__resident();
+    st->live = deja_world_live_tasks(w, -1);
+}
+
+/* Runs bench-many with n tasks of kind ("ring" or "yield") for rounds
+ * rounds. At 0.5 ms of virtual time every task has been spawned and is
+ * asleep (ring: after its first round): the time and resident size there
+ * give the spawn cost, the rest of the run the cost per operation. */
+static bench__many_res bench__many(const char *kind, int64_t n, int64_t rounds) {
+    char num[32];
+    deja_params *p = deja_params_new();
+    deja_params_set(p, "bench.kind", kind);
+    snprintf(num, sizeof num, "%" PRId64, n);
+    deja_params_set(p, "bench.tasks", num);
+    snprintf(num, sizeof num, "%" PRId64, rounds);
+    deja_params_set(p, "bench.rounds", num);
+    double rss0 = bench__resident();
+    deja_world *w = deja_world_new(1, p);
+    bench__stamp st = {0, 0, 0};
+    deja_world_at(w, RT_MS / 2, bench__stamp_now, &st);
+    int id = deja_node_add(w, "bench-many", 0, 0);
+    assert(id == 0);
+    (void)id;
+    deja_world_set_duration(w, 3600 * RT_SEC);
+    double t0 = bench__now();
+    deja_world_run(w);
+    double t1 = bench__now();
+    bench__many_res res = {0, st.wall - t0, (st.resident - rss0) / (double)n, 1};
+    int ring = !strcmp(kind, "ring");
+    double ops = (double)n * (double)(ring ? rounds - 1 : rounds);
+    res.ns_per_op = (t1 - st.wall) * 1e9 / (ops > 0 ? ops : 1);
+    res.ok = st.live > n; /* the n tasks and main */
+    deja_world_shutdown(w, RT_SEC);
+    deja_world_free(w);
+    deja_params_free(p);
+    return res;
+}
+
+/* Rounds so that a run does about `ops` operations, at least 3. */
+static int64_t bench__rounds(int64_t ops, int64_t n) {
+    int64_t r = ops / n;
+    return r < 3 ? 3 : r;
+}
+
 static void bench__help(FILE *out) {
     fprintf(out,
-            "usage: deja bench [--quick]\n\n"
+            "usage: deja bench [--quick] [--tasks N | --ring N]\n\n"
             "Measures the simulator and prints, one key=value a line:\n"
-            "  switches_per_s  task switches per wall second (2 tasks of one node\n"
-            "                  rt_yield to each other)\n"
-            "  events_per_s    simulator events per wall second (64 task pairs pass\n"
-            "                  tokens through unbuffered channels)\n"
-            "  speedup         simulated seconds per wall second of the default\n"
-            "                  drift-fork run\n"
+            "  switches_per_s     task switches per wall second (2 tasks of one node\n"
+            "                     rt_yield to each other)\n"
+            "  events_per_s       simulator events per wall second (64 task pairs pass\n"
+            "                     tokens through unbuffered channels)\n"
+            "  ring_ns_per_msg_N  wall ns per message in a ring of N tasks (each\n"
+            "                     receives from a capacity-1 channel, sends on, sleeps\n"
+            "                     1 ms), N = 100, 1000, 10000, 100000, 1000000\n"
+            "  yield_ns_N         wall ns per rt_yield with N tasks yielding\n"
+            "  bytes_per_task     resident growth (page tables included) per parked\n"
+            "                     task, with 1,000,000 tasks; spawn_s the time to\n"
+            "                     spawn them\n"
+            "  speedup_SCENARIO   simulated seconds per wall second of the default\n"
+            "                     drift-fork, raft and storage-faults runs (speedup is\n"
+            "                     drift-fork's)\n"
             "each as the median of 5 repetitions (3 with --quick, which also uses\n"
-            "smaller workloads), with _min and _max, and a *_context line saying what\n"
-            "was measured.\n\n"
-            "exit status: 0; 1 when the drift-fork run fails its oracles; 2 bad input.\n");
+            "smaller workloads and stops the task counts at 10000), with _min and\n"
+            "_max, and a *_context line saying what was measured.\n\n"
+            "  --tasks N  task-scale mode only: spawn N parked tasks once and print\n"
+            "             tasks, spawn_s, resident_bytes and bytes_per_task\n"
+            "  --ring N   only ring_ns_per_msg_N\n\n"
+            "exit status: 0; 1 when a scenario run fails its oracles or tasks cannot\n"
+            "be spawned; 2 bad input.\n");
+}
+
+/* Prints key=median, key_min, key_max of reps samples. */
+static void bench__print(const char *key, double *v, int reps, const char *fmt) {
+    double med, lo, hi;
+    bench__stats(v, reps, &med, &lo, &hi);
+    char line[160];
+    snprintf(line, sizeof line, "%%s=%s\n%%s_min=%s\n%%s_max=%s\n", fmt, fmt, fmt);
+    printf(line, key, med, key, lo, key, hi);
+}
+
+/* Task-scale mode: one spawn of n parked tasks. */
+static int bench__task_scale(int64_t n) {
+    bench__many_res r = bench__many("yield", n, 1);
+    printf("tasks=%" PRId64 "\nspawn_s=%.3f\nresident_bytes=%.0f\nbytes_per_task=%.0f\n", n, r.spawn_s,
+           r.bytes_per_task * (double)n, r.bytes_per_task);
+    if (!r.ok) fprintf(stderr, "deja bench: could not spawn %" PRId64 " tasks\n", n);
+    return r.ok ? 0 : 1;
+}
+
+/* Ring mode: ring_ns_per_msg at one task count. */
+static int bench__ring_only(int64_t n, int quick) {
+    const int reps = quick ? 3 : 5;
+    int64_t rnds = bench__rounds(quick ? 500000 : 3000000, n);
+    double v[5];
+    int ok = 1;
+    for (int r = 0; r < reps; r++) {
+        bench__many_res m = bench__many("ring", n, rnds);
+        ok &= m.ok;
+        v[r] = m.ns_per_op;
+    }
+    char key[64];
+    snprintf(key, sizeof key, "ring_ns_per_msg_%" PRId64, n);
+    bench__print(key, v, reps, "%.1f");
+    if (!ok) fprintf(stderr, "deja bench: could not spawn %" PRId64 " tasks\n", n);
+    return ok ? 0 : 1;
+}
+
+/* The speedup of one scenario's default run (seed 1); 0 when it is not
+ * built in. rc becomes 1 when a run fails its oracles, 2 on bad input. */
+static void bench__speedup(const char *name, const char *key, int reps, int *rc) {
+    const deja_scenario *sc = deja_scenario_find(name);
+    if (!sc) {
+        printf("%s=0\n%s_context=no %s scenario is built in\n", key, key, name);
+        return;
+    }
+    int64_t sim_ns = 0;
+    double v[5], wall[5];
+    int bad = 0;
+    for (int r = 0; r < reps; r++) {
+        deja_summary s;
+        char err[256];
+        double t0 = bench__now();
+        int rr = deja_run(sc, 1, NULL, NULL, &s, err, sizeof err);
+        double dt = bench__now() - t0;
+        if (rr == 2) {
+            fprintf(stderr, "deja bench: %s: %s\n", name, err);
+            *rc = 2;
+            return;
+        }
+        if (rr) bad = 1;
+        const char *sn = deja_summary_get(&s, "sim_ns");
+        if (!sn || deja_parse_i64(sn, &sim_ns)) sim_ns = 0;
+        wall[r] = dt;
+        v[r] = (double)sim_ns / 1e9 / (dt > 1e-9 ? dt : 1e-9);
+    }
+    if (bad && *rc == 0) *rc = 1;
+    bench__print(key, v, reps, "%.1f");
+    double wmed, wlo, whi;
+    bench__stats(wall, reps, &wmed, &wlo, &whi);
+    printf("%s_context=%s seed 1 with default parameters: %.1f s simulated in %.3f s wall "
+           "(median of %d runs)%s\n",
+           key, name, (double)sim_ns / 1e9, wmed, reps, bad ? "; its verdict was not ok" : "");
+    fflush(stdout);
 }
 
 int deja_cmd_bench(int argc, char **argv) {
     int quick = 0;
+    uint64_t scale_tasks = 0, ring_tasks = 0;
     for (int i = 1; i < argc; i++) {
+        const char *val;
+        int f;
         if (deja_cli_is_help(argv[i])) {
             bench__help(stdout);
             return 0;
         } else if (!strcmp(argv[i], "--quick")) {
             quick = 1;
+        } else if ((f = deja_cli_flag("bench", argc, argv, &i, "--tasks", &val)) != 0) {
+            if (f < 0 || deja_cli_u64("bench", "--tasks", val, 1, 100000000, &scale_tasks)) return 2;
+        } else if ((f = deja_cli_flag("bench", argc, argv, &i, "--ring", &val)) != 0) {
+            if (f < 0 || deja_cli_u64("bench", "--ring", val, 2, 100000000, &ring_tasks)) return 2;
         } else {
             return deja_cli_usage_error("bench", "unexpected argument '%s'", argv[i]);
         }
     }
+    rt_program_register("bench-switch", bench__switch_main);
+    rt_program_register("bench-pingpong", bench__pingpong_main);
+    rt_program_register("bench-many", bench__many_main);
+    if (scale_tasks) return bench__task_scale((int64_t)scale_tasks);
+    if (ring_tasks) return bench__ring_only((int64_t)ring_tasks, quick);
+
     const int reps = quick ? 3 : 5;
     const int64_t yields = quick ? 1000000 : 5000000;
     const int64_t pairs = 64, rounds = quick ? 5000 : 20000;
-    rt_program_register("bench-switch", bench__switch_main);
-    rt_program_register("bench-pingpong", bench__pingpong_main);
-    double v[5], med, lo, hi;
+    double v[5];
     uint64_t events = 0;
     char num[32];
+    int rc = 0;
 
     /* switches */
     deja_params *p = deja_params_new();
@@ -192,8 +453,7 @@ int deja_cmd_bench(int argc, char **argv) {
     deja_params_set(p, "bench.yields", num);
     for (int r = 0; r < reps; r++) v[r] = (double)(2 * yields) / bench__world("bench-switch", p, &events);
     deja_params_free(p);
-    bench__stats(v, reps, &med, &lo, &hi);
-    printf("switches_per_s=%.0f\nswitches_per_s_min=%.0f\nswitches_per_s_max=%.0f\n", med, lo, hi);
+    bench__print("switches_per_s", v, reps, "%.0f");
     printf("switches_context=2 tasks on 1 node rt_yield to each other, %" PRId64
            " switches per run, median of %d runs\n",
            2 * yields, reps);
@@ -210,44 +470,57 @@ int deja_cmd_bench(int argc, char **argv) {
         v[r] = (double)events / dt;
     }
     deja_params_free(p);
-    bench__stats(v, reps, &med, &lo, &hi);
-    printf("events_per_s=%.0f\nevents_per_s_min=%.0f\nevents_per_s_max=%.0f\n", med, lo, hi);
+    bench__print("events_per_s", v, reps, "%.0f");
     printf("events_context=%" PRId64 " task pairs on 1 node pass a token %" PRId64
            " times through unbuffered channels, %" PRIu64 " events per run, median of %d runs\n",
            pairs, rounds, events, reps);
     fflush(stdout);
 
-    /* speedup */
-    const deja_scenario *sc = deja_scenario_find("drift-fork");
-    if (!sc) {
-        printf("speedup=0\nspeedup_context=no drift-fork scenario is built in\n");
-        return 0;
-    }
-    int64_t sim_ns = 0;
-    double wall[5];
-    int rc = 0;
-    for (int r = 0; r < reps; r++) {
-        deja_summary s;
-        char err[256];
-        double t0 = bench__now();
-        int rr = deja_run(sc, 1, NULL, NULL, &s, err, sizeof err);
-        double dt = bench__now() - t0;
-        if (rr == 2) {
-            fprintf(stderr, "deja bench: drift-fork: %s\n", err);
-            return 2;
+    /* many tasks: ring messages and yields per task count */
+    static const int64_t counts[] = {100, 1000, 10000, 100000, 1000000};
+    const int n_counts = quick ? 3 : 5;
+    const int64_t ops = quick ? 500000 : 3000000;
+    double spawn[5], bpt[5];
+    for (int c = 0; c < n_counts; c++) {
+        int64_t n = counts[c];
+        const char *kinds[2] = {"ring", "yield"};
+        for (int k = 0; k < 2; k++) {
+            int ok = 1;
+            int64_t rnds = bench__rounds(ops, n);
+            for (int r = 0; r < reps; r++) {
+                bench__many_res m = bench__many(kinds[k], n, rnds);
+                ok &= m.ok;
+                v[r] = m.ns_per_op;
+                spawn[r] = m.spawn_s;
+                bpt[r] = m.bytes_per_task;
+            }
+            char key[64];
+            snprintf(key, sizeof key, "%s_%" PRId64, k == 0 ? "ring_ns_per_msg" : "yield_ns", n);
+            if (!ok) {
+                printf("%s=0\n%s_context=could not spawn %" PRId64 " tasks\n", key, key, n);
+                rc = rc ? rc : 1;
+                fflush(stdout);
+                break;
+            }
+            bench__print(key, v, reps, "%.1f");
+            printf("%s_context=%" PRId64 " tasks on 1 node, %" PRId64 " rounds, median of %d runs\n", key, n,
+                   rnds, reps);
+            if (k == 1 && c == n_counts - 1) {
+                bench__print("bytes_per_task", bpt, reps, "%.0f");
+                bench__print("spawn_s", spawn, reps, "%.3f");
+                printf("bytes_per_task_context=resident growth (page tables included) per parked task "
+                       "and the time to spawn them, with %" PRId64 " tasks, median of %d runs\n",
+                       n, reps);
+            }
+            fflush(stdout);
         }
-        if (rr) rc = 1;
-        const char *sn = deja_summary_get(&s, "sim_ns");
-        if (!sn || deja_parse_i64(sn, &sim_ns)) sim_ns = 0;
-        wall[r] = dt;
-        v[r] = (double)sim_ns / 1e9 / (dt > 1e-9 ? dt : 1e-9);
     }
-    bench__stats(v, reps, &med, &lo, &hi);
-    double wmed, wlo, whi;
-    bench__stats(wall, reps, &wmed, &wlo, &whi);
-    printf("speedup=%.1f\nspeedup_min=%.1f\nspeedup_max=%.1f\n", med, lo, hi);
-    printf("speedup_context=drift-fork seed 1 with default parameters: %.1f s simulated in %.3f s wall "
-           "(median of %d runs)%s\n",
-           (double)sim_ns / 1e9, wmed, reps, rc ? "; its verdict was not ok" : "");
+
+    /* speedups */
+    bench__speedup("drift-fork", "speedup", reps, &rc);
+    if (rc == 2) return 2;
+    bench__speedup("raft", "speedup_raft", reps, &rc);
+    if (rc == 2) return 2;
+    bench__speedup("storage-faults", "speedup_storage_faults", reps, &rc);
     return rc;
 }
