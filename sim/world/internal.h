@@ -5,7 +5,7 @@
  *
  * One world runs at a time in a process (deja__w); everything in it is
  * single-threaded. Tasks are fibers; the scheduler loop alternates between
- * popping the next event of the heap (ordered by time, then sequence) and
+ * popping the next event of the queue (ordered by time, then sequence) and
  * resuming the runnable tasks in FIFO order.
  */
 #ifndef DEJA_SIM_INTERNAL_H
@@ -39,6 +39,18 @@ typedef struct deja__event {
 
 /* Schedules fn(arg, u) at true time t (>= now). */
 void deja__schedule(deja_world *w, int64_t t, deja__ev_fn fn, void *arg, uint64_t u);
+
+/* The event queue (evq.c): (time, seq) order, one FIFO per instant. Events
+ * must be pushed with growing seq. */
+typedef struct deja__evq deja__evq;
+deja__evq *deja__evq_new(void);
+void deja__evq_free(deja__evq *q);
+void deja__evq_push(deja__evq *q, const deja__event *ev);
+/* The earliest event (the queue must not be empty). */
+deja__event deja__evq_pop(deja__evq *q);
+/* 1 and the earliest event's time in *t, or 0 when the queue is empty. */
+int deja__evq_next(const deja__evq *q, int64_t *t);
+size_t deja__evq_len(const deja__evq *q);
 
 /* ---- tasks ------------------------------------------------------------- */
 
@@ -129,9 +141,7 @@ struct deja_world {
     uint64_t seq;
     uint64_t events;
     uint64_t next_task_id;
-    /* event heap */
-    deja__event *heap;
-    size_t heap_len, heap_cap;
+    deja__evq *evq; /* pending events */
     /* run queue */
     deja__task *runq_head, *runq_tail;
     deja__task *cur; /* running task, NULL in the scheduler */

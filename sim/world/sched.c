@@ -1,6 +1,6 @@
 /*
- * sched.c -- the simulator's scheduler: the event heap
- * ordered by (virtual time, sequence), the FIFO run queue of tasks, parking
+ * sched.c -- the simulator's scheduler: events ordered by (virtual time,
+ * sequence) (the queue is evq.c), the FIFO run queue of tasks, parking
  * and waking, task spawn and exit, and the task dump.
  *
  * The loop is: resume every runnable task in FIFO order (each runs until it
@@ -22,47 +22,17 @@ deja_world *deja__w;
 #define DEJA__STACK (512 * 1024) /* sanitizer builds use more stack */
 #endif
 
-/* ---- the event heap ------------------------------------------------------ */
-
-static inline int deja__ev_less(const deja__event *a, const deja__event *b) {
-    return a->t < b->t || (a->t == b->t && a->seq < b->seq);
-}
+/* ---- events -------------------------------------------------------------- */
 
 void deja__schedule(deja_world *w, int64_t t, deja__ev_fn fn, void *arg, uint64_t u) {
     assert(t >= w->now);
-    if (w->heap_len == w->heap_cap) {
-        w->heap_cap = w->heap_cap ? 2 * w->heap_cap : 1024;
-        w->heap = realloc(w->heap, w->heap_cap * sizeof *w->heap);
-        assert(w->heap);
-    }
-    size_t i = w->heap_len++;
+    if (!w->evq) w->evq = deja__evq_new();
     deja__event ev = {t, w->seq++, fn, arg, u};
-    while (i > 0) {
-        size_t parent = (i - 1) / 2;
-        if (!deja__ev_less(&ev, &w->heap[parent])) break;
-        w->heap[i] = w->heap[parent];
-        i = parent;
-    }
-    w->heap[i] = ev;
+    deja__evq_push(w->evq, &ev);
 }
 
-static deja__event deja__pop(deja_world *w) {
-    assert(w->heap_len > 0);
-    deja__event top = w->heap[0];
-    deja__event last = w->heap[--w->heap_len];
-    size_t i = 0, n = w->heap_len;
-    for (;;) {
-        size_t l = 2 * i + 1, r = l + 1, m = i;
-        const deja__event *best = &last;
-        if (l < n && deja__ev_less(&w->heap[l], best)) m = l, best = &w->heap[l];
-        if (r < n && deja__ev_less(&w->heap[r], best)) m = r;
-        if (m == i) break;
-        w->heap[i] = w->heap[m];
-        i = m;
-    }
-    if (n > 0) w->heap[i] = last;
-    return top;
-}
+/* 1 and the time of the next event in *t, or 0 when none is pending. */
+static inline int deja__next(const deja_world *w, int64_t *t) { return w->evq && deja__evq_next(w->evq, t); }
 
 typedef struct deja__callback {
     deja_event_fn fn;
@@ -90,12 +60,13 @@ static void deja__task_free(deja__task *t);
 
 void deja__sched_free(deja_world *w) {
     assert(w->cur == NULL);
-    while (w->heap_len > 0) {
-        deja__event ev = deja__pop(w);
+    int64_t t;
+    while (deja__next(w, &t)) {
+        deja__event ev = deja__evq_pop(w->evq);
         ev.fn(w, ev.arg, ev.u, 1);
     }
-    free(w->heap);
-    w->heap = NULL;
+    deja__evq_free(w->evq);
+    w->evq = NULL;
     for (uint32_t i = 0; i < w->n_nodes; i++) {
         deja__node *n = w->nodes[i];
         while (n->tasks.next != &n->tasks) {
@@ -278,8 +249,9 @@ static void deja__drain(deja_world *w) {
 /* Runs events up to (and including) time `until`. */
 static void deja__run_until(deja_world *w, int64_t until) {
     deja__drain(w);
-    while (w->heap_len > 0 && w->heap[0].t <= until) {
-        deja__event ev = deja__pop(w);
+    int64_t t;
+    while (deja__next(w, &t) && t <= until) {
+        deja__event ev = deja__evq_pop(w->evq);
         assert(ev.t >= w->now);
         w->now = ev.t;
         w->events++;
@@ -302,8 +274,8 @@ void deja_world_shutdown(deja_world *w, int64_t grace_ns) {
         if (w->nodes[i]->root) rt_ctx_cancel(w->nodes[i]->root);
     int64_t end = w->now + grace_ns;
     /* run until every task has ended or the grace period is over */
-    while (deja_world_live_tasks(w, -1) > 0 && w->heap_len > 0 && w->heap[0].t <= end)
-        deja__run_until(w, w->heap[0].t);
+    int64_t t;
+    while (deja_world_live_tasks(w, -1) > 0 && deja__next(w, &t) && t <= end) deja__run_until(w, t);
     deja__drain(w);
 }
 
