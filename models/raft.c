@@ -19,6 +19,7 @@
 static const deja_param_def deja__raft_params[] = {
     DEJA_RAFT_PARAMS("5", "150-300", "100", "32", "", "1", "1", "10", "5", "50"),
     DEJA_RAFT_SNAP_PARAMS("0"),
+    DEJA_RAFT_TIMING_PARAMS("any", "0", "0"),
     DEJA_NTP_PARAMS("0", "0"),
     {"sim.duration_s", "120", "simulated duration (s)"},
     {"swarm", "1", "1: each seed draws which faults are on and how often (crashes, pauses, partitions, loss)"},

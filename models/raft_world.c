@@ -12,6 +12,7 @@
 
 static void deja__raft_world_free(void *p) {
     deja_raft_world *rw = p;
+    if (rw->extra_free) rw->extra_free(rw->extra);
     for (int i = 0; i < rw->nparts; i++) free(rw->parts[i].groups);
     free(rw->parts);
     free(rw);
@@ -56,6 +57,15 @@ int deja_raft_setup(deja_world *w, const deja_params *p, int64_t liveness_window
         deja_params_fixed9(p, "net.latency_ms", 0, 1000000, &lat, err, errlen) ||
         deja_params_fixed9(p, "net.jitter_ms", 0, 1000000, &jit, err, errlen) ||
         deja_params_fixed9(p, "net.loss_pct", 0, 100, &loss, err, errlen))
+        return 2;
+    const char *sr = deja_params_get(p, "raft.stepdown_reset");
+    if (sr != NULL && strcmp(sr, "any") != 0 && strcmp(sr, "leader") != 0) {
+        snprintf(err, errlen, "parameter raft.stepdown_reset=%s: expected any or leader", sr);
+        return 2;
+    }
+    int64_t proc_us;
+    if (deja_params_get(p, "raft.process_us") &&
+        deja_params_i64(p, "raft.process_us", 0, 3600000000LL, &proc_us, err, errlen))
         return 2;
     const char *boot = deja_params_get(p, "raft.boot_logs");
     for (const char *c = boot; c && *c; c++)

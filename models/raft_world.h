@@ -32,6 +32,15 @@
     {"net.jitter_ms", jitter, "latency jitter, uniform in +-this (ms)"},                                       \
     {"net.loss_pct", "0", "message loss (percent)"}
 
+/* Timing of a server (node/raft.h): what the election timer does when a
+ * candidate steps down, the time spent on each message, and the disk's sync
+ * latency (term and vote are synced before a reply). The defaults of every
+ * scenario but `election` are any, 0, 0 (their seeds predate them). */
+#define DEJA_RAFT_TIMING_PARAMS(reset, process_us, sync_us)                                                   \
+    {"raft.stepdown_reset", reset, "any: a candidate stepping down restarts its election timer; leader: only a leader (LogCabin)"}, \
+    {"raft.process_us", process_us, "time a server spends on each message before handling it (us)"},          \
+    {"disk.sync_us", sync_us, "virtual time each sync takes on top of disk.latency_us (us; a slow fsync)"}
+
 /* Snapshots, compaction and snapshot sync (node/snap.h); every: the default
  * of raft.snapshot_every (0: off). */
 #define DEJA_RAFT_SNAP_PARAMS(every)                                                                          \
@@ -55,6 +64,8 @@ typedef struct deja_raft_world {
     } *parts;
     int nparts, capparts;
     uint32_t nodes;
+    void *extra;                 /* a scenario's own state, freed with extra_free */
+    void (*extra_free)(void *);
 } deja_raft_world;
 
 /* Parses "MIN-MAX" or "N" (ms) like the node does; 0 or 2 with err. */

@@ -22,6 +22,7 @@
 static const deja_param_def deja__snap_params[] = {
     DEJA_RAFT_PARAMS("5", "150-300", "50", "32", "", "1", "1", "10", "5", "50"),
     DEJA_RAFT_SNAP_PARAMS("32"),
+    DEJA_RAFT_TIMING_PARAMS("any", "0", "0"),
     {"sim.duration_s", "60", "simulated duration (s)"},
     {"snap.round_s", "15", "one cut-off follower per this many seconds"},
     {"snap.behind_ms", "6000-10000", "how long the follower is cut off (ms, MIN-MAX, uniform)"},

@@ -29,6 +29,7 @@
 static const deja_param_def deja__timeout_sweep_params[] = {
     DEJA_RAFT_PARAMS("5", "150", "1000", "32", "", "0", "0", "10", "5", "50"),
     {"sim.duration_s", "600", "simulated duration (s)"},
+    DEJA_RAFT_TIMING_PARAMS("any", "0", "0"),
     {"bound.window_ms", "0", "the bound's window: the span over which drift counts (ms; 0: the election MAX)"},
     {"fault.pause_every_s", "30", "each node pauses on average once per this many seconds (0: never)"},
     {"fault.pause_ms", "100", "length of each pause (ms; a GC pause or a stopped VM)"},

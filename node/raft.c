@@ -146,6 +146,11 @@ void raft_config_load(raft_config *cfg) {
     cfg->snap_timeout_ns = node_param("raft", "snap.timeout_ms", 2000, 1, RAFT_MAX_MS) * RT_MS;
     cfg->snap_req_ns = node_param("raft", "snap.req_ms", 100, 1, RAFT_MAX_MS) * RT_MS;
     cfg->snap_leaky = node_param("raft", "snap.leaky", 0, 0, 1) != 0;
+    const char *sr = rt_param_str("raft.stepdown_reset", "any");
+    cfg->reset_on_stepdown = strcmp(sr, "leader") != 0;
+    if (strcmp(sr, "leader") != 0 && strcmp(sr, "any") != 0)
+        rt_log(RT_LOG_WARN, "raft: raft.stepdown_reset=%s is not 'any' or 'leader', using any", sr);
+    cfg->process_ns = node_param("raft", "raft.process_us", 0, 0, RAFT_MAX_MS * 1000) * 1000;
 }
 
 /* ---- small helpers ------------------------------------------------------ */
@@ -405,10 +410,10 @@ static void raft__become_follower(raft *r, uint64_t term, uint32_t leader, int64
         r->followed = false;
         r->leader = RAFT_NONE;
     }
-    bool was_follower = r->role == RAFT__FOLLOWER;
+    bool was_follower = r->role == RAFT__FOLLOWER, was_leader = r->role == RAFT__LEADER;
     r->role = RAFT__FOLLOWER;
     if (leader != RAFT_NONE) r->leader = leader;
-    if (!was_follower) raft__reset_timer(r, now);
+    if (was_leader || (!was_follower && r->cfg.reset_on_stepdown)) raft__reset_timer(r, now);
 }
 
 /* Appends a new block of this leader's term and syncs it. */
@@ -910,6 +915,7 @@ int raft_run(raft *r, rt_ctx *ctx) {
         if (fired == 1) {
             if (cases[1].result != RT_OK) break; /* inbox closed: the node is going away */
             assert(m != NULL);
+            if (r->cfg.process_ns > 0) (void)rt_sleep_ns(r->cfg.process_ns); /* the message's processing */
             raft__on_msg(r, m, rt_mono_ns());
             rt_msg_free(m);
         }

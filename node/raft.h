@@ -27,6 +27,13 @@
  * synced before the node answers (raft.sync=0 skips the syncs: a careless
  * node). A restart recovers them and reports what it found.
  *
+ * Timing knobs (the `election` experiment): raft.stepdown_reset=any
+ * (default) restarts the election timer whenever a candidate or leader
+ * steps down, =leader only when a leader does (LogCabin: a candidate that
+ * steps down, even on a vote it refuses, keeps its deadline);
+ * raft.process_us: the engine spends this long (rt_sleep_ns) on each
+ * message before it handles it, as a server's RPC processing does.
+ *
  * Experiment knobs: raft.max_batch (entries per AppendEntries, default 32;
  * 0 = heartbeats carry no entries, so logs stay as they are); raft.block_ms
  * = 0 (no blocks); raft.boot_logs = "L0,L1,..." (on a fresh disk, node i
@@ -73,6 +80,9 @@ typedef struct raft_config {
     int64_t snap_timeout_ns;   /* snap.timeout_ms: a snapshot sync's deadline */
     int64_t snap_req_ns;       /* snap.req_ms: a chunk request is retried after this */
     bool snap_leaky;           /* snap.leaky=1: the digest's bug 6 (snap.h) */
+    bool reset_on_stepdown;    /* raft.stepdown_reset=any: a candidate that steps down restarts its
+                                  election timer; =leader (LogCabin): only a leader that steps down */
+    int64_t process_ns;        /* raft.process_us: time the engine spends on each message */
 } raft_config;
 
 /* Parses a range value "MIN-MAX" or a single number "N" (MIN = MAX = N) of

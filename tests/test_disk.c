@@ -541,7 +541,14 @@ static void test_latency(void **state) {
     assert_int_equal(g_lat_sync, 250 * 1000);
     assert_int_equal(g_lat_nowait, 0);
     deja_world_free(w);
+    c.sync_ns = 3 * RT_MS; /* a slow fsync: only syncs take longer */
+    w = world(1, body_latency, &c, RT_SEC);
+    run(w);
+    assert_int_equal(g_lat_write, 250 * 1000);
+    assert_int_equal(g_lat_sync, 250 * 1000 + 3 * RT_MS);
+    deja_world_free(w);
     c.latency_ns = 0;
+    c.sync_ns = 0;
     w = world(1, body_latency, &c, RT_SEC);
     run(w);
     assert_int_equal(g_lat_write, 0);
@@ -604,12 +611,18 @@ static void test_config(void **state) {
     deja_params_set(p, "disk.capacity_mb", "0.5");
     deja_params_set(p, "disk.crash_torn_pct", "12.5");
     deja_params_set(p, "disk.latency_us", "40");
+    deja_params_set(p, "disk.sync_us", "3000");
     deja_params_set(p, "disk.sector_bytes", "4096");
     assert_int_equal(deja_disk_config(p, &c, err, sizeof err), 0);
+    assert_int_equal(c.sync_ns, 3000000);
     assert_int_equal(c.capacity, 512 * 1024);
     assert_int_equal(c.crash_torn_ppm, 125000);
     assert_int_equal(c.latency_ns, 40000);
     assert_int_equal(c.sector_size, 4096);
+    deja_params_set(p, "disk.sync_us", "-1");
+    assert_int_equal(deja_disk_config(p, &c, err, sizeof err), 2);
+    assert_non_null(strstr(err, "disk.sync_us"));
+    deja_params_set(p, "disk.sync_us", "0");
     deja_params_set(p, "disk.sector_bytes", "1000");
     assert_int_equal(deja_disk_config(p, &c, err, sizeof err), 2);
     assert_non_null(strstr(err, "disk.sector_bytes"));
@@ -623,7 +636,7 @@ static void test_config(void **state) {
     deja_params_free(p);
     int n = 0;
     for (const deja_param_def *d = deja_disk_params; d->key; d++, n++) assert_non_null(d->help);
-    assert_int_equal(n, 9);
+    assert_int_equal(n, 10);
 }
 
 /* ---- how fast ------------------------------------------------------------------------ */

@@ -5,7 +5,10 @@
  * run reports it; one number as raft.election_ms meaning N-2N; more false
  * elections with short timeouts and long pauses than with long timeouts;
  * a lease longer than the election timeout without CheckQuorum caught by
- * the lease verdict in some seed, the default lease never.
+ * the lease verdict in some seed, the default lease never; the election
+ * experiment's per-trial metrics (elected before a majority follows) and
+ * LogCabin's timer rule (a candidate stepping down keeps its deadline)
+ * splitting fewer votes than a reset on every step-down.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -131,6 +134,43 @@ static void test_correct_lease_never_fails(void **state) {
     }
 }
 
+static void test_election_trial_metrics(void **state) {
+    (void)state;
+    for (uint64_t seed = 1; seed <= 10; seed++) {
+        deja_summary s;
+        assert_int_equal(scenario_run("election", seed, NULL, &s, NULL), 0);
+        double down = strtod(summary_str(&s, "downtime_ms"), NULL);
+        double maj = strtod(summary_str(&s, "majority_ms"), NULL);
+        assert_true(down >= 75.0);  /* at least MIN minus one heartbeat interval (150 - 75 ms) */
+        assert_true(maj >= down);   /* followed only once elected */
+        assert_true(strtol(summary_str(&s, "rounds"), NULL, 10) >= 1);
+    }
+    /* no randomness: split votes round after round, no downtime (censored) */
+    static const char *const fixed[] = {"raft.election_ms=150-150", "election.after_s=2", NULL};
+    deja_summary s;
+    assert_int_equal(scenario_run("election", 1, fixed, &s, NULL), 1);
+    assert_string_equal(summary_str(&s, "verdict"), "liveness");
+    assert_null(deja_summary_get(&s, "downtime_ms"));
+    assert_true(strtol(summary_str(&s, "rounds"), NULL, 10) >= 5);
+    static const char *const bad[] = {"raft.stepdown_reset=sometimes", NULL};
+    assert_int_equal(scenario_run("election", 1, bad, &s, NULL), 2);
+}
+
+static void test_logcabin_timer_rule_splits_fewer_votes(void **state) {
+    (void)state;
+    static const char *const leader[] = {"raft.election_ms=150-155", "raft.stepdown_reset=leader", NULL};
+    static const char *const any[] = {"raft.election_ms=150-155", "raft.stepdown_reset=any", NULL};
+    long r_leader = 0, r_any = 0;
+    for (uint64_t seed = 1; seed <= 40; seed++) {
+        deja_summary s;
+        assert_int_equal(scenario_run("election", seed, leader, &s, NULL), 0);
+        r_leader += strtol(summary_str(&s, "rounds"), NULL, 10);
+        assert_int_equal(scenario_run("election", seed, any, &s, NULL), 0);
+        r_any += strtol(summary_str(&s, "rounds"), NULL, 10);
+    }
+    assert_true(r_leader < r_any);
+}
+
 int main(void) {
     node_programs_register();
     deja_models_register();
@@ -140,6 +180,8 @@ int main(void) {
         cmocka_unit_test(test_short_timeouts_and_long_pauses_elect_more),
         cmocka_unit_test(test_lease_longer_than_election_is_caught),
         cmocka_unit_test(test_correct_lease_never_fails),
+        cmocka_unit_test(test_election_trial_metrics),
+        cmocka_unit_test(test_logcabin_timer_rule_splits_fewer_votes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

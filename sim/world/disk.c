@@ -114,6 +114,7 @@ const deja_param_def deja_disk_params[] = {
     {"disk.misdirect_pct", "0", "chance that a write lands a whole number of sectors away from its offset (%)"},
     {"disk.fsync_fail_pct", "0", "chance that a sync fails with EIO, losing the file's unsynced writes (%)"},
     {"disk.latency_us", "0", "virtual time each file operation of node code takes (us; SQLite's calls take none)"},
+    {"disk.sync_us", "0", "virtual time each sync takes on top of disk.latency_us (us; a slow fsync)"},
     {NULL, NULL, NULL},
 };
 
@@ -141,7 +142,7 @@ static int disk__pct(const deja_params *p, const char *key, uint32_t *ppm, char 
 
 int deja_disk_config(const deja_params *p, deja_disk_cfg *cfg, char *err, size_t errlen) {
     memset(cfg, 0, sizeof *cfg);
-    int64_t sector, cap_f9, lat_us;
+    int64_t sector, cap_f9, lat_us, sync_us;
     const char *v = disk__param(p, "disk.sector_bytes");
     if (deja_parse_i64(v, &sector) != 0 || sector < 512 || sector > 65536 || (sector & (sector - 1)) != 0) {
         snprintf(err, errlen, "parameter disk.sector_bytes=%s: expected a power of two in [512, 65536]", v);
@@ -155,6 +156,11 @@ int deja_disk_config(const deja_params *p, deja_disk_cfg *cfg, char *err, size_t
     v = disk__param(p, "disk.latency_us");
     if (deja_parse_i64(v, &lat_us) != 0 || lat_us < 0 || lat_us > (int64_t)3600 * 1000000) {
         snprintf(err, errlen, "parameter disk.latency_us=%s: expected an integer in [0, 3600000000]", v);
+        return 2;
+    }
+    v = disk__param(p, "disk.sync_us");
+    if (deja_parse_i64(v, &sync_us) != 0 || sync_us < 0 || sync_us > (int64_t)3600 * 1000000) {
+        snprintf(err, errlen, "parameter disk.sync_us=%s: expected an integer in [0, 3600000000]", v);
         return 2;
     }
     if (disk__pct(p, "disk.crash_keep_pct", &cfg->crash_keep_ppm, err, errlen) ||
@@ -173,6 +179,7 @@ int deja_disk_config(const deja_params *p, deja_disk_cfg *cfg, char *err, size_t
     /* MiB (fixed point, 1e9) to bytes: f9 * 2^20 / 1e9 = f9 * 16384 / 15625000, split to avoid overflow */
     cfg->capacity = (cap_f9 / 15625000) * 16384 + ((cap_f9 % 15625000) * 16384) / 15625000;
     cfg->latency_ns = lat_us * 1000;
+    cfg->sync_ns = sync_us * 1000;
     return 0;
 }
 
@@ -539,15 +546,16 @@ static deja_disk *disk__self(void) {
     return n->disk;
 }
 
-/* Charges the disk's latency to the calling task, unless the handle is
- * RT_O_NOWAIT: it parks first, and the operation takes effect when the call
- * returns (a crash during the wait finds it not done). op is a static
- * string: it shows in task dumps. */
-static void disk__latency(deja_disk *d, int flags, const char *op) {
-    if (d->cfg.latency_ns <= 0 || (flags & RT_O_NOWAIT)) return;
+/* Charges the disk's latency (plus extra_ns) to the calling task, unless
+ * the handle is RT_O_NOWAIT: it parks first, and the operation takes effect
+ * when the call returns (a crash during the wait finds it not done). op is
+ * a static string: it shows in task dumps. */
+static void disk__latency(deja_disk *d, int flags, const char *op, int64_t extra_ns) {
+    assert(extra_ns >= 0);
+    if (d->cfg.latency_ns + extra_ns <= 0 || (flags & RT_O_NOWAIT)) return;
     deja_world *w = deja__w;
     assert(w && w->cur && w->cur->node->disk == d);
-    deja__park(w, "disk", op, w->now + d->cfg.latency_ns);
+    deja__park(w, "disk", op, w->now + d->cfg.latency_ns + extra_ns);
 }
 
 /* True when name is a valid flat file name. */
@@ -566,7 +574,7 @@ int rt_file_open(const char *path, int flags, rt_file **out) {
     *out = NULL;
     if (!disk__name_ok(path)) return RT_EINVAL;
     deja_disk *d = disk__self();
-    disk__latency(d, flags, "open");
+    disk__latency(d, flags, "open", 0);
     d->ops++;
     disk__file *f = disk__find(d, path);
     if (f && (flags & RT_O_CREATE) && (flags & RT_O_EXCL)) return RT_EEXIST;
@@ -601,7 +609,7 @@ int rt_file_read(rt_file *h, int64_t off, void *buf, size_t len, size_t *got) {
     if (!disk__handle(h)) return RT_EIO;
     if (off < 0) return RT_EINVAL;
     deja_disk *d = h->disk;
-    disk__latency(d, h->flags, "read");
+    disk__latency(d, h->flags, "read", 0);
     disk__file *f = h->file;
     d->ops++;
     if (len == 0 || off >= f->cur.len) return RT_OK;
@@ -641,7 +649,7 @@ int rt_file_write(rt_file *h, int64_t off, const void *buf, size_t len) {
     if (!disk__handle(h)) return RT_EIO;
     if (off < 0 || (h->flags & RT_O_READONLY) || len > ((uint64_t)1 << 40)) return RT_EINVAL;
     deja_disk *d = h->disk;
-    disk__latency(d, h->flags, "write");
+    disk__latency(d, h->flags, "write", 0);
     disk__file *f = h->file;
     d->ops++;
     if (len == 0) return RT_OK;
@@ -677,7 +685,7 @@ int rt_file_write(rt_file *h, int64_t off, const void *buf, size_t len) {
 int rt_file_sync(rt_file *h) {
     if (!disk__handle(h)) return RT_EIO;
     deja_disk *d = h->disk;
-    disk__latency(d, h->flags, "sync");
+    disk__latency(d, h->flags, "sync", d->cfg.sync_ns);
     disk__file *f = h->file;
     d->ops++;
     if (deja_prng_chance_ppm(d->rng, d->cfg.fsync_fail_ppm)) {
@@ -702,7 +710,7 @@ int rt_file_truncate(rt_file *h, int64_t size) {
     if (!disk__handle(h)) return RT_EIO;
     if (size < 0 || (h->flags & RT_O_READONLY)) return RT_EINVAL;
     deja_disk *d = h->disk;
-    disk__latency(d, h->flags, "truncate");
+    disk__latency(d, h->flags, "truncate", 0);
     disk__file *f = h->file;
     d->ops++;
     int64_t grow = size - f->cur.len;
