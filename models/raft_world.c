@@ -104,12 +104,11 @@ int deja_raft_setup(deja_world *w, const deja_params *p, int64_t liveness_window
     return 0;
 }
 
-/* The event of a partition change: tells the oracle (the network got its
- * own event from deja_net_partition). */
-static void deja__raft_part_ev(deja_world *w, void *arg) {
-    (void)w;
-    struct deja_raft_part *pt = arg;
-    deja_raft_oracle_set_groups(pt->rw->oracle, pt->groups);
+/* A partition change took effect: tells the oracle (so a partition the
+ * fault plan leaves out is left out for it too). */
+static void deja__raft_part_seen(void *arg, const uint8_t *groups) {
+    deja_raft_world *rw = arg;
+    deja_raft_oracle_set_groups(rw->oracle, groups);
 }
 
 void deja_raft_partition(deja_raft_world *rw, int64_t at_ns, const uint8_t *groups) {
@@ -127,10 +126,8 @@ void deja_raft_partition(deja_raft_world *rw, int64_t at_ns, const uint8_t *grou
 }
 
 void deja_raft_partitions_schedule(deja_world *w, deja_raft_world *rw) {
-    for (int i = 0; i < rw->nparts; i++) {
-        deja_net_partition(w, rw->parts[i].at_ns, rw->parts[i].groups);
-        deja_world_at(w, rw->parts[i].at_ns, deja__raft_part_ev, &rw->parts[i]);
-    }
+    deja_net_on_partition(w, deja__raft_part_seen, rw);
+    for (int i = 0; i < rw->nparts; i++) deja_net_partition(w, rw->parts[i].at_ns, rw->parts[i].groups);
 }
 
 void deja_raft_finish(deja_world *w, deja_summary *s) {

@@ -15,11 +15,13 @@
 #include "cli.h"
 #include "cli_args.h"
 #include "deja/deja.h"
+#include "deja/world.h"
 
 static void run__help(FILE *out) {
     fprintf(out,
             "usage: deja run SCENARIO --seed N [--set key=value]... [--trace FILE]\n"
-            "                [--timeline FILE.csv] [--dump-tasks] [--save FILE.seed]\n\n"
+            "                [--timeline FILE.csv] [--dump-tasks] [--save FILE.seed]\n"
+            "                [--plan FILE] [--plan-mask IDS] [--use-plan FILE]\n\n"
             "Runs SCENARIO once with seed N and prints its summary, one key=value a\n"
             "line (scenario, seed, verdict, trace_hash, events, sim_ns, wall_ms and\n"
             "the scenario's metrics). The same seed and --set values always give the\n"
@@ -34,7 +36,13 @@ static void run__help(FILE *out) {
             "                    (draw it with 'deja plot memory --timeline FILE.csv')\n"
             "  --dump-tasks      print every live task at the end of the run (stderr;\n"
             "                    a failing run prints it anyway, with any OOM report)\n"
-            "  --save FILE.seed  write a seed file of the run, for 'deja replay'\n\n"
+            "  --save FILE.seed  write a seed file of the run, for 'deja replay'\n"
+            "  --plan FILE       write the run's fault plan: every crash, pause, clock\n"
+            "                    step and slew, partition and heal, one 'fault =' line\n"
+            "                    each, with its id\n"
+            "  --plan-mask IDS   leave out the faults with these ids (e.g. 3,5-9)\n"
+            "  --use-plan FILE   run only the faults of this plan file (the full plan\n"
+            "                    of the same seed gives the same trace_hash)\n\n"
             "exit status: 0 every oracle held (verdict=ok); 1 an oracle failed (the\n"
             "replay command is printed on stderr); 2 bad input (unknown scenario or\n"
             "parameter, missing or bad --seed, unwritable file).\n");
@@ -42,6 +50,7 @@ static void run__help(FILE *out) {
 
 int deja_cmd_run(int argc, char **argv) {
     const char *scenario = NULL, *seed_s = NULL, *trace_path = NULL, *save = NULL, *timeline_path = NULL;
+    const char *plan_path = NULL, *plan_mask = NULL, *use_plan = NULL;
     bool dump = false;
     deja_params *over = deja_params_new();
     int rc = 0;
@@ -74,6 +83,15 @@ int deja_cmd_run(int argc, char **argv) {
         } else if ((m = deja_cli_flag("run", argc, argv, &i, "--save", &v))) {
             rc = m == 1 ? 0 : m;
             save = v;
+        } else if ((m = deja_cli_flag("run", argc, argv, &i, "--plan", &v))) {
+            rc = m == 1 ? 0 : m;
+            plan_path = v;
+        } else if ((m = deja_cli_flag("run", argc, argv, &i, "--plan-mask", &v))) {
+            rc = m == 1 ? 0 : m;
+            plan_mask = v;
+        } else if ((m = deja_cli_flag("run", argc, argv, &i, "--use-plan", &v))) {
+            rc = m == 1 ? 0 : m;
+            use_plan = v;
         } else if (!strcmp(argv[i], "--dump-tasks")) {
             dump = true;
         } else if (argv[i][0] == '-' && argv[i][1]) {
@@ -101,6 +119,18 @@ int deja_cmd_run(int argc, char **argv) {
     }
     if (!rc && save && !deja_cli_dir_writable(save))
         rc = deja_cli_usage_error("run", "--save '%s': its directory is not writable", save);
+    deja_plan *given = NULL;
+    if (!rc && use_plan) {
+        char perr[512];
+        if (deja_plan_load(use_plan, &given, perr, sizeof perr)) rc = deja_cli_usage_error("run", "--use-plan: %s", perr);
+    }
+    if (!rc && plan_mask) {
+        char perr[256];
+        if (deja_plan_mask_check(plan_mask, perr, sizeof perr)) rc = deja_cli_usage_error("run", "--plan-mask: %s", perr);
+    }
+    FILE *plan_out = NULL;
+    if (!rc && plan_path && !(plan_out = fopen(plan_path, "w")))
+        rc = deja_cli_usage_error("run", "--plan '%s': %s", plan_path, strerror(errno));
     FILE *trace = NULL;
     if (!rc && trace_path && !(trace = fopen(trace_path, "w")))
         rc = deja_cli_usage_error("run", "--trace '%s': %s", trace_path, strerror(errno));
@@ -109,16 +139,22 @@ int deja_cmd_run(int argc, char **argv) {
         rc = deja_cli_usage_error("run", "--timeline '%s': %s", timeline_path, strerror(errno));
     if (rc) {
         if (trace) fclose(trace);
+        if (plan_out) fclose(plan_out);
+        deja_plan_free(given);
         deja_params_free(over);
         return rc;
     }
 
-    deja_run_opts opts = {.trace = trace, .dump_tasks = dump, .dump_on_failure = true, .dump_out = stderr, .timeline = timeline};
+    deja_run_opts opts = {.trace = trace, .dump_tasks = dump, .dump_on_failure = true, .dump_out = stderr, .timeline = timeline,
+                          .plan_mask = plan_mask, .plan = given, .plan_out = plan_out};
+    deja_plan *ran = NULL; /* the plan the run injected, for --save with a cut-down plan */
+    if (save && (plan_mask || given)) opts.plan_record = &ran;
     deja_summary s;
     char err[512] = "";
     deja_summary_clear(&s);
     rc = deja_run(sc, seed, over, &opts, &s, err, sizeof err);
     int timeline_bad = timeline && fclose(timeline) != 0;
+    if (plan_out && fclose(plan_out) != 0 && rc != 2) rc = deja_cli_usage_error("run", "--plan '%s': %s", plan_path, strerror(errno));
     if (trace && fclose(trace) != 0 && rc != 2) {
         rc = deja_cli_usage_error("run", "--trace '%s': %s", trace_path, strerror(errno));
     } else if (timeline_bad && rc != 2) {
@@ -135,13 +171,15 @@ int deja_cmd_run(int argc, char **argv) {
                     deja_summary_get(&s, "verdict") ? deja_summary_get(&s, "verdict") : "?", cmd);
         }
         if (save) {
-            if (deja_seedfile_write(save, scenario, seed, over, &s)) {
+            if (deja_seedfile_write_plan(save, scenario, seed, over, ran, &s)) {
                 rc = deja_cli_usage_error("run", "--save '%s': %s", save, strerror(errno));
             } else {
                 fprintf(stderr, "deja run: saved %s (check it with 'deja replay %s')\n", save, save);
             }
         }
     }
+    deja_plan_free(ran);
+    deja_plan_free(given);
     deja_params_free(over);
     return rc;
 }

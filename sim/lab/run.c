@@ -66,8 +66,11 @@ int deja_run(const deja_scenario *sc, uint64_t seed, const deja_params *override
     int64_t t0 = deja__wall_ms();
     deja_world *w = deja_world_new(seed, p);
     deja_world_set_trace(w, opts->trace);
-    rc = sc->setup(w, p, err, errlen);
+    rc = opts->plan_mask ? deja_world_plan_mask(w, opts->plan_mask, err, errlen) : 0;
+    if (opts->plan) deja_world_plan_use(w, opts->plan);
+    if (!rc) rc = sc->setup(w, p, err, errlen);
     if (!rc) rc = deja_world_apply_common(w, p, err, errlen);
+    if (!rc) deja_plan_inject_rest(w);
     if (rc) {
         deja_world_free(w);
         deja_params_free(p);
@@ -110,6 +113,8 @@ int deja_run(const deja_scenario *sc, uint64_t seed, const deja_params *override
         deja_world_dump_tasks(w, dout);
     }
     if (opts->timeline) deja_world_timeline_csv(w, opts->timeline);
+    if (opts->plan_out) deja_plan_write(deja_world_plan(w), opts->plan_out);
+    if (opts->plan_record) *opts->plan_record = deja_plan_clone(deja_world_plan(w));
     deja_world_free(w);
     deja_params_free(p);
     return ok ? 0 : 1;

@@ -20,13 +20,14 @@
 #include <unistd.h>
 
 #include "deja/deja.h"
+#include "deja/world.h"
 
 #define SEEDFILE__LINE_MAX 1024
 #define SEEDFILE__MAX_SETS 256
 
 /* Where each key was found, so that later checks (replay) can name the line. */
 typedef struct seedfile__lines {
-    int scenario, seed, verdict, trace_hash;
+    int scenario, seed, verdict, trace_hash, plan;
     int nsets;
     int set[SEEDFILE__MAX_SETS];
     int last; /* number of lines read */
@@ -190,9 +191,27 @@ static int seedfile__load(const char *path, deja_seedfile *out, seedfile__lines 
             for (int i = 0; i < 16; i++) out->trace_hash[i] = (char)tolower((unsigned char)val[i]);
             out->trace_hash[16] = 0;
             ln->trace_hash = lineno;
+        } else if (!strcmp(key, "plan")) {
+            if (ln->plan) {
+                rc = seedfile__err(err, errlen, path, lineno, "duplicate 'plan' (first on line %d)", ln->plan);
+                break;
+            }
+            if (strcmp(val, "given")) {
+                rc = seedfile__err(err, errlen, path, lineno, "bad plan '%s' (want plan = given)", val);
+                break;
+            }
+            if (!out->plan) out->plan = deja_plan_new();
+            ln->plan = lineno;
+        } else if (!strcmp(key, "fault")) {
+            char perr[256];
+            if (!out->plan) out->plan = deja_plan_new();
+            if (deja_plan_parse_add(out->plan, val, perr, sizeof perr)) {
+                rc = seedfile__err(err, errlen, path, lineno, "%s", perr);
+                break;
+            }
         } else {
             rc = seedfile__err(err, errlen, path, lineno,
-                               "unknown key '%s' (want scenario, seed, set, verdict or trace_hash)", key);
+                               "unknown key '%s' (want scenario, seed, set, plan, fault, verdict or trace_hash)", key);
             break;
         }
     }
@@ -224,6 +243,8 @@ void deja_seedfile_free(deja_seedfile *sf) {
     if (!sf) return;
     deja_params_free(sf->overrides);
     sf->overrides = NULL;
+    deja_plan_free(sf->plan);
+    sf->plan = NULL;
 }
 
 /* True when a value survives the trip through a seed file unchanged. */
@@ -235,6 +256,11 @@ static int seedfile__roundtrips(const char *s) {
 
 int deja_seedfile_write(const char *path, const char *scenario, uint64_t seed,
                         const deja_params *overrides, const deja_summary *s) {
+    return deja_seedfile_write_plan(path, scenario, seed, overrides, NULL, s);
+}
+
+int deja_seedfile_write_plan(const char *path, const char *scenario, uint64_t seed,
+                             const deja_params *overrides, const deja_plan *plan, const deja_summary *s) {
     assert(path && scenario && s);
     const char *verdict = deja_summary_get(s, "verdict");
     const char *hash = deja_summary_get(s, "trace_hash");
@@ -275,6 +301,16 @@ int deja_seedfile_write(const char *path, const char *scenario, uint64_t seed,
     fprintf(f, "scenario = %s\nseed = %llu\n", scenario, (unsigned long long)seed);
     for (int i = 0; i < deja_params_count(overrides); i++)
         fprintf(f, "set = %s=%s\n", deja_params_key(overrides, i), deja_params_val(overrides, i));
+    if (plan) {
+        char line[8192];
+        fprintf(f, "plan = given\n");
+        for (size_t i = 0; i < deja_plan_count(plan); i++) {
+            deja_plan_entry e = *deja_plan_get(plan, i);
+            if (!e.enabled) continue;
+            deja_plan_format(&e, line, sizeof line);
+            fprintf(f, "fault = %s\n", line);
+        }
+    }
     fprintf(f, "verdict = %s\ntrace_hash = %s\n", verdict, hash);
     int bad = fflush(f) != 0 || fsync(fileno(f)) != 0;
     bad |= fclose(f) != 0;
@@ -315,7 +351,10 @@ int deja_replay(const char *path, const deja_run_opts *opts, deja_summary *out, 
         }
     }
     char rerr[512] = "";
-    rc = deja_run(sc, sf.seed, sf.overrides, opts, out, rerr, sizeof rerr);
+    deja_run_opts o = {0};
+    if (opts) o = *opts;
+    if (sf.plan) o.plan = sf.plan;
+    rc = deja_run(sc, sf.seed, sf.overrides, &o, out, rerr, sizeof rerr);
     if (rc == 2) {
         /* A bad value: name the line of the override the message mentions. */
         int at = ln.scenario;

@@ -97,10 +97,20 @@ static void deja__slew_ev(deja_world *w, void *arg, uint64_t u, int drop) {
 
 void deja_clock_step(deja_world *w, uint32_t node, int64_t at_ns, int64_t delta_ns) {
     assert(node < w->n_nodes);
-    deja__schedule(w, at_ns < w->now ? w->now : at_ns, deja__step_ev, w->nodes[node], (uint64_t)delta_ns);
+    deja_plan_inject(w, &(deja_plan_entry){.kind = "step", .node = (int32_t)node, .at_ns = at_ns, .a = delta_ns});
 }
 
 void deja_clock_slew(deja_world *w, uint32_t node, int64_t at_ns, int64_t delta_ns) {
     assert(node < w->n_nodes);
-    deja__schedule(w, at_ns < w->now ? w->now : at_ns, deja__slew_ev, w->nodes[node], (uint64_t)delta_ns);
+    deja_plan_inject(w, &(deja_plan_entry){.kind = "slew", .node = (int32_t)node, .at_ns = at_ns, .a = delta_ns});
+}
+
+void deja__step_schedule(deja_world *w, const deja_plan_entry *e) {
+    assert(e->node >= 0 && (uint32_t)e->node < w->n_nodes);
+    deja__schedule(w, e->at_ns < w->now ? w->now : e->at_ns, deja__step_ev, w->nodes[e->node], (uint64_t)e->a);
+}
+
+void deja__slew_schedule(deja_world *w, const deja_plan_entry *e) {
+    assert(e->node >= 0 && (uint32_t)e->node < w->n_nodes);
+    deja__schedule(w, e->at_ns < w->now ? w->now : e->at_ns, deja__slew_ev, w->nodes[e->node], (uint64_t)e->a);
 }

@@ -180,6 +180,10 @@ struct deja_world {
     size_t timeline_len, timeline_cap;
     char *oom_report;      /* resident timeline tail + task dump at the first OOM kill */
     struct deja__timesrv *timesrv; /* the time servers (timesrv.c), or NULL */
+    struct deja__plan_state *plan; /* the fault plan (plan.c), or NULL before the first fault */
+    deja_partition_fn part_fns[4]; /* deja_net_on_partition */
+    void *part_args[4];
+    int n_part;
     void *data; /* the scenario's */
     void (*data_free)(void *);
 };
@@ -228,6 +232,18 @@ void deja__mem_check(deja_world *w, deja__node *n);
 void deja__mem_start_sampling(deja_world *w);
 /* Tells the fact listeners about a node event (DEJA_FACT_*). */
 void deja__node_event(deja_world *w, deja__node *n, int kind, int64_t value);
+
+/* ---- fault plans (plan.c) ---------------------------------------------- */
+
+/* The schedule functions of the built-in plan kinds (process.c, clock.c,
+ * net.c): each arranges the fault an enabled plan entry describes. */
+void deja__crash_schedule(deja_world *w, const deja_plan_entry *e);
+void deja__pause_schedule(deja_world *w, const deja_plan_entry *e);
+void deja__step_schedule(deja_world *w, const deja_plan_entry *e);
+void deja__slew_schedule(deja_world *w, const deja_plan_entry *e);
+void deja__partition_schedule(deja_world *w, const deja_plan_entry *e);
+/* Frees the world's plan state. */
+void deja__plan_free(deja_world *w);
 
 /* ---- time servers (timesrv.c) ------------------------------------------- */
 

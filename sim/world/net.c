@@ -108,14 +108,35 @@ static void deja__partition_ev(deja_world *w, void *arg, uint64_t u, int drop) {
             sig = sig * 31 + g;
         }
         deja__trace(w, DEJA__TK_NOTE, -1, 0, sig, "partition");
+        for (int i = 0; i < w->n_part; i++) w->part_fns[i](w->part_args[i], p->groups);
     }
     free(p);
 }
 
 void deja_net_partition(deja_world *w, int64_t at_ns, const uint8_t *groups) {
+    char *g = malloc(w->n_nodes + 1);
+    assert(g);
+    for (uint32_t i = 0; i < w->n_nodes; i++) {
+        assert(groups[i] < 10 && "partition groups are 0..9");
+        g[i] = (char)('0' + groups[i]);
+    }
+    g[w->n_nodes] = 0;
+    deja_plan_inject(w, &(deja_plan_entry){.kind = "partition", .node = -1, .at_ns = at_ns, .groups = g});
+    free(g);
+}
+
+void deja__partition_schedule(deja_world *w, const deja_plan_entry *e) {
+    assert(e->groups && strlen(e->groups) >= w->n_nodes);
     deja__partition *p = calloc(1, sizeof *p + w->n_nodes);
     assert(p);
     p->n = w->n_nodes;
-    memcpy(p->groups, groups, w->n_nodes);
-    deja__schedule(w, at_ns < w->now ? w->now : at_ns, deja__partition_ev, p, 0);
+    for (uint32_t i = 0; i < w->n_nodes; i++) p->groups[i] = (uint8_t)(e->groups[i] - '0');
+    deja__schedule(w, e->at_ns < w->now ? w->now : e->at_ns, deja__partition_ev, p, 0);
+}
+
+void deja_net_on_partition(deja_world *w, deja_partition_fn fn, void *arg) {
+    assert(w->n_part < (int)(sizeof w->part_fns / sizeof w->part_fns[0]));
+    w->part_fns[w->n_part] = fn;
+    w->part_args[w->n_part] = arg;
+    w->n_part++;
 }

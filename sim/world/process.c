@@ -170,7 +170,12 @@ static void deja__crash_at(deja_world *w, deja__node *n, int64_t at, int64_t res
 
 void deja_node_crash(deja_world *w, uint32_t node, int64_t at_ns, int64_t restart_after_ns) {
     assert(node < w->n_nodes);
-    deja__crash_at(w, w->nodes[node], at_ns, restart_after_ns, 0);
+    deja_plan_inject(w, &(deja_plan_entry){.kind = "crash", .node = (int32_t)node, .at_ns = at_ns, .a = restart_after_ns});
+}
+
+void deja__crash_schedule(deja_world *w, const deja_plan_entry *e) {
+    assert(e->node >= 0 && (uint32_t)e->node < w->n_nodes);
+    deja__crash_at(w, w->nodes[e->node], e->at_ns, e->a, 0);
 }
 
 static void deja__thaw_ev(deja_world *w, void *arg, uint64_t inc, int drop) {
@@ -208,7 +213,12 @@ static void deja__pause_ev(deja_world *w, void *arg, uint64_t len, int drop) {
 
 void deja_node_pause(deja_world *w, uint32_t node, int64_t at_ns, int64_t pause_ns) {
     assert(node < w->n_nodes && pause_ns >= 0);
-    deja__schedule(w, at_ns < w->now ? w->now : at_ns, deja__pause_ev, w->nodes[node], (uint64_t)pause_ns);
+    deja_plan_inject(w, &(deja_plan_entry){.kind = "pause", .node = (int32_t)node, .at_ns = at_ns, .a = pause_ns});
+}
+
+void deja__pause_schedule(deja_world *w, const deja_plan_entry *e) {
+    assert(e->node >= 0 && (uint32_t)e->node < w->n_nodes && e->a >= 0);
+    deja__schedule(w, e->at_ns < w->now ? w->now : e->at_ns, deja__pause_ev, w->nodes[e->node], (uint64_t)e->a);
 }
 
 /* ---- memory ----------------------------------------------------------------- */

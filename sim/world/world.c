@@ -48,6 +48,7 @@ void deja_world_free(deja_world *w) {
         if (w->oracles[i].ops->free) w->oracles[i].ops->free(w->oracles[i].state);
     if (w->data_free) w->data_free(w->data);
     deja__timesrv_free(w->timesrv);
+    deja__plan_free(w);
     free(w->timeline);
     free(w->oom_report);
     XXH3_freeState(w->digest);

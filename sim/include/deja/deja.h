@@ -125,6 +125,11 @@ typedef struct deja_run_opts {
     FILE *dump_out;   /* where task dumps go (stderr when NULL) */
     FILE *timeline;   /* when set, the resident-size timeline is written here
                          as CSV at the end (deja_world_timeline_csv) */
+    /* fault plans (deja/world.h) */
+    const char *plan_mask;        /* leave out the faults with these ids ("3,5-9") */
+    const struct deja_plan *plan; /* run this plan instead of the drawn one */
+    FILE *plan_out;               /* write the run's plan here (deja_plan_write) */
+    struct deja_plan **plan_record; /* receives a copy of the run's plan (free it) */
 } deja_run_opts;
 
 /* Runs scenario sc for seed with the given overrides. Fills out with at
@@ -150,13 +155,18 @@ void deja_replay_command(const char *scenario, uint64_t seed, const deja_params 
  *   set = clock.offset_ms=1500      (one line per override, any number)
  *   verdict = ok
  *   trace_hash = 0123456789abcdef
- * with '#' comments and blank lines allowed. */
+ * with '#' comments and blank lines allowed. A run with a cut-down fault
+ * plan (deja shrink, --use-plan, --plan-mask) also carries
+ *   plan = given                    (the faults below are the whole plan)
+ *   fault = crash at_ns=... node=2 a=... b=0   (one line per fault)
+ * and without them the run injects every fault its seed draws. */
 typedef struct deja_seedfile {
     char scenario[64];
     uint64_t seed;
     deja_params *overrides;
     char verdict[32];
     char trace_hash[17];
+    struct deja_plan *plan; /* the given plan, or NULL: the drawn one */
 } deja_seedfile;
 
 /* Loads path; 0, or 2 with a message naming file and line. */
@@ -165,6 +175,10 @@ void deja_seedfile_free(deja_seedfile *sf);
 /* Writes a seed file for a finished run (atomically: temp file + rename). */
 int deja_seedfile_write(const char *path, const char *scenario, uint64_t seed,
                         const deja_params *overrides, const deja_summary *s);
+/* The same, for a run of a given plan (its enabled entries are written;
+ * NULL: the drawn plan, as deja_seedfile_write). */
+int deja_seedfile_write_plan(const char *path, const char *scenario, uint64_t seed,
+                             const deja_params *overrides, const struct deja_plan *plan, const deja_summary *s);
 /* Replays a seed file: 0 when verdict and trace hash both match, 1 when
  * either differs (err says which), 2 on bad input. */
 int deja_replay(const char *path, const deja_run_opts *opts, deja_summary *out,

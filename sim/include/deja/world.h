@@ -162,6 +162,91 @@ void deja_net_config(deja_world *w, int64_t latency_ns, int64_t jitter_ns, uint3
  * copied now); messages cross between groups only if equal. All zero heals. */
 void deja_net_partition(deja_world *w, int64_t at_ns, const uint8_t *groups);
 
+/* Calls fn(arg, groups) whenever a partition change (deja_net_partition)
+ * takes effect, right after the network applied it (groups: one entry per
+ * node). Up to 4 listeners; nothing is traced. Models whose oracles follow
+ * the partitions listen here, so a partition left out of the fault plan is
+ * left out for them too. */
+typedef void (*deja_partition_fn)(void *arg, const uint8_t *groups);
+void deja_net_on_partition(deja_world *w, deja_partition_fn fn, void *arg);
+
+/* ---- fault plans (plan.c) ---------------------------------------------- */
+
+/* Every fault a run injects is one entry of the run's plan: node crashes
+ * (with their restart), pauses, clock steps and slews, partitions and their
+ * heals, and any kind a model or the network registers. The entries are
+ * drawn from the seed as they always were: the functions above that
+ * schedule a fault (deja_node_crash, deja_node_pause, deja_clock_step,
+ * deja_clock_slew, deja_net_partition) inject a plan entry. A plan can then
+ * be cut down: a mask leaves out entries by id, or a given plan (read back
+ * from a file) replaces the drawn one. Per-operation draws (message loss,
+ * disk faults: parameters, see docs/debugging.md) are not plan entries. */
+typedef struct deja_plan_entry {
+    uint32_t id;          /* place in the run's plan, from 0, in injection order */
+    char kind[16];        /* "crash", "pause", "step", "slew", "partition" or a registered kind */
+    int32_t node;         /* the node it hits, -1 for none (a partition) */
+    int64_t at_ns;        /* true time it fires */
+    int64_t a, b;         /* the kind's parameters: crash a = restart delay (-1: never),
+                             pause a = length, step/slew a = delta (ns) */
+    const char *groups;   /* partition: one digit per node ("0" heals), else NULL */
+    int32_t parent;       /* the entry this one undoes (a heal: its partition), or -1 */
+    bool enabled;         /* injected (false: masked out or not in the given plan) */
+} deja_plan_entry;
+
+/* A kind of fault: schedule arranges for the fault e describes to happen at
+ * e->at_ns (>= now) in w. Register once at start-up, before any run; the
+ * five built-in kinds need no registration. Names are at most 15 chars. */
+typedef struct deja_plan_kind {
+    const char *name;
+    void (*schedule)(deja_world *w, const deja_plan_entry *e);
+} deja_plan_kind;
+void deja_plan_kind_register(const deja_plan_kind *k);
+
+/* Injects the fault e describes (id, parent and enabled are filled in):
+ * records it in the run's plan and schedules it, unless the mask or the
+ * given plan leaves it out. Returns its id when scheduled, -1 when left out. */
+int deja_plan_inject(deja_world *w, const deja_plan_entry *e);
+
+/* A list of plan entries, independent of any world. */
+typedef struct deja_plan deja_plan;
+deja_plan *deja_plan_new(void);
+void deja_plan_free(deja_plan *p);
+deja_plan *deja_plan_clone(const deja_plan *p);
+size_t deja_plan_count(const deja_plan *p);
+const deja_plan_entry *deja_plan_get(const deja_plan *p, size_t i);
+/* Appends a copy of e (ids, parents and enabled flags are kept). */
+void deja_plan_add(deja_plan *p, const deja_plan_entry *e);
+/* Number of enabled entries. */
+size_t deja_plan_enabled(const deja_plan *p);
+/* One entry as text: "crash at_ns=N node=N a=N b=N [groups=0110] [id=N]". */
+void deja_plan_format(const deja_plan_entry *e, char *buf, size_t len);
+/* Parses that text and appends it (enabled); 0, or 2 with a message. */
+int deja_plan_parse_add(deja_plan *p, const char *text, char *err, size_t errlen);
+/* Writes a plan file: one "fault = ..." line per enabled entry, left-out
+ * entries as '#' comments. */
+void deja_plan_write(const deja_plan *p, FILE *out);
+/* Reads a plan file (lines "fault = ...", '#' comments, blank lines);
+ * 0, or 2 with a message naming file and line. */
+int deja_plan_load(const char *path, deja_plan **out, char *err, size_t errlen);
+
+/* Leaves out the entries whose ids spec lists ("3,5-9"); call before the
+ * scenario's setup. 0, or 2 with a message naming spec. */
+int deja_world_plan_mask(deja_world *w, const char *spec, char *err, size_t errlen);
+/* Checks a mask spec without a world; 0, or 2 with a message. */
+int deja_plan_mask_check(const char *spec, char *err, size_t errlen);
+/* Runs a given plan instead of the drawn one: each fault the setup draws
+ * is injected only when given holds an equal one (same kind, node, time and
+ * parameters), in place, so the full plan replays the same trace hash;
+ * deja_plan_inject_rest then injects the given entries nobody drew (after
+ * a change of duration or nodes). given is copied; call before setup. */
+void deja_world_plan_use(deja_world *w, const deja_plan *given);
+/* Injects the given plan's entries the setup did not draw (at time 0 of
+ * the run, entries for missing nodes dropped). The runner calls it after
+ * setup; no-op without a given plan. */
+void deja_plan_inject_rest(deja_world *w);
+/* The run's plan so far: every injected entry, enabled or not. */
+const deja_plan *deja_world_plan(const deja_world *w);
+
 /* ---- facts and oracles ------------------------------------------------- */
 
 typedef void (*deja_fact_fn)(void *arg, uint32_t node, int64_t now, const rt_fact *f);
