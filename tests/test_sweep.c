@@ -12,6 +12,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -352,7 +356,165 @@ static void test_sweep_bad_input(void **state) {
     assert_non_null(strstr(err, "/nonexistent/dir/x.db"));
 }
 
+/* ---- workers that die ---------------------------------------------------- */
+
+/* The "test-die" scenario: an empty world whose finish (run in the worker)
+ * dies as the seed says: seed 2 aborts every time (a real crash), seed 3 is
+ * SIGKILLed every time (as if by the OOM killer), and seeds 4 and 5 are
+ * SIGKILLed once (the first time their marker file exists). */
+static int test__die_setup(deja_world *w, const deja_params *p, char *err, size_t errlen) {
+    (void)w, (void)p, (void)err, (void)errlen;
+    return 0;
+}
+
+static void test__die_finish(deja_world *w, deja_summary *s) {
+    (void)w;
+    uint64_t seed = 0;
+    assert_int_equal(deja_parse_u64(deja_summary_get(s, "seed"), &seed), 0);
+    if (seed == 2) abort();
+    if (seed == 3) raise(SIGKILL);
+    char mark[512];
+    snprintf(mark, sizeof mark, "%s/kill-%llu", test__dir, (unsigned long long)seed);
+    if (unlink(mark) == 0) raise(SIGKILL);
+}
+
+static const deja_param_def test__die_params[] = {{NULL, NULL, NULL}};
+static const deja_scenario test__die = {"test-die", "dies as the seed says", test__die_params, test__die_setup,
+                                        test__die_finish};
+
+static void test__touch(const char *name) {
+    char path[512];
+    snprintf(path, sizeof path, "%s/%s", test__dir, name);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fclose(f);
+}
+
+static void test_sweep_worker_deaths(void **state) {
+    (void)state;
+    char db[512], err[1024] = "";
+    snprintf(db, sizeof db, "%s/die.db", test__dir);
+    test__touch("kill-4");
+    test__touch("kill-5");
+    deja_sweep_stats st;
+    deja_sweep_opts o = {.scenario = "test-die", .seed_start = 1, .seeds = 6, .jobs = 2, .db = db};
+    /* seed 3 is killed from outside at every attempt: left out, exit 1 */
+    assert_int_equal(deja_sweep_run(&o, &st, err, sizeof err), 1);
+    assert_int_equal(st.lost, 1);
+    assert_int_equal(st.crashed, 1);
+    assert_int_equal(test__count(db, NULL), 5);
+    /* killed once: retried, stored with their real verdict */
+    assert_int_equal(test__count(db, "seed IN (1, 4, 5, 6) AND verdict = 'ok' AND length(trace_hash) = 16"), 4);
+    /* a crash is stored only when it reproduces, with its replay command */
+    assert_int_equal(test__count(db, "seed = 2 AND verdict = 'crash' AND crash_signal = 6 AND crash_attempts = 2 "
+                                     "AND crash_command LIKE '% run test-die --seed 2%'"),
+                     1);
+    assert_int_equal(test__count(db, "seed = 3"), 0);
+
+    /* a row left by an older version for a worker killed from outside is
+     * run again on resume and replaced */
+    test__exec(db, "UPDATE runs SET verdict = 'crash', crash_signal = 9, trace_hash = NULL, "
+                   "crash_command = NULL WHERE seed = 4");
+    assert_int_equal(deja_sweep_run(&o, &st, err, sizeof err), 1);
+    assert_int_equal(st.added, 1);
+    assert_int_equal(test__count(db, "seed = 4 AND verdict = 'ok' AND length(trace_hash) = 16"), 1);
+    assert_int_equal(test__count(db, NULL), 5);
+}
+
+/* Two sweeps (shards) starting at once on one new database both finish. */
+static void test_shards_race_on_new_db(void **state) {
+    (void)state;
+    for (int trial = 0; trial < 10; trial++) {
+        char db[512], err[1024] = "";
+        snprintf(db, sizeof db, "%s/race-%d.db", test__dir, trial);
+        pid_t kid[2];
+        for (int k = 0; k < 2; k++) {
+            kid[k] = fork();
+            assert_true(kid[k] >= 0);
+            if (kid[k] == 0) {
+                deja_sweep_stats st;
+                deja_sweep_opts o = {.scenario = "test-die", .seed_start = 10, .seeds = 8, .jobs = 1, .db = db,
+                                     .shard_i = (uint32_t)k, .shard_k = 2};
+                int rc = deja_sweep_run(&o, &st, err, sizeof err);
+                if (rc) fprintf(stderr, "shard %d: %s\n", k, err);
+                _exit(rc);
+            }
+        }
+        for (int k = 0; k < 2; k++) {
+            int status;
+            assert_int_equal(waitpid(kid[k], &status, 0), kid[k]);
+            assert_true(WIFEXITED(status));
+            assert_int_equal(WEXITSTATUS(status), 0);
+        }
+        assert_int_equal(test__count(db, NULL), 8);
+    }
+}
+
+/* A grid of a million points starts streaming at once: the points are not
+ * all built up front (the first rows arrive, then the sweep is stopped). */
+static void test_sweep_huge_grid_and_impossible(void **state) {
+    (void)state;
+    if (!deja_scenario_find("drift-fork")) skip();
+    char db[512], err[1024] = "";
+    snprintf(db, sizeof db, "%s/huge.db", test__dir);
+    deja_grid g;
+    deja_grid_init(&g);
+    assert_int_equal(deja_grid_add(&g, "clock.offset_ms=1:100000:1", err, sizeof err), 0);
+    assert_int_equal(deja_grid_add(&g, "aura.slot_ms=1000:1009:1", err, sizeof err), 0);
+    assert_int_equal(deja_grid_points(&g), 1000000);
+    /* a million points x 101 seeds is over the run limit: refused, nothing written */
+    deja_sweep_stats st;
+    deja_sweep_opts o = {.scenario = "drift-fork", .grid = &g, .seed_start = 1, .seeds = 101, .jobs = 1,
+                         .db = db};
+    assert_int_equal(deja_sweep_run(&o, &st, err, sizeof err), 2);
+    assert_non_null(strstr(err, "more than"));
+    /* a value the scenario rejects on one axis of a large grid is found up front */
+    deja_grid_free(&g);
+    deja_grid_init(&g);
+    assert_int_equal(deja_grid_add(&g, "clock.offset_ms=1:100000:1", err, sizeof err), 0);
+    assert_int_equal(deja_grid_add(&g, "sim.nodes=4,5,banana", err, sizeof err), 0);
+    o.grid = &g;
+    o.seeds = 1;
+    assert_int_equal(deja_sweep_run(&o, &st, err, sizeof err), 2);
+    assert_non_null(strstr(err, "banana"));
+    assert_int_equal(st.added, 0);
+    deja_grid_free(&g);
+    /* --db "" is refused */
+    o.grid = NULL;
+    o.db = "";
+    assert_int_equal(deja_sweep_run(&o, &st, err, sizeof err), 2);
+}
+
+/* The real SQLite message when the disk is full at sweep start (a small
+ * tmpfs; needs root to mount one). */
+static void test_sweep_full_disk(void **state) {
+    (void)state;
+    char mnt[512], db[600], fill[600], err[1024] = "";
+    snprintf(mnt, sizeof mnt, "%s/full", test__dir);
+    assert_int_equal(mkdir(mnt, 0700), 0);
+    if (geteuid() != 0 || mount("tmpfs", mnt, "tmpfs", 0, "size=64k")) {
+        fprintf(stderr, "test_sweep_full_disk: skipped: cannot mount a tmpfs (needs root)\n");
+        skip();
+    }
+    snprintf(fill, sizeof fill, "%s/fill", mnt);
+    FILE *f = fopen(fill, "w");
+    assert_non_null(f);
+    char block[4096] = {0};
+    while (fwrite(block, 1, sizeof block, f) == sizeof block && fflush(f) == 0) {
+    }
+    fclose(f);
+    snprintf(db, sizeof db, "%s/s.db", mnt);
+    deja_sweep_stats st;
+    deja_sweep_opts o = {.scenario = "test-die", .seed_start = 1, .seeds = 1, .jobs = 1, .db = db};
+    int rc = deja_sweep_run(&o, &st, err, sizeof err);
+    umount(mnt);
+    assert_int_equal(rc, 2);
+    if (!strstr(err, "full")) fail_msg("want SQLite's disk-full message, got: %s", err);
+    assert_null(strstr(err, "not an error"));
+}
+
 int main(void) {
+    deja_scenario_register(&test__die);
     node_programs_register();
     deja_models_register(); /* the node programs scenarios start (as the deja tool does) */
     const struct CMUnitTest tests[] = {
@@ -363,6 +525,10 @@ int main(void) {
         cmocka_unit_test(test_sweep_resume_and_rerun),
         cmocka_unit_test(test_shards_and_merge),
         cmocka_unit_test(test_sweep_bad_input),
+        cmocka_unit_test(test_sweep_worker_deaths),
+        cmocka_unit_test(test_shards_race_on_new_db),
+        cmocka_unit_test(test_sweep_huge_grid_and_impossible),
+        cmocka_unit_test(test_sweep_full_disk),
     };
     return cmocka_run_group_tests(tests, test__setup, test__teardown);
 }

@@ -43,14 +43,20 @@ static void sweep__help(FILE *out) {
             "A sweep resumes: rows already in the database (same scenario, seed and\n"
             "parameter values) are skipped, so rerunning an interrupted or killed\n"
             "sweep completes it and rerunning a finished one adds nothing. Each row\n"
-            "is committed on its own. A run whose worker dies (a signal) is stored\n"
-            "with verdict 'crash'. Ctrl-C stops after killing the workers; only\n"
-            "whole rows remain. Progress goes to stderr; the final line and the\n"
-            "replay commands of up to 5 failing runs go to stdout.\n\n"
+            "is committed on its own. Several sweeps (shards) may write one database\n"
+            "at once. A run whose worker dies is retried in a fresh worker: it is\n"
+            "stored with verdict 'crash' (plus crash_signal and crash_command, the\n"
+            "command that replays it) only when a second attempt dies the same way;\n"
+            "a worker killed from outside (SIGKILL, SIGTERM) is retried up to 3\n"
+            "times and never stored as a crash. Ctrl-C stops after killing the\n"
+            "workers; only whole rows remain. Progress goes to stderr; the final\n"
+            "line and the replay commands of up to 5 failing runs go to stdout.\n\n"
             "exit status: 0 the sweep completed -- even when some runs have failing\n"
             "verdicts: a sweep is an experiment, its failures are data in the\n"
-            "database; 2 bad input (unknown scenario or parameter, bad --grid, a\n"
-            "value the scenario rejects, unusable database); 130 interrupted.\n");
+            "database; 1 runs killed from outside at every attempt were left out\n"
+            "(rerun to finish); 2 bad input (unknown scenario or parameter, bad\n"
+            "--grid, a value the scenario rejects, unusable database: SQLite's\n"
+            "message says why); 130 interrupted.\n");
 }
 
 /* deja sweep --merge OUT IN... */
@@ -122,6 +128,7 @@ int deja_cmd_sweep(int argc, char **argv) {
             else if (!(rc = deja_cli_u64("sweep", "--jobs", v, 1, 256, &v64))) o.jobs = (int)v64;
         } else if ((m = deja_cli_flag("sweep", argc, argv, &i, "--db", &v))) {
             if (m != 1) rc = m;
+            else if (!v[0]) rc = deja_cli_usage_error("sweep", "--db '': needs a file name");
             o.db = v;
         } else if ((m = deja_cli_flag("sweep", argc, argv, &i, "--shard", &v))) {
             unsigned si, sk;

@@ -3,15 +3,27 @@
  * processes, one row per run written by the parent.
  *
  * Jobs are numbered j = point * seeds + (seed - seed_start); a shard I/K
- * runs the jobs with j % K == I. Before forking, the parent checks every
- * grid point (unknown parameters, values the scenario's setup rejects) and
- * drops the jobs whose rows are already in the database. Each worker reads
- * job numbers from its own pipe, calls deja_run in-process and writes the
- * summary back on its own result pipe; the parent polls the result pipes,
- * stores each summary in its own transaction (sweep_db.c) and hands out the
- * next job. A worker that dies in a run (a signal: an assertion, a segfault)
- * is recorded as verdict `crash` and replaced. SIGINT/SIGTERM stop the
- * sweep: workers are killed, nothing half-done is written.
+ * runs the jobs with j % K == I. Grid points are never all held in memory:
+ * a point's parameters are computed from its index when a job needs them,
+ * and the jobs still to run are found by walking the shard's job numbers
+ * and asking the database, so memory stays flat whatever the grid size.
+ * Before forking, the parent checks the grid points (unknown parameters,
+ * values the scenario's setup rejects): every point of a grid up to
+ * SWEEP__CHECK_ALL points, else every value of every axis once. Each worker
+ * reads job numbers from its own pipe, calls deja_run in-process and writes
+ * the summary back on its own result pipe; the parent polls the result
+ * pipes, stores each summary in its own transaction (sweep_db.c) and hands
+ * out the next job.
+ *
+ * A worker that dies in a run is replaced and the run is retried in a fresh
+ * worker. A death by a signal the run itself raises (an assertion's SIGABRT,
+ * a segfault...) or by an exit status is stored as verdict `crash`, with the
+ * command that replays it, only when a second attempt dies the same way. A
+ * death by a signal from outside (SIGKILL from the OOM killer, SIGTERM) is
+ * retried up to SWEEP__ATTEMPTS times and never stored as a crash: a run
+ * that keeps being killed is left out, counted, and rerun when the sweep is
+ * resumed. SIGINT/SIGTERM to the sweep itself stop it: workers are killed,
+ * nothing half-done is written.
  */
 #include <assert.h>
 #include <errno.h>
@@ -33,6 +45,8 @@
 #define SWEEP__MAX_RUNS 100000000ull
 #define SWEEP__REPLAYS 5
 #define SWEEP__KEY_MAX 16384
+#define SWEEP__ATTEMPTS 3      /* runs of one job before it is given up */
+#define SWEEP__CHECK_ALL 10000 /* grids up to this many points are checked point by point */
 
 /* What one run sends back: the job number, deja_run's status and summary. */
 typedef struct sweep__msg {
@@ -45,25 +59,39 @@ typedef struct sweep__msg {
 /* A grid point: its overrides (--set plus the grid values), the full set
  * of parameters (defaults merged in) and its canonical key. */
 typedef struct sweep__point {
+    size_t idx; /* SIZE_MAX when empty */
     deja_params *over;
     deja_params *all;
     char *key;
 } sweep__point;
 
+/* A job to run again after its worker died: how often it ran, how the last
+ * attempt ended (a wait status). */
+typedef struct sweep__retry {
+    uint64_t job;
+    int attempts;
+    int status;
+} sweep__retry;
+
 typedef struct sweep__worker {
-    pid_t pid;   /* 0 when there is no process */
-    int job_fd;  /* parent -> worker: job numbers */
-    int res_fd;  /* worker -> parent: sweep__msg */
-    int64_t job; /* job in flight, -1 when idle */
+    pid_t pid;    /* 0 when there is no process */
+    int job_fd;   /* parent -> worker: job numbers */
+    int res_fd;   /* worker -> parent: sweep__msg */
+    int64_t job;  /* job in flight, -1 when idle */
+    int attempts; /* earlier attempts of that job (0 on its first run) */
+    int status;   /* how the previous attempt ended, when attempts > 0 */
 } sweep__worker;
 
 typedef struct sweep__state {
     const deja_sweep_opts *o;
     const deja_scenario *sc;
-    sweep__point *pts;
     size_t npts;
-    uint64_t *todo; /* jobs to run, in order */
-    uint64_t ntodo, next, done;
+    sweep__point cache; /* the point last asked for */
+    uint64_t total;     /* jobs of the whole sweep (points x seeds) */
+    uint64_t cursor;    /* next job number of this shard to consider */
+    uint64_t ntodo, done;
+    sweep__retry *retry; /* jobs to run again, handed out first */
+    size_t nretry, capretry;
     sweep__worker w[SWEEP__MAX_JOBS];
     int nw;
     deja_sweepdb *db;
@@ -114,9 +142,47 @@ static uint64_t sweep__seed_of(const sweep__state *S, uint64_t job) {
     return S->o->seed_start + job % S->o->seeds;
 }
 
-static const sweep__point *sweep__point_of(const sweep__state *S, uint64_t job) {
-    assert(job / S->o->seeds < S->npts);
-    return &S->pts[job / S->o->seeds];
+static void sweep__point_clear(sweep__point *p) {
+    deja_params_free(p->over);
+    deja_params_free(p->all);
+    free(p->key);
+    memset(p, 0, sizeof *p);
+    p->idx = SIZE_MAX;
+}
+
+/* Computes grid point idx into p (cleared first). 0, or 2 with err when the
+ * scenario refuses its parameters or the key does not fit. */
+static int sweep__point_make(const sweep__state *S, size_t idx, sweep__point *p, char *err, size_t errlen) {
+    assert(idx < S->npts);
+    sweep__point_clear(p);
+    p->over = S->o->base ? deja_params_clone(S->o->base) : deja_params_new();
+    deja_grid_point(S->o->grid, idx, p->over);
+    if (deja_scenario_params(S->sc, p->over, &p->all, err, errlen)) return 2;
+    char *key = malloc(SWEEP__KEY_MAX);
+    assert(key);
+    deja_sweep_params_key(p->all, key, SWEEP__KEY_MAX);
+    if (strlen(key) >= SWEEP__KEY_MAX - 1) {
+        free(key);
+        snprintf(err, errlen, "parameter values too long for a params_key");
+        return 2;
+    }
+    p->key = key;
+    p->idx = idx;
+    return 0;
+}
+
+/* The point of job, computed on demand (every point was checked before the
+ * sweep started, so this cannot fail). */
+static const sweep__point *sweep__point_of(sweep__state *S, uint64_t job) {
+    size_t idx = (size_t)(job / S->o->seeds);
+    assert(idx < S->npts);
+    if (S->cache.idx != idx) {
+        char err[512];
+        int rc = sweep__point_make(S, idx, &S->cache, err, sizeof err);
+        assert(rc == 0);
+        (void)rc;
+    }
+    return &S->cache;
 }
 
 /* The worker process: runs jobs until its job pipe closes. Never returns. */
@@ -257,22 +323,86 @@ static int sweep__store(sweep__state *S, uint64_t job, const deja_summary *s, ch
     return 0;
 }
 
-/* Records a worker that died running job: verdict crash, with the signal
- * (or exit status). */
-static int sweep__crash(sweep__state *S, uint64_t job, int status, char *err, size_t errlen) {
+/* True when a worker ending with wait status `status` was stopped from
+ * outside (SIGKILL, SIGTERM, SIGHUP...), not by a fault of the run itself
+ * (an assertion's SIGABRT, a segfault, an exit). */
+static int sweep__external(int status) {
+    if (!WIFSIGNALED(status)) return 0;
+    switch (WTERMSIG(status)) {
+    case SIGABRT: case SIGSEGV: case SIGBUS: case SIGFPE: case SIGILL: case SIGTRAP: case SIGSYS:
+        return 0;
+    default:
+        return 1;
+    }
+}
+
+/* Stores a run whose worker died in it twice the same way: verdict crash,
+ * with the signal (or exit status), the attempts and the replay command. */
+static int sweep__crash(sweep__state *S, uint64_t job, int status, int attempts, char *err, size_t errlen) {
     deja_summary s;
     deja_summary_clear(&s);
+    uint64_t seed = sweep__seed_of(S, job);
     deja_summary_set(&s, "scenario", "%s", S->sc->name);
-    deja_summary_set(&s, "seed", "%llu", (unsigned long long)sweep__seed_of(S, job));
+    deja_summary_set(&s, "seed", "%llu", (unsigned long long)seed);
     deja_summary_set(&s, "verdict", "crash");
     if (WIFSIGNALED(status)) deja_summary_set(&s, "crash_signal", "%d", WTERMSIG(status));
     else if (WIFEXITED(status)) deja_summary_set(&s, "crash_exit_status", "%d", WEXITSTATUS(status));
+    deja_summary_set(&s, "crash_attempts", "%d", attempts);
+    char cmd[1024];
+    deja_replay_command(S->sc->name, seed, sweep__point_of(S, job)->over, cmd, sizeof cmd);
+    deja_summary_set(&s, "crash_command", "%s", cmd);
     S->st->crashed++;
     return sweep__store(S, job, &s, err, errlen);
 }
 
-/* Builds the grid points and checks each: known parameters, and values the
- * scenario's setup accepts (a world is built and dropped, not run). */
+/* Queues job to run again. */
+static void sweep__retry_push(sweep__state *S, uint64_t job, int attempts, int status) {
+    if (S->nretry == S->capretry) {
+        S->capretry = S->capretry ? 2 * S->capretry : 16;
+        S->retry = realloc(S->retry, S->capretry * sizeof *S->retry);
+        assert(S->retry);
+    }
+    S->retry[S->nretry++] = (sweep__retry){job, attempts, status};
+}
+
+/* Decides about a worker that died running its job (w->job) with wait
+ * status `status`: retry it, store it as a reproduced crash, or give it up
+ * (killed from outside every time). 0, or 2 with err. */
+static int sweep__died(sweep__state *S, const sweep__worker *w, int status, char *err, size_t errlen) {
+    uint64_t job = (uint64_t)w->job;
+    int attempts = w->attempts + 1;
+    int ext = sweep__external(status);
+    S->st->retried++;
+    if (!ext && w->attempts > 0 && !sweep__external(w->status) && w->status == status)
+        return sweep__crash(S, job, status, attempts, err, errlen); /* it reproduces */
+    if (attempts >= SWEEP__ATTEMPTS) {
+        if (!ext) return sweep__crash(S, job, status, attempts, err, errlen);
+        S->st->lost++; /* left out: a resumed sweep runs it */
+        S->done++;
+        return 0;
+    }
+    sweep__retry_push(S, job, attempts, status);
+    return 0;
+}
+
+/* Checks grid point idx: known parameters, values the scenario's setup
+ * accepts (a world is built and dropped, not run). 0, or 2 with err. */
+static int sweep__check_point(sweep__state *S, size_t idx, char *err, size_t errlen) {
+    sweep__point p = {.idx = SIZE_MAX};
+    int rc = sweep__point_make(S, idx, &p, err, errlen);
+    if (rc == 0) {
+        deja_world *w = deja_world_new(S->o->seed_start, p.all);
+        rc = S->sc->setup(w, p.all, err, errlen) ? 2 : 0;
+        deja_world_free(w);
+    }
+    sweep__point_clear(&p);
+    return rc;
+}
+
+/* Checks the grid before any run: every point of a grid of up to
+ * SWEEP__CHECK_ALL points, else each value of each axis once (the other
+ * axes at their first value), so a large grid costs no time or memory up
+ * front; a combination the setup refuses then stops the sweep when it runs. */
 static int sweep__points(sweep__state *S, char *err, size_t errlen) {
     const deja_sweep_opts *o = S->o;
     const deja_grid *g = o->grid;
@@ -282,93 +412,133 @@ static int sweep__points(sweep__state *S, char *err, size_t errlen) {
             return 2;
         }
     S->npts = deja_grid_points(g);
-    S->pts = calloc(S->npts, sizeof *S->pts);
-    assert(S->pts);
-    for (size_t i = 0; i < S->npts; i++) {
-        sweep__point *p = &S->pts[i];
-        p->over = o->base ? deja_params_clone(o->base) : deja_params_new();
-        deja_grid_point(g, i, p->over);
-        char perr[512];
-        if (deja_scenario_params(S->sc, p->over, &p->all, perr, sizeof perr)) {
-            snprintf(err, errlen, "%s", perr);
-            return 2;
-        }
-        char *key = malloc(SWEEP__KEY_MAX);
-        assert(key);
-        deja_sweep_params_key(p->all, key, SWEEP__KEY_MAX);
-        if (strlen(key) >= SWEEP__KEY_MAX - 1) {
-            free(key);
-            snprintf(err, errlen, "parameter values too long for a params_key");
-            return 2;
-        }
-        p->key = strdup(key);
-        free(key);
-        assert(p->key);
-        deja_world *w = deja_world_new(o->seed_start, p->all);
-        int rc = S->sc->setup(w, p->all, perr, sizeof perr);
-        deja_world_free(w);
-        if (rc) {
-            snprintf(err, errlen, "%s", perr);
-            return 2;
-        }
-    }
-    return 0;
-}
-
-/* Lists the jobs of this shard that are not in the database yet. */
-static int sweep__plan(sweep__state *S, char *err, size_t errlen) {
-    const deja_sweep_opts *o = S->o;
-    uint32_t k = o->shard_k ? o->shard_k : 1;
     uint64_t total = (uint64_t)S->npts * o->seeds;
     if (o->seeds > SWEEP__MAX_RUNS || total / o->seeds != S->npts || total > SWEEP__MAX_RUNS) {
         snprintf(err, errlen, "%zu points x %llu seeds is more than %llu runs", S->npts,
                  (unsigned long long)o->seeds, SWEEP__MAX_RUNS);
         return 2;
     }
-    S->todo = malloc((total / k + 1) * sizeof *S->todo);
-    assert(S->todo);
-    for (uint64_t j = o->shard_i; j < total; j += k) {
-        S->st->jobs++;
-        int has = deja_sweepdb_has(S->db, S->sc->name, sweep__seed_of(S, j), sweep__point_of(S, j)->key);
-        if (has < 0) {
-            snprintf(err, errlen, "%s: cannot query runs", o->db);
-            return 2;
-        }
-        if (has) S->st->skipped++;
-        else S->todo[S->ntodo++] = j;
+    if (S->npts <= SWEEP__CHECK_ALL) {
+        for (size_t i = 0; i < S->npts; i++)
+            if (sweep__check_point(S, i, err, errlen)) return 2;
+        return 0;
+    }
+    size_t stride = 1;
+    for (int a = g->n - 1; a >= 0; a--) {
+        for (size_t v = 0; v < g->axis[a].n; v++)
+            if (sweep__check_point(S, v * stride, err, errlen)) return 2;
+        stride *= g->axis[a].n;
     }
     return 0;
 }
 
-/* The parent's loop: hands out jobs, stores results, replaces crashed
- * workers, until every job is done or a signal stops it. 0 or 2. */
+/* Counts the jobs of this shard and those already in the database; the
+ * jobs themselves are found again when handed out (sweep__next_job). */
+static int sweep__plan(sweep__state *S, char *err, size_t errlen) {
+    const deja_sweep_opts *o = S->o;
+    uint32_t k = o->shard_k ? o->shard_k : 1;
+    uint64_t total = (uint64_t)S->npts * o->seeds; /* checked by sweep__points */
+    S->total = total;
+    S->cursor = o->shard_i;
+    S->st->jobs = total / k + (o->shard_i < total % k);
+    int any = deja_sweepdb_count(S->db, S->sc->name);
+    if (any < 0) {
+        snprintf(err, errlen, "%s: cannot query runs: %s", o->db, deja_sweepdb_errmsg(S->db));
+        return 2;
+    }
+    uint64_t have = 0;
+    for (uint64_t j = o->shard_i; any && j < total; j += k) {
+        int has = deja_sweepdb_has(S->db, S->sc->name, sweep__seed_of(S, j), sweep__point_of(S, j)->key);
+        if (has < 0) {
+            snprintf(err, errlen, "%s: cannot query runs: %s", o->db, deja_sweepdb_errmsg(S->db));
+            return 2;
+        }
+        have += (uint64_t)has;
+    }
+    S->ntodo = S->st->jobs - have;
+    return 0;
+}
+
+/* The next job to hand out: a retry first, else the next job of the shard
+ * not in the database. 1 with *job (and the attempts so far), 0 when none
+ * is left, -1 on a database error (err). */
+static int sweep__next_job(sweep__state *S, uint64_t *job, int *attempts, int *status, char *err,
+                           size_t errlen) {
+    if (S->nretry) {
+        sweep__retry r = S->retry[0];
+        memmove(S->retry, S->retry + 1, (S->nretry - 1) * sizeof *S->retry);
+        S->nretry--;
+        *job = r.job;
+        *attempts = r.attempts;
+        *status = r.status;
+        return 1;
+    }
+    uint32_t k = S->o->shard_k ? S->o->shard_k : 1;
+    while (S->cursor < S->total) {
+        uint64_t j = S->cursor;
+        S->cursor += k;
+        int has = deja_sweepdb_has(S->db, S->sc->name, sweep__seed_of(S, j), sweep__point_of(S, j)->key);
+        if (has < 0) {
+            snprintf(err, errlen, "%s: cannot query runs: %s", S->o->db, deja_sweepdb_errmsg(S->db));
+            return -1;
+        }
+        if (has) {
+            S->st->skipped++;
+            continue;
+        }
+        *job = j;
+        *attempts = 0;
+        *status = 0;
+        return 1;
+    }
+    return 0;
+}
+
+/* The parent's loop: hands out jobs, stores results, replaces workers that
+ * died, until every job is done or a signal stops it. 0 or 2. */
 static int sweep__loop(sweep__state *S, char *err, size_t errlen) {
     sweep__msg *m = malloc(sizeof *m);
     assert(m);
-    int rc = 0;
+    int rc = 0, exhausted = 0;
     struct pollfd pfd[SWEEP__MAX_JOBS];
     int who[SWEEP__MAX_JOBS];
     while (!sweep__stop && rc == 0) {
         int busy = 0;
         for (int i = 0; i < S->nw; i++) {
             sweep__worker *w = &S->w[i];
-            if (w->pid && w->job < 0 && S->next < S->ntodo) {
-                uint64_t job = S->todo[S->next];
-                if (sweep__write_full(w->job_fd, &job, sizeof job)) {
-                    /* Died while idle (killed from outside): replace it. */
+            if (!w->pid && !exhausted && (S->nretry || S->cursor < S->total)) {
+                if (sweep__spawn(S, i)) { /* a slot emptied by a death */
+                    snprintf(err, errlen, "cannot start a worker: %s", strerror(errno));
+                    rc = 2;
+                    break;
+                }
+            }
+            if (w->pid && w->job < 0 && !exhausted) {
+                uint64_t job;
+                int att, prev;
+                int got = sweep__next_job(S, &job, &att, &prev, err, errlen);
+                if (got < 0) {
+                    rc = 2;
+                    break;
+                }
+                if (got == 0) {
+                    exhausted = S->nretry == 0;
+                } else if (sweep__write_full(w->job_fd, &job, sizeof job)) {
+                    /* Died while idle (killed from outside): replace it, keep the job. */
+                    sweep__retry_push(S, job, att, prev); /* then moved to the front */
+                    memmove(S->retry + 1, S->retry, (S->nretry - 1) * sizeof *S->retry);
+                    S->retry[0] = (sweep__retry){job, att, prev};
+                    exhausted = 0;
                     sweep__reap(S, i, 1);
-                    if (sweep__spawn(S, i)) {
-                        snprintf(err, errlen, "cannot start a worker: %s", strerror(errno));
-                        rc = 2;
-                        break;
-                    }
                     i--;
                     continue;
+                } else {
+                    w->job = (int64_t)job;
+                    w->attempts = att;
+                    w->status = prev;
                 }
-                S->next++;
-                w->job = (int64_t)job;
             }
-            if (w->pid && w->job < 0 && S->next >= S->ntodo) sweep__reap(S, i, 0); /* EOF ends it */
+            if (w->pid && w->job < 0 && exhausted) sweep__reap(S, i, 0); /* EOF ends it */
             if (w->pid && w->job >= 0) {
                 pfd[busy].fd = w->res_fd;
                 pfd[busy].events = POLLIN;
@@ -376,7 +546,12 @@ static int sweep__loop(sweep__state *S, char *err, size_t errlen) {
                 who[busy++] = i;
             }
         }
-        if (rc || busy == 0) break;
+        if (rc) break;
+        if (busy == 0) {
+            if (S->nretry == 0 && (exhausted || S->cursor >= S->total)) break;
+            exhausted = 0; /* a death queued a retry: hand it out */
+            continue;
+        }
         int n = poll(pfd, (nfds_t)busy, 200);
         if (n < 0 && errno != EINTR) {
             snprintf(err, errlen, "poll: %s", strerror(errno));
@@ -392,21 +567,19 @@ static int sweep__loop(sweep__state *S, char *err, size_t errlen) {
                 assert(m->job == job);
                 w->job = -1;
                 if (m->rc == 2) {
-                    const sweep__point *p = sweep__point_of(S, job);
                     char cmd[1024];
-                    deja_replay_command(S->sc->name, sweep__seed_of(S, job), p->over, cmd, sizeof cmd);
+                    deja_replay_command(S->sc->name, sweep__seed_of(S, job), sweep__point_of(S, job)->over, cmd,
+                                        sizeof cmd);
                     snprintf(err, errlen, "%s (in: %s)", m->err, cmd);
                     rc = 2;
                     break;
                 }
                 rc = sweep__store(S, job, &m->s, err, errlen);
             } else {
+                sweep__worker dead = *w;
                 int status = sweep__reap(S, i, 1);
-                rc = sweep__crash(S, job, status, err, errlen);
-                if (rc == 0 && S->next < S->ntodo && sweep__spawn(S, i)) {
-                    snprintf(err, errlen, "cannot start a worker: %s", strerror(errno));
-                    rc = 2;
-                }
+                rc = sweep__died(S, &dead, status, err, errlen);
+                if (S->nretry) exhausted = 0;
             }
         }
         sweep__progress(S, 0);
@@ -427,9 +600,9 @@ int deja_sweep_run(const deja_sweep_opts *o, deja_sweep_stats *st, char *err, si
         return 2;
     }
     uint32_t k = o->shard_k ? o->shard_k : 1;
-    if (o->seeds == 0 || o->jobs <= 0 || o->jobs > SWEEP__MAX_JOBS || o->shard_i >= k || !o->db) {
-        snprintf(err, errlen, "bad sweep options (seeds %llu, jobs %d, shard %u/%u)",
-                 (unsigned long long)o->seeds, o->jobs, o->shard_i, k);
+    if (o->seeds == 0 || o->jobs <= 0 || o->jobs > SWEEP__MAX_JOBS || o->shard_i >= k || !o->db || !o->db[0]) {
+        snprintf(err, errlen, "bad sweep options (seeds %llu, jobs %d, shard %u/%u%s)",
+                 (unsigned long long)o->seeds, o->jobs, o->shard_i, k, o->db && o->db[0] ? "" : ", no database");
         return 2;
     }
     if (o->seed_start + o->seeds - 1 < o->seed_start) {
@@ -441,12 +614,14 @@ int deja_sweep_run(const deja_sweep_opts *o, deja_sweep_stats *st, char *err, si
     S->o = o;
     S->sc = sc;
     S->st = st;
+    S->cache.idx = SIZE_MAX;
     S->last_decile = 0;
     S->tty = isatty(STDERR_FILENO);
     double t0 = sweep__now();
     int rc = sweep__points(S, err, errlen);
     if (!rc) rc = deja_sweepdb_open(o->db, &S->db, err, errlen);
     if (!rc) rc = sweep__plan(S, err, errlen);
+    if (!rc && S->ntodo == 0) st->skipped = st->jobs;
     if (!rc && S->ntodo > 0) {
         struct sigaction sa, old_int, old_term, old_pipe;
         memset(&sa, 0, sizeof sa);
@@ -459,15 +634,8 @@ int deja_sweep_run(const deja_sweep_opts *o, deja_sweep_stats *st, char *err, si
         sigaction(SIGPIPE, &sa, &old_pipe);
         S->t0 = sweep__now();
         S->nw = (int)(S->ntodo < (uint64_t)o->jobs ? S->ntodo : (uint64_t)o->jobs);
-        for (int i = 0; i < S->nw && !rc; i++)
-            if (sweep__spawn(S, i)) {
-                snprintf(err, errlen, "cannot start a worker: %s", strerror(errno));
-                rc = 2;
-            }
-        if (!rc) rc = sweep__loop(S, err, errlen);
-        else
-            for (int i = 0; i < S->nw; i++)
-                if (S->w[i].pid) sweep__reap(S, i, 1);
+        for (int i = 0; i < S->nw; i++) S->w[i].job = -1;
+        rc = sweep__loop(S, err, errlen);
         st->interrupted = sweep__stop != 0;
         sweep__progress(S, 1);
         sigaction(SIGINT, &old_int, NULL);
@@ -483,10 +651,15 @@ int deja_sweep_run(const deja_sweep_opts *o, deja_sweep_stats *st, char *err, si
         fprintf(o->out,
                 "sweep%s: %llu rows added, %llu skipped (already in %s), %llu failing verdicts (%llu crashes), "
                 "%.1f seeds/s with %d jobs in %.1f s%s\n",
-                st->interrupted ? " interrupted" : "", (unsigned long long)st->added,
+                st->interrupted ? " interrupted" : st->lost ? " incomplete" : "", (unsigned long long)st->added,
                 (unsigned long long)st->skipped, o->db, (unsigned long long)st->failing,
                 (unsigned long long)st->crashed, run_s > 0 ? (double)st->added / run_s : 0.0, S->nw, run_s,
                 st->interrupted ? " (only whole rows were kept; rerun to finish)" : "");
+        if (st->lost)
+            fprintf(o->out,
+                    "sweep: %llu runs were killed from outside %d times each (SIGKILL, SIGTERM: the OOM killer?) "
+                    "and are not stored; rerun the same command to finish\n",
+                    (unsigned long long)st->lost, SWEEP__ATTEMPTS);
         for (uint64_t i = 0; i < st->failing && i < SWEEP__REPLAYS; i++)
             fprintf(o->out, "replay: %s\n", S->replays[i]);
         if (st->failing > SWEEP__REPLAYS)
@@ -494,14 +667,9 @@ int deja_sweep_run(const deja_sweep_opts *o, deja_sweep_stats *st, char *err, si
         fflush(o->out);
     }
     deja_sweepdb_close(S->db);
-    for (size_t i = 0; S->pts && i < S->npts; i++) {
-        deja_params_free(S->pts[i].over);
-        deja_params_free(S->pts[i].all);
-        free(S->pts[i].key);
-    }
-    free(S->pts);
-    free(S->todo);
+    sweep__point_clear(&S->cache);
+    free(S->retry);
     free(S);
     if (rc) return rc;
-    return st->interrupted ? 130 : 0;
+    return st->interrupted ? 130 : st->lost ? 1 : 0;
 }

@@ -11,7 +11,12 @@
  * can aggregate them; the rest as TEXT. Every insert is its own transaction
  * (autocommit, WAL, synchronous=NORMAL): a sweep killed at any moment leaves
  * only whole rows, and UNIQUE(scenario, seed, params_key) lets a rerun skip
- * them. Only the sweep's parent process touches the database.
+ * them. Only the sweep's parent process touches the database, but several
+ * sweeps (shards) may share one file: the busy timeout is set before the
+ * first statement, and every schema change (journal mode, the table, new
+ * columns) runs in an immediate transaction retried while another process
+ * holds the lock, so shards starting together on a new file never fail.
+ * Errors carry SQLite's own message (disk full, read-only, locked).
  */
 #include <assert.h>
 #include <ctype.h>
@@ -29,6 +34,7 @@
 #include "deja/sweep.h"
 
 #define SWEEPDB__SQL_MAX 16384
+#define SWEEPDB__BUSY_MS 30000 /* how long a locked database is waited for */
 
 struct deja_sweepdb {
     sqlite3 *db;
@@ -36,6 +42,7 @@ struct deja_sweepdb {
     char **cols; /* columns of runs, as in the table */
     int ncols, capcols;
     sqlite3_stmt *has;
+    sqlite3_stmt *stale; /* deletes an unverified crash row before its rerun is stored */
     sqlite3_stmt *ins;
     char *ins_sql; /* the SQL ins was prepared from */
 };
@@ -80,6 +87,42 @@ __attribute__((format(printf, 4, 5))) static void sweepdb__cat(char *buf, size_t
     va_end(ap);
 }
 
+static int sweepdb__busy(int rc) {
+    rc &= 0xff;
+    return rc == SQLITE_BUSY || rc == SQLITE_LOCKED;
+}
+
+/* Runs sql (one or more statements) in an immediate transaction, retrying
+ * for up to SWEEPDB__BUSY_MS while another process holds the database (the
+ * busy handler is not called in every case, e.g. a lock upgrade). SQLITE_OK
+ * or SQLite's error code; *msg (sqlite3_free it) says why. */
+static int sweepdb__exec_locked(sqlite3 *db, const char *sql, int in_txn, char **msg) {
+    struct timespec nap = {0, 5 * 1000 * 1000};
+    long waited_ms = 0;
+    for (;;) {
+        sqlite3_free(*msg);
+        *msg = NULL;
+        int rc = in_txn ? sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, msg) : SQLITE_OK;
+        if (rc == SQLITE_OK) rc = sqlite3_exec(db, sql, NULL, NULL, msg);
+        if (rc == SQLITE_OK && in_txn) rc = sqlite3_exec(db, "COMMIT", NULL, NULL, msg);
+        if (rc == SQLITE_OK) return rc;
+        if (in_txn && !sqlite3_get_autocommit(db)) sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+        if (!sweepdb__busy(rc) || waited_ms >= SWEEPDB__BUSY_MS) {
+            if (!*msg) *msg = sqlite3_mprintf("%s", sqlite3_errstr(rc));
+            if (sweepdb__busy(rc)) {
+                char *m = sqlite3_mprintf("%s (locked by another process for more than %d s)", *msg,
+                                          SWEEPDB__BUSY_MS / 1000);
+                sqlite3_free(*msg);
+                *msg = m;
+            }
+            return rc;
+        }
+        nanosleep(&nap, NULL);
+        waited_ms += nap.tv_nsec / 1000000;
+        if (nap.tv_nsec < 100 * 1000 * 1000) nap.tv_nsec *= 2;
+    }
+}
+
 /* Reloads the column list of runs from `schema`.runs. 0 or -1. */
 static int sweepdb__load_cols(sqlite3 *db, const char *schema, char ***cols, int *ncols, int *capcols) {
     for (int i = 0; i < *ncols; i++) free((*cols)[i]);
@@ -113,14 +156,17 @@ static int sweepdb__ensure_col(deja_sweepdb *d, const char *name, char *err, siz
     sweepdb__cat(sql, sizeof sql, &pos, "ALTER TABLE runs ADD COLUMN ");
     sweepdb__ident(sql, sizeof sql, &pos, name);
     char *msg = NULL;
-    if (sqlite3_exec(d->db, sql, NULL, NULL, &msg) != SQLITE_OK) {
+    if (sweepdb__exec_locked(d->db, sql, 1, &msg) != SQLITE_OK) {
         /* Another process (a shard) may have added it meanwhile. */
+        char why[256];
+        snprintf(why, sizeof why, "%s", msg ? msg : "?");
         sqlite3_free(msg);
         sweepdb__load_cols(d->db, "main", &d->cols, &d->ncols, &d->capcols);
         if (sweepdb__has_col(d, name)) return 0;
-        snprintf(err, errlen, "%s: cannot add column '%s': %s", d->path, name, sqlite3_errmsg(d->db));
+        snprintf(err, errlen, "%s: cannot add column '%s': %s", d->path, name, why);
         return -1;
     }
+    sqlite3_free(msg);
     sweepdb__load_cols(d->db, "main", &d->cols, &d->ncols, &d->capcols);
     assert(sweepdb__has_col(d, name));
     return 0;
@@ -160,24 +206,38 @@ int deja_sweepdb_open(const char *path, deja_sweepdb **out, char *err, size_t er
         deja_sweepdb_close(d);
         return 2;
     }
-    sqlite3_busy_timeout(d->db, 10000);
+    sqlite3_busy_timeout(d->db, SWEEPDB__BUSY_MS);
+    sqlite3_extended_result_codes(d->db, 1);
     char *msg = NULL;
-    if (sqlite3_exec(d->db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;", NULL, NULL, &msg) !=
-            SQLITE_OK ||
-        sqlite3_exec(d->db, sweepdb__schema, NULL, NULL, &msg) != SQLITE_OK) {
+    if (sweepdb__exec_locked(d->db, "PRAGMA journal_mode=WAL", 0, &msg) != SQLITE_OK ||
+        sweepdb__exec_locked(d->db, "PRAGMA synchronous=NORMAL", 0, &msg) != SQLITE_OK ||
+        sweepdb__exec_locked(d->db, sweepdb__schema, 1, &msg) != SQLITE_OK) {
         snprintf(err, errlen, "%s: not a usable sweep database: %s", path, msg ? msg : "?");
         sqlite3_free(msg);
         deja_sweepdb_close(d);
         return 2;
     }
+    sqlite3_free(msg);
     if (sweepdb__load_cols(d->db, "main", &d->cols, &d->ncols, &d->capcols) ||
         !sweepdb__has_col(d, "params_key") || !sweepdb__has_col(d, "verdict")) {
         snprintf(err, errlen, "%s: its table runs is not a sweep table", path);
         deja_sweepdb_close(d);
         return 2;
     }
-    if (sqlite3_prepare_v2(d->db, "SELECT 1 FROM runs WHERE scenario=?1 AND seed=?2 AND params_key=?3", -1,
-                           &d->has, NULL) != SQLITE_OK) {
+    char cerr[512];
+    if (sweepdb__ensure_col(d, "crash_command", cerr, sizeof cerr)) {
+        snprintf(err, errlen, "%s", cerr);
+        deja_sweepdb_close(d);
+        return 2;
+    }
+    if (sqlite3_prepare_v2(d->db,
+                           "SELECT 1 FROM runs WHERE scenario=?1 AND seed=?2 AND params_key=?3 AND NOT "
+                           "(verdict = 'crash' AND coalesce(crash_command, '') = '')",
+                           -1, &d->has, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(d->db,
+                           "DELETE FROM runs WHERE scenario=?1 AND seed=?2 AND params_key=?3 AND "
+                           "verdict = 'crash' AND coalesce(crash_command, '') = ''",
+                           -1, &d->stale, NULL) != SQLITE_OK) {
         snprintf(err, errlen, "%s: %s", path, sqlite3_errmsg(d->db));
         deja_sweepdb_close(d);
         return 2;
@@ -189,6 +249,7 @@ int deja_sweepdb_open(const char *path, deja_sweepdb **out, char *err, size_t er
 void deja_sweepdb_close(deja_sweepdb *d) {
     if (!d) return;
     sqlite3_finalize(d->has);
+    sqlite3_finalize(d->stale);
     sqlite3_finalize(d->ins);
     sqlite3_close(d->db);
     for (int i = 0; i < d->ncols; i++) free(d->cols[i]);
@@ -197,6 +258,8 @@ void deja_sweepdb_close(deja_sweepdb *d) {
     free(d->path);
     free(d);
 }
+
+const char *deja_sweepdb_errmsg(deja_sweepdb *d) { return d && d->db ? sqlite3_errmsg(d->db) : "no database"; }
 
 static int sweepdb__cmp_idx(const void *a, const void *b, void *ctx) {
     const deja_params *p = ctx;
@@ -247,6 +310,17 @@ int deja_sweepdb_has(deja_sweepdb *d, const char *scenario, uint64_t seed, const
     int rc = sqlite3_step(d->has);
     sqlite3_reset(d->has);
     return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
+}
+
+int deja_sweepdb_count(deja_sweepdb *d, const char *scenario) {
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(d->db, "SELECT count(*) FROM runs WHERE scenario = ?1", -1, &st, NULL) != SQLITE_OK)
+        return -1;
+    sqlite3_bind_text(st, 1, scenario, -1, SQLITE_TRANSIENT);
+    int rc = sqlite3_step(st);
+    sqlite3_int64 n = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : -1;
+    sqlite3_finalize(st);
+    return n < 0 ? -1 : n > 0;
 }
 
 static int sweepdb__is_fixed(const char *k) {
@@ -322,13 +396,32 @@ int deja_sweepdb_insert(deja_sweepdb *d, const char *scenario, uint64_t seed, co
     sqlite3_bind_int64(st, b++, (sqlite3_int64)time(NULL));
     for (int i = 0; i < np; i++) sweepdb__bind_value(st, b++, deja_params_val(all, i));
     for (int i = 0; i < nk; i++) sweepdb__bind_value(st, b++, s->val[keep[i]]);
-    int rc = sqlite3_step(st);
-    sqlite3_reset(st);
+    /* One immediate transaction: drop an unverified crash row of this run,
+     * then insert. Retried while another process holds the lock. */
+    char *msg = NULL;
+    int rc = sweepdb__exec_locked(d->db, "BEGIN IMMEDIATE", 0, &msg);
+    sqlite3_free(msg);
+    int added = 0;
+    if (rc == SQLITE_OK) {
+        sqlite3_reset(d->stale);
+        sqlite3_bind_text(d->stale, 1, scenario, -1, SQLITE_TRANSIENT);
+        sweepdb__bind_seed(d->stale, 2, seed);
+        sqlite3_bind_text(d->stale, 3, params_key, -1, SQLITE_TRANSIENT);
+        rc = sqlite3_step(d->stale);
+        sqlite3_reset(d->stale);
+        if (rc == SQLITE_DONE) {
+            rc = sqlite3_step(st);
+            added = rc == SQLITE_DONE && sqlite3_changes(d->db) > 0;
+            sqlite3_reset(st);
+        }
+        if (rc == SQLITE_DONE) rc = sqlite3_exec(d->db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK ? SQLITE_DONE : -1;
+    }
     if (rc != SQLITE_DONE) {
         snprintf(err, errlen, "%s: insert failed: %s", d->path, sqlite3_errmsg(d->db));
+        if (!sqlite3_get_autocommit(d->db)) sqlite3_exec(d->db, "ROLLBACK", NULL, NULL, NULL);
         return -1;
     }
-    return sqlite3_changes(d->db) > 0 ? 1 : 0;
+    return added;
 }
 
 /* Merges one attached database `src` into main.runs. 0, or 2 with err. */

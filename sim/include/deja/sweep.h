@@ -65,13 +65,24 @@ void deja_grid_point(const deja_grid *g, size_t i, deja_params *into);
 typedef struct deja_sweepdb deja_sweepdb;
 
 /* Opens (creating if needed) a sweep database: WAL, synchronous=NORMAL,
- * table runs. 0, or 2 with err naming the file. */
+ * table runs. Safe when several processes (shards) open one new file at
+ * once: busy handling from the first statement, schema changes in
+ * immediate transactions, retried while locked (up to 30 s). 0, or 2 with
+ * err naming the file and giving SQLite's message (disk full, read-only,
+ * locked). */
 int deja_sweepdb_open(const char *path, deja_sweepdb **out, char *err, size_t errlen);
 void deja_sweepdb_close(deja_sweepdb *db);
+/* SQLite's message for the last failed call on db. */
+const char *deja_sweepdb_errmsg(deja_sweepdb *db);
 /* Canonical string of a full parameter set: "k=v;k=v" sorted by key. */
 void deja_sweep_params_key(const deja_params *all, char *buf, size_t len);
-/* 1 when the run is already stored, 0 when not, -1 on a database error. */
+/* 1 when the run is already stored, 0 when not, -1 on a database error
+ * (deja_sweepdb_errmsg says which). A row of verdict crash without a
+ * crash_command (a worker killed from outside, stored by older versions)
+ * does not count: the run is done again and its row replaced. */
 int deja_sweepdb_has(deja_sweepdb *db, const char *scenario, uint64_t seed, const char *params_key);
+/* 1 when any run of scenario is stored, 0 when none, -1 on an error. */
+int deja_sweepdb_count(deja_sweepdb *db, const char *scenario);
 /* Stores one run in its own transaction: a column per parameter of all
  * (numbers stored as numbers), verdict, trace_hash and every other summary
  * key (columns added when new). 1 added, 0 already there, -1 error (err). */
@@ -103,13 +114,17 @@ typedef struct deja_sweep_stats {
     uint64_t skipped; /* already in the database */
     uint64_t ran;     /* runs executed by this call (a rerun of a finished sweep: 0) */
     uint64_t failing; /* rows with a verdict other than ok (crashes included) */
-    uint64_t crashed; /* workers that died in a run */
+    uint64_t crashed; /* runs stored as crash (their worker died twice the same way) */
+    uint64_t retried; /* worker deaths that were followed by another attempt or a verdict */
+    uint64_t lost;    /* runs killed from outside at every attempt: not stored, rerun on resume */
     double wall_s;
     bool interrupted; /* SIGINT or SIGTERM stopped it */
 } deja_sweep_stats;
 
-/* Runs the sweep. 0 when it completed (whatever the verdicts), 2 on bad
- * input (err), 130 when interrupted (only committed rows remain). */
+/* Runs the sweep. 0 when it completed (whatever the verdicts), 1 when runs
+ * killed from outside at every attempt were left out (st->lost; rerun to
+ * finish), 2 on bad input or a database error (err, with SQLite's own
+ * message), 130 when interrupted (only committed rows remain). */
 int deja_sweep_run(const deja_sweep_opts *o, deja_sweep_stats *st, char *err, size_t errlen);
 
 #ifdef __cplusplus
