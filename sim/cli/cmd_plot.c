@@ -76,7 +76,7 @@ static const plot__kind plot__kinds[] = {
      "blocks > 0 AND forks IS NOT NULL", "forks_per_100_blocks", "drift-fork.gp", 0},
     {"memory", "resident MiB and live tasks vs simulated time, one line per node, kills marked", NULL, "node",
      "t_s", NULL, NULL, "resident_mib", "memory.gp", 1},
-    {"election-cdf", "CDF of the time without a leader after a leader crash, one line per election timeout range",
+    {"election-cdf", "CDF of the time from a leader crash to a new leader, the Raft paper's two panels (MIN 150, MAX 2*MIN)",
      "election", "raft.election_ms", "downtime_ms", "downtime_ms", "1", "downtime_ms", "election-cdf.gp", 2},
     {"timeout-heatmap",
      "false elections per hour over election timeout MIN x a second parameter, the digest's bound overlaid",
@@ -753,23 +753,33 @@ static int plot__cdf(const plot__kind *k, const char *dbpath, const char *where,
         } else {
             fprintf(f, "# deja plot %s: %s\n# from %s; one block per %s: %s cdf\n", k->name, k->summary, dbpath,
                     k->series, k->y_name);
-            int nblocks = 0;
+            int nblocks = 0, arrived = 0;
             double vmax = 0;
+            char top[1024] = "", bottom[1024] = "";
             for (size_t i = 0; i < n; i++) {
                 const plot__series *s = &ser[i];
-                if (s->n == 0) continue; /* nothing arrived: no line (the table says so) */
                 if (nblocks++) fprintf(f, "\n\n");
+                if (s->n == 0) fprintf(f, "1e+05 0\n"); /* nothing arrived: a line along 0 */
                 for (size_t j = 0; j < s->n; j++)
                     fprintf(f, "%.6g %.6g\n", s->v[j], (double)(j + 1) / (double)s->runs);
-                if (s->v[s->n - 1] > vmax) vmax = s->v[s->n - 1];
+                if (s->n > 0) arrived++;
+                if (s->n > 0 && s->v[s->n - 1] > vmax) vmax = s->v[s->n - 1];
                 size_t l = strlen(extra);
                 snprintf(extra + l, sizeof extra - l, "%s%s (%zu/%ld)", nblocks > 1 ? " " : "", s->name, s->n,
                          s->runs);
+                /* the paper's panels: MIN fixed at 150 (randomness varies), MAX = 2*MIN (MIN scales) */
+                char *panel = s->lo == 150 ? top : s->hi == 2 * s->lo ? bottom : NULL;
+                for (int twice = 0; panel != NULL && twice < 2; twice++) {
+                    l = strlen(panel);
+                    snprintf(panel + l, sizeof top - l, "%s%d", l ? " " : "", nblocks - 1);
+                    panel = panel == top && s->hi == 2 * s->lo ? bottom : NULL;
+                }
             }
             fclose(f);
             size_t l = strlen(extra);
-            snprintf(extra + l, sizeof extra - l, "'; nseries=%d; xmax=%.6g", nblocks, vmax);
-            if (nblocks == 0) {
+            snprintf(extra + l, sizeof extra - l, "'; nseries=%d; xmax=%.6g; top='%s'; bottom='%s'", nblocks, vmax,
+                     top, bottom);
+            if (arrived == 0) {
                 fprintf(stderr, "deja plot: %s: no run has a %s (every run censored)\n", dbpath, k->y_name);
                 rc = 2;
             } else {
