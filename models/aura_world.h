@@ -21,6 +21,8 @@
     {"aura.future_tolerance_ms", "-1", "reject blocks further ahead than this (ms; -1: one slot)"},    \
     {"aura.defer_max", "64", "blocks from the near future held back at most"},                         \
     {"aura.request_retry_ms", "0", "retry a missing-parent request after this long (ms; 0: half a slot)"}, \
+    {"aura.broadcast_max", "64", "up to this many validators a producer sends to all; past it, the relay tree"}, \
+    {"aura.fanout", "8", "relay tree: each node passes a block on to this many (past aura.broadcast_max)"}, \
     {"chain.confirm_depth", "3", "a block is confirmed at this depth"},                                \
     {"chain.orphan_max", "256", "blocks with an unknown parent kept at most"},                         \
     {"clock.offset_ms", offset_ms, "each node's initial wall-clock offset, uniform in +-this (ms)"},   \

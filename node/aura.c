@@ -38,6 +38,9 @@
 #define AURA_DEFAULT_CONFIRM_DEPTH 3
 #define AURA_DEFAULT_ORPHAN_MAX 256
 #define AURA_DEFAULT_DEFER_MAX 64
+#define AURA_DEFAULT_BROADCAST_MAX 64 /* up to this many validators: all-to-all */
+#define AURA_DEFAULT_FANOUT 8
+#define AURA_IDLE_SLOTS 16 /* relay tree on: an idle node waits at most this many slots */
 #define AURA_MIN_WAIT_NS 1000 /* floor of a wait, so clock rounding cannot spin */
 
 #define AURA_STORE_FAILS_MAX 8 /* failed store groups in a row before giving up */
@@ -78,6 +81,7 @@ struct aura {
     aura__pending pending[AURA_PENDING_MAX]; /* oldest first */
     uint32_t npending;
     uint8_t buf[MSG_MAX]; /* outgoing message */
+    uint32_t *relay;      /* cfg.fanout entries: relay tree targets (NULL when off) */
     /* time sync: when on, received timestamps are checked against its
      * calibrated clock within chain.time_tolerance_ms (aura__check_time) */
     timesync *ts;
@@ -112,6 +116,10 @@ void aura_config_load(aura_config *cfg) {
     if (retry_ms < 1) retry_ms = 1;
     cfg->retry_ns = node_param("aura", "aura.request_retry_ms", retry_ms, 0, AURA_MAX_MS) * RT_MS;
     if (cfg->retry_ns == 0) cfg->retry_ns = retry_ms * RT_MS; /* 0: half a slot */
+    int64_t bmax =
+        node_param("aura", "aura.broadcast_max", AURA_DEFAULT_BROADCAST_MAX, 0, (int64_t)UINT32_MAX);
+    uint32_t fanout = (uint32_t)node_param("aura", "aura.fanout", AURA_DEFAULT_FANOUT, 1, AURA_MAX_COUNT);
+    cfg->fanout = (int64_t)cfg->n > bmax ? fanout : 0;
 }
 
 int64_t aura_slot_at(int64_t wall, int64_t slot_ns) {
@@ -214,8 +222,29 @@ static int aura__deferred_find(const aura *a, const uint8_t h[BLOCK_HASH_LEN]);
 
 /* ---- sending ------------------------------------------------------------ */
 
-/* Sends the first len bytes of a->buf to every other validator. */
+uint32_t aura_relay_targets(const aura_config *cfg, uint32_t proposer, uint32_t *out) {
+    uint64_t n = cfg->n, f = cfg->fanout;
+    assert(f > 0 && proposer < n && cfg->self < n);
+    uint64_t pos = (cfg->self + n - proposer) % n;
+    uint32_t k = 0;
+    for (uint64_t c = pos * f + 1; c <= pos * f + f && c < n; c++) out[k++] = (uint32_t)((proposer + c) % n);
+    return k;
+}
+
+/* Relay tree: sends the first len bytes of a->buf (a block of `proposer`)
+ * to this node's children in the proposer's tree (see aura.h). */
+static void aura__relay(aura *a, uint32_t proposer, size_t len) {
+    uint32_t k = aura_relay_targets(&a->cfg, proposer, a->relay);
+    for (uint32_t i = 0; i < k; i++) (void)rt_send(a->relay[i], a->buf, len);
+}
+
+/* Sends the first len bytes of a->buf (this node's block) to every other
+ * validator: directly, or as the root of the relay tree. */
 static void aura__broadcast(aura *a, size_t len) {
+    if (a->cfg.fanout > 0) {
+        aura__relay(a, a->cfg.self, len);
+        return;
+    }
     for (uint32_t i = 0; i < a->cfg.n; i++)
         if (i != a->cfg.self) (void)rt_send(i, a->buf, len);
 }
@@ -543,6 +572,11 @@ static void aura__on_block(aura *a, const block *b, uint32_t from) {
         aura__fact(RT_FACT_REJECTED, b, h, why);
         return;
     }
+    if (a->cfg.fanout > 0 && !chain_knows(a->ch, h) && aura__deferred_find(a, h) < 0) {
+        size_t len = msg_encode_block(b, a->buf, sizeof a->buf); /* first seen: pass it on */
+        assert(len > 0);
+        aura__relay(a, b->proposer, len);
+    }
     if (b->timestamp > wall) {
         aura__defer(a, b, h, from, wall);
         return;
@@ -609,11 +643,20 @@ static void aura__try_recovered(aura *a) {
 
 /* How long to wait (monotonic ns) from wall: until the next slot boundary,
  * the earliest deferred timestamp or the next request retry, whichever is
- * first. */
+ * first. With the relay tree on (many validators) only this node's own
+ * slots matter at a boundary: it waits for the next one, at most
+ * AURA_IDLE_SLOTS slots (it wakes for every block it receives anyway, and
+ * looks at its wall clock again then). */
 static int64_t aura__wait_ns(const aura *a, int64_t wall) {
-    int64_t next = (aura_slot_at(wall, a->cfg.slot_ns) + 1) * a->cfg.slot_ns;
+    int64_t slot = aura_slot_at(wall, a->cfg.slot_ns);
+    int64_t next = (slot + 1) * a->cfg.slot_ns;
+    if (a->cfg.fanout > 0) {
+        int64_t ahead = ((int64_t)a->cfg.self - (slot + 1) % a->cfg.n + a->cfg.n) % a->cfg.n;
+        if (ahead >= AURA_IDLE_SLOTS) ahead = AURA_IDLE_SLOTS - 1;
+        next += ahead * a->cfg.slot_ns;
+    }
     int64_t wait = next - wall;
-    assert(wait > 0 && wait <= a->cfg.slot_ns);
+    assert(wait > 0 && wait <= AURA_IDLE_SLOTS * a->cfg.slot_ns);
     for (uint32_t i = 0; i < a->ndefer; i++) {
         int64_t due = a->defer[i].b.timestamp - wall;
         assert(due > 0); /* released otherwise */
@@ -702,6 +745,10 @@ aura *aura_open(const aura_config *cfg, store *st) {
     a->cfg = *cfg;
     a->st = st;
     a->defer = rt_calloc(cfg->defer_max, sizeof *a->defer);
+    if (cfg->fanout > 0 && (a->relay = rt_calloc(cfg->fanout, sizeof *a->relay)) == NULL) {
+        aura_close(a);
+        return NULL;
+    }
     a->cc = (chain_config){
         .confirm_depth = cfg->confirm_depth,
         .orphan_max = cfg->orphan_max,
@@ -726,6 +773,7 @@ void aura_close(aura *a) {
     if (a == NULL) return;
     chain_close(a->ch);
     if (a->defer != NULL) rt_free(a->defer);
+    if (a->relay != NULL) rt_free(a->relay);
     if (a->held != NULL) rt_free(a->held);
     rt_free(a);
 }

@@ -7,7 +7,9 @@
  * validator s % N (N = rt_node_count()). At the start of its slot a proposer
  * whose head is from an earlier slot, and who is not catching up (no orphan
  * waits for its ancestors), builds one block on its head, stamped with its
- * wall clock, and sends it to every other node. Receivers check the
+ * wall clock, and sends it to every other node -- or, past
+ * aura.broadcast_max validators, to aura.fanout of them, each of which
+ * relays it on to aura.fanout more (the relay tree below). Receivers check the
  * block without its parent (proposer, slot matches timestamp, timestamp not
  * beyond their wall clock + aura.future_tolerance_ms), hold back blocks from
  * the near future until their own clock reaches the timestamp, and hand the
@@ -16,6 +18,16 @@
  * makes the receiver ask the sender for the nearest missing ancestor; an
  * unanswered request is asked again every aura.request_retry_ms (first of
  * the same peer, then of the others in turn), a few times at most.
+ *
+ * The relay tree (N > aura.broadcast_max, fan-out F = aura.fanout): for a
+ * block of proposer p, node v sits at position (v - p) mod N of a complete
+ * F-ary tree rooted at p, and sends the block to the nodes at positions
+ * pos*F+1 .. pos*F+F. Each node sends a block at most F times and receives
+ * it once, whatever N; the block reaches everyone in about log_F(N) hops;
+ * the tree turns with the proposer, so a node that is down or cut off
+ * starves a different subtree each slot, which asks for what it misses as
+ * orphans do. A node relays a block once it passed the stateless checks
+ * (deferred blocks too), before importing it.
  *
  * Clock error is exactly what breaks this engine: a proposer whose clock
  * runs ahead builds before the previous block reaches it, or has its blocks
@@ -50,14 +62,16 @@ typedef struct aura_config {
     uint32_t orphan_max;    /* chain.orphan_max, >= 1 */
     uint32_t defer_max;     /* aura.defer_max, >= 1 */
     int64_t retry_ns;       /* aura.request_retry_ms, > 0 */
+    uint32_t fanout;        /* relay tree fan-out; 0: send to every node directly */
 } aura_config;
 
 typedef struct aura aura;
 
 /* Fills cfg from the node's identity and parameters (aura.slot_ms = 1000,
  * aura.future_tolerance_ms = 500, chain.confirm_depth = 3, chain.orphan_max
- * = 256, aura.defer_max = 64, aura.request_retry_ms = half a slot),
- * replacing out-of-range values by defaults with a warning. */
+ * = 256, aura.defer_max = 64, aura.request_retry_ms = half a slot; the
+ * relay tree with aura.fanout = 8 only past aura.broadcast_max = 64
+ * validators), replacing out-of-range values by defaults with a warning. */
 void aura_config_load(aura_config *cfg);
 
 /* The slot that wall-clock time wall falls in (floor division; negative
@@ -68,6 +82,12 @@ int64_t aura_slot_at(int64_t wall, int64_t slot_ns);
  * NODE_REJ_NONE, or NODE_REJ_HEIGHT / PROPOSER / SLOT_TIME / FUTURE. A block
  * that passes but has timestamp > wall must be deferred by the caller. */
 node_reason aura_check(const aura_config *cfg, const block *b, int64_t wall);
+
+/* Relay tree (cfg->fanout > 0): writes the nodes cfg->self passes a block
+ * of `proposer` on to into out (room for cfg->fanout) and returns how many
+ * (0 for a leaf). Over every node, each one but the proposer is named
+ * exactly once. */
+uint32_t aura_relay_targets(const aura_config *cfg, uint32_t proposer, uint32_t *out);
 
 /* The parent rule of the engine: slot > parent's slot (chain validate hook;
  * arg unused). */

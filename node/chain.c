@@ -2,8 +2,11 @@
  * chain.c -- the block tree (see chain.h for the rules): linking blocks to
  * imported parents, the bounded orphan pool and its cascade, longest-chain
  * fork choice with the lower-hash tie-break, reorg depth, and confirmation
- * at depth k. All state lives in the chain struct; memory is allocated once
- * at open (pool and work lists) plus one list per confirmation batch.
+ * at depth k. All state lives in the chain struct; memory is allocated at
+ * open (work lists, a small orphan pool), plus one list per confirmation
+ * batch, and the orphan pool grows by doubling up to orphan_max as orphans
+ * arrive (so ten thousand nodes do not each hold a full pool they never
+ * use).
  */
 #include "chain.h"
 
@@ -13,6 +16,7 @@
 #include "deja/rt.h"
 
 #define CHAIN_META_CONFIRMED "chain.confirmed"
+#define CHAIN_POOL_START 8 /* orphan pool entries allocated at open */
 
 typedef struct chain__orphan {
     uint8_t hash[BLOCK_HASH_LEN];
@@ -30,7 +34,7 @@ struct chain {
     uint8_t head_hash[BLOCK_HASH_LEN];
     uint64_t confirmed;
     chain__orphan *pool; /* insertion order: index 0 is the oldest */
-    uint32_t npool;
+    uint32_t npool, cappool; /* cappool <= orphan_max */
     chain__hash *work; /* adopt queue, orphan_max + 1 entries */
     chain__hash *bad;  /* drop queue, orphan_max + 1 entries */
 };
@@ -70,17 +74,31 @@ static void chain__orphan_remove(chain *c, uint32_t i) {
     c->npool--;
 }
 
+/* Grows the pool (doubling, at most orphan_max) when it is full; false
+ * when it cannot grow (at orphan_max, or out of memory). */
+static bool chain__pool_grow(chain *c) {
+    if (c->npool < c->cappool) return true;
+    if (c->cappool == c->cfg.orphan_max) return false;
+    uint32_t cap = c->cappool > c->cfg.orphan_max / 2 ? c->cfg.orphan_max : 2 * c->cappool;
+    chain__orphan *p = rt_realloc(c->pool, (size_t)cap * sizeof *p);
+    if (p == NULL) return false;
+    c->pool = p;
+    c->cappool = cap;
+    return true;
+}
+
 /* Puts (b, h) in the pool, evicting the oldest orphan when it is full. */
 static void chain__orphan_add(chain *c, const block *b, const uint8_t h[BLOCK_HASH_LEN]) {
     assert(chain__orphan_find(c, h) < 0);
     assert(!store_has(c->st, b->parent));
-    if (c->npool == c->cfg.orphan_max) {
+    if (!chain__pool_grow(c)) {
+        assert(c->npool > 0);
         chain__orphan old = c->pool[0];
         chain__orphan_remove(c, 0);
         chain__emit(c, CHAIN_EV_REJECTED, &old.b, old.hash, false, NODE_REJ_ORPHAN_EVICTED, 0,
                     false);
     }
-    assert(c->npool < c->cfg.orphan_max);
+    assert(c->npool < c->cappool && c->cappool <= c->cfg.orphan_max);
     memcpy(c->pool[c->npool].hash, h, BLOCK_HASH_LEN);
     c->pool[c->npool].b = *b;
     c->npool++;
@@ -304,7 +322,8 @@ chain *chain_open(store *st, const chain_config *cfg, chain_event_fn fn, void *a
     c->cfg = *cfg;
     c->fn = fn;
     c->arg = arg;
-    c->pool = rt_calloc(cfg->orphan_max, sizeof *c->pool);
+    c->cappool = cfg->orphan_max < CHAIN_POOL_START ? cfg->orphan_max : CHAIN_POOL_START;
+    c->pool = rt_calloc(c->cappool, sizeof *c->pool);
     c->work = rt_calloc((size_t)cfg->orphan_max + 1, sizeof *c->work);
     c->bad = rt_calloc((size_t)cfg->orphan_max + 1, sizeof *c->bad);
     if (c->pool == NULL || c->work == NULL || c->bad == NULL) goto fail;

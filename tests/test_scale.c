@@ -21,6 +21,7 @@
 #include "deja/models.h"
 #include "deja/rt.h"
 #include "deja/world.h"
+#include "aura.h"
 #include "node.h"
 
 /* drift-fork with 300 validators: every one confirms blocks, no fork with
@@ -36,6 +37,50 @@ static void test_aura_300_nodes_all_confirm(void **state) {
     assert_int_equal(summary_long(&a, "safety_violations"), 0);
     assert_int_equal(scenario_run("drift-fork", 1, sets, &b, NULL), 0);
     assert_string_equal(deja_summary_get(&a, "trace_hash"), deja_summary_get(&b, "trace_hash"));
+}
+
+/* The relay tree names every node but the proposer exactly once, and no
+ * node more than fanout times, for any count, fan-out and proposer. */
+static void test_relay_tree_covers_every_node_once(void **state) {
+    (void)state;
+    static const uint32_t ns[] = {1, 2, 9, 65, 1000, 10007};
+    static const uint32_t fs[] = {1, 2, 8, 64};
+    for (size_t i = 0; i < sizeof ns / sizeof ns[0]; i++)
+        for (size_t j = 0; j < sizeof fs / sizeof fs[0]; j++)
+            for (uint32_t proposer = 0; proposer < ns[i]; proposer += ns[i] / 3 + 1) {
+                uint32_t n = ns[i], f = fs[j];
+                uint32_t *seen = calloc(n, sizeof *seen), *out = calloc(f, sizeof *out);
+                assert_non_null(seen);
+                assert_non_null(out);
+                for (uint32_t v = 0; v < n; v++) {
+                    aura_config cfg = {.self = v, .n = n, .fanout = f};
+                    uint32_t k = aura_relay_targets(&cfg, proposer, out);
+                    assert_true(k <= f);
+                    for (uint32_t c = 0; c < k; c++) {
+                        assert_true(out[c] < n);
+                        seen[out[c]]++;
+                    }
+                }
+                for (uint32_t v = 0; v < n; v++) assert_int_equal(seen[v], v == proposer ? 0 : 1);
+                free(seen);
+                free(out);
+            }
+}
+
+/* Past aura.broadcast_max the relay tree carries blocks: with 10% of the
+ * messages lost every node still confirms (what a lost relay cuts off comes
+ * back as orphans' ancestors); all-to-all gives the same verdict. */
+static void test_relay_tree_survives_loss(void **state) {
+    (void)state;
+    static const char *const lossy[] = {"sim.nodes=200", "sim.duration_s=40", "net.loss_pct=10", NULL};
+    deja_summary s;
+    assert_int_equal(scenario_run("drift-fork", 4, lossy, &s, NULL), 0);
+    assert_string_equal(deja_summary_get(&s, "verdict"), "ok");
+    assert_int_equal(summary_long(&s, "stalled_nodes"), 0);
+    static const char *const all[] = {"sim.nodes=200", "sim.duration_s=40", "aura.broadcast_max=200", NULL};
+    assert_int_equal(scenario_run("drift-fork", 4, all, &s, NULL), 0);
+    assert_string_equal(deja_summary_get(&s, "verdict"), "ok");
+    assert_int_equal(summary_long(&s, "stalled_nodes"), 0);
 }
 
 /* A Raft group of 101 nodes elects one leader and every node commits;
@@ -71,6 +116,8 @@ int main(void) {
     deja_models_register();
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_aura_300_nodes_all_confirm),
+        cmocka_unit_test(test_relay_tree_covers_every_node_once),
+        cmocka_unit_test(test_relay_tree_survives_loss),
         cmocka_unit_test(test_raft_101_nodes),
         cmocka_unit_test(test_node_count_range),
     };
