@@ -9,6 +9,7 @@
 #include "cli.h"
 #include "cli_args.h"
 #include "deja/deja.h"
+#include "deja/world.h"
 
 static void scenarios__help(FILE *out) {
     fprintf(out,
@@ -17,6 +18,24 @@ static void scenarios__help(FILE *out) {
             "parameters: key, default and what it means. Override a parameter with\n"
             "'deja run NAME --seed N --set key=value'.\n\n"
             "exit status: 0; 2 when NAME is not a scenario.\n");
+}
+
+/* Prints a parameter table, aligned. */
+static void scenarios__table(const deja_param_def *params, FILE *out) {
+    int kw = 0, dw = 0;
+    for (const deja_param_def *p = params; p && p->key; p++) {
+        int k = (int)strlen(p->key), d = (int)strlen(p->dflt ? p->dflt : "");
+        if (k > kw) kw = k;
+        if (d > dw) dw = d;
+    }
+    for (const deja_param_def *p = params; p && p->key; p++)
+        fprintf(out, "      %-*s = %-*s  %s\n", kw, p->key, dw, p->dflt ? p->dflt : "", p->help ? p->help : "");
+}
+
+/* Prints the network fault parameters every scenario accepts. */
+static void scenarios__common(FILE *out) {
+    fprintf(out, "\nevery scenario\n    network faults (key = default  help; docs/simulation.md):\n");
+    scenarios__table(deja_net_fault_params, out);
 }
 
 /* Prints one scenario: name, summary, then its parameters aligned. */
@@ -55,6 +74,7 @@ int deja_cmd_scenarios(int argc, char **argv) {
         const deja_scenario *sc = deja_scenario_find(only);
         if (!sc) return deja_cli_usage_error("scenarios", "unknown scenario '%s'", only);
         scenarios__print(sc, stdout);
+        scenarios__common(stdout);
         return 0;
     }
     const deja_scenario *const *all = deja_scenarios();
@@ -64,5 +84,6 @@ int deja_cmd_scenarios(int argc, char **argv) {
         scenarios__print(all[i], stdout);
     }
     if (n == 0) printf("(no scenarios are built in)\n");
+    scenarios__common(stdout);
     return 0;
 }

@@ -152,9 +152,10 @@ struct deja_world {
     /* models */
     int64_t net_latency, net_jitter;
     uint32_t net_loss_ppm;
-    deja__stream streams[16];
+    deja__stream streams[32];
     int n_streams;
     deja_prng *net_rng;
+    struct deja__net *net; /* the network's newer faults (net.h); NULL until one is used */
     /* oracles */
     deja_fact_fn listeners[DEJA__MAX_LISTENERS];
     void *listener_args[DEJA__MAX_LISTENERS];

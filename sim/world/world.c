@@ -14,6 +14,7 @@
 
 #include "disk.h"
 #include "internal.h"
+#include "net.h"
 
 deja_world *deja_world_new(uint64_t seed, const deja_params *params) {
     assert(deja__w == NULL || !"one world at a time");
@@ -49,6 +50,7 @@ void deja_world_free(deja_world *w) {
     if (w->data_free) w->data_free(w->data);
     deja__timesrv_free(w->timesrv);
     deja__plan_free(w);
+    deja__net_free(w->net);
     free(w->timeline);
     free(w->oom_report);
     XXH3_freeState(w->digest);
@@ -99,7 +101,7 @@ void deja_node_stats(const deja_world *w, uint32_t node, deja_node_stat *out) {
 /* ---- the common parameters ----------------------------------------------- */
 
 void deja_params_common_defaults(deja_params *p) {
-    const deja_param_def *common[] = {deja_disk_params, deja_mem_params, deja_fault_params};
+    const deja_param_def *common[] = {deja_disk_params, deja_mem_params, deja_fault_params, deja_net_fault_params};
     for (size_t c = 0; c < sizeof common / sizeof common[0]; c++)
         for (const deja_param_def *d = common[c]; d->key; d++)
             if (!deja_params_get(p, d->key)) deja_params_set(p, d->key, d->dflt);
@@ -143,5 +145,5 @@ int deja_world_apply_common(deja_world *w, const deja_params *p, char *err, size
             for (int64_t t = deja__gap(fr, pause_s * RT_SEC); t < end; t += deja__gap(fr, pause_s * RT_SEC))
                 deja_node_pause(w, i, t, pause_ms * RT_MS);
     }
-    return 0;
+    return deja__net_apply(w, p, end, err, errlen);
 }

@@ -170,6 +170,51 @@ void deja_net_partition(deja_world *w, int64_t at_ns, const uint8_t *groups);
 typedef void (*deja_partition_fn)(void *arg, const uint8_t *groups);
 void deja_net_on_partition(deja_world *w, deja_partition_fn fn, void *arg);
 
+/* The network's per-message faults and link shapes beyond latency, jitter
+ * and loss (docs/simulation.md). Each draws from its own stream, named
+ * below, so a world that leaves one at zero draws exactly as before. */
+typedef struct deja_net_fault_cfg {
+    uint32_t dup_ppm;     /* a message is delivered twice ("net.dup") */
+    uint32_t reorder_ppm; /* a message is held back uniform in [reorder_ns/2, reorder_ns] ("net.reorder") */
+    int64_t reorder_ns;
+    uint32_t corrupt_ppm; /* 1 to 3 bits of a message are flipped ("net.corrupt") */
+    int tail;             /* 1: a Pareto tail base * (U^(-1/alpha) - 1) on every link ("net.latency") */
+    int64_t tail_alpha9;  /* alpha in fixed9 (>= 0.1) */
+    int64_t tail_max_ns;  /* the tail's cap */
+    uint32_t regions;     /* 0, or node i sits in region i % regions (<= 8) ... */
+    const int64_t *region_ns; /* ... and links from region a to b take region_ns[a * regions + b] */
+    int64_t bandwidth_kbps;   /* per directed link: a message waits for the wire, then takes len*8/bw (0: unlimited) */
+} deja_net_fault_cfg;
+void deja_net_faults(deja_world *w, const deja_net_fault_cfg *c);
+
+/* Scheduled link faults, one function per kind; each starts at at_ns and
+ * heals len_ns later. At most one cut (one-way or bridge) is in force at a
+ * time: a cut scheduled later replaces an earlier one. Cuts add to the
+ * groups of deja_net_partition (a message needs both to let it through).
+ * One-way: messages from side-1 nodes to side-0 nodes are lost; every other
+ * direction works (side has one entry per node, 0 or 1). */
+void deja_net_oneway(deja_world *w, int64_t at_ns, int64_t len_ns, const uint8_t *side);
+/* Bridge: side 0 and side 1 do not hear each other; node `bridge` (whatever
+ * its side entry) hears and is heard by both. */
+void deja_net_bridge(deja_world *w, int64_t at_ns, int64_t len_ns, const uint8_t *side, uint32_t bridge);
+/* Clog: every message sent on a clogged link is held until the clog heals,
+ * then takes its latency. peer < 0: every link of node, both directions;
+ * else the one link node -> peer. */
+void deja_net_clog(deja_world *w, int64_t at_ns, int64_t len_ns, uint32_t node, int32_t peer);
+
+/* What the network faults did so far. */
+typedef struct deja_net_counts {
+    uint64_t dups, reorders, corrupts; /* messages duplicated, held back, damaged */
+    uint64_t cut_drops;                /* messages lost to a one-way or bridge cut */
+    uint64_t clogged;                  /* messages held by a clog */
+} deja_net_counts;
+void deja_net_fault_counts(const deja_world *w, deja_net_counts *out);
+
+/* The net.* fault parameters every scenario accepts (net_params.c); with
+ * deja_world_apply_common they configure the faults above and, with
+ * net.swarm=1, draw a mix of them per seed. */
+extern const deja_param_def deja_net_fault_params[];
+
 /* ---- fault plans (plan.c) ---------------------------------------------- */
 
 /* Every fault a run injects is one entry of the run's plan: node crashes
