@@ -16,6 +16,7 @@ int deja_cmd_plot(int argc, char **argv);
 int deja_cmd_scenarios(int argc, char **argv);
 int deja_cmd_bench(int argc, char **argv);
 int deja_cmd_cluster(int argc, char **argv);
+int deja_cmd_shrink(int argc, char **argv);
 
 /* Prints a usage error naming what is wrong and returns 2. */
 int deja_cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -52,7 +52,7 @@ static int replay__rehash(const char *path, const deja_summary *s) {
         fprintf(stderr, "deja replay: --rehash refused: verdict %s, expected %s\n", deja_summary_get(s, "verdict"),
                 sf.verdict);
         rc = 1;
-    } else if (deja_seedfile_write(path, sf.scenario, sf.seed, sf.overrides, s) != 0) {
+    } else if (deja_seedfile_write_plan(path, sf.scenario, sf.seed, sf.overrides, sf.plan, s) != 0) {
         fprintf(stderr, "deja replay: --rehash: cannot write %s: %s\n", path, strerror(errno));
         rc = 2;
     } else {

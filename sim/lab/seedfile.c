@@ -295,7 +295,7 @@ int deja_seedfile_write_plan(const char *path, const char *scenario, uint64_t se
     char cmd[1024];
     deja_replay_command(scenario, seed, overrides, cmd, sizeof cmd);
     fprintf(f, "# deja seed file: check with `%s replay %s`\n", deja_tool_name(), path);
-    fprintf(f, "# the run: %s\n", cmd);
+    fprintf(f, "# the run: %s%s\n", cmd, plan ? " (with only the faults listed below)" : "");
     const char *ev = deja_summary_get(s, "events"), *sim = deja_summary_get(s, "sim_ns");
     if (ev && sim) fprintf(f, "# it had events=%s sim_ns=%s\n", ev, sim);
     fprintf(f, "scenario = %s\nseed = %llu\n", scenario, (unsigned long long)seed);

@@ -1,0 +1,142 @@
+/*
+ * cmd_shrink.c -- `deja shrink`: from a failing run (a seed file, or a
+ * run's arguments) to a seed file of the smallest run that fails the same
+ * way (deja_shrink, deja/debug.h), with a table of what it cut.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+#include "cli_args.h"
+#include "deja/debug.h"
+
+static void shrink__help(FILE *out) {
+    fprintf(out,
+            "usage: deja shrink FILE.seed [-o OUT.seed] [--max-runs N]\n"
+            "       deja shrink SCENARIO --seed N [--set key=value]... [-o OUT.seed] [--max-runs N]\n\n"
+            "Shrinks a failing run while keeping its verdict: the fault plan (delta\n"
+            "debugging over its crashes, pauses, clock steps, partitions...), then\n"
+            "sim.duration_s, then sim.nodes, then the parameters with a simpler\n"
+            "direction (swarm=0, net.loss_pct=0, net.jitter_ms=0, clock.drift_ppm=0,\n"
+            "clock.offset_ms=0, disk.*_pct=0), then the faults once more. Progress on\n"
+            "stderr; at the end a table (faults, duration, nodes, runs spent) and a\n"
+            "seed file of the minimal run, which 'deja replay' checks. The same\n"
+            "input always gives the same seed file.\n\n"
+            "  -o OUT.seed       where the minimal run goes (default: FILE.min.seed,\n"
+            "                    or SCENARIO-SEED.min.seed)\n"
+            "  --max-runs N      stop shrinking after N runs (default 2000)\n\n"
+            "exit status: 0 shrunk and written; 1 the run does not fail (nothing to\n"
+            "shrink); 2 bad input.\n");
+}
+
+int deja_cmd_shrink(int argc, char **argv) {
+    const char *first = NULL, *seed_s = NULL, *outp = NULL, *max_s = NULL;
+    deja_params *over = deja_params_new();
+    int rc = 0;
+    for (int i = 1; i < argc && !rc; i++) {
+        const char *v;
+        int m;
+        if (deja_cli_is_help(argv[i])) {
+            shrink__help(stdout);
+            deja_params_free(over);
+            return 0;
+        } else if ((m = deja_cli_flag("shrink", argc, argv, &i, "--seed", &v))) {
+            rc = m == 1 ? 0 : m;
+            seed_s = v;
+        } else if ((m = deja_cli_flag("shrink", argc, argv, &i, "-o", &v))) {
+            rc = m == 1 ? 0 : m;
+            outp = v;
+        } else if ((m = deja_cli_flag("shrink", argc, argv, &i, "--max-runs", &v))) {
+            rc = m == 1 ? 0 : m;
+            max_s = v;
+        } else if ((m = deja_cli_flag("shrink", argc, argv, &i, "--set", &v))) {
+            char perr[256];
+            if (m != 1)
+                rc = m;
+            else if (!strchr(v, '=') || v[0] == '=')
+                rc = deja_cli_usage_error("shrink", "--set '%s': expected key=value", v);
+            else if (deja_params_parse(over, v, perr, sizeof perr))
+                rc = deja_cli_usage_error("shrink", "--set: %s", perr);
+        } else if (argv[i][0] == '-' && argv[i][1]) {
+            rc = deja_cli_usage_error("shrink", "unknown flag '%s'", argv[i]);
+        } else if (first) {
+            rc = deja_cli_usage_error("shrink", "unexpected argument '%s'", argv[i]);
+        } else {
+            first = argv[i];
+        }
+    }
+    uint64_t max_runs = 2000;
+    if (!rc && max_s) rc = deja_cli_u64("shrink", "--max-runs", max_s, 1, 1000000, &max_runs);
+    if (!rc && !first) rc = deja_cli_usage_error("shrink", "missing FILE.seed or SCENARIO");
+    deja_seedfile sf;
+    memset(&sf, 0, sizeof sf);
+    const deja_scenario *sc = NULL;
+    uint64_t seed = 0;
+    char defout[600];
+    int from_file = !rc && !seed_s && strstr(first, ".seed") != NULL;
+    if (!rc && from_file) {
+        char err[512];
+        if (deja_params_count(over))
+            rc = deja_cli_usage_error("shrink", "--set goes with SCENARIO --seed N, not a seed file");
+        else if (deja_seedfile_load(first, &sf, err, sizeof err))
+            rc = deja_cli_usage_error("shrink", "%s", err);
+        else if (!(sc = deja_scenario_find(sf.scenario)))
+            rc = deja_cli_usage_error("shrink", "%s: unknown scenario '%s'", first, sf.scenario);
+        seed = sf.seed;
+        snprintf(defout, sizeof defout, "%.*s.min.seed", (int)(strlen(first) - 5), first);
+    } else if (!rc) {
+        if (!(sc = deja_scenario_find(first)))
+            rc = deja_cli_usage_error("shrink", "unknown scenario '%s'; 'deja scenarios' lists them", first);
+        else if (!seed_s)
+            rc = deja_cli_usage_error("shrink", "missing --seed N");
+        else if (deja_parse_u64(seed_s, &seed))
+            rc = deja_cli_usage_error("shrink", "--seed '%s': not an unsigned 64-bit integer", seed_s);
+        snprintf(defout, sizeof defout, "%s-%" PRIu64 ".min.seed", first, seed);
+    }
+    if (!outp) outp = defout;
+    if (!rc && !deja_cli_dir_writable(outp))
+        rc = deja_cli_usage_error("shrink", "-o '%s': its directory is not writable", outp);
+    if (rc) {
+        deja_seedfile_free(&sf);
+        deja_params_free(over);
+        return rc;
+    }
+    const deja_params *start = from_file ? sf.overrides : over;
+    deja_shrink_result r;
+    char err[512] = "";
+    rc = deja_shrink(sc, seed, start, from_file ? sf.plan : NULL, (int)max_runs, stderr, &r, err, sizeof err);
+    if (rc == 1) {
+        fprintf(stderr, "deja shrink: %s\n", err);
+    } else if (rc == 2) {
+        deja_cli_usage_error("shrink", "%s", err);
+    } else {
+        printf("shrink %s seed %" PRIu64 ": verdict %s kept\n", sc->name, seed, r.verdict);
+        printf("  %-10s %8s -> %s\n", "", "before", "after");
+        printf("  %-10s %8zu -> %zu\n", "faults", r.faults_before, r.faults_after);
+        if (r.duration_before_s)
+            printf("  %-10s %6" PRId64 " s -> %" PRId64 " s\n", "duration", r.duration_before_s, r.duration_after_s);
+        if (r.nodes_before) printf("  %-10s %8" PRId64 " -> %" PRId64 "\n", "nodes", r.nodes_before, r.nodes_after);
+        printf("  %-10s", "params");
+        int any = 0;
+        for (int i = 0; i < deja_params_count(r.overrides); i++) {
+            const char *k = deja_params_key(r.overrides, i), *v = deja_params_val(r.overrides, i);
+            const char *was = deja_params_get(start, k);
+            if (!strcmp(k, "sim.duration_s") || !strcmp(k, "sim.nodes") || (was && !strcmp(was, v))) continue;
+            printf(" %s=%s", k, v);
+            any = 1;
+        }
+        printf("%s\n", any ? "" : " (unchanged)");
+        printf("  %-10s %d\n", "runs", r.runs);
+        if (deja_seedfile_write_plan(outp, sc->name, seed, r.overrides, r.plan, &r.summary)) {
+            rc = deja_cli_usage_error("shrink", "-o '%s': %s", outp, strerror(errno));
+        } else {
+            printf("wrote %s (check it with 'deja replay %s')\n", outp, outp);
+        }
+        deja_shrink_result_free(&r);
+    }
+    deja_seedfile_free(&sf);
+    deja_params_free(over);
+    return rc;
+}

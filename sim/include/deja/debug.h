@@ -1,0 +1,50 @@
+/*
+ * debug.h -- taking a failing run apart (sim/lab): shrinking it to the
+ * fewest faults, the shortest duration, the fewest nodes and the simplest
+ * parameters that keep its verdict, and comparing two runs event by event.
+ * docs/debugging.md walks through both.
+ */
+#ifndef DEJA_DEBUG_H
+#define DEJA_DEBUG_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "deja/deja.h"
+#include "deja/world.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- shrink (shrink.c) --------------------------------------------------- */
+
+/* What deja_shrink starts from and what it found. */
+typedef struct deja_shrink_result {
+    char verdict[32];          /* the verdict every accepted run kept */
+    size_t faults_before, faults_after;
+    int64_t duration_before_s, duration_after_s; /* sim.duration_s (0: the scenario has none) */
+    int64_t nodes_before, nodes_after;           /* sim.nodes (0: the scenario has none) */
+    int runs;                  /* runs spent, the first included */
+    deja_params *overrides;    /* of the minimal run (free with deja_params_free) */
+    deja_plan *plan;           /* its given plan (free with deja_plan_free) */
+    deja_summary summary;      /* its summary */
+} deja_shrink_result;
+
+/* Shrinks the failing run (sc, seed, overrides, plan: NULL for the drawn
+ * one) while every accepted run keeps its verdict: delta debugging over the
+ * plan's faults (a heal goes with its partition), then sim.duration_s, then
+ * sim.nodes, then the parameters with a simpler direction (swarm=0, no
+ * loss, no jitter, no clock offset or drift, no disk faults), then the
+ * faults again. At most max_runs runs. Deterministic: the same input gives
+ * the same result. Progress lines go to progress (may be NULL). Returns 0
+ * (out filled), 1 when the run does not fail (nothing to shrink), 2 on bad
+ * input (err set). */
+int deja_shrink(const deja_scenario *sc, uint64_t seed, const deja_params *overrides, const deja_plan *plan,
+                int max_runs, FILE *progress, deja_shrink_result *out, char *err, size_t errlen);
+void deja_shrink_result_free(deja_shrink_result *r);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* DEJA_DEBUG_H */
