@@ -243,6 +243,12 @@ void deja__pause_schedule(deja_world *w, const deja_plan_entry *e);
 void deja__step_schedule(deja_world *w, const deja_plan_entry *e);
 void deja__slew_schedule(deja_world *w, const deja_plan_entry *e);
 void deja__partition_schedule(deja_world *w, const deja_plan_entry *e);
+/* The network's scheduled link faults (net.c): one-way and bridge cuts
+ * (a = length, groups = sides, bridge: node), clogs (node, a = length,
+ * b = peer or -1 for every link of node). */
+void deja__oneway_schedule(deja_world *w, const deja_plan_entry *e);
+void deja__bridge_schedule(deja_world *w, const deja_plan_entry *e);
+void deja__clog_schedule(deja_world *w, const deja_plan_entry *e);
 /* Frees the world's plan state. */
 void deja__plan_free(deja_world *w);
 

@@ -328,7 +328,8 @@ static void deja__cut_ev(deja_world *w, void *arg, uint64_t u, int drop) {
     free(c);
 }
 
-/* Schedules a cut of the given mode from at for len ns. */
+/* Schedules a cut of the given mode from at for len ns (side: 0, 1 or 2
+ * per node). */
 static void deja__cut(deja_world *w, int mode, int64_t at_ns, int64_t len_ns, const uint8_t *side) {
     assert(len_ns >= 0);
     deja__net *n = deja__net_get(w);
@@ -347,21 +348,54 @@ static void deja__cut(deja_world *w, int mode, int64_t at_ns, int64_t len_ns, co
     deja__schedule(w, at_ns + len_ns, deja__cut_ev, off, 0);
 }
 
+/* Injects a cut as one plan entry: kind, the bridge node (or -1), start,
+ * a = length, groups = one side digit per node. */
+static void deja__cut_inject(deja_world *w, const char *kind, int32_t node, int64_t at_ns, int64_t len_ns,
+                             const uint8_t *side) {
+    assert(len_ns >= 0);
+    char *g = malloc(w->n_nodes + 1);
+    assert(g);
+    for (uint32_t i = 0; i < w->n_nodes; i++) {
+        assert(side[i] <= 1);
+        g[i] = (char)('0' + side[i]);
+    }
+    g[w->n_nodes] = 0;
+    deja_plan_entry e = {.node = node, .at_ns = at_ns, .a = len_ns, .groups = g};
+    snprintf(e.kind, sizeof e.kind, "%s", kind);
+    deja_plan_inject(w, &e);
+    free(g);
+}
+
+/* The sides of a cut entry (n_nodes bytes, freed by the caller). */
+static uint8_t *deja__cut_sides(deja_world *w, const deja_plan_entry *e) {
+    assert(e->groups && strlen(e->groups) >= w->n_nodes);
+    uint8_t *side = malloc(w->n_nodes ? w->n_nodes : 1);
+    assert(side);
+    for (uint32_t i = 0; i < w->n_nodes; i++) side[i] = e->groups[i] == '1';
+    return side;
+}
+
 void deja_net_oneway(deja_world *w, int64_t at_ns, int64_t len_ns, const uint8_t *side) {
-    for (uint32_t i = 0; i < w->n_nodes; i++) assert(side[i] <= 1);
-    deja__cut(w, DEJA__CUT_ONEWAY, at_ns, len_ns, side);
+    deja__cut_inject(w, "oneway", -1, at_ns, len_ns, side);
+}
+
+void deja__oneway_schedule(deja_world *w, const deja_plan_entry *e) {
+    uint8_t *side = deja__cut_sides(w, e);
+    deja__cut(w, DEJA__CUT_ONEWAY, e->at_ns, e->a, side);
+    free(side);
 }
 
 void deja_net_bridge(deja_world *w, int64_t at_ns, int64_t len_ns, const uint8_t *side, uint32_t bridge) {
     assert(bridge < w->n_nodes);
-    uint8_t *s = malloc(w->n_nodes);
-    assert(s);
-    for (uint32_t i = 0; i < w->n_nodes; i++) {
-        assert(side[i] <= 1);
-        s[i] = i == bridge ? 2 : side[i];
-    }
-    deja__cut(w, DEJA__CUT_BRIDGE, at_ns, len_ns, s);
-    free(s);
+    deja__cut_inject(w, "bridge", (int32_t)bridge, at_ns, len_ns, side);
+}
+
+void deja__bridge_schedule(deja_world *w, const deja_plan_entry *e) {
+    assert(e->node >= 0 && (uint32_t)e->node < w->n_nodes);
+    uint8_t *side = deja__cut_sides(w, e);
+    side[e->node] = 2;
+    deja__cut(w, DEJA__CUT_BRIDGE, e->at_ns, e->a, side);
+    free(side);
 }
 
 static void deja__clog_ev(deja_world *w, void *arg, uint64_t u, int drop) {
@@ -382,12 +416,18 @@ static void deja__clog_ev(deja_world *w, void *arg, uint64_t u, int drop) {
 
 void deja_net_clog(deja_world *w, int64_t at_ns, int64_t len_ns, uint32_t node, int32_t peer) {
     assert(node < w->n_nodes && peer < (int32_t)w->n_nodes && len_ns >= 0);
+    deja_plan_inject(w, &(deja_plan_entry){.kind = "clog", .node = (int32_t)node, .at_ns = at_ns, .a = len_ns,
+                                           .b = peer < 0 ? -1 : peer});
+}
+
+void deja__clog_schedule(deja_world *w, const deja_plan_entry *e) {
+    assert(e->node >= 0 && (uint32_t)e->node < w->n_nodes && e->b < (int64_t)w->n_nodes && e->a >= 0);
     (void)deja__net_get(w);
-    if (at_ns < w->now) at_ns = w->now;
+    int64_t at = e->at_ns < w->now ? w->now : e->at_ns;
     deja__clog *c = malloc(sizeof *c);
     assert(c);
-    c->until = at_ns + len_ns;
-    c->node = (int32_t)node;
-    c->peer = peer < 0 ? -1 : peer;
-    deja__schedule(w, at_ns, deja__clog_ev, c, 0);
+    c->until = at + e->a;
+    c->node = e->node;
+    c->peer = e->b < 0 ? -1 : (int32_t)e->b;
+    deja__schedule(w, at, deja__clog_ev, c, 0);
 }

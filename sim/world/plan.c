@@ -41,8 +41,9 @@ typedef struct deja__plan_state {
 static deja_plan_kind deja__kinds[DEJA__PLAN_KINDS] = {
     {"crash", deja__crash_schedule}, {"pause", deja__pause_schedule},         {"step", deja__step_schedule},
     {"slew", deja__slew_schedule},   {"partition", deja__partition_schedule},
+    {"oneway", deja__oneway_schedule}, {"bridge", deja__bridge_schedule},     {"clog", deja__clog_schedule},
 };
-static int deja__nkinds = 5;
+static int deja__nkinds = 8;
 
 static const deja_plan_kind *deja__kind(const char *name) {
     for (int i = 0; i < deja__nkinds; i++)
@@ -182,12 +183,13 @@ int deja_plan_parse_add(deja_plan *p, const char *text, char *err, size_t errlen
         snprintf(err, errlen, "fault entry without at_ns=");
         return 2;
     }
-    bool is_part = !strcmp(e.kind, "partition");
+    bool is_part = !strcmp(e.kind, "partition") || !strcmp(e.kind, "oneway") || !strcmp(e.kind, "bridge");
     bool per_node = !strcmp(e.kind, "crash") || !strcmp(e.kind, "pause") || !strcmp(e.kind, "step") ||
-                    !strcmp(e.kind, "slew");
+                    !strcmp(e.kind, "slew") || !strcmp(e.kind, "bridge") || !strcmp(e.kind, "clog");
     if (is_part != (e.groups != NULL) || (per_node && e.node < 0)) {
         snprintf(err, errlen, "fault entry '%s': %s", text,
-                 per_node ? "needs node=N" : "a partition needs groups= and only a partition has them");
+                 per_node && e.node < 0 ? "needs node=N"
+                                        : "partition, oneway and bridge need groups= and only they have them");
         return 2;
     }
     deja_plan_add(p, &e);
