@@ -26,6 +26,7 @@
 #include "deja/deja.h"
 #include "deja/rt.h"
 #include "deja/sweep.h"
+#include "deja/version.h"
 
 static char test__dir[256];
 
@@ -179,6 +180,21 @@ static long long test__count(const char *db, const char *where) {
     return n;
 }
 
+/* The value of key in the database's meta table ("" when absent). */
+static const char *test__meta(const char *db, const char *key) {
+    static char val[512];
+    sqlite3 *h;
+    assert_int_equal(sqlite3_open_v2(db, &h, SQLITE_OPEN_READONLY, "unix"), SQLITE_OK);
+    sqlite3_stmt *st;
+    assert_int_equal(sqlite3_prepare_v2(h, "SELECT value FROM meta WHERE key = ?1", -1, &st, NULL), SQLITE_OK);
+    sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+    val[0] = 0;
+    if (sqlite3_step(st) == SQLITE_ROW) snprintf(val, sizeof val, "%s", (const char *)sqlite3_column_text(st, 0));
+    sqlite3_finalize(st);
+    sqlite3_close(h);
+    return val;
+}
+
 static void test__exec(const char *db, const char *sql) {
     sqlite3 *h;
     char *msg = NULL;
@@ -225,6 +241,11 @@ static void test_sweep_resume_and_rerun(void **state) {
                                      "AND blocks > 0 AND wall_ms >= 0 AND verdict != ''"),
                      12);
     assert_int_equal(test__count(db, "seed BETWEEN 1 AND 3"), 12);
+    /* the database says which deja made it and which wrote it last */
+    assert_string_equal(test__meta(db, "deja_version"), DEJA_VERSION_STRING);
+    assert_string_equal(test__meta(db, "created_version"), DEJA_VERSION_STRING);
+    assert_string_equal(test__meta(db, "deja_build"), deja_build_info());
+    assert_non_null(strstr(test__meta(db, "created_build"), " compiler="));
 
     /* a row holds what deja_run gives in this process */
     deja_params *over = deja_params_new();

@@ -9,6 +9,8 @@
 #ifndef DEJA_CLI_H
 #define DEJA_CLI_H
 
+#include <stdio.h>
+
 int deja_cmd_run(int argc, char **argv);
 int deja_cmd_replay(int argc, char **argv);
 int deja_cmd_sweep(int argc, char **argv);
@@ -20,5 +22,13 @@ int deja_cmd_shrink(int argc, char **argv);
 
 /* Prints a usage error naming what is wrong and returns 2. */
 int deja_cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* --json (cli_json.c): runs fn(argc, argv) with stdout captured and prints
+ * its key=value lines as one JSON object; returns fn's status. */
+int deja_cli_json(int (*fn)(int, char **), int argc, char **argv);
+/* Writes s as a JSON string; writes val as a JSON number when it is one
+ * (except seed and *hash keys), else as a string. */
+void deja_cli_json_string(FILE *out, const char *s);
+void deja_cli_json_value(FILE *out, const char *key, const char *val);
 
 #endif /* DEJA_CLI_H */

@@ -314,7 +314,7 @@ static int64_t bench__rounds(int64_t ops, int64_t n) {
 
 static void bench__help(FILE *out) {
     fprintf(out,
-            "usage: deja bench [--quick] [--tasks N | --ring N]\n\n"
+            "usage: deja bench [--quick] [--tasks N | --ring N] [--json]\n\n"
             "Measures the simulator and prints, one key=value a line:\n"
             "  switches_per_s     task switches per wall second (2 tasks of one node\n"
             "                     rt_yield to each other)\n"
@@ -332,7 +332,8 @@ static void bench__help(FILE *out) {
             "                     drift-fork's)\n"
             "each as the median of 5 repetitions (3 with --quick, which also uses\n"
             "smaller workloads and stops the task counts at 10000), with _min and\n"
-            "_max, and a *_context line saying what was measured.\n\n"
+            "_max, and a *_context line saying what was measured. --json prints the\n"
+            "same keys as one JSON object.\n\n"
             "  --tasks N  task-scale mode only: spawn N parked tasks once and print\n"
             "             tasks, spawn_s, resident_bytes and bytes_per_task\n"
             "  --ring N   only ring_ns_per_msg_N\n\n"

@@ -82,9 +82,14 @@ static const plot__kind plot__kinds[] = {
      "false elections per hour over election timeout MIN x a second parameter, the digest's bound overlaid",
      "timeout-sweep", "", "raft.election_ms", "false_elections_per_hour", "1", "false_elections_per_hour",
      "timeout-heatmap.gp", 3},
+    {"metric", "any scenario's metric (--y) vs a parameter (--x), one line per value of --series", NULL, "SERIES",
+     "X", NULL, "1", "Y", "metric.gp", 0},
 };
 
 #define PLOT__NKINDS (sizeof plot__kinds / sizeof plot__kinds[0])
+
+/* The generic kind: its scenario, axes and series come from the flags. */
+static int plot__is_metric(const plot__kind *k) { return k->timeline == 0 && !k->scenario; }
 
 /* One aggregated point. */
 typedef struct plot__group {
@@ -93,10 +98,27 @@ typedef struct plot__group {
     long n;
 } plot__group;
 
+/* The CSV header that --csv writes for kind k (one function for the writers
+ * and the help, so they cannot disagree); x and y name the heatmap's axes
+ * (NULL: "X" and "Y", as the help shows them). Empty for timeline kinds. */
+static void plot__csv_header(const plot__kind *k, const char *x, const char *y, char *buf, size_t len) {
+    if (k->timeline == 1)
+        snprintf(buf, len, "%s", "");
+    else if (k->timeline == 2)
+        snprintf(buf, len, "%s,runs,with_%s,median,mean,p99,max", k->series, k->y_name);
+    else if (k->timeline == 3)
+        snprintf(buf, len, "%s,%s,%s_mean,runs,runs_with_leader,bound_ms,bound_pause_ms,min_at_bound_ms",
+                 x ? x : "X", y ? y : "Y", k->y_name);
+    else
+        snprintf(buf, len, "%s,%s,%s_mean,%s_stddev,runs", k->series, k->x, k->y_name, k->y_name);
+}
+
 static void plot__help(FILE *out) {
     fprintf(out,
             "usage: deja plot KIND --db FILE [-o OUT.png] [--csv FILE] [--where SQL] [--table]\n"
             "                 [--x KEY] [--y KEY]\n"
+            "       deja plot metric --db FILE --scenario NAME --x KEY --y METRIC [--series KEY]\n"
+            "                 [-o OUT.png] [--csv FILE] [--where SQL]\n"
             "       deja plot memory --timeline FILE.csv -o OUT.png\n\n"
             "Aggregates the sweep database FILE and draws a PNG with gnuplot. For\n"
             "every group of runs the plot shows the mean over seeds with error bars\n"
@@ -107,6 +129,11 @@ static void plot__help(FILE *out) {
         const plot__kind *k = &plot__kinds[i];
         if (k->timeline == 1)
             fprintf(out, "  %-12s %s\n               (one run's --timeline CSV; x = seconds, lines by node)\n",
+                    k->name, k->summary);
+        else if (plot__is_metric(k))
+            fprintf(out, "  %-12s %s\n               (runs of --scenario NAME; --x KEY a column, --y a column or\n"
+                         "               an SQL expression over the columns, --series KEY a column, default\n"
+                         "               one line)\n",
                     k->name, k->summary);
         else if (k->timeline == 3)
             fprintf(out, "  %-12s %s\n               (runs of scenario %s; x = \"%s\" or --x, y = --y or the\n"
@@ -120,13 +147,23 @@ static void plot__help(FILE *out) {
     fprintf(out,
             "\n  --db FILE      the sweep database ('deja sweep ... --db FILE')\n"
             "  -o OUT.png     where to write the PNG (needs gnuplot)\n"
-            "  --csv FILE     also (or only) export the aggregated data as CSV:\n"
-            "                 series,x,mean,stddev,runs\n"
+            "  --csv FILE     also (or only) export the aggregated data as CSV, one\n"
+            "                 row per group under this header (the means and the\n"
+            "                 sample standard deviations over seeds):\n");
+    for (size_t i = 0; i < PLOT__NKINDS; i++) {
+        char h[512];
+        plot__csv_header(&plot__kinds[i], NULL, NULL, h, sizeof h);
+        if (h[0]) fprintf(out, "                   %s: %s\n", plot__kinds[i].name, h);
+    }
+    fprintf(out,
             "  --where SQL    only runs matching this SQL condition, e.g.\n"
             "                 --where '\"net.latency_ms\" = 50' (when the sweep varied\n"
             "                 more parameters than the plot shows)\n"
             "  --x KEY, --y KEY  (timeout-heatmap) the two axes (columns of the\n"
-            "                 sweep database); the cells are the mean over seeds\n"
+            "                 sweep database); the cells are the mean over seeds;\n"
+            "                 (metric) the x axis and the per-run y value\n"
+            "  --series KEY, --scenario NAME  (metric) one line per value of\n"
+            "                 column KEY; the scenario whose runs are read\n"
             "  --table        (election-cdf) print per series: runs, runs with a\n"
             "                 result, median, mean, p99 and max of the metric\n"
             "  --timeline FILE.csv  (memory) the timeline of one run: 'deja run\n"
@@ -303,7 +340,9 @@ static int plot__write_csv(const plot__kind *k, const char *path, const plot__gr
         fprintf(stderr, "deja plot: --csv '%s': %s\n", path, strerror(errno));
         return 2;
     }
-    fprintf(f, "%s,%s,%s_mean,%s_stddev,runs\n", k->series, k->x, k->y_name, k->y_name);
+    char h[512];
+    plot__csv_header(k, NULL, NULL, h, sizeof h);
+    fprintf(f, "%s\n", h);
     for (size_t i = 0; i < n; i++)
         fprintf(f, "%s,%s,%.6g,%.6g,%ld\n", g[i].series, g[i].x, g[i].mean, plot__sd(&g[i]), g[i].n);
     if (fclose(f) != 0) {
@@ -696,9 +735,11 @@ out:
 
 /* Prints (or writes as CSV) the summary table of the series. */
 static void plot__cdf_table(const plot__kind *k, FILE *f, const plot__series *ser, size_t n, int csv) {
-    if (csv)
-        fprintf(f, "%s,runs,with_%s,median,mean,p99,max\n", k->series, k->y_name);
-    else
+    if (csv) {
+        char h[512];
+        plot__csv_header(k, NULL, NULL, h, sizeof h);
+        fprintf(f, "%s\n", h);
+    } else
         fprintf(f, "%-16s %6s %8s %10s %10s %10s %10s\n", k->series, "runs", "elected", "median", "mean", "p99",
                 "max");
     for (size_t i = 0; i < n; i++) {
@@ -984,8 +1025,9 @@ static int plot__heat(const plot__kind *k, const char *dbpath, const char *where
             fprintf(stderr, "deja plot: --csv '%s': %s\n", csv, strerror(errno));
             goto out;
         }
-        fprintf(f, "%s,%s,%s_mean,runs,runs_with_leader,bound_ms,bound_pause_ms,min_at_bound_ms\n", xkey, ykey,
-                k->y_name);
+        char h[512];
+        plot__csv_header(k, xkey, ykey, h, sizeof h);
+        fprintf(f, "%s\n", h);
         for (int i = 0; i < nx; i++)
             for (int j = 0; j < ny; j++) {
                 const plot__cell *c = &cells[i * ny + j];
@@ -1061,7 +1103,7 @@ out:
 
 int deja_cmd_plot(int argc, char **argv) {
     const char *kind = NULL, *dbpath = NULL, *out = NULL, *csv = NULL, *where = NULL, *timeline = NULL;
-    const char *xkey = NULL, *ykey = NULL;
+    const char *xkey = NULL, *ykey = NULL, *series = NULL, *scenario = NULL;
     int table = 0;
     for (int i = 1; i < argc; i++) {
         const char *v;
@@ -1091,6 +1133,12 @@ int deja_cmd_plot(int argc, char **argv) {
         } else if ((m = deja_cli_flag("plot", argc, argv, &i, "--y", &v))) {
             if (m != 1) return m;
             ykey = v;
+        } else if ((m = deja_cli_flag("plot", argc, argv, &i, "--series", &v))) {
+            if (m != 1) return m;
+            series = v;
+        } else if ((m = deja_cli_flag("plot", argc, argv, &i, "--scenario", &v))) {
+            if (m != 1) return m;
+            scenario = v;
         } else if (!strcmp(argv[i], "--table")) {
             table = 1;
         } else if (argv[i][0] == '-' && argv[i][1]) {
@@ -1106,6 +1154,40 @@ int deja_cmd_plot(int argc, char **argv) {
     for (size_t i = 0; i < PLOT__NKINDS; i++)
         if (!strcmp(plot__kinds[i].name, kind)) k = &plot__kinds[i];
     if (!k) return deja_cli_usage_error("plot", "unknown plot kind '%s'", kind);
+    plot__kind mk;
+    char y_sql[1024] = "", extra[2048] = "";
+    const int metric = plot__is_metric(k); /* k is replaced by mk below */
+    if ((series || scenario) && !metric)
+        return deja_cli_usage_error("plot", "%s is for 'deja plot metric', not %s", series ? "--series" : "--scenario",
+                                    k->name);
+    if (metric) {
+        if (!scenario) return deja_cli_usage_error("plot", "metric: missing --scenario NAME");
+        if (!xkey) return deja_cli_usage_error("plot", "metric: missing --x KEY (a parameter column)");
+        if (!ykey) return deja_cli_usage_error("plot", "metric: missing --y METRIC (a column or an SQL expression)");
+        mk = *k;
+        mk.scenario = scenario;
+        mk.x = xkey;
+        mk.series = series ? series : "scenario";
+        mk.y_name = "y";
+        /* a plain name is a column (quoted: keys hold dots); anything else is SQL */
+        if (strspn(ykey, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.") == strlen(ykey)) {
+            plot__ident(y_sql, sizeof y_sql, ykey);
+            mk.y_name = ykey;
+        } else {
+            snprintf(y_sql, sizeof y_sql, "(%s)", ykey);
+        }
+        mk.y_sql = y_sql;
+        strncat(extra, "xname=", sizeof extra - strlen(extra) - 1);
+        plot__gp_quote(extra, sizeof extra, xkey);
+        strncat(extra, "; yname=", sizeof extra - strlen(extra) - 1);
+        plot__gp_quote(extra, sizeof extra, ykey);
+        strncat(extra, "; sname=", sizeof extra - strlen(extra) - 1);
+        plot__gp_quote(extra, sizeof extra, series ? series : "");
+        strncat(extra, "; scenario=", sizeof extra - strlen(extra) - 1);
+        plot__gp_quote(extra, sizeof extra, scenario);
+        k = &mk;
+        xkey = ykey = NULL;
+    }
     if (k->timeline == 1) {
         if (dbpath)
             return deja_cli_usage_error("plot",
@@ -1168,7 +1250,17 @@ int deja_cmd_plot(int argc, char **argv) {
         } else {
             rc = plot__write_data(k, dbpath, fd, g, n, nruns);
             if (rc) fprintf(stderr, "deja plot: cannot write %s\n", data);
-            else rc = plot__gnuplot(script, data, out, NULL);
+            if (!rc && metric) { /* the series values, for the key: snames='a b c' */
+                char names[1024] = "";
+                for (size_t i = 0; i < n; i++)
+                    if (i == 0 || strcmp(g[i].series, g[i - 1].series)) {
+                        if (names[0]) strncat(names, " ", sizeof names - strlen(names) - 1);
+                        strncat(names, g[i].series, sizeof names - strlen(names) - 1);
+                    }
+                strncat(extra, "; snames=", sizeof extra - strlen(extra) - 1);
+                plot__gp_quote(extra, sizeof extra, names);
+            }
+            if (!rc) rc = plot__gnuplot(script, data, out, extra[0] ? extra : NULL);
             unlink(data);
         }
         if (!rc) printf("plot: wrote %s (%zu groups from %ld runs)\n", out, n, nruns);

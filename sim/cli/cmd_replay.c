@@ -16,7 +16,7 @@
 
 static void replay__help(FILE *out) {
     fprintf(out,
-            "usage: deja replay FILE.seed [--trace FILE] [--dump-tasks] [--rehash]\n\n"
+            "usage: deja replay FILE.seed [--trace FILE] [--dump-tasks] [--rehash] [--json]\n\n"
             "Runs the scenario, seed and overrides recorded in FILE.seed and compares\n"
             "the verdict and trace hash with the recorded ones. Prints the run's\n"
             "summary plus expected_verdict, expected_trace_hash and match=yes|no.\n\n"
@@ -32,7 +32,8 @@ static void replay__help(FILE *out) {
             "  --rehash        when the verdict matches but the trace hash does not\n"
             "                  (the node or simulator changed on purpose), write the\n"
             "                  new hash into FILE.seed; a verdict mismatch is never\n"
-            "                  rewritten\n\n"
+            "                  rewritten\n"
+            "  --json          print the summary as one JSON object (the same keys)\n\n"
             "exit status: 0 verdict and trace hash both match; 1 either differs (the\n"
             "difference is printed on stderr); 2 bad input (unreadable or malformed\n"
             "seed file: the message names FILE:LINE).\n");

@@ -19,7 +19,7 @@
 
 static void run__help(FILE *out) {
     fprintf(out,
-            "usage: deja run SCENARIO --seed N [--set key=value]... [--trace FILE]\n"
+            "usage: deja run SCENARIO --seed N [--set key=value]... [--trace FILE] [--json]\n"
             "                [--timeline FILE.csv] [--dump-tasks] [--save FILE.seed]\n"
             "                [--plan FILE] [--plan-mask IDS] [--use-plan FILE]\n\n"
             "Runs SCENARIO once with seed N and prints its summary, one key=value a\n"
@@ -42,7 +42,9 @@ static void run__help(FILE *out) {
             "                    each, with its id\n"
             "  --plan-mask IDS   leave out the faults with these ids (e.g. 3,5-9)\n"
             "  --use-plan FILE   run only the faults of this plan file (the full plan\n"
-            "                    of the same seed gives the same trace_hash)\n\n"
+            "                    of the same seed gives the same trace_hash)\n"
+            "  --json            print the summary as one JSON object instead (the same\n"
+            "                    keys; seed and hashes as strings)\n\n"
             "exit status: 0 every oracle held (verdict=ok); 1 an oracle failed (the\n"
             "replay command is printed on stderr); 2 bad input (unknown scenario or\n"
             "parameter, missing or bad --seed, unwritable file).\n");

@@ -13,10 +13,13 @@
 
 static void scenarios__help(FILE *out) {
     fprintf(out,
-            "usage: deja scenarios [NAME]\n\n"
+            "usage: deja scenarios [NAME] [--json]\n\n"
             "Lists every scenario (or only NAME) with its summary and each of its\n"
             "parameters: key, default and what it means. Override a parameter with\n"
             "'deja run NAME --seed N --set key=value'.\n\n"
+            "  --json   print them as JSON: {\"scenarios\": [{\"name\", \"summary\",\n"
+            "           \"params\": [{\"key\", \"default\", \"help\"}...]}...],\n"
+            "           \"common_params\": [...]} (those every scenario takes)\n\n"
             "exit status: 0; 2 when NAME is not a scenario.\n");
 }
 
@@ -56,12 +59,41 @@ static void scenarios__print(const deja_scenario *sc, FILE *out) {
         fprintf(out, "      %-*s = %-*s  %s\n", kw, p->key, dw, p->dflt ? p->dflt : "", p->help ? p->help : "");
 }
 
+/* Prints a parameter table as a JSON array. */
+static void scenarios__json_params(const deja_param_def *params, FILE *out) {
+    fputc('[', out);
+    for (const deja_param_def *p = params; p && p->key; p++) {
+        fputs(p == params ? "\n      {\"key\": " : ",\n      {\"key\": ", out);
+        deja_cli_json_string(out, p->key);
+        fputs(", \"default\": ", out);
+        deja_cli_json_string(out, p->dflt ? p->dflt : "");
+        fputs(", \"help\": ", out);
+        deja_cli_json_string(out, p->help ? p->help : "");
+        fputc('}', out);
+    }
+    fputs(params && params[0].key ? "\n    ]" : "]", out);
+}
+
+/* Prints one scenario as a JSON object. */
+static void scenarios__json(const deja_scenario *sc, FILE *out) {
+    fputs("    {\"name\": ", out);
+    deja_cli_json_string(out, sc->name);
+    fputs(", \"summary\": ", out);
+    deja_cli_json_string(out, sc->summary ? sc->summary : "");
+    fputs(", \"params\": ", out);
+    scenarios__json_params(sc->params, out);
+    fputc('}', out);
+}
+
 int deja_cmd_scenarios(int argc, char **argv) {
     const char *only = NULL;
+    int json = 0;
     for (int i = 1; i < argc; i++) {
         if (deja_cli_is_help(argv[i])) {
             scenarios__help(stdout);
             return 0;
+        } else if (!strcmp(argv[i], "--json")) {
+            json = 1;
         } else if (argv[i][0] == '-' && argv[i][1]) {
             return deja_cli_usage_error("scenarios", "unknown flag '%s'", argv[i]);
         } else if (only) {
@@ -70,14 +102,27 @@ int deja_cmd_scenarios(int argc, char **argv) {
             only = argv[i];
         }
     }
-    if (only) {
-        const deja_scenario *sc = deja_scenario_find(only);
-        if (!sc) return deja_cli_usage_error("scenarios", "unknown scenario '%s'", only);
-        scenarios__print(sc, stdout);
+    const deja_scenario *one = NULL;
+    if (only && !(one = deja_scenario_find(only))) return deja_cli_usage_error("scenarios", "unknown scenario '%s'", only);
+    const deja_scenario *const *all = deja_scenarios();
+    if (json) {
+        fputs("{\"scenarios\": [", stdout);
+        int k = 0;
+        for (int i = 0; all && all[i]; i++) {
+            if (one && all[i] != one) continue;
+            fputs(k++ ? ",\n" : "\n", stdout);
+            scenarios__json(all[i], stdout);
+        }
+        fputs(k ? "\n], \"common_params\": " : "], \"common_params\": ", stdout);
+        scenarios__json_params(deja_net_fault_params, stdout);
+        fputs("}\n", stdout);
+        return 0;
+    }
+    if (one) {
+        scenarios__print(one, stdout);
         scenarios__common(stdout);
         return 0;
     }
-    const deja_scenario *const *all = deja_scenarios();
     int n = 0;
     for (int i = 0; all && all[i]; i++, n++) {
         if (i) fputc('\n', stdout);

@@ -6,9 +6,11 @@
  */
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
+#include "cli_args.h"
 #include "deja/deja.h"
 #include "deja/cli.h"
 #include "deja/version.h"
@@ -50,6 +52,30 @@ int deja_cli_usage_error(const char *cmd, const char *fmt, ...) {
     return 2;
 }
 
+/* The commands whose key=value output --json renders (cli_json.c); other
+ * commands that take --json parse it themselves (scenarios). */
+static const char *const deja__json_cmds[] = {"run", "replay", "bench", NULL};
+
+/* Runs one command; for a command of deja__json_cmds, a --json among its
+ * arguments is taken out and the output rendered. */
+static int deja__dispatch(const deja__cmd *c, int argc, char **argv) {
+    int json = -1, renders = 0;
+    for (int i = 0; deja__json_cmds[i]; i++) renders |= !strcmp(deja__json_cmds[i], c->name);
+    for (int i = 1; i < argc && renders; i++) {
+        if (deja_cli_is_help(argv[i])) return c->fn(argc, argv);
+        if (!strcmp(argv[i], "--json")) json = i;
+    }
+    if (json < 0) return c->fn(argc, argv);
+    char **rest = calloc((size_t)argc + 1, sizeof *rest);
+    if (!rest) return 2;
+    int n = 0;
+    for (int i = 0; i < argc; i++)
+        if (i != json) rest[n++] = argv[i];
+    int rc = deja_cli_json(c->fn, n, rest);
+    free(rest);
+    return rc;
+}
+
 int deja_main(int argc, char **argv) {
     deja_init();
     if (argc > 0 && argv[0] && *argv[0]) deja_set_tool_name(argv[0]);
@@ -66,7 +92,7 @@ int deja_main(int argc, char **argv) {
         return 0;
     }
     for (size_t i = 0; i < sizeof deja__cmds / sizeof deja__cmds[0]; i++)
-        if (!strcmp(argv[1], deja__cmds[i].name)) return deja__cmds[i].fn(argc - 1, argv + 1);
+        if (!strcmp(argv[1], deja__cmds[i].name)) return deja__dispatch(&deja__cmds[i], argc - 1, argv + 1);
     fprintf(stderr, "deja: unknown command '%s' (see 'deja --help')\n", argv[1]);
     return 2;
 }

@@ -17,6 +17,11 @@
  * columns) runs in an immediate transaction retried while another process
  * holds the lock, so shards starting together on a new file never fail.
  * Errors carry SQLite's own message (disk full, read-only, locked).
+ *
+ * A second table, `meta` (key TEXT PRIMARY KEY, value TEXT), says which deja
+ * wrote the database: created_version and created_build (the deja that made
+ * it), deja_version and deja_build (the last deja that opened it to write
+ * rows); build as deja_build_info (deja/version.h) gives it.
  */
 #include <assert.h>
 #include <ctype.h>
@@ -32,6 +37,7 @@
 #include <unistd.h>
 
 #include "deja/sweep.h"
+#include "deja/version.h"
 
 #define SWEEPDB__SQL_MAX 16384
 #define SWEEPDB__BUSY_MS 30000 /* how long a locked database is waited for */
@@ -62,6 +68,23 @@ static const char *sweepdb__schema =
     "  created_at INTEGER,\n"
     "  UNIQUE(scenario, seed, params_key)\n"
     ")";
+
+static const char *sweepdb__meta_schema = "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT)";
+
+/* Records in meta which deja made the database (once) and which opened it
+ * last. SQLite's result code; *msg (sqlite3_free it) says why. */
+static int sweepdb__exec_locked(sqlite3 *db, const char *sql, int in_txn, char **msg);
+static int sweepdb__meta_write(sqlite3 *db, char **msg) {
+    char *sql = sqlite3_mprintf("INSERT OR IGNORE INTO meta (key, value) VALUES ('created_version', %Q);"
+                                "INSERT OR IGNORE INTO meta (key, value) VALUES ('created_build', %Q);"
+                                "INSERT OR REPLACE INTO meta (key, value) VALUES ('deja_version', %Q);"
+                                "INSERT OR REPLACE INTO meta (key, value) VALUES ('deja_build', %Q);",
+                                deja_version(), deja_build_info(), deja_version(), deja_build_info());
+    if (!sql) return SQLITE_NOMEM;
+    int rc = sweepdb__exec_locked(db, sql, 1, msg);
+    sqlite3_free(sql);
+    return rc;
+}
 
 /* Appends "ident" (SQL-quoted identifier) to buf at *pos. */
 static void sweepdb__ident(char *buf, size_t len, size_t *pos, const char *id) {
@@ -211,7 +234,9 @@ int deja_sweepdb_open(const char *path, deja_sweepdb **out, char *err, size_t er
     char *msg = NULL;
     if (sweepdb__exec_locked(d->db, "PRAGMA journal_mode=WAL", 0, &msg) != SQLITE_OK ||
         sweepdb__exec_locked(d->db, "PRAGMA synchronous=NORMAL", 0, &msg) != SQLITE_OK ||
-        sweepdb__exec_locked(d->db, sweepdb__schema, 1, &msg) != SQLITE_OK) {
+        sweepdb__exec_locked(d->db, sweepdb__schema, 1, &msg) != SQLITE_OK ||
+        sweepdb__exec_locked(d->db, sweepdb__meta_schema, 1, &msg) != SQLITE_OK ||
+        sweepdb__meta_write(d->db, &msg) != SQLITE_OK) {
         snprintf(err, errlen, "%s: not a usable sweep database: %s", path, msg ? msg : "?");
         sqlite3_free(msg);
         deja_sweepdb_close(d);
