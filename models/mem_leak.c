@@ -185,7 +185,7 @@ static int deja__mem_leak_setup(deja_world *w, const deja_params *p, char *err, 
 static void deja__mem_leak_finish(deja_world *w, deja_summary *s) {
     const deja__mem_leak *ml = deja_world_data(w);
     deja_summary_set(s, "first_oom_ms", "%lld", (long long)(ml->first_oom < 0 ? -1 : ml->first_oom / RT_MS));
-    if (ml->ooms > 0) deja_summary_set(s, "verdict", "oom");
+    if (ml->ooms > 0) deja_summary_fail(s, "oom");
 }
 
 const deja_scenario deja_scenario_mem_leak = {

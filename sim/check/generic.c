@@ -1,12 +1,30 @@
 /*
- * generic.c -- the detectors any node gets (see deja/check.h): OOM kills,
- * programs that die, tasks left behind. They read only what the world's
- * process model counted, so they hold for a node that is not ours.
+ * generic.c -- the verdicts any node gets (see deja/check.h): deadlocks,
+ * leaks and stuck waits the world's detectors found as the run went
+ * (sim/world/detect.c), OOM kills, programs that die, tasks left behind.
+ * They read only what the world itself recorded, so they hold for a node
+ * that is not ours.
  */
 #include <assert.h>
 #include <string.h>
 
 #include "deja/check.h"
+
+void deja_check_detectors(deja_world *w, deja_summary *s) {
+    deja_detect_stat st;
+    deja_world_detect_stats(w, &st);
+    if (st.deadlocks) deja_summary_set(s, "deadlocks", "%u", st.deadlocks);
+    if (st.deadlock_timeouts) deja_summary_set(s, "deadlock_timeouts", "%u", st.deadlock_timeouts);
+    if (st.leak_groups) deja_summary_set(s, "leak_groups", "%u", st.leak_groups);
+    if (st.lost_contexts) deja_summary_set(s, "lost_contexts", "%u", st.lost_contexts);
+    if (st.lost_timers) deja_summary_set(s, "lost_timers", "%u", st.lost_timers);
+    const char *watch = deja_params_get(deja_world_params(w), "watch.block_ms");
+    if (st.stuck || (watch && strcmp(watch, "0"))) deja_summary_set(s, "stuck_ops", "%u", st.stuck);
+    if (!st.verdict) return;
+    deja_summary_set(s, "detected", "%s", st.what);
+    deja_summary_set(s, "detected_ms", "%lld", (long long)(st.verdict_ns / RT_MS));
+    deja_summary_fail(s, st.verdict);
+}
 
 void deja_check_generic(deja_world *w, deja_summary *s) {
     const deja_params *p = deja_world_params(w);

@@ -9,19 +9,22 @@
  * the run.
  */
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "cli.h"
 #include "cli_args.h"
 #include "deja/deja.h"
+#include "deja/rt.h"
 #include "deja/world.h"
 
 static void run__help(FILE *out) {
     fprintf(out,
             "usage: deja run SCENARIO --seed N [--set key=value]... [--trace FILE] [--json]\n"
             "                [--timeline FILE.csv] [--dump-tasks] [--save FILE.seed]\n"
-            "                [--plan FILE] [--plan-mask IDS] [--use-plan FILE]\n\n"
+            "                [--plan FILE] [--plan-mask IDS] [--use-plan FILE]\n"
+            "                [--dump-at T1,T2,... [--dump-diff]]\n\n"
             "Runs SCENARIO once with seed N and prints its summary, one key=value a\n"
             "line (scenario, seed, verdict, trace_hash, events, sim_ns, wall_ms and\n"
             "the scenario's metrics). The same seed and --set values always give the\n"
@@ -35,7 +38,13 @@ static void run__help(FILE *out) {
             "                    t_ms,node,resident_bytes,tasks,mapped_bytes\n"
             "                    (draw it with 'deja plot memory --timeline FILE.csv')\n"
             "  --dump-tasks      print every live task at the end of the run (stderr;\n"
-            "                    a failing run prints it anyway, with any OOM report)\n"
+            "                    a failing run prints it anyway, with any OOM report\n"
+            "                    and the detectors' report)\n"
+            "  --dump-at T1,T2,...  print a task dump (stderr) at each of these virtual\n"
+            "                    instants, increasing: seconds, or with a unit (1500ms, 90s)\n"
+            "  --dump-diff       with --dump-at: after each dump but the first, what grew\n"
+            "                    or shrank since the previous one, grouped by node, spawn\n"
+            "                    site and blocking site\n"
             "  --save FILE.seed  write a seed file of the run, for 'deja replay'\n"
             "  --plan FILE       write the run's fault plan: every crash, pause, clock\n"
             "                    step and slew, partition and heal, one 'fault =' line\n"
@@ -50,10 +59,38 @@ static void run__help(FILE *out) {
             "parameter, missing or bad --seed, unwritable file).\n");
 }
 
+/* Parses "T1,T2,..." (seconds, or NNNms / NNNs) into increasing ns
+ * instants; 0, or 2 with the flag named. */
+static int run__dump_at(const char *v, int64_t *out, int max, int *n) {
+    *n = 0;
+    char buf[1024];
+    if (strlen(v) >= sizeof buf || !*v) return deja_cli_usage_error("run", "--dump-at '%s': expected T1,T2,...", v);
+    snprintf(buf, sizeof buf, "%s", v);
+    for (char *save = NULL, *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+        size_t len = strlen(tok);
+        int64_t scale = RT_SEC, x;
+        if (len > 2 && !strcmp(tok + len - 2, "ms")) {
+            scale = RT_MS;
+            tok[len - 2] = 0;
+        } else if (len > 1 && tok[len - 1] == 's') {
+            tok[len - 1] = 0;
+        }
+        if (deja_parse_i64(tok, &x) || x < 0 || x > INT64_MAX / scale)
+            return deja_cli_usage_error("run", "--dump-at '%s': '%s' is not a time (seconds, or 1500ms)", v, tok);
+        if (*n == max) return deja_cli_usage_error("run", "--dump-at '%s': at most %d instants", v, max);
+        if (*n > 0 && x * scale <= out[*n - 1])
+            return deja_cli_usage_error("run", "--dump-at '%s': instants must increase", v);
+        out[(*n)++] = x * scale;
+    }
+    return *n ? 0 : deja_cli_usage_error("run", "--dump-at '%s': expected T1,T2,...", v);
+}
+
 int deja_cmd_run(int argc, char **argv) {
     const char *scenario = NULL, *seed_s = NULL, *trace_path = NULL, *save = NULL, *timeline_path = NULL;
     const char *plan_path = NULL, *plan_mask = NULL, *use_plan = NULL;
-    bool dump = false;
+    bool dump = false, dump_diff = false;
+    int64_t dump_at[64];
+    int n_dump_at = 0;
     deja_params *over = deja_params_new();
     int rc = 0;
     for (int i = 1; i < argc && !rc; i++) {
@@ -94,6 +131,10 @@ int deja_cmd_run(int argc, char **argv) {
         } else if ((m = deja_cli_flag("run", argc, argv, &i, "--use-plan", &v))) {
             rc = m == 1 ? 0 : m;
             use_plan = v;
+        } else if ((m = deja_cli_flag("run", argc, argv, &i, "--dump-at", &v))) {
+            rc = m == 1 ? run__dump_at(v, dump_at, 64, &n_dump_at) : m;
+        } else if (!strcmp(argv[i], "--dump-diff")) {
+            dump_diff = true;
         } else if (!strcmp(argv[i], "--dump-tasks")) {
             dump = true;
         } else if (argv[i][0] == '-' && argv[i][1]) {
@@ -119,6 +160,8 @@ int deja_cmd_run(int argc, char **argv) {
             rc = deja_cli_usage_error("run", "--set: %s", perr);
         deja_params_free(all);
     }
+    if (!rc && dump_diff && n_dump_at < 2)
+        rc = deja_cli_usage_error("run", "--dump-diff needs --dump-at with at least two instants");
     if (!rc && save && !deja_cli_dir_writable(save))
         rc = deja_cli_usage_error("run", "--save '%s': its directory is not writable", save);
     deja_plan *given = NULL;
@@ -148,7 +191,8 @@ int deja_cmd_run(int argc, char **argv) {
     }
 
     deja_run_opts opts = {.trace = trace, .dump_tasks = dump, .dump_on_failure = true, .dump_out = stderr, .timeline = timeline,
-                          .plan_mask = plan_mask, .plan = given, .plan_out = plan_out};
+                          .plan_mask = plan_mask, .plan = given, .plan_out = plan_out,
+                          .dump_at = dump_at, .n_dump_at = n_dump_at, .dump_diff = dump_diff};
     deja_plan *ran = NULL; /* the plan the run injected, for --save with a cut-down plan */
     if (save && (plan_mask || given)) opts.plan_record = &ran;
     deja_summary s;

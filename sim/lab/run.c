@@ -76,6 +76,8 @@ int deja_run(const deja_scenario *sc, uint64_t seed, const deja_params *override
         deja_params_free(p);
         return rc;
     }
+    if (opts->n_dump_at > 0)
+        deja_world_dump_at(w, opts->dump_at, opts->n_dump_at, opts->dump_diff, opts->dump_out ? opts->dump_out : stderr);
     deja_world_run(w);
     int64_t sim_ns = deja_world_now(w);
     /* the dump shows the tasks as the run ended, before they are shut down */
@@ -95,6 +97,7 @@ int deja_run(const deja_scenario *sc, uint64_t seed, const deja_params *override
     deja_summary_set(out, "seed", "%" PRIu64, seed);
     deja_summary_set(out, "verdict", "ok");
     deja_summary_set(out, "trace_hash", "%016" PRIx64, (uint64_t)0);
+    deja_check_detectors(w, out);
     deja_world_finish_oracles(w, out);
     if (sc->finish) sc->finish(w, out);
     deja_check_generic(w, out);
@@ -105,6 +108,10 @@ int deja_run(const deja_scenario *sc, uint64_t seed, const deja_params *override
     deja_summary_set(out, "wall_ms", "%" PRId64, deja__wall_ms() - t0);
     int ok = !strcmp(deja_summary_get(out, "verdict"), "ok");
     FILE *dout = opts->dump_out ? opts->dump_out : stderr;
+    if (deja_world_detect_report(w) && (opts->dump_tasks || opts->dump_on_failure)) {
+        fprintf(dout, "--- detector report\n");
+        fputs(deja_world_detect_report(w), dout);
+    }
     if (dump && (opts->dump_tasks || !ok)) fputs(dump, dout);
     if (!ok && opts->dump_on_failure && deja_world_oom_report(w)) fputs(deja_world_oom_report(w), dout);
     free(dump);

@@ -241,15 +241,27 @@ static int real__chan_op(rt_chan *ch, void *relem, const void *selem, int64_t ti
     return rc;
 }
 
-int rt_chan_send(rt_chan *ch, const void *elem, int64_t timeout_ns) {
+/* Notes where the calling task is about to block, for dumps. */
+static void real__site(const char *file, int line) {
+    real__task *t = real__self();
+    t->wfile = file;
+    t->wline = line;
+}
+
+int rt_chan_send_at(rt_chan *ch, const void *elem, int64_t timeout_ns, const char *file, int line) {
     assert(elem != NULL);
+    real__site(file, line);
     return real__chan_op(ch, NULL, elem, timeout_ns);
 }
 
-int rt_chan_recv(rt_chan *ch, void *elem, int64_t timeout_ns) { return real__chan_op(ch, elem, NULL, timeout_ns); }
+int rt_chan_recv_at(rt_chan *ch, void *elem, int64_t timeout_ns, const char *file, int line) {
+    real__site(file, line);
+    return real__chan_op(ch, elem, NULL, timeout_ns);
+}
 
-int rt_select(rt_case *cases, int n, int64_t timeout_ns) {
+int rt_select_at(rt_case *cases, int n, int64_t timeout_ns, const char *file, int line) {
     assert(n >= 0 && (n == 0 || cases != NULL));
+    real__site(file, line);
     real__g_lock();
     /* Pass 1: the lowest-index case that can proceed now wins. */
     for (int i = 0; i < n; i++) {
@@ -312,6 +324,7 @@ int rt_select(rt_case *cases, int n, int64_t timeout_ns) {
 /* ---- cancellation contexts --------------------------------------------- */
 
 struct rt_ctx {
+    real__owned own; /* creation site and creator, for the lost-cancel check */
     rt_ctx *parent, *children, *sib_prev, *sib_next;
     rt_chan *done;
     int err;
@@ -359,9 +372,14 @@ static rt_ctx *real__ctx_new(rt_ctx *parent, int64_t deadline) {
     return ctx;
 }
 
-rt_ctx *rt_ctx_with_cancel(rt_ctx *parent) { return real__ctx_new(parent, INT64_MAX); }
+rt_ctx *rt_ctx_with_cancel_at(rt_ctx *parent, const char *file, int line) {
+    rt_ctx *ctx = real__ctx_new(parent, INT64_MAX);
+    if (ctx) real__owned_add(&ctx->own, REAL__OWN_CTX, "context", file, line);
+    return ctx;
+}
 
-rt_ctx *rt_ctx_with_timeout(rt_ctx *parent, int64_t timeout_ns) {
+rt_ctx *rt_ctx_with_timeout_at(rt_ctx *parent, int64_t timeout_ns, const char *file, int line) {
+    (void)file, (void)line; /* its deadline ends it: never a lost cancel */
     int64_t now = real__mono();
     int64_t dl = timeout_ns < 0 ? now : (now > INT64_MAX - timeout_ns ? INT64_MAX : now + timeout_ns);
     rt_ctx *ctx = real__ctx_new(parent, dl);
@@ -378,6 +396,7 @@ rt_ctx *rt_ctx_with_timeout(rt_ctx *parent, int64_t timeout_ns) {
 
 void rt_ctx_cancel(rt_ctx *ctx) {
     assert(ctx != NULL);
+    ctx->own.settled = true;
     real__g_lock();
     real__ctx_cancel_locked(ctx, RT_ECANCELED);
     real__g_unlock();
@@ -400,6 +419,7 @@ rt_chan *rt_ctx_done(rt_ctx *ctx) {
 
 void rt_ctx_release(rt_ctx *ctx) {
     if (!ctx) return;
+    real__owned_del(&ctx->own);
     real__tm_stop(&ctx->tm); /* takes T: never nested inside G */
     real__g_lock();
     real__ctx_cancel_locked(ctx, RT_ECANCELED);
@@ -449,7 +469,8 @@ void rt_wg_add(rt_wg *wg, int delta) {
 
 void rt_wg_done(rt_wg *wg) { rt_wg_add(wg, -1); }
 
-int rt_wg_wait(rt_wg *wg, int64_t timeout_ns) {
+int rt_wg_wait_at(rt_wg *wg, int64_t timeout_ns, const char *file, int line) {
+    real__site(file, line);
     struct timespec abs;
     bool bounded = real__deadline(timeout_ns, &abs);
     int rc = RT_OK;
@@ -487,6 +508,8 @@ struct rt_mutex {
     pthread_mutex_t mu;
     pthread_cond_t cv;
     real__task *owner;
+    const char *file; /* where the owner took it */
+    int line;
     int waiters;
     char name[48];
 };
@@ -500,7 +523,8 @@ rt_mutex *rt_mutex_new(const char *name) {
     return m;
 }
 
-int rt_mutex_lock(rt_mutex *m, int64_t timeout_ns) {
+int rt_mutex_lock_at(rt_mutex *m, int64_t timeout_ns, const char *file, int line) {
+    real__site(file, line);
     real__task *t = real__self();
     struct timespec abs;
     bool bounded = real__deadline(timeout_ns, &abs);
@@ -513,8 +537,8 @@ int rt_mutex_lock(rt_mutex *m, int64_t timeout_ns) {
             return RT_ETIMEDOUT;
         }
         char what[160];
-        snprintf(what, sizeof what, "%s (owner #%llu %s)", m->name, (unsigned long long)m->owner->id,
-                 m->owner->name);
+        snprintf(what, sizeof what, "%s (owner #%llu %s, taken at %s:%d)", m->name,
+                 (unsigned long long)m->owner->id, m->owner->name, m->file ? m->file : "?", m->line);
         real__task_block(t, REAL__MUTEX, what);
         m->waiters++;
         while (m->owner) {
@@ -527,7 +551,11 @@ int rt_mutex_lock(rt_mutex *m, int64_t timeout_ns) {
         m->waiters--;
         real__task_unblock(t);
     }
-    if (rc == RT_OK) m->owner = t;
+    if (rc == RT_OK) {
+        m->owner = t;
+        m->file = file;
+        m->line = line;
+    }
     pthread_mutex_unlock(&m->mu);
     return rc;
 }

@@ -37,6 +37,7 @@ typedef enum real__state {
 } real__state;
 
 struct real__sudog;
+struct real__owned;
 
 typedef struct real__task {
     uint64_t id;
@@ -50,7 +51,9 @@ typedef struct real__task {
     void *arg;
     /* What the task waits on, under R (for dumps and the inspector). */
     real__state state;
-    char what[64];
+    const char *wfile; /* site of the latest blocking rt_* call */
+    int wline;
+    char what[160];
     char note[64];
     int64_t since_ns;
     /* The channel wait protocol, under G. */
@@ -59,8 +62,31 @@ typedef struct real__task {
     int result; /* RT_OK or RT_ECLOSED for the fired case */
     struct real__sudog *sgs;
     int nsg;
+    struct real__owned *owned; /* contexts and timers it made, under R */
     struct real__task *prev, *next; /* registry list (live or zombie) */
 } real__task;
+
+/* A context or timer, linked to the task that made it until it is released
+ * or that task returns (then, if it was still live, it is reported lost:
+ * the same check as the simulator's, deja/check.h). */
+typedef struct real__owned {
+    struct real__owned *prev, *next;
+    struct real__task *creator; /* NULL once released or reported */
+    const char *file, *name;
+    int line;
+    int kind; /* REAL__OWN_CTX or REAL__OWN_TIMER */
+    bool periodic;
+    _Atomic bool settled; /* ctx: cancelled by its owner; timer: one-shot fired */
+} real__owned;
+
+enum { REAL__OWN_CTX = 1, REAL__OWN_TIMER = 2 };
+
+/* Links o to the calling task (R taken inside). */
+void real__owned_add(real__owned *o, int kind, const char *name, const char *file, int line);
+/* Forgets o (released, stopped). */
+void real__owned_del(real__owned *o);
+/* How many contexts and timers were reported lost so far. */
+void real__owned_lost(uint64_t *contexts, uint64_t *timers);
 
 /* The calling thread's task, adopting a foreign thread on first use. */
 real__task *real__self(void);

@@ -120,11 +120,84 @@ void rt_task_note(const char *what) {
 
 void rt_yield(void) { sched_yield(); }
 
+/* ---- contexts and timers their creator lost ---------------------------------- */
+
+static uint64_t real__lost_ctx, real__lost_timers;
+
+void real__owned_add(real__owned *o, int kind, const char *name, const char *file, int line) {
+    real__task *t = real__self();
+    pthread_mutex_lock(&real__R);
+    o->kind = kind;
+    o->name = name;
+    o->file = file;
+    o->line = line;
+    o->creator = t;
+    o->prev = NULL;
+    o->next = t->owned;
+    if (t->owned) t->owned->prev = o;
+    t->owned = o;
+    pthread_mutex_unlock(&real__R);
+}
+
+/* Unlinks o from its creator's list (R held). */
+static void real__owned_unlink(real__owned *o) {
+    real__task *t = o->creator;
+    if (!t) return;
+    if (o->prev)
+        o->prev->next = o->next;
+    else
+        t->owned = o->next;
+    if (o->next) o->next->prev = o->prev;
+    o->prev = o->next = NULL;
+    o->creator = NULL;
+}
+
+void real__owned_del(real__owned *o) {
+    pthread_mutex_lock(&real__R);
+    real__owned_unlink(o);
+    pthread_mutex_unlock(&real__R);
+}
+
+void real__owned_lost(uint64_t *contexts, uint64_t *timers) {
+    pthread_mutex_lock(&real__R);
+    *contexts = real__lost_ctx;
+    *timers = real__lost_timers;
+    pthread_mutex_unlock(&real__R);
+}
+
+/* t returns: reports every context it neither cancelled nor released and
+ * every ticker (or unfired timer) it left running, with its creation site. */
+static void real__owned_check(real__task *t) {
+    pthread_mutex_lock(&real__R);
+    while (t->owned) {
+        real__owned *o = t->owned;
+        if (!o->settled) {
+            if (o->kind == REAL__OWN_CTX) {
+                real__lost_ctx++;
+                fprintf(stderr,
+                        "deja-node: LEAK (context): a context made at %s:%d was neither cancelled nor released "
+                        "when task #%llu '%s' that made it returned\n",
+                        o->file, o->line, (unsigned long long)t->id, t->name);
+            } else {
+                real__lost_timers++;
+                fprintf(stderr,
+                        "deja-node: LEAK (%s): '%s' made at %s:%d was still running when task #%llu '%s' that "
+                        "made it returned\n",
+                        o->periodic ? "ticker" : "timer", o->name, o->file, o->line, (unsigned long long)t->id,
+                        t->name);
+            }
+        }
+        real__owned_unlink(o);
+    }
+    pthread_mutex_unlock(&real__R);
+}
+
 /* Body of every spawned thread: runs the task, then parks it as a zombie. */
 static void *real__task_main(void *p) {
     real__task *t = p;
     real__tls = t;
     t->fn(t->arg);
+    if (t->owned) real__owned_check(t);
     real__tls = NULL;
     pthread_mutex_lock(&real__R);
     real__unlink(t);
@@ -244,6 +317,8 @@ static void real__blocking_site(const real__task *t, char *buf, size_t len) {
         while (n > 0 && t->what[n - 1] == ' ') n--;
         snprintf(buf, len, "%s '%.*s'", real__state_name(t->state), (int)n, t->what);
     }
+    if (t->state != REAL__RUNNING && t->wfile)
+        snprintf(buf + strlen(buf), len - strlen(buf), " at %s:%d", t->wfile, t->wline);
     if (t->note[0]) snprintf(buf + strlen(buf), len - strlen(buf), " [%s]", t->note);
 }
 
@@ -261,6 +336,7 @@ void real_dump_tasks(FILE *out) {
         fprintf(out, "  #%-4llu %-16s %-28s %-10s", (unsigned long long)t->id, t->name, t->external ? "(external)" : site,
                 real__state_name(t->state));
         if (t->what[0]) fprintf(out, " '%s'", t->what);
+        if (t->state != REAL__RUNNING && t->wfile) fprintf(out, " at %s:%d", t->wfile, t->wline);
         fprintf(out, " for %.3fs age %.3fs", (double)(now - t->since_ns) / 1e9, (double)(now - t->start_ns) / 1e9);
         if (t->note[0]) fprintf(out, " note=%s", t->note);
         fputc('\n', out);
@@ -272,7 +348,7 @@ void real_dump_tasks(FILE *out) {
 /* ---- the inspector ----------------------------------------------------- */
 
 typedef struct real__group {
-    char key[224];
+    char key[320];
     int count, prev, streak;
 } real__group;
 
@@ -309,7 +385,7 @@ void real__inspect_tick(FILE *out) {
     pthread_mutex_lock(&real__R);
     for (real__task *t = real__live; t; t = t->next) {
         if (t->external) continue;
-        char blk[128], key[224];
+        char blk[192], key[320];
         real__blocking_site(t, blk, sizeof blk);
         snprintf(key, sizeof key, "%s:%d '%s' %s", t->file, t->line, t->name, blk);
         real__group *g = real__group_get(key);

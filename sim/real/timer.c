@@ -57,7 +57,9 @@ void real__cond_init(pthread_cond_t *cv) {
 }
 
 /* Sleeps ns of monotonic time, restarting after signals. Always RT_OK. */
-int rt_sleep_ns(int64_t ns) {
+int rt_sleep_ns_at(int64_t ns, const char *file, int line) {
+    real__self()->wfile = file;
+    real__self()->wline = line;
     if (ns <= 0) {
         rt_yield();
         return RT_OK;
@@ -227,6 +229,7 @@ void real__timers_shutdown(void) {
 /* ---- rt_timer ------------------------------------------------------------ */
 
 struct rt_timer {
+    real__owned own; /* creation site and creator: a ticker its creator left running is a leak */
     real__tm tm;
     rt_chan *ch;
 };
@@ -234,11 +237,12 @@ struct rt_timer {
 /* Timer callback: offers the monotonic time, dropped if the last one waits. */
 static void real__timer_fire(void *arg) {
     rt_timer *t = arg;
+    if (t->tm.period == 0) t->own.settled = true;
     int64_t now = real__mono();
     (void)real__chan_try_send(t->ch, &now);
 }
 
-rt_timer *rt_timer_new(const char *name, int64_t first_ns, int64_t period_ns) {
+rt_timer *rt_timer_new_at(const char *name, int64_t first_ns, int64_t period_ns, const char *file, int line) {
     assert(period_ns >= 0);
     rt_timer *t = calloc(1, sizeof *t);
     if (!t) return NULL;
@@ -252,6 +256,8 @@ rt_timer *rt_timer_new(const char *name, int64_t first_ns, int64_t period_ns) {
     t->tm.period = period_ns;
     t->tm.idx = REAL__TM_OFF;
     real__tm_start(&t->tm, real__mono() + (first_ns > 0 ? first_ns : 0));
+    real__owned_add(&t->own, REAL__OWN_TIMER, name ? name : "timer", file, line);
+    t->own.periodic = period_ns > 0;
     return t;
 }
 
@@ -262,6 +268,7 @@ rt_chan *rt_timer_chan(rt_timer *t) {
 
 void rt_timer_stop(rt_timer *t) {
     if (!t) return;
+    real__owned_del(&t->own);
     real__tm_stop(&t->tm);
     rt_chan_free(t->ch);
     free(t);

@@ -42,6 +42,8 @@ struct rt_chan {
     size_t elem_size, cap;
     size_t head, count;
     int closed;
+    bool ext;  /* made by the world (inbox, timer, context): see deja__chan_external */
+    bool done; /* a context's done channel */
     deja__wq recvq, sendq;
     unsigned char *buf;
 };
@@ -148,6 +150,7 @@ rt_chan *deja__chan_new(deja__node *n, const char *name, size_t elem_size, size_
     memset(ch, 0, sizeof *ch);
     snprintf(ch->name, sizeof ch->name, "%s", name ? name : "chan");
     ch->node = n;
+    ch->ext = true;
     ch->elem_size = elem_size;
     ch->cap = cap;
     ch->buf = (unsigned char *)(ch + 1);
@@ -155,8 +158,13 @@ rt_chan *deja__chan_new(deja__node *n, const char *name, size_t elem_size, size_
 }
 
 rt_chan *rt_chan_new(const char *name, size_t elem_size, size_t cap) {
-    return deja__chan_new(deja__self_node(), name, elem_size, cap);
+    rt_chan *ch = deja__chan_new(deja__self_node(), name, elem_size, cap);
+    if (ch) ch->ext = false;
+    return ch;
 }
+
+bool deja__chan_external(const rt_chan *ch) { return ch->ext; }
+void deja__chan_mark_done(rt_chan *ch) { ch->done = true; }
 
 void rt_chan_close(rt_chan *ch) {
     assert(!ch->closed && "channel closed twice");
@@ -192,10 +200,12 @@ int deja__chan_offer(rt_chan *ch, const void *elem) {
     return r == DEJA__WOULD_BLOCK ? RT_ETIMEDOUT : r;
 }
 
-int rt_select(rt_case *cases, int n, int64_t timeout_ns) {
+int rt_select_at(rt_case *cases, int n, int64_t timeout_ns, const char *file, int line) {
     deja_world *w = deja__w;
     deja__task *self = deja__self();
     assert(n >= 0 && n <= 64);
+    self->wfile = file;
+    self->wline = line;
     for (int i = 0; i < n; i++) {
         if (!cases[i].ch) continue;
         int r = cases[i].op == RT_SEND ? deja__try_send(cases[i].ch, cases[i].elem)
@@ -218,6 +228,16 @@ int rt_select(rt_case *cases, int n, int64_t timeout_ns) {
         on = cases[i].ch->name;
         armed++;
     }
+    if (w->det) { /* only the node's own tasks can end a wait on its own channels */
+        bool internal = armed > 0 && timeout_ns < 0, cancellable = false;
+        for (int i = 0; i < n; i++)
+            if (cases[i].ch) {
+                internal &= !cases[i].ch->ext;
+                cancellable |= cases[i].ch->done;
+            }
+        self->internal_wait = internal;
+        self->wait_cancellable = cancellable;
+    }
     const char *kind = "select";
     if (armed == 1) {
         for (int i = 0; i < n; i++)
@@ -235,14 +255,14 @@ int rt_select(rt_case *cases, int n, int64_t timeout_ns) {
     return sel.fired;
 }
 
-int rt_chan_send(rt_chan *ch, const void *elem, int64_t timeout_ns) {
+int rt_chan_send_at(rt_chan *ch, const void *elem, int64_t timeout_ns, const char *file, int line) {
     rt_case c = {ch, RT_SEND, (void *)elem, 0};
-    int i = rt_select(&c, 1, timeout_ns);
+    int i = rt_select_at(&c, 1, timeout_ns, file, line);
     return i < 0 ? i : c.result;
 }
 
-int rt_chan_recv(rt_chan *ch, void *elem, int64_t timeout_ns) {
+int rt_chan_recv_at(rt_chan *ch, void *elem, int64_t timeout_ns, const char *file, int line) {
     rt_case c = {ch, RT_RECV, elem, 0};
-    int i = rt_select(&c, 1, timeout_ns);
+    int i = rt_select_at(&c, 1, timeout_ns, file, line);
     return i < 0 ? i : c.result;
 }

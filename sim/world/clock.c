@@ -57,8 +57,11 @@ int64_t deja__deadline(deja_world *w, const deja__node *n, int64_t timeout_ns) {
 int64_t rt_mono_ns(void) { return deja__mono(deja__self_node(), deja__w->now); }
 int64_t rt_wall_ns(void) { return deja__wall(deja__self_node(), deja__w->now); }
 
-int rt_sleep_ns(int64_t ns) {
+int rt_sleep_ns_at(int64_t ns, const char *file, int line) {
     deja_world *w = deja__w;
+    deja__task *self = deja__self();
+    self->wfile = file;
+    self->wline = line;
     if (ns < 0) ns = 0;
     deja__park(w, "sleep", NULL, deja__deadline(w, deja__self_node(), ns));
     return RT_OK;

@@ -63,6 +63,7 @@ typedef enum deja__tstate {
 
 struct deja__node;
 struct deja__waiter;
+struct deja__owned;
 
 typedef struct deja__task {
     uint64_t id;
@@ -80,6 +81,16 @@ typedef struct deja__task {
     int timeouts_pending;     /* timeout events still pointing at this task */
     int wake_result;          /* set by whoever wakes a blocked task */
     int fired;                /* select: index of the case that fired */
+    /* for the detectors (detect.c) and the task dump */
+    const char *wfile;        /* site of the task's latest blocking rt_* call */
+    int wline;
+    int64_t blocked_since;    /* true time it parked */
+    struct rt_mutex *wait_mutex; /* the mutex it waits for, or NULL */
+    bool internal_wait;       /* parked without deadline on what only its node's tasks can give */
+    bool wait_bounded;        /* parked with a deadline */
+    bool wait_cancellable;    /* its select includes a context's done channel */
+    uint64_t stuck_gen;       /* wait_gen + 1 of the wait the watchdog reported */
+    struct deja__owned *owned; /* contexts and timers it created, not yet released */
     deja_fiber fiber;
     struct deja__task *run_next;       /* run queue link */
     struct deja__task *prev, *next;    /* node's live-task list */
@@ -90,6 +101,7 @@ typedef struct deja__task {
 typedef struct deja__alloc {
     struct deja__alloc *prev, *next;
     size_t size;
+    size_t charged; /* counted in the node's heap (deja__node_alloc_as) */
     uint64_t magic;
 } deja__alloc;
 
@@ -123,6 +135,9 @@ typedef struct deja__node {
     uint32_t exits; /* the program returned while the run went on */
     int64_t resident_peak;
     struct deja__map *maps; /* mapped regions (map.c); a crash unmaps them */
+    int n_internal;         /* tasks with internal_wait set (detect.c) */
+    bool stall_seen;        /* a stall or cycle was reported since the last start */
+    struct deja__owned *timers; /* live timers, for the node-stop check (detect.c) */
     int64_t map_bytes;      /* their touched bytes at the last recount */
 } deja__node;
 
@@ -180,6 +195,8 @@ struct deja_world {
     struct deja__sample *timeline;
     size_t timeline_len, timeline_cap;
     char *oom_report;      /* resident timeline tail + task dump at the first OOM kill */
+    struct deja__detect *det; /* the detectors' state (detect.c), or NULL when off */
+    int64_t det_tick;      /* next instant a detector samples (INT64_MAX: none) */
     struct deja__timesrv *timesrv; /* the time servers (timesrv.c), or NULL */
     struct deja__plan_state *plan; /* the fault plan (plan.c), or NULL before the first fault */
     deja_partition_fn part_fns[4]; /* deja_net_on_partition */
@@ -267,6 +284,74 @@ int64_t deja__true_at_mono(const deja__node *n, int64_t m);
  * true-time deadline (-1 for RT_FOREVER, now for 0). */
 int64_t deja__deadline(deja_world *w, const deja__node *n, int64_t timeout_ns);
 
+/* ---- detectors (detect.c) ---------------------------------------------- */
+
+/* A FIFO of parked tasks; the nodes live on the waiting tasks' stacks. */
+typedef struct deja__tq_node {
+    deja__task *task;
+    int linked;
+    struct deja__tq_node *prev, *next;
+} deja__tq_node;
+
+typedef struct deja__tq {
+    deja__tq_node *head, *tail;
+} deja__tq;
+
+struct rt_mutex {
+    char name[32];
+    deja__task *owner;
+    struct {
+        const char *file; /* where the owner took it */
+        int line;
+        int64_t since; /* true time the owner took it */
+    } acq;            /* bookkeeping: not charged to the node (deja__node_alloc_as) */
+    deja__tq waiters;
+};
+
+/* A context or timer a task created: linked in its creator's list until
+ * it is released (or the creator returns), and timers in their node's. */
+typedef struct deja__owned {
+    struct deja__owned *prev, *next;   /* creator's list */
+    struct deja__owned *nprev, *nnext; /* node's timer list */
+    deja__task *creator;               /* NULL once released or orphaned */
+    const char *file;
+    int line;
+    int kind;      /* DEJA__OWN_CTX or DEJA__OWN_TIMER */
+    bool settled;  /* ctx: cancelled by itself, its owner or its deadline; timer: one-shot fired */
+    bool periodic; /* timer: a ticker */
+    bool linked_node;
+    bool reported;
+    const char *name;
+    rt_chan *ch; /* ctx done / timer channel: its waiters show in reports */
+} deja__owned;
+
+enum { DEJA__OWN_CTX = 1, DEJA__OWN_TIMER = 2 };
+
+/* Reads the detector parameters (leak.*, deadlock.*, watch.*); 0 or 2. */
+int deja__detect_config(deja_world *w, const deja_params *p, char *err, size_t errlen);
+void deja__detect_free(deja_world *w);
+/* The running task t is about to park on mutex m (owned by another task):
+ * closes a cycle of the wait-for graph, if any, into a report. */
+void deja__detect_mutex_wait(deja_world *w, deja__task *t, struct rt_mutex *m, bool bounded);
+/* The running task parked with internal_wait set: reports its node's stall
+ * when every task of the node now waits so. */
+void deja__detect_stall(deja_world *w, deja__task *t);
+/* Registers o as created by the running task (and, for a timer, in its
+ * node's list); no-op when the lost-object detector is off. */
+void deja__owned_add(deja_world *w, deja__owned *o, int kind, const char *name, rt_chan *ch, const char *file,
+                     int line);
+/* o is released (context released, timer stopped): forgets it. */
+void deja__owned_del(deja__owned *o);
+/* The running task t returns: reports what it created and lost. */
+void deja__detect_task_exit(deja_world *w, deja__task *t);
+/* Runs the samplers (leak growth, watchdog, --dump-at) for every instant
+ * due before `limit` (up to and including it when inclusive). */
+void deja__detect_ticks(deja_world *w, int64_t limit, bool inclusive);
+/* After the shutdown: timers never stopped. */
+void deja__detect_end(deja_world *w);
+/* Writes a line to the text trace only (never the digest). */
+void deja__trace_text(deja_world *w, int node, const char *text);
+
 /* ---- channels (chan.c) ------------------------------------------------- */
 
 /* Offers an element from outside any task (never blocks): RT_OK, or
@@ -276,6 +361,11 @@ int deja__chan_offer(rt_chan *ch, const void *elem);
 rt_chan *deja__chan_new(deja__node *n, const char *name, size_t elem_size, size_t cap);
 /* Number of tasks waiting on the channel. */
 int deja__chan_waiters(const rt_chan *ch);
+/* False for channels made by node code (rt_chan_new): only the node's
+ * tasks can wake a waiter there. True for inboxes, timers, contexts. */
+bool deja__chan_external(const rt_chan *ch);
+/* Marks ch as a context's done channel (the watchdog spares such waits). */
+void deja__chan_mark_done(rt_chan *ch);
 
 /* ---- contexts (sync.c) ------------------------------------------------- */
 
@@ -285,6 +375,10 @@ rt_ctx *deja__ctx_new(deja__node *n, rt_ctx *parent);
 /* ---- memory (mem.c) ---------------------------------------------------- */
 
 void *deja__node_alloc(deja__node *n, size_t size);
+/* Allocates size bytes but counts only charged (<= size) in the node's
+ * heap: the simulator's own bookkeeping inside a node's object (the
+ * detectors' records) must not move its resident size, or its OOM instant. */
+void *deja__node_alloc_as(deja__node *n, size_t size, size_t charged);
 void deja__node_free(deja__node *n, void *p);
 /* Frees everything still allocated by node n. */
 void deja__node_free_all(deja__node *n);

@@ -16,16 +16,20 @@
 
 #define DEJA__MAGIC 0xde1a0a11c0ffee00ull
 
-void *deja__node_alloc(deja__node *n, size_t size) {
+void *deja__node_alloc(deja__node *n, size_t size) { return deja__node_alloc_as(n, size, size); }
+
+void *deja__node_alloc_as(deja__node *n, size_t size, size_t charged) {
+    assert(charged <= size);
     deja__alloc *a = malloc(sizeof *a + size);
     if (!a) return NULL;
     a->size = size;
+    a->charged = charged;
     a->magic = DEJA__MAGIC;
     a->next = n->heap.next;
     a->prev = &n->heap;
     n->heap.next->prev = a;
     n->heap.next = a;
-    n->heap_bytes += (int64_t)size;
+    n->heap_bytes += (int64_t)charged;
     if (n->heap_bytes > n->heap_peak) n->heap_peak = n->heap_bytes;
     return a + 1;
 }
@@ -37,7 +41,7 @@ void deja__node_free(deja__node *n, void *p) {
     a->magic = 0;
     a->prev->next = a->next;
     a->next->prev = a->prev;
-    n->heap_bytes -= (int64_t)a->size;
+    n->heap_bytes -= (int64_t)a->charged;
     assert(n->heap_bytes >= 0);
     free(a);
 }

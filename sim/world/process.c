@@ -69,6 +69,7 @@ void deja__node_start(deja_world *w, deja__node *n) {
     n->down = false;
     n->paused = false;
     n->oom_pending = false;
+    n->stall_seen = false;
     n->inbox = deja__chan_new(n, "inbox", sizeof(rt_msg *), DEJA__INBOX_CAP);
     n->root = deja__ctx_new(n, NULL);
     assert(n->inbox && n->root);
@@ -117,6 +118,8 @@ void deja__node_kill(deja_world *w, deja__node *n, const char *why) {
         if (t->timeouts_pending == 0) free(t);
     }
     assert(n->live_tasks == 0);
+    n->n_internal = 0;
+    n->timers = NULL; /* freed with the heap below */
     if (n->disk) deja_disk_crash(n->disk);
     deja__node_free_all(n);
     deja_vfs_forget_node(n->id); /* its connections' memory is gone */

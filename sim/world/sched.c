@@ -116,6 +116,7 @@ static void deja__task_entry(void *arg) {
     deja_world *w = deja__w;
     t->fn(t->arg);
     assert(w->cur == t);
+    if (t->owned) deja__detect_task_exit(w, t);
     t->state = DEJA__T_DEAD;
     deja__trace(w, DEJA__TK_EXIT, (int)t->node->id, t->id, 0, t->name);
     deja_fiber_switch(&t->fiber, &w->sched_fiber);
@@ -196,6 +197,15 @@ int deja__park(deja_world *w, const char *kind, const char *on, int64_t deadline
     t->blocked_kind = kind;
     t->blocked_on = on;
     t->wake_result = RT_ETIMEDOUT;
+    t->blocked_since = w->now;
+    if (t->internal_wait) { /* set by the caller only when the detectors are on */
+        if (deadline >= 0) {
+            t->internal_wait = false;
+        } else {
+            t->node->n_internal++;
+            deja__detect_stall(w, t);
+        }
+    }
     if (deadline >= 0) {
         t->timeouts_pending++;
         deja__schedule(w, deadline, deja__timeout, t, t->wait_gen);
@@ -206,6 +216,10 @@ int deja__park(deja_world *w, const char *kind, const char *on, int64_t deadline
 
 void deja__wake(deja_world *w, deja__task *t, int r) {
     if (t->state != DEJA__T_BLOCKED) return;
+    if (t->internal_wait) {
+        t->internal_wait = false;
+        t->node->n_internal--;
+    }
     t->wait_gen++;
     t->wake_result = r;
     deja__trace(w, DEJA__TK_WAKE, (int)t->node->id, t->id, (uint64_t)(int64_t)r, NULL);
@@ -251,6 +265,7 @@ static void deja__run_until(deja_world *w, int64_t until) {
     deja__drain(w);
     int64_t t;
     while (deja__next(w, &t) && t <= until) {
+        if (t > w->det_tick) deja__detect_ticks(w, t, false);
         deja__event ev = deja__evq_pop(w->evq);
         assert(ev.t >= w->now);
         w->now = ev.t;
@@ -263,6 +278,7 @@ static void deja__run_until(deja_world *w, int64_t until) {
 int deja_world_run(deja_world *w) {
     deja__w = w;
     deja__run_until(w, w->duration);
+    if (w->det_tick <= w->duration) deja__detect_ticks(w, w->duration, true);
     if (w->now < w->duration) w->now = w->duration;
     return 0;
 }
@@ -277,6 +293,7 @@ void deja_world_shutdown(deja_world *w, int64_t grace_ns) {
     int64_t t;
     while (deja_world_live_tasks(w, -1) > 0 && deja__next(w, &t) && t <= end) deja__run_until(w, t);
     deja__drain(w);
+    if (w->det) deja__detect_end(w);
 }
 
 int deja_world_live_tasks(const deja_world *w, int node) {
@@ -291,11 +308,14 @@ int deja_world_live_tasks(const deja_world *w, int node) {
 static int deja__task_alike(const deja__task *a, const deja__task *b) {
     return a->node == b->node && a->state == b->state && a->line == b->line && !strcmp(a->name, b->name) &&
            !strcmp(a->file, b->file) && a->blocked_kind == b->blocked_kind &&
+           (a->state != DEJA__T_BLOCKED || (a->wline == b->wline && a->wfile == b->wfile)) &&
            (a->blocked_on == b->blocked_on || (a->blocked_on && b->blocked_on && !strcmp(a->blocked_on, b->blocked_on)));
 }
 
 /* Prints every live task; a run of tasks alike (a leak, typically) prints
- * its first one and a count, so a dump of thousands stays readable. */
+ * its first one and a count, so a dump of thousands stays readable. A
+ * blocked task shows where it blocked, for how long (blocked_for), and
+ * for a mutex, the task that holds it and where that task took it. */
 void deja_world_dump_tasks(const deja_world *w, FILE *out) {
     fprintf(out, "--- task dump at t=%lld ns: %d live tasks\n", (long long)w->now,
             deja_world_live_tasks(w, -1));
@@ -307,8 +327,15 @@ void deja_world_dump_tasks(const deja_world *w, FILE *out) {
                                                            : "blocked";
             fprintf(out, "node %u task %llu %-16s spawned at %s:%d  %s", n->id,
                     (unsigned long long)t->id, t->name, t->file, t->line, st);
-            if (t->state == DEJA__T_BLOCKED && t->blocked_kind)
+            if (t->state == DEJA__T_BLOCKED && t->blocked_kind) {
                 fprintf(out, " on %s %s", t->blocked_kind, t->blocked_on ? t->blocked_on : "");
+                if (t->wfile) fprintf(out, " at %s:%d", t->wfile, t->wline);
+                const struct rt_mutex *m = t->wait_mutex;
+                if (m && m->owner)
+                    fprintf(out, " held by task %llu %s (taken at %s:%d)", (unsigned long long)m->owner->id,
+                            m->owner->name, m->acq.file ? m->acq.file : "?", m->acq.line);
+                fprintf(out, "  blocked_for %lld ms", (long long)((w->now - t->blocked_since) / RT_MS));
+            }
             fprintf(out, "  age %lld ms\n", (long long)((w->now - t->created) / RT_MS));
             const deja__task *u = t->next;
             int more = 0;

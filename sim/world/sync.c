@@ -12,17 +12,6 @@
 
 #include "internal.h"
 
-/* A FIFO of parked tasks; the nodes live on the waiting tasks' stacks. */
-typedef struct deja__tq_node {
-    deja__task *task;
-    int linked;
-    struct deja__tq_node *prev, *next;
-} deja__tq_node;
-
-typedef struct deja__tq {
-    deja__tq_node *head, *tail;
-} deja__tq;
-
 static void deja__tq_push(deja__tq *q, deja__tq_node *x) {
     x->linked = 1;
     x->next = NULL;
@@ -55,32 +44,37 @@ static deja__tq_node *deja__tq_pop(deja__tq *q) {
 
 /* ---- mutexes --------------------------------------------------------------- */
 
-struct rt_mutex {
-    char name[32];
-    deja__task *owner;
-    deja__tq waiters;
-};
-
 rt_mutex *rt_mutex_new(const char *name) {
-    rt_mutex *m = deja__node_alloc(deja__self_node(), sizeof *m);
+    rt_mutex *m = deja__node_alloc_as(deja__self_node(), sizeof *m, sizeof *m - sizeof m->acq);
     if (!m) return NULL;
     memset(m, 0, sizeof *m);
     snprintf(m->name, sizeof m->name, "%s", name ? name : "mutex");
     return m;
 }
 
-int rt_mutex_lock(rt_mutex *m, int64_t timeout_ns) {
+int rt_mutex_lock_at(rt_mutex *m, int64_t timeout_ns, const char *file, int line) {
     deja_world *w = deja__w;
     deja__task *self = deja__self();
     assert(m->owner != self && "mutex is not recursive");
+    self->wfile = file;
+    self->wline = line;
     if (!m->owner) {
         m->owner = self;
+        m->acq.file = file;
+        m->acq.line = line;
+        m->acq.since = w->now;
         return RT_OK;
     }
     if (timeout_ns == 0) return RT_ETIMEDOUT;
     deja__tq_node x = {self, 0, NULL, NULL};
     deja__tq_push(&m->waiters, &x);
+    self->wait_mutex = m;
+    if (w->det) {
+        self->internal_wait = timeout_ns < 0; /* deja__park counts it */
+        deja__detect_mutex_wait(w, self, m, timeout_ns >= 0);
+    }
     int r = deja__park(w, "mutex", m->name, deja__deadline(w, self->node, timeout_ns));
+    self->wait_mutex = NULL;
     if (r != RT_OK) {
         deja__tq_unlink(&m->waiters, &x);
         return r;
@@ -93,7 +87,12 @@ void rt_mutex_unlock(rt_mutex *m) {
     assert(m->owner == deja__self() && "unlock by a task that does not own the mutex");
     deja__tq_node *x = deja__tq_pop(&m->waiters);
     m->owner = x ? x->task : NULL;
-    if (x) deja__wake(deja__w, x->task, RT_OK);
+    if (x) { /* handed over: the waiter took it at its own call site */
+        m->acq.file = x->task->wfile;
+        m->acq.line = x->task->wline;
+        m->acq.since = deja__w->now;
+        deja__wake(deja__w, x->task, RT_OK);
+    }
 }
 
 void rt_mutex_free(rt_mutex *m) {
@@ -126,13 +125,16 @@ void rt_wg_add(rt_wg *g, int delta) {
 
 void rt_wg_done(rt_wg *g) { rt_wg_add(g, -1); }
 
-int rt_wg_wait(rt_wg *g, int64_t timeout_ns) {
+int rt_wg_wait_at(rt_wg *g, int64_t timeout_ns, const char *file, int line) {
     deja_world *w = deja__w;
     deja__task *self = deja__self();
+    self->wfile = file;
+    self->wline = line;
     if (g->count == 0) return RT_OK;
     if (timeout_ns == 0) return RT_ETIMEDOUT;
     deja__tq_node x = {self, 0, NULL, NULL};
     deja__tq_push(&g->waiters, &x);
+    if (w->det) self->internal_wait = timeout_ns < 0;
     int r = deja__park(w, "waitgroup", NULL, deja__deadline(w, self->node, timeout_ns));
     deja__tq_unlink(&g->waiters, &x);
     return r;
@@ -153,6 +155,7 @@ typedef struct deja__deadline_rec {
 } deja__deadline_rec;
 
 struct rt_ctx {
+    deja__owned own; /* creation site and creator, for the lost-cancel check */
     deja__node *node;
     rt_ctx *parent, *child, *prev, *next; /* children: a doubly linked list */
     int err;
@@ -168,11 +171,12 @@ static void deja__ctx_cancel(rt_ctx *c, int err) {
 }
 
 rt_ctx *deja__ctx_new(deja__node *n, rt_ctx *parent) {
-    rt_ctx *c = deja__node_alloc(n, sizeof *c);
+    rt_ctx *c = deja__node_alloc_as(n, sizeof *c, sizeof *c - sizeof c->own);
     if (!c) return NULL;
     memset(c, 0, sizeof *c);
     c->node = n;
     c->done = deja__chan_new(n, "ctx.done", 1, 0);
+    if (c->done) deja__chan_mark_done(c->done);
     if (parent) {
         c->parent = parent;
         c->next = parent->child;
@@ -183,7 +187,11 @@ rt_ctx *deja__ctx_new(deja__node *n, rt_ctx *parent) {
     return c;
 }
 
-rt_ctx *rt_ctx_with_cancel(rt_ctx *parent) { return deja__ctx_new(deja__self_node(), parent); }
+rt_ctx *rt_ctx_with_cancel_at(rt_ctx *parent, const char *file, int line) {
+    rt_ctx *c = deja__ctx_new(deja__self_node(), parent);
+    if (c && deja__w->det) deja__owned_add(deja__w, &c->own, DEJA__OWN_CTX, "context", c->done, file, line);
+    return c;
+}
 
 static void deja__ctx_deadline_ev(deja_world *w, void *arg, uint64_t u, int drop) {
     (void)w, (void)u;
@@ -191,6 +199,7 @@ static void deja__ctx_deadline_ev(deja_world *w, void *arg, uint64_t u, int drop
     if (rec->node->incarnation != rec->incarnation) rec->ctx = NULL;
     if (rec->ctx && !drop) {
         rec->ctx->rec = NULL;
+        rec->ctx->own.settled = true;
         deja__ctx_cancel(rec->ctx, RT_ETIMEDOUT);
     } else if (rec->ctx) {
         rec->ctx->rec = NULL;
@@ -198,9 +207,10 @@ static void deja__ctx_deadline_ev(deja_world *w, void *arg, uint64_t u, int drop
     free(rec);
 }
 
-rt_ctx *rt_ctx_with_timeout(rt_ctx *parent, int64_t timeout_ns) {
+rt_ctx *rt_ctx_with_timeout_at(rt_ctx *parent, int64_t timeout_ns, const char *file, int line) {
     deja_world *w = deja__w;
-    rt_ctx *c = rt_ctx_with_cancel(parent);
+    rt_ctx *c = deja__ctx_new(deja__self_node(), parent);
+    (void)file, (void)line; /* its deadline ends it: never a lost cancel */
     if (!c || c->err) return c;
     if (timeout_ns <= 0) {
         deja__ctx_cancel(c, RT_ETIMEDOUT);
@@ -215,13 +225,17 @@ rt_ctx *rt_ctx_with_timeout(rt_ctx *parent, int64_t timeout_ns) {
     return c;
 }
 
-void rt_ctx_cancel(rt_ctx *c) { deja__ctx_cancel(c, RT_ECANCELED); }
+void rt_ctx_cancel(rt_ctx *c) {
+    c->own.settled = true;
+    deja__ctx_cancel(c, RT_ECANCELED);
+}
 int rt_ctx_err(const rt_ctx *c) { return c->err; }
 rt_chan *rt_ctx_done(rt_ctx *c) { return c->done; }
 
 void rt_ctx_release(rt_ctx *c) {
     if (!c) return;
     deja__ctx_cancel(c, RT_ECANCELED);
+    deja__owned_del(&c->own);
     if (c->rec) c->rec->ctx = NULL;
     for (rt_ctx *k = c->child; k; k = k->next) k->parent = NULL; /* orphans stay cancelled */
     if (c->parent) {

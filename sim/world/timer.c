@@ -20,6 +20,7 @@ typedef struct deja__timer_rec {
 } deja__timer_rec;
 
 struct rt_timer {
+    deja__owned own; /* creation site and creator, for the lost-timer check */
     char name[32];
     deja__node *node;
     rt_chan *ch;
@@ -46,15 +47,16 @@ static void deja__timer_ev(deja_world *w, void *arg, uint64_t u, int drop) {
         deja__schedule(w, deja__true_at_mono(t->node, t->next_mono), deja__timer_ev, rec, 0);
     } else {
         t->rec = NULL;
+        t->own.settled = true;
         free(rec);
     }
 }
 
-rt_timer *rt_timer_new(const char *name, int64_t first_ns, int64_t period_ns) {
+rt_timer *rt_timer_new_at(const char *name, int64_t first_ns, int64_t period_ns, const char *file, int line) {
     deja_world *w = deja__w;
     deja__node *n = deja__self_node();
     assert(period_ns >= 0);
-    rt_timer *t = deja__node_alloc(n, sizeof *t);
+    rt_timer *t = deja__node_alloc_as(n, sizeof *t, sizeof *t - sizeof t->own);
     if (!t) return NULL;
     memset(t, 0, sizeof *t);
     snprintf(t->name, sizeof t->name, "%s", name ? name : "timer");
@@ -69,6 +71,8 @@ rt_timer *rt_timer_new(const char *name, int64_t first_ns, int64_t period_ns) {
     t->rec->node = n;
     t->rec->incarnation = n->incarnation;
     deja__schedule(w, deja__true_at_mono(n, t->next_mono), deja__timer_ev, t->rec, 0);
+    t->own.periodic = period_ns > 0;
+    if (w->det) deja__owned_add(w, &t->own, DEJA__OWN_TIMER, t->name, t->ch, file, line);
     return t;
 }
 
@@ -77,6 +81,7 @@ rt_chan *rt_timer_chan(rt_timer *t) { return t->ch; }
 void rt_timer_stop(rt_timer *t) {
     if (!t) return;
     if (t->rec) t->rec->timer = NULL;
+    deja__owned_del(&t->own);
     rt_chan_free(t->ch);
     deja__node_free(t->node, t);
 }

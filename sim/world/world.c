@@ -30,6 +30,7 @@ deja_world *deja_world_new(uint64_t seed, const deja_params *params) {
     w->net_rng = deja_world_stream(w, "net");
     w->net_latency = 50 * RT_MS;
     w->restart_ns = 2 * RT_SEC;
+    w->det_tick = INT64_MAX;
     deja__w = w;
     return w;
 }
@@ -37,6 +38,7 @@ deja_world *deja_world_new(uint64_t seed, const deja_params *params) {
 void deja_world_free(deja_world *w) {
     if (!w) return;
     deja__sched_free(w);
+    deja__detect_free(w);
     for (uint32_t i = 0; i < w->n_nodes; i++) {
         deja__node *n = w->nodes[i];
         deja__node_free_all(n);
@@ -101,7 +103,8 @@ void deja_node_stats(const deja_world *w, uint32_t node, deja_node_stat *out) {
 /* ---- the common parameters ----------------------------------------------- */
 
 void deja_params_common_defaults(deja_params *p) {
-    const deja_param_def *common[] = {deja_disk_params, deja_mem_params, deja_fault_params, deja_net_fault_params};
+    const deja_param_def *common[] = {deja_disk_params, deja_mem_params, deja_fault_params, deja_net_fault_params,
+                                      deja_detect_params};
     for (size_t c = 0; c < sizeof common / sizeof common[0]; c++)
         for (const deja_param_def *d = common[c]; d->key; d++)
             if (!deja_params_get(p, d->key)) deja_params_set(p, d->key, d->dflt);
@@ -124,7 +127,7 @@ int deja_world_apply_common(deja_world *w, const deja_params *p, char *err, size
         deja_params_i64(p, "fault.pause_ms", 0, 1 << 30, &pause_ms, err, errlen) ||
         deja_params_i64(p, "fault.quiet_s", 0, 1 << 30, &quiet_s, err, errlen) ||
         deja_params_i64(p, "fault.restart_on_exit", 0, 1, &on_exit, err, errlen) ||
-        deja_disk_config(p, &dcfg, err, errlen))
+        deja_disk_config(p, &dcfg, err, errlen) || deja__detect_config(w, p, err, errlen))
         return 2;
     w->mem_task_bytes = task_bytes;
     w->restart_on_exit = on_exit != 0;

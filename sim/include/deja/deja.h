@@ -130,6 +130,9 @@ typedef struct deja_run_opts {
     const struct deja_plan *plan; /* run this plan instead of the drawn one */
     FILE *plan_out;               /* write the run's plan here (deja_plan_write) */
     struct deja_plan **plan_record; /* receives a copy of the run's plan (free it) */
+    const int64_t *dump_at; /* task dumps at these virtual instants (ns, increasing) */
+    int n_dump_at;
+    bool dump_diff;   /* and what grew or shrank between them (deja_world_dump_at) */
 } deja_run_opts;
 
 /* Runs scenario sc for seed with the given overrides. Fills out with at

@@ -49,6 +49,14 @@ enum {
 #define RT_MS ((int64_t)1000000)
 #define RT_SEC ((int64_t)1000000000)
 
+/* ---- call sites ---------------------------------------------------------- */
+
+/* Every call that can block, and every constructor of something that must
+ * be released (contexts, timers), is a macro over a function ending in _at
+ * that also takes the caller's file and line. Node code writes the plain
+ * names (rt_mutex_lock(m, t)); the sites show in task dumps, deadlock
+ * cycles, leak reports and the watchdog's, in both backends. */
+
 /* ---- tasks ------------------------------------------------------------- */
 
 typedef void (*rt_task_fn)(void *arg);
@@ -73,8 +81,13 @@ typedef struct rt_chan rt_chan;
 
 /* A context is cancelled by rt_ctx_cancel, by its deadline passing, or by
  * its parent being cancelled. Children must be released before parents. */
-rt_ctx *rt_ctx_with_cancel(rt_ctx *parent);
-rt_ctx *rt_ctx_with_timeout(rt_ctx *parent, int64_t timeout_ns);
+rt_ctx *rt_ctx_with_cancel_at(rt_ctx *parent, const char *file, int line);
+rt_ctx *rt_ctx_with_timeout_at(rt_ctx *parent, int64_t timeout_ns, const char *file, int line);
+#define rt_ctx_with_cancel(parent) rt_ctx_with_cancel_at((parent), __FILE__, __LINE__)
+#define rt_ctx_with_timeout(parent, timeout_ns) rt_ctx_with_timeout_at((parent), (timeout_ns), __FILE__, __LINE__)
+/* A context made with rt_ctx_with_cancel that its creating task neither
+ * cancelled nor released by the time that task returns is reported as a
+ * leak (Go's lostcancel), with its creation site. */
 void rt_ctx_cancel(rt_ctx *ctx);
 /* RT_OK while live, RT_ECANCELED or RT_ETIMEDOUT once done. */
 int rt_ctx_err(const rt_ctx *ctx);
@@ -91,7 +104,8 @@ rt_wg *rt_wg_new(void);
 void rt_wg_add(rt_wg *wg, int delta);
 void rt_wg_done(rt_wg *wg);
 /* Waits until the count is zero: RT_OK or RT_ETIMEDOUT. */
-int rt_wg_wait(rt_wg *wg, int64_t timeout_ns);
+int rt_wg_wait_at(rt_wg *wg, int64_t timeout_ns, const char *file, int line);
+#define rt_wg_wait(wg, timeout_ns) rt_wg_wait_at((wg), (timeout_ns), __FILE__, __LINE__)
 void rt_wg_free(rt_wg *wg);
 
 /* ---- channels ---------------------------------------------------------- */
@@ -105,8 +119,10 @@ void rt_chan_close(rt_chan *ch);
 /* Frees a channel no task waits on any more. */
 void rt_chan_free(rt_chan *ch);
 /* RT_OK, RT_ECLOSED or RT_ETIMEDOUT (timeout 0 = try once). */
-int rt_chan_send(rt_chan *ch, const void *elem, int64_t timeout_ns);
-int rt_chan_recv(rt_chan *ch, void *elem, int64_t timeout_ns);
+int rt_chan_send_at(rt_chan *ch, const void *elem, int64_t timeout_ns, const char *file, int line);
+int rt_chan_recv_at(rt_chan *ch, void *elem, int64_t timeout_ns, const char *file, int line);
+#define rt_chan_send(ch, elem, timeout_ns) rt_chan_send_at((ch), (elem), (timeout_ns), __FILE__, __LINE__)
+#define rt_chan_recv(ch, elem, timeout_ns) rt_chan_recv_at((ch), (elem), (timeout_ns), __FILE__, __LINE__)
 size_t rt_chan_len(const rt_chan *ch);
 
 enum { RT_RECV = 0, RT_SEND = 1 };
@@ -121,15 +137,19 @@ typedef struct rt_case {
 /* Waits until one case can proceed and performs it. Returns the index of the
  * case that fired (the lowest-index ready case wins when several are ready,
  * so behaviour never depends on anything but the program), or RT_ETIMEDOUT. */
-int rt_select(rt_case *cases, int n, int64_t timeout_ns);
+int rt_select_at(rt_case *cases, int n, int64_t timeout_ns, const char *file, int line);
+#define rt_select(cases, n, timeout_ns) rt_select_at((cases), (n), (timeout_ns), __FILE__, __LINE__)
 
 /* ---- mutexes ----------------------------------------------------------- */
 
 typedef struct rt_mutex rt_mutex;
 
 rt_mutex *rt_mutex_new(const char *name);
-/* RT_OK or RT_ETIMEDOUT. The owner is recorded for deadlock reports. */
-int rt_mutex_lock(rt_mutex *m, int64_t timeout_ns);
+/* RT_OK or RT_ETIMEDOUT. The owner and the site where it took the mutex
+ * are recorded: a wait that closes a cycle of tasks each waiting for a
+ * mutex the next one holds is a deadlock (deja/check.h). */
+int rt_mutex_lock_at(rt_mutex *m, int64_t timeout_ns, const char *file, int line);
+#define rt_mutex_lock(m, timeout_ns) rt_mutex_lock_at((m), (timeout_ns), __FILE__, __LINE__)
 void rt_mutex_unlock(rt_mutex *m);
 void rt_mutex_free(rt_mutex *m);
 
@@ -141,16 +161,20 @@ int64_t rt_mono_ns(void);
  * steps; may jump backwards. */
 int64_t rt_wall_ns(void);
 /* Sleeps ns of this node's monotonic time. RT_OK. */
-int rt_sleep_ns(int64_t ns);
+int rt_sleep_ns_at(int64_t ns, const char *file, int line);
+#define rt_sleep_ns(ns) rt_sleep_ns_at((ns), __FILE__, __LINE__)
 
 typedef struct rt_timer rt_timer;
 
 /* A timer fires once after first_ns (period_ns 0) or every period_ns after
  * that (a ticker). Each firing puts the node's monotonic time (int64_t) in
  * its channel, dropped if the previous one was not taken. Must be stopped. */
-rt_timer *rt_timer_new(const char *name, int64_t first_ns, int64_t period_ns);
+rt_timer *rt_timer_new_at(const char *name, int64_t first_ns, int64_t period_ns, const char *file, int line);
+#define rt_timer_new(name, first_ns, period_ns) rt_timer_new_at((name), (first_ns), (period_ns), __FILE__, __LINE__)
 rt_chan *rt_timer_chan(rt_timer *t);
-/* Stops and frees the timer (its channel with it). */
+/* Stops and frees the timer (its channel with it). A ticker still running
+ * when the task that created it returns, or any timer not stopped when its
+ * node stops, is reported as a leak with its creation site. */
 void rt_timer_stop(rt_timer *t);
 
 /* ---- time servers ------------------------------------------------------ */

@@ -142,16 +142,43 @@ void deja_world_timeline_csv(const deja_world *w, FILE *out);
 /* The report of the first OOM kill (timeline tail and task dump), or NULL. */
 const char *deja_world_oom_report(const deja_world *w);
 
-/* The disk.*, mem.* and fault.* parameters every scenario accepts. */
+/* The disk.*, mem.*, fault.* and detector (deadlock.*, leak.*, watch.*)
+ * parameters every scenario accepts. */
 extern const deja_param_def deja_disk_params[];
 extern const deja_param_def deja_mem_params[];
 extern const deja_param_def deja_fault_params[];
-/* Sets every common parameter (disk.*, mem.*, fault.*) p does not hold yet
- * to its default. */
+extern const deja_param_def deja_detect_params[];
+/* Sets every common parameter p does not hold yet to its default. */
 void deja_params_common_defaults(deja_params *p);
-/* Applies the common parameters (disk.*, mem.*, fault.*) to a world whose
- * nodes exist: memory limits, fault schedules. 0, or 2 naming the bad one. */
+/* Applies the common parameters to a world whose nodes exist: memory
+ * limits, fault schedules, the detectors. 0, or 2 naming the bad one. */
 int deja_world_apply_common(deja_world *w, const deja_params *p, char *err, size_t errlen);
+
+/* ---- detectors (any node gets them; see deja/check.h) --------------------- */
+
+/* What the detectors found so far (they run from deja_world_apply_common
+ * on, as the run goes; none of them changes the run or its digest). */
+typedef struct deja_detect_stat {
+    uint32_t deadlocks;         /* wait-for cycles of unbounded waits, and stalled nodes */
+    uint32_t deadlock_timeouts; /* cycles that a lock wait with a timeout closed */
+    uint32_t leak_groups;       /* task groups that grew leak.rises samples in a row */
+    uint32_t lost_contexts;     /* contexts their creator neither cancelled nor released */
+    uint32_t lost_timers;       /* timers left running by their creator or their node */
+    uint32_t stuck;             /* waits the watchdog reported (watch.block_ms) */
+    const char *verdict;        /* the first failing verdict a detector gave, or NULL */
+    int64_t verdict_ns;         /* and when (virtual time) */
+    char what[96];              /* and one line naming it */
+} deja_detect_stat;
+
+void deja_world_detect_stats(const deja_world *w, deja_detect_stat *out);
+/* Every finding so far, as text (each names tasks, sites and times), or
+ * NULL when there is none. The same lines are in the text trace. */
+const char *deja_world_detect_report(const deja_world *w);
+/* Prints a task dump to out at each of the n virtual instants at_ns
+ * (increasing, within the run), and with diff, after every dump but the
+ * first, what grew or shrank since the previous one, grouped by node,
+ * spawn site and blocking site. Call after deja_world_apply_common. */
+void deja_world_dump_at(deja_world *w, const int64_t *at_ns, int n, bool diff, FILE *out);
 
 /* ---- network ----------------------------------------------------------- */
 
