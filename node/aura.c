@@ -29,6 +29,7 @@
 #include <string.h>
 
 #include "chain.h"
+#include "codec.h"
 #include "msg.h"
 #include "param.h"
 #include "timesync.h"
@@ -88,6 +89,7 @@ struct aura {
     int64_t ts_tolerance_ns;
     /* counters, for the closing log line */
     uint64_t n_produced, n_imported, n_rejected, n_deferred, n_requests, n_reorgs;
+    uint64_t n_corrupt; /* messages refused for a bad seal */
     uint64_t n_store_errors, n_refetch;
 };
 
@@ -253,7 +255,7 @@ static void aura__broadcast(aura *a, size_t len) {
 static void aura__send_request(aura *a, uint32_t to, const uint8_t h[BLOCK_HASH_LEN]) {
     assert(to != a->cfg.self && to < a->cfg.n);
     size_t len = msg_encode_get_block(h, a->buf, sizeof a->buf);
-    assert(len == 1 + BLOCK_HASH_LEN);
+    assert(len == 1 + BLOCK_HASH_LEN + NODE_SEAL_LEN);
     a->n_requests++;
     (void)rt_send(to, a->buf, len);
 }
@@ -587,7 +589,15 @@ static void aura__on_block(aura *a, const block *b, uint32_t from) {
 /* Handles one message from the inbox (the caller frees it). */
 static void aura__on_msg(aura *a, const rt_msg *m) {
     msg d;
-    if (msg_decode(m->data, m->len, &d) != RT_OK) {
+    int rc = msg_decode(m->data, m->len, &d);
+    if (rc == RT_EIO) { /* damaged on the way: not the sender's word */
+        rt_log(RT_LOG_DEBUG, "aura: damaged message (%u bytes) from %u", (unsigned)m->len, m->from);
+        a->n_corrupt++;
+        rt_fact f = {.kind = rt_fact_kind_named(NODE_FACT_MSG_CORRUPT), .value = m->from};
+        rt_fact_report(&f);
+        return;
+    }
+    if (rc != RT_OK) {
         rt_log(RT_LOG_DEBUG, "aura: undecodable message (tag %u, %u bytes) from %u",
                (unsigned)d.tag, (unsigned)m->len, m->from);
         if (d.tag == MSG_BLOCK) {

@@ -8,6 +8,7 @@
 #include <assert.h>
 #include <string.h>
 
+#include "codec.h"
 #include "deja/rt.h"
 
 size_t msg_encode_block(const block *b, uint8_t *buf, size_t cap) {
@@ -16,21 +17,23 @@ size_t msg_encode_block(const block *b, uint8_t *buf, size_t cap) {
     size_t n = block_encode(b, buf + 1, cap - 1);
     if (n == 0) return 0;
     buf[0] = MSG_BLOCK;
-    return n + 1;
+    return node_seal(buf, n + 1, cap);
 }
 
 size_t msg_encode_get_block(const uint8_t hash[BLOCK_HASH_LEN], uint8_t *buf, size_t cap) {
     assert(hash != NULL && buf != NULL);
-    if (cap < 1 + BLOCK_HASH_LEN) return 0;
+    if (cap < 1 + BLOCK_HASH_LEN + NODE_SEAL_LEN) return 0;
     buf[0] = MSG_GET_BLOCK;
     memcpy(buf + 1, hash, BLOCK_HASH_LEN);
-    return 1 + BLOCK_HASH_LEN;
+    return node_seal(buf, 1 + BLOCK_HASH_LEN, cap);
 }
 
 int msg_decode(const uint8_t *buf, size_t len, msg *out) {
     assert(out != NULL);
     out->tag = 0;
     if (buf == NULL || len < 1) return RT_EINVAL;
+    if (!node_unseal(buf, len, &len)) return RT_EIO;
+    if (len < 1) return RT_EINVAL;
     out->tag = buf[0];
     switch (buf[0]) {
     case MSG_BLOCK:

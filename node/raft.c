@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "block.h"
+#include "codec.h"
 #include "raft_log.h"
 #include "raft_msg.h"
 #include "reason.h"
@@ -54,6 +55,7 @@ struct raft {
     int64_t *echo_sort;  /* scratch of raft__update_lease */
     int64_t next_hb, next_block, next_cq, lease_until;
     int stop_rc;
+    uint64_t n_corrupt; /* messages refused for a bad seal */
     uint8_t buf[RAFT_MSG_MAX];
     raft_wire_entry in[RAFT_MSG_BATCH_MAX];
     /* state machine, snapshots, snapshot sync */
@@ -805,7 +807,14 @@ static void raft__on_snap_chunk(raft *r, const raft_msg *m, uint32_t from) {
 /* Handles one message from the inbox (the caller frees it). */
 static void raft__on_msg(raft *r, const rt_msg *in, int64_t now) {
     raft_msg m;
-    if (in->from >= r->cfg.n || in->from == r->cfg.self || raft_msg_decode(in->data, in->len, &m, r->in) != RT_OK) {
+    int rc = in->from >= r->cfg.n || in->from == r->cfg.self ? RT_EINVAL : raft_msg_decode(in->data, in->len, &m, r->in);
+    if (rc == RT_EIO) { /* damaged on the way: not the sender's word */
+        rt_log(RT_LOG_DEBUG, "raft: damaged message (%u bytes) from %u", (unsigned)in->len, in->from);
+        r->n_corrupt++;
+        raft__fact(rt_fact_kind_named(NODE_FACT_MSG_CORRUPT), 0, 0, NULL, NULL, in->from);
+        return;
+    }
+    if (rc != RT_OK) {
         rt_log(RT_LOG_DEBUG, "raft: undecodable message (%u bytes) from %u", (unsigned)in->len, in->from);
         return;
     }

@@ -14,27 +14,27 @@
 
 size_t raft_msg_vote(uint8_t *buf, size_t cap, uint64_t term, uint64_t last_index, uint64_t last_term,
                      bool prevote) {
-    if (cap < 26) return 0;
+    if (cap < 26 + NODE_SEAL_LEN) return 0;
     buf[0] = RAFT_MSG_VOTE;
     node_put_u64(buf + 1, term);
     node_put_u64(buf + 9, last_index);
     node_put_u64(buf + 17, last_term);
     buf[25] = prevote ? 1 : 0;
-    return 26;
+    return node_seal(buf, 26, cap);
 }
 
 size_t raft_msg_vote_resp(uint8_t *buf, size_t cap, uint64_t term, bool granted, bool prevote) {
-    if (cap < 11) return 0;
+    if (cap < 11 + NODE_SEAL_LEN) return 0;
     buf[0] = RAFT_MSG_VOTE_RESP;
     node_put_u64(buf + 1, term);
     buf[9] = granted ? 1 : 0;
     buf[10] = prevote ? 1 : 0;
-    return 11;
+    return node_seal(buf, 11, cap);
 }
 
 size_t raft_msg_append(uint8_t *buf, size_t cap, uint64_t term, uint64_t prev_index, uint64_t prev_term,
                        uint64_t commit, int64_t echo) {
-    if (cap < RAFT_MSG_APPEND_HDR) return 0;
+    if (cap < RAFT_MSG_APPEND_HDR + NODE_SEAL_LEN) return 0;
     buf[0] = RAFT_MSG_APPEND;
     node_put_u64(buf + 1, term);
     node_put_u64(buf + 9, prev_index);
@@ -42,60 +42,61 @@ size_t raft_msg_append(uint8_t *buf, size_t cap, uint64_t term, uint64_t prev_in
     node_put_u64(buf + 25, commit);
     node_put_u64(buf + 33, (uint64_t)echo);
     node_put_u32(buf + 41, 0);
-    return RAFT_MSG_APPEND_HDR;
+    return node_seal(buf, RAFT_MSG_APPEND_HDR, cap);
 }
 
 size_t raft_msg_append_add(uint8_t *buf, size_t cap, size_t len, uint64_t term, const block *b) {
-    assert(len >= RAFT_MSG_APPEND_HDR && buf[0] == RAFT_MSG_APPEND);
+    assert(len >= RAFT_MSG_APPEND_HDR + NODE_SEAL_LEN && buf[0] == RAFT_MSG_APPEND);
+    len -= NODE_SEAL_LEN; /* the entry goes where the seal was; the seal follows it */
     uint32_t n = node_get_u32(buf + 41);
-    if (n >= RAFT_MSG_BATCH_MAX || cap < len + 12) return 0;
-    size_t bl = block_encode(b, buf + len + 12, cap - len - 12);
+    if (n >= RAFT_MSG_BATCH_MAX || cap < len + 12 + NODE_SEAL_LEN) return 0;
+    size_t bl = block_encode(b, buf + len + 12, cap - len - 12 - NODE_SEAL_LEN);
     if (bl == 0) return 0;
     node_put_u64(buf + len, term);
     node_put_u32(buf + len + 8, (uint32_t)bl);
     node_put_u32(buf + 41, n + 1);
-    return len + 12 + bl;
+    return node_seal(buf, len + 12 + bl, cap);
 }
 
 size_t raft_msg_append_resp(uint8_t *buf, size_t cap, uint64_t term, bool success, uint64_t index,
                             int64_t echo) {
-    if (cap < 26) return 0;
+    if (cap < 26 + NODE_SEAL_LEN) return 0;
     buf[0] = RAFT_MSG_APPEND_RESP;
     node_put_u64(buf + 1, term);
     buf[9] = success ? 1 : 0;
     node_put_u64(buf + 10, index);
     node_put_u64(buf + 18, (uint64_t)echo);
-    return 26;
+    return node_seal(buf, 26, cap);
 }
 
 size_t raft_msg_snap_offer(uint8_t *buf, size_t cap, uint64_t term, uint64_t index, uint64_t entry_term,
                            int64_t echo, const uint8_t root[16], const block *b) {
-    if (cap < 57) return 0;
+    if (cap < 57 + NODE_SEAL_LEN) return 0;
     buf[0] = RAFT_MSG_SNAP_OFFER;
     node_put_u64(buf + 1, term);
     node_put_u64(buf + 9, index);
     node_put_u64(buf + 17, entry_term);
     node_put_u64(buf + 25, (uint64_t)echo);
     memcpy(buf + 33, root, 16);
-    size_t bl = block_encode(b, buf + 53, cap - 53);
+    size_t bl = block_encode(b, buf + 53, cap - 53 - NODE_SEAL_LEN);
     if (bl == 0) return 0;
     node_put_u32(buf + 49, (uint32_t)bl);
-    return 53 + bl;
+    return node_seal(buf, 53 + bl, cap);
 }
 
 size_t raft_msg_snap_req(uint8_t *buf, size_t cap, uint64_t term, uint64_t index, uint32_t session, uint32_t node) {
-    if (cap < 25) return 0;
+    if (cap < 25 + NODE_SEAL_LEN) return 0;
     buf[0] = RAFT_MSG_SNAP_REQ;
     node_put_u64(buf + 1, term);
     node_put_u64(buf + 9, index);
     node_put_u32(buf + 17, session);
     node_put_u32(buf + 21, node);
-    return 25;
+    return node_seal(buf, 25, cap);
 }
 
 size_t raft_msg_snap_chunk(uint8_t *buf, size_t cap, uint64_t term, uint64_t index, uint32_t session,
                            uint32_t node, const uint8_t *data, uint32_t len) {
-    if (len > RAFT_MSG_CHUNK_MAX || cap < 29 + (size_t)len) return 0;
+    if (len > RAFT_MSG_CHUNK_MAX || cap < 29 + (size_t)len + NODE_SEAL_LEN) return 0;
     buf[0] = RAFT_MSG_SNAP_CHUNK;
     node_put_u64(buf + 1, term);
     node_put_u64(buf + 9, index);
@@ -103,13 +104,15 @@ size_t raft_msg_snap_chunk(uint8_t *buf, size_t cap, uint64_t term, uint64_t ind
     node_put_u32(buf + 21, node);
     node_put_u32(buf + 25, len);
     memcpy(buf + 29, data, len);
-    return 29 + (size_t)len;
+    return node_seal(buf, 29 + (size_t)len, cap);
 }
 
 int raft_msg_decode(const uint8_t *buf, size_t len, raft_msg *out, raft_wire_entry *entries) {
     assert(out != NULL);
     memset(out, 0, sizeof *out);
     if (buf == NULL || len < 1) return RT_EINVAL;
+    if (!node_unseal(buf, len, &len)) return RT_EIO;
+    if (len < 1) return RT_EINVAL;
     out->tag = buf[0];
     switch (buf[0]) {
     case RAFT_MSG_VOTE:

@@ -1,8 +1,10 @@
 /*
  * raft_msg.h -- the messages of the Raft ordering engine (raft.h), each one
  * canonical byte form: a one-byte tag, then fixed little-endian fields, then
- * (AppendEntries only) the entries. The sender's id is not in the body: the
- * network says who sent a message (rt_msg.from).
+ * (AppendEntries only) the entries, then the seal (codec.h: 8 bytes of
+ * XXH3-64 over everything before it; the lengths below are without it). The
+ * sender's id is not in the body: the network says who sent a message
+ * (rt_msg.from).
  *
  *   RAFT_MSG_VOTE        0x21 | term u64 | last_index u64 | last_term u64 | prevote u8     (26 bytes)
  *   RAFT_MSG_VOTE_RESP   0x22 | term u64 | granted u8 | prevote u8                        (11 bytes)
@@ -25,8 +27,9 @@
  * (its last index, failure). `echo` is the leader's monotonic send time,
  * returned unchanged so the leader can time its lease.
  *
- * Decoding refuses anything whose length is not exactly what the fields
- * say, and blocks that are not canonical (block.h).
+ * Decoding refuses a message whose seal does not match (RT_EIO: damaged on
+ * the way), anything whose length is not exactly what the fields say, and
+ * blocks that are not canonical (block.h) (RT_EINVAL).
  */
 #ifndef DEJA_NODE_RAFT_MSG_H
 #define DEJA_NODE_RAFT_MSG_H
@@ -52,7 +55,7 @@ enum {
 #define RAFT_MSG_BATCH_MAX 32 /* entries per AppendEntries, at most */
 #define RAFT_MSG_APPEND_HDR (1 + 8 * 5 + 4)
 #define RAFT_MSG_ENTRY_MAX (8 + 4 + BLOCK_ENCODED_MAX)
-#define RAFT_MSG_MAX (RAFT_MSG_APPEND_HDR + RAFT_MSG_BATCH_MAX * RAFT_MSG_ENTRY_MAX)
+#define RAFT_MSG_MAX (RAFT_MSG_APPEND_HDR + RAFT_MSG_BATCH_MAX * RAFT_MSG_ENTRY_MAX + 8) /* + the seal */
 
 /* One log entry on the wire: the term it was created in and its block. */
 typedef struct raft_wire_entry {
@@ -80,8 +83,8 @@ typedef struct raft_msg {
     const uint8_t *data; /* CHUNK: points into the decoded buffer */
 } raft_msg;
 
-/* Encoders write into buf (cap bytes) and return the length, or 0 when cap
- * is too small. */
+/* Encoders write into buf (cap bytes) a sealed message and return its length
+ * (seal included), or 0 when cap is too small. */
 size_t raft_msg_vote(uint8_t *buf, size_t cap, uint64_t term, uint64_t last_index, uint64_t last_term,
                      bool prevote);
 size_t raft_msg_vote_resp(uint8_t *buf, size_t cap, uint64_t term, bool granted, bool prevote);
@@ -100,7 +103,8 @@ size_t raft_msg_snap_chunk(uint8_t *buf, size_t cap, uint64_t term, uint64_t ind
                            uint32_t node, const uint8_t *data, uint32_t len);
 
 /* Parses one message into out; entries (APPEND) go into `entries`, an array
- * of RAFT_MSG_BATCH_MAX. RT_OK, or RT_EINVAL for anything malformed. */
+ * of RAFT_MSG_BATCH_MAX. RT_OK, RT_EIO for a seal that does not match, or
+ * RT_EINVAL for anything malformed. */
 int raft_msg_decode(const uint8_t *buf, size_t len, raft_msg *out, raft_wire_entry *entries);
 
 #endif /* DEJA_NODE_RAFT_MSG_H */

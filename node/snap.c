@@ -128,7 +128,7 @@ static void snap__walk(void *arg);
  * RT_OK and *r, RT_ECANCELED or RT_ETIMEDOUT (the session's deadline). */
 static int snap__fetch(snap__walker *w, snap__reply *r) {
     snap_session *s = w->s;
-    uint8_t buf[32];
+    uint8_t buf[40];
     size_t len = raft_msg_snap_req(buf, sizeof buf, s->term, s->index, s->id, w->node);
     assert(len > 0);
     for (;;) {

@@ -25,6 +25,7 @@
 #include "node.h"
 #include "deja/rt.h"
 #include "deja/world.h"
+#include "codec.h"
 #include "msg.h"
 #include "reason.h"
 
@@ -127,9 +128,18 @@ static void prog_script(rt_ctx *ctx) {
     uint64_t s0 = m.b.slot;
     SCHECK(s0 % 2 == 0);
 
-    /* A: bytes tagged as a block that are no block */
-    static const uint8_t junk[] = {MSG_BLOCK, 0x00, 0x01};
-    rt_send(0, junk, sizeof junk);
+    /* A: bytes tagged as a block that are no block (sealed: malformed, not damaged) */
+    uint8_t junk[3 + NODE_SEAL_LEN] = {MSG_BLOCK, 0x00, 0x01};
+    rt_send(0, junk, node_seal(junk, 3, sizeof junk));
+    /* A': a good block damaged on the way (one bit flipped): refused for its
+     * seal and counted, never a refusal of the block */
+    {
+        uint8_t buf[MSG_MAX];
+        block x = script_block(&g_out.first, g_out.first_hash, s0 + 4, (int64_t)(s0 + 4) * slot);
+        size_t n = msg_encode_block(&x, buf, sizeof buf);
+        buf[9] ^= 0x10;
+        rt_send(0, buf, n);
+    }
     /* B: slot s0+1 belongs to validator 1, but the block claims 0 */
     block b = script_block(&g_out.first, g_out.first_hash, s0 + 1, (int64_t)(s0 + 1) * slot);
     b.proposer = 0;
@@ -184,8 +194,8 @@ static void prog_script(rt_ctx *ctx) {
     }
 
     /* G: a tag nobody knows is ignored */
-    static const uint8_t odd[] = {0x7f, 1, 2, 3};
-    rt_send(0, odd, sizeof odd);
+    uint8_t odd[4 + NODE_SEAL_LEN] = {0x7f, 1, 2, 3};
+    rt_send(0, odd, node_seal(odd, 4, sizeof odd));
 
     /* node 0's block for slot s0+2 builds on the deferred block */
     while (script_recv(&m, 2 * RT_SEC)) {
@@ -237,6 +247,14 @@ static void test_receive_path(void **state) {
             k++;
         }
     assert_int_equal(k, 3);
+    /* the damaged message: one msg.corrupt fact naming the sender */
+    int corrupt = 0;
+    for (int i = 0; i < g_nfacts; i++)
+        if (g_facts[i].node == 0 && g_facts[i].f.kind == rt_fact_kind_named(NODE_FACT_MSG_CORRUPT)) {
+            assert_int_equal(g_facts[i].f.value, 1);
+            corrupt++;
+        }
+    assert_int_equal(corrupt, 1);
 
     /* the near-future block: held back 300 ms, imported when due */
     const seen_fact *def = find(RT_FACT_DEFERRED, g_out.deferred_hash);

@@ -18,6 +18,7 @@
 
 #include "aura.h"
 #include "block.h"
+#include "codec.h"
 #include "msg.h"
 
 /* A block with every field set to something distinct. */
@@ -233,29 +234,41 @@ static void test_msg_framing(void **state) {
     uint8_t buf[MSG_MAX + 4];
     block b = sample_block(8);
     size_t n = msg_encode_block(&b, buf, sizeof buf);
-    assert_int_equal(n, 1 + BLOCK_HEADER_LEN + 8);
+    assert_int_equal(n, 1 + BLOCK_HEADER_LEN + 8 + NODE_SEAL_LEN);
     assert_int_equal(buf[0], MSG_BLOCK);
     msg m;
     assert_int_equal(msg_decode(buf, n, &m), 0);
     assert_int_equal(m.tag, MSG_BLOCK);
     assert_block_equal(&b, &m.b);
-    assert_int_not_equal(msg_decode(buf, n - 1, &m), 0);
-    assert_int_equal(m.tag, MSG_BLOCK); /* says what it claimed to be */
+    assert_int_equal(msg_decode(buf, n - 1, &m), RT_EIO); /* truncated: the seal fails */
     assert_int_equal(msg_encode_block(&b, buf, n - 1), 0);
+    /* every single bit flipped anywhere is caught by the seal */
+    for (size_t bit = 0; bit < n * 8; bit++) {
+        buf[bit / 8] ^= (uint8_t)(1u << (bit % 8));
+        assert_int_equal(msg_decode(buf, n, &m), RT_EIO);
+        assert_int_equal(m.tag, 0);
+        buf[bit / 8] ^= (uint8_t)(1u << (bit % 8));
+    }
+    assert_int_equal(msg_decode(buf, n, &m), 0);
+    /* sealed, but not a canonical block: refused as malformed, tag kept */
+    assert_int_equal(node_seal(buf, n - NODE_SEAL_LEN - 1, sizeof buf), n - 1);
+    assert_int_equal(msg_decode(buf, n - 1, &m), RT_EINVAL);
+    assert_int_equal(m.tag, MSG_BLOCK); /* says what it claimed to be */
 
     uint8_t h[16];
     block_hash(&b, h);
     n = msg_encode_get_block(h, buf, sizeof buf);
-    assert_int_equal(n, 17);
+    assert_int_equal(n, 17 + NODE_SEAL_LEN);
     assert_int_equal(msg_decode(buf, n, &m), 0);
     assert_int_equal(m.tag, MSG_GET_BLOCK);
     assert_memory_equal(m.hash, h, 16);
-    assert_int_not_equal(msg_decode(buf, 16, &m), 0);
-    assert_int_not_equal(msg_decode(buf, 18, &m), 0);
-    assert_int_equal(msg_encode_get_block(h, buf, 16), 0);
+    assert_int_not_equal(msg_decode(buf, n - 1, &m), 0);
+    assert_int_not_equal(msg_decode(buf, n + 1, &m), 0);
+    assert_int_equal(msg_encode_get_block(h, buf, n - 1), 0);
 
-    buf[0] = 0x7f;
-    assert_int_not_equal(msg_decode(buf, 17, &m), 0);
+    buf[0] = 0x7f; /* an unknown tag, sealed: malformed */
+    node_seal(buf, 17, sizeof buf);
+    assert_int_equal(msg_decode(buf, n, &m), RT_EINVAL);
     assert_int_not_equal(msg_decode(buf, 0, &m), 0);
     assert_int_equal(m.tag, 0);
 }

@@ -24,6 +24,7 @@
 #include "deja/deja.h"
 #include "deja/rt.h"
 #include "raft.h"
+#include "codec.h"
 #include "raft_msg.h"
 
 static void test_cluster_elects_and_commits(void **state) {
@@ -149,7 +150,14 @@ static void test_parse_range_and_messages(void **state) {
     assert_int_equal(m.last_index, 12);
     assert_int_equal(m.last_term, 6);
     assert_true(m.prevote);
-    assert_int_equal(raft_msg_decode(buf, len - 1, &m, in), RT_EINVAL);
+    assert_int_equal(raft_msg_decode(buf, len - 1, &m, in), RT_EIO); /* truncated: the seal fails */
+    for (size_t bit = 0; bit < len * 8; bit++) { /* any bit flipped: refused */
+        buf[bit / 8] ^= (uint8_t)(1u << (bit % 8));
+        assert_int_equal(raft_msg_decode(buf, len, &m, in), RT_EIO);
+        buf[bit / 8] ^= (uint8_t)(1u << (bit % 8));
+    }
+    assert_int_equal(node_seal(buf, len - NODE_SEAL_LEN - 1, sizeof buf), len - 1);
+    assert_int_equal(raft_msg_decode(buf, len - 1, &m, in), RT_EINVAL); /* sealed, one byte short */
     block b;
     block_genesis(&b);
     b.height = 1;
@@ -162,7 +170,12 @@ static void test_parse_range_and_messages(void **state) {
     assert_int_equal(m.echo, -42);
     assert_int_equal(in[0].term, 3);
     assert_int_equal(in[0].b.height, 1);
-    assert_int_equal(raft_msg_decode(buf, len + 1, &m, in), RT_EINVAL);
+    assert_int_equal(raft_msg_decode(buf, len + 1, &m, in), RT_EIO);
+    /* a second entry goes where the seal was, and the message is sealed again */
+    size_t len2 = raft_msg_append_add(buf, sizeof buf, len, 3, &b);
+    assert_int_equal(len2, len + 12 + BLOCK_HEADER_LEN + 3);
+    assert_int_equal(raft_msg_decode(buf, len2, &m, in), RT_OK);
+    assert_int_equal(m.n, 2);
     len = raft_msg_append_resp(buf, sizeof buf, 4, true, 9, 5);
     assert_int_equal(raft_msg_decode(buf, len, &m, in), RT_OK);
     assert_true(m.granted);
