@@ -1,10 +1,13 @@
 #!/bin/sh
 # setup-deps.sh -- installs what deja needs on Debian/Ubuntu, only if missing:
 # a C compiler, CMake, pkg-config, SQLite, xxHash, cmocka and gnuplot
-# (clang too when DEJA_WITH_CLANG=1, for the cross-compiler checks).
+# (clang too when DEJA_WITH_CLANG=1, for the cross-compiler checks; Slurm,
+# munge, GNU parallel and the sqlite3 shell when DEJA_WITH_CLUSTER=1, for the
+# tests of sweeps on a cluster: docs/cluster.md).
 set -eu
 pkgs="gcc make cmake pkg-config libsqlite3-dev libxxhash-dev libcmocka-dev gnuplot-nox"
 [ "${DEJA_WITH_CLANG:-0}" = 1 ] && pkgs="$pkgs clang"
+[ "${DEJA_WITH_CLUSTER:-0}" = 1 ] && pkgs="$pkgs slurm-wlm munge parallel sqlite3"
 missing=""
 for p in $pkgs; do
     dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"
