@@ -3,6 +3,7 @@
  * subcommands (see cli_args.h). Every error goes through
  * deja_cli_usage_error, so each names the flag and value at fault.
  */
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -10,6 +11,7 @@
 #include "cli.h"
 #include "cli_args.h"
 #include "deja/deja.h"
+#include "deja/outfile.h"
 
 int deja_cli_is_help(const char *arg) {
     return !strcmp(arg, "-h") || !strcmp(arg, "--help") || !strcmp(arg, "help");
@@ -48,4 +50,23 @@ int deja_cli_dir_writable(const char *path) {
     int ok = dir && access(dir, W_OK | X_OK) == 0;
     free(dir);
     return ok;
+}
+
+struct deja_outfile *deja_cli_outfile(const char *cmd, const char *flag, const char *path, int *rc) {
+    if (*rc || !path) return NULL;
+    deja_outfile *o = deja_outfile_open(path);
+    if (!o) *rc = deja_cli_usage_error(cmd, "%s '%s': %s", flag, path, strerror(errno));
+    return o;
+}
+
+int deja_cli_commit(const char *cmd, const char *flag, struct deja_outfile *o, int rc) {
+    if (!o) return rc;
+    if (rc == 2) {
+        deja_outfile_abort(o);
+        return rc;
+    }
+    char *path = strdup(o->path);
+    if (deja_outfile_commit(o)) rc = deja_cli_usage_error(cmd, "%s '%s': %s", flag, path, strerror(errno));
+    free(path);
+    return rc;
 }

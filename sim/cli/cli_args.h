@@ -18,6 +18,16 @@ int deja_cli_flag(const char *cmd, int argc, char **argv, int *i, const char *na
  * printing a usage error naming the flag and the value. */
 int deja_cli_u64(const char *cmd, const char *flag, const char *val, uint64_t lo, uint64_t hi, uint64_t *out);
 
+struct deja_outfile;
+/* Opens output file path for flag (deja/outfile.h) unless *rc is already
+ * set or path is NULL: NULL then. On failure prints a usage error naming
+ * the flag, the path and why, and sets *rc to 2. */
+struct deja_outfile *deja_cli_outfile(const char *cmd, const char *flag, const char *path, int *rc);
+/* Ends output file o of flag: aborted when rc is 2 (the command failed:
+ * the existing file stays as it was), else committed; a failed commit
+ * (disk full) prints a usage error and gives 2. Returns the new rc. */
+int deja_cli_commit(const char *cmd, const char *flag, struct deja_outfile *o, int rc);
+
 /* True when a file could be created at path (its directory is writable). */
 int deja_cli_dir_writable(const char *path);
 

@@ -37,6 +37,7 @@
 #include "cli.h"
 #include "cli_args.h"
 #include "deja/deja.h"
+#include "deja/outfile.h"
 
 #ifndef DEJA_SOURCE_DIR
 #define DEJA_SOURCE_DIR "."
@@ -335,17 +336,18 @@ static double plot__sd(const plot__group *g) { return g->n > 1 ? sqrt(g->m2 / (d
 
 /* Writes the aggregated groups as CSV. 0, or 2 after a message. */
 static int plot__write_csv(const plot__kind *k, const char *path, const plot__group *g, size_t n) {
-    FILE *f = fopen(path, "w");
-    if (!f) {
+    deja_outfile *o = deja_outfile_open(path);
+    if (!o) {
         fprintf(stderr, "deja plot: --csv '%s': %s\n", path, strerror(errno));
         return 2;
     }
+    FILE *f = o->f;
     char h[512];
     plot__csv_header(k, NULL, NULL, h, sizeof h);
     fprintf(f, "%s\n", h);
     for (size_t i = 0; i < n; i++)
         fprintf(f, "%s,%s,%.6g,%.6g,%ld\n", g[i].series, g[i].x, g[i].mean, plot__sd(&g[i]), g[i].n);
-    if (fclose(f) != 0) {
+    if (deja_outfile_commit(o) != 0) {
         fprintf(stderr, "deja plot: --csv '%s': %s\n", path, strerror(errno));
         return 2;
     }
@@ -395,9 +397,31 @@ static void plot__gp_quote(char *buf, size_t len, const char *s) {
     buf[pos] = 0;
 }
 
+static int plot__gnuplot_to(const char *script, const char *data, const char *outfile, const char *extra);
+
 /* Runs gnuplot on script with datafile and outfile set (and the gnuplot
- * assignments in extra, when not NULL). 0, or 2 after a message. */
+ * assignments in extra, when not NULL). gnuplot writes a temporary file
+ * next to outfile, renamed over it only when the plot succeeded
+ * (deja/outfile.h). 0, or 2 after a message. */
 static int plot__gnuplot(const char *script, const char *data, const char *outfile, const char *extra) {
+    deja_outfile *o = deja_outfile_open(outfile);
+    if (!o) {
+        fprintf(stderr, "deja plot: -o '%s': %s\n", outfile, strerror(errno));
+        return 2;
+    }
+    deja_outfile_detach(o);
+    int rc = plot__gnuplot_to(script, data, o->tmp ? o->tmp : o->path, extra);
+    if (rc) {
+        deja_outfile_abort(o);
+    } else if (deja_outfile_commit(o) != 0) {
+        fprintf(stderr, "deja plot: -o '%s': %s\n", outfile, strerror(errno));
+        rc = 2;
+    }
+    return rc;
+}
+
+/* plot__gnuplot, writing straight to outfile. */
+static int plot__gnuplot_to(const char *script, const char *data, const char *outfile, const char *extra) {
     char expr[8192] = "datafile=";
     plot__gp_quote(expr, sizeof expr, data);
     strncat(expr, "; outfile=", sizeof expr - strlen(expr) - 1);
@@ -772,13 +796,16 @@ static int plot__cdf(const plot__kind *k, const char *dbpath, const char *where,
                k->y_name, k->y_name);
     }
     if (!rc && csv) {
-        FILE *f = fopen(csv, "w");
-        if (!f) {
+        deja_outfile *o = deja_outfile_open(csv);
+        if (!o) {
             fprintf(stderr, "deja plot: --csv '%s': %s\n", csv, strerror(errno));
             rc = 2;
         } else {
-            plot__cdf_table(k, f, ser, n, 1);
-            if (fclose(f) != 0) rc = 2;
+            plot__cdf_table(k, o->f, ser, n, 1);
+            if (deja_outfile_commit(o) != 0) {
+                fprintf(stderr, "deja plot: --csv '%s': %s\n", csv, strerror(errno));
+                rc = 2;
+            }
             if (!rc) printf("plot: wrote %s (%zu series)\n", csv, n);
         }
     }
@@ -1020,11 +1047,12 @@ static int plot__heat(const plot__kind *k, const char *dbpath, const char *where
         if (cross_p[j] != cross[j]) pause_differs = 1;
     }
     if (csv) {
-        FILE *f = fopen(csv, "w");
-        if (!f) {
+        deja_outfile *o = deja_outfile_open(csv);
+        if (!o) {
             fprintf(stderr, "deja plot: --csv '%s': %s\n", csv, strerror(errno));
             goto out;
         }
+        FILE *f = o->f;
         char h[512];
         plot__csv_header(k, xkey, ykey, h, sizeof h);
         fprintf(f, "%s\n", h);
@@ -1035,7 +1063,10 @@ static int plot__heat(const plot__kind *k, const char *dbpath, const char *where
                 fprintf(f, "%s,%s,%.6g,%ld,%ld,%.6g,%.6g,%.6g\n", xa->v[i], ya->v[j], c->sum / (double)c->n, c->n,
                         c->led, c->bound / (double)c->n, c->bound_pause / (double)c->n, cross[j]);
             }
-        if (fclose(f) != 0) goto out;
+        if (deja_outfile_commit(o) != 0) {
+            fprintf(stderr, "deja plot: --csv '%s': %s\n", csv, strerror(errno));
+            goto out;
+        }
         printf("plot: wrote %s (%d x %d cells from %ld runs)\n", csv, nx, ny, nruns);
     }
     if (out) {

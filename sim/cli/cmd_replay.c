@@ -13,6 +13,7 @@
 #include "cli.h"
 #include "cli_args.h"
 #include "deja/deja.h"
+#include "deja/outfile.h"
 
 static void replay__help(FILE *out) {
     fprintf(out,
@@ -89,15 +90,17 @@ int deja_cmd_replay(int argc, char **argv) {
         }
     }
     if (!path) return deja_cli_usage_error("replay", "missing FILE.seed");
-    FILE *trace = NULL;
-    if (trace_path && !(trace = fopen(trace_path, "w")))
-        return deja_cli_usage_error("replay", "--trace '%s': %s", trace_path, strerror(errno));
-    deja_run_opts opts = {.trace = trace, .dump_tasks = dump, .dump_on_failure = true, .dump_out = stderr};
+    int rc = 0;
+    deja_outfile *trace = deja_cli_outfile("replay", "--trace", trace_path, &rc);
+    if (rc) return rc;
+    deja_run_opts opts = {.trace = trace ? trace->f : NULL, .dump_tasks = dump, .dump_on_failure = true,
+                          .dump_out = stderr};
     deja_summary s;
     char err[1024] = "";
-    int rc = deja_replay(path, &opts, &s, err, sizeof err);
-    if (trace && fclose(trace) != 0 && rc != 2)
-        return deja_cli_usage_error("replay", "--trace '%s': %s", trace_path, strerror(errno));
+    rc = deja_replay(path, &opts, &s, err, sizeof err);
+    int run_rc = rc;
+    rc = deja_cli_commit("replay", "--trace", trace, rc);
+    if (rc == 2 && run_rc != 2) return rc;
     if (rc == 2) {
         fprintf(stderr, "deja replay: %s\n", err[0] ? err : path);
         return 2;

@@ -16,6 +16,7 @@
 #include "cli.h"
 #include "cli_args.h"
 #include "deja/deja.h"
+#include "deja/outfile.h"
 #include "deja/rt.h"
 #include "deja/world.h"
 
@@ -173,25 +174,23 @@ int deja_cmd_run(int argc, char **argv) {
         char perr[256];
         if (deja_plan_mask_check(plan_mask, perr, sizeof perr)) rc = deja_cli_usage_error("run", "--plan-mask: %s", perr);
     }
-    FILE *plan_out = NULL;
-    if (!rc && plan_path && !(plan_out = fopen(plan_path, "w")))
-        rc = deja_cli_usage_error("run", "--plan '%s': %s", plan_path, strerror(errno));
-    FILE *trace = NULL;
-    if (!rc && trace_path && !(trace = fopen(trace_path, "w")))
-        rc = deja_cli_usage_error("run", "--trace '%s': %s", trace_path, strerror(errno));
-    FILE *timeline = NULL;
-    if (!rc && timeline_path && !(timeline = fopen(timeline_path, "w")))
-        rc = deja_cli_usage_error("run", "--timeline '%s': %s", timeline_path, strerror(errno));
+    /* Outputs go to temporary files renamed into place only on success
+     * (deja/outfile.h): a failing command leaves existing files untouched. */
+    deja_outfile *plan_out = deja_cli_outfile("run", "--plan", plan_path, &rc);
+    deja_outfile *trace = deja_cli_outfile("run", "--trace", trace_path, &rc);
+    deja_outfile *timeline = deja_cli_outfile("run", "--timeline", timeline_path, &rc);
     if (rc) {
-        if (trace) fclose(trace);
-        if (plan_out) fclose(plan_out);
+        deja_outfile_abort(trace);
+        deja_outfile_abort(timeline);
+        deja_outfile_abort(plan_out);
         deja_plan_free(given);
         deja_params_free(over);
         return rc;
     }
 
-    deja_run_opts opts = {.trace = trace, .dump_tasks = dump, .dump_on_failure = true, .dump_out = stderr, .timeline = timeline,
-                          .plan_mask = plan_mask, .plan = given, .plan_out = plan_out,
+    deja_run_opts opts = {.trace = trace ? trace->f : NULL, .dump_tasks = dump, .dump_on_failure = true,
+                          .dump_out = stderr, .timeline = timeline ? timeline->f : NULL,
+                          .plan_mask = plan_mask, .plan = given, .plan_out = plan_out ? plan_out->f : NULL,
                           .dump_at = dump_at, .n_dump_at = n_dump_at, .dump_diff = dump_diff};
     deja_plan *ran = NULL; /* the plan the run injected, for --save with a cut-down plan */
     if (save && (plan_mask || given)) opts.plan_record = &ran;
@@ -199,15 +198,13 @@ int deja_cmd_run(int argc, char **argv) {
     char err[512] = "";
     deja_summary_clear(&s);
     rc = deja_run(sc, seed, over, &opts, &s, err, sizeof err);
-    int timeline_bad = timeline && fclose(timeline) != 0;
-    if (plan_out && fclose(plan_out) != 0 && rc != 2) rc = deja_cli_usage_error("run", "--plan '%s': %s", plan_path, strerror(errno));
-    if (trace && fclose(trace) != 0 && rc != 2) {
-        rc = deja_cli_usage_error("run", "--trace '%s': %s", trace_path, strerror(errno));
-    } else if (timeline_bad && rc != 2) {
-        rc = deja_cli_usage_error("run", "--timeline '%s': %s", timeline_path, strerror(errno));
-    } else if (rc == 2) {
+    int run_rc = rc;
+    rc = deja_cli_commit("run", "--plan", plan_out, rc);
+    rc = deja_cli_commit("run", "--trace", trace, rc);
+    rc = deja_cli_commit("run", "--timeline", timeline, rc);
+    if (run_rc == 2) {
         deja_cli_usage_error("run", "%s", err[0] ? err : "bad input");
-    } else {
+    } else if (rc != 2) { /* (a 2 here: an output could not be written, said above) */
         deja_summary_print(&s, stdout);
         fflush(stdout);
         if (rc == 1) {

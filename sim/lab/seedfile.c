@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "deja/deja.h"
+#include "deja/outfile.h"
 #include "deja/world.h"
 
 #define SEEDFILE__LINE_MAX 1024
@@ -276,22 +277,9 @@ int deja_seedfile_write_plan(const char *path, const char *scenario, uint64_t se
             return 2;
         }
     }
-    size_t plen = strlen(path);
-    char *tmp = malloc(plen + 16);
-    assert(tmp);
-    snprintf(tmp, plen + 16, "%s.tmpXXXXXX", path);
-    int fd = mkstemp(tmp);
-    if (fd < 0) {
-        free(tmp);
-        return 2;
-    }
-    FILE *f = fdopen(fd, "w");
-    if (!f) {
-        close(fd);
-        unlink(tmp);
-        free(tmp);
-        return 2;
-    }
+    deja_outfile *o = deja_outfile_open(path);
+    if (!o) return 2;
+    FILE *f = o->f;
     char cmd[1024];
     deja_replay_command(scenario, seed, overrides, cmd, sizeof cmd);
     fprintf(f, "# deja seed file: check with `%s replay %s`\n", deja_tool_name(), path);
@@ -312,16 +300,7 @@ int deja_seedfile_write_plan(const char *path, const char *scenario, uint64_t se
         }
     }
     fprintf(f, "verdict = %s\ntrace_hash = %s\n", verdict, hash);
-    int bad = fflush(f) != 0 || fsync(fileno(f)) != 0;
-    bad |= fclose(f) != 0;
-    if (!bad && rename(tmp, path) != 0) bad = 1;
-    if (bad) {
-        int e = errno;
-        unlink(tmp);
-        errno = e;
-    }
-    free(tmp);
-    return bad ? 2 : 0;
+    return deja_outfile_commit(o) ? 2 : 0;
 }
 
 int deja_replay(const char *path, const deja_run_opts *opts, deja_summary *out, char *err,
