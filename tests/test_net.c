@@ -178,6 +178,25 @@ static void test_oneway(void **state) {
     assert_int_equal(count_from(0, 1, 3 * RT_SEC + 20 * RT_MS, 5 * RT_SEC), 9);
 }
 
+/* Two cuts scheduled out of time order: each heals when it ends. */
+static void two_cuts(deja_world *w) {
+    uint8_t side[2] = {0, 1};
+    deja_net_oneway(w, 2 * RT_SEC, RT_SEC, side);      /* scheduled first, 2 s to 3 s */
+    deja_net_oneway(w, RT_SEC / 2, RT_SEC / 2, side); /* scheduled second, 0.5 s to 1 s */
+}
+
+static void test_cuts_heal(void **state) {
+    (void)state;
+    plan(0, 4 * RT_SEC, 100 * RT_MS, 8);
+    g_plan.to[1] = 1u << 0;
+    run_plan(2, 5 * RT_SEC, NULL, two_cuts);
+    assert_int_equal(count_from(1, 0, 0, RT_SEC / 2), 5);
+    assert_int_equal(count_from(1, 0, RT_SEC / 2 + 20 * RT_MS, RT_SEC), 0);
+    assert_int_equal(count_from(1, 0, RT_SEC + 20 * RT_MS, 2 * RT_SEC), 9);
+    assert_int_equal(count_from(1, 0, 2 * RT_SEC + 20 * RT_MS, 3 * RT_SEC), 0);
+    assert_int_equal(count_from(1, 0, 3 * RT_SEC + 20 * RT_MS, 5 * RT_SEC), 9);
+}
+
 /* ---- bridge: two halves that do not hear each other, one node in both ---- */
 
 static void bridge_2(deja_world *w) {
@@ -349,7 +368,7 @@ int main(void) {
     rt_program_register("t-plan", prog_plan);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_dup),       cmocka_unit_test(test_reorder),     cmocka_unit_test(test_oneway),
-        cmocka_unit_test(test_bridge),    cmocka_unit_test(test_clog),        cmocka_unit_test(test_corrupt),
+        cmocka_unit_test(test_cuts_heal), cmocka_unit_test(test_bridge),    cmocka_unit_test(test_clog),        cmocka_unit_test(test_corrupt),
         cmocka_unit_test(test_bandwidth), cmocka_unit_test(test_latency),     cmocka_unit_test(test_fixed_point),
         cmocka_unit_test(test_off_same_digest), cmocka_unit_test(test_bad_params),
     };

@@ -305,7 +305,7 @@ static void deja__cut_ev(deja_world *w, void *arg, uint64_t u, int drop) {
     deja__net *n = w->net;
     if (!drop) {
         if (c->mode == DEJA__CUT_NONE) {
-            if (n->cut_gen == c->gen) {
+            if (n->cut_active == c->gen) {
                 n->cut_mode = DEJA__CUT_NONE;
                 deja__trace(w, DEJA__TK_NOTE, -1, c->gen, 0, "cut healed");
             }
@@ -322,6 +322,7 @@ static void deja__cut_ev(deja_world *w, void *arg, uint64_t u, int drop) {
                 sig = sig * 31 + n->cut[i];
             }
             n->cut_mode = c->mode;
+            n->cut_active = c->gen;
             deja__trace(w, DEJA__TK_NOTE, -1, c->gen, sig, c->mode == DEJA__CUT_ONEWAY ? "one-way cut" : "bridge cut");
         }
     }
@@ -334,7 +335,7 @@ static void deja__cut(deja_world *w, int mode, int64_t at_ns, int64_t len_ns, co
     assert(len_ns >= 0);
     deja__net *n = deja__net_get(w);
     if (at_ns < w->now) at_ns = w->now;
-    uint64_t gen = ++n->cut_gen; /* generations in scheduling order: a later cut overrides */
+    uint64_t gen = ++n->cut_gen; /* the heal below ends this cut only if no other took its place */
     deja__cut_change *on = calloc(1, sizeof *on + w->n_nodes);
     deja__cut_change *off = calloc(1, sizeof *off);
     assert(on && off);

@@ -44,7 +44,8 @@ typedef struct deja__net {
     uint32_t busy_n;
     /* cut layer */
     int cut_mode;
-    uint64_t cut_gen; /* bumped at every cut: a stale heal is ignored */
+    uint64_t cut_gen;    /* bumped at every cut scheduled */
+    uint64_t cut_active; /* the generation of the cut in force: a heal of another one is ignored */
     uint8_t *cut;     /* one side per node: 0, 1, or 2 (the bridge) */
     uint32_t cut_n;
     /* clogs in force (expired ones are pruned when seen) */
