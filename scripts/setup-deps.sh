@@ -1,13 +1,15 @@
 #!/bin/sh
 # setup-deps.sh -- installs what deja needs on Debian/Ubuntu, only if missing:
-# a C compiler, CMake, pkg-config, SQLite, xxHash, cmocka and gnuplot
+# a C compiler, CMake, pkg-config, SQLite, xxHash, cmocka, gnuplot and gdb
 # (clang too when DEJA_WITH_CLANG=1, for the cross-compiler checks; Slurm,
 # munge, GNU parallel and the sqlite3 shell when DEJA_WITH_CLUSTER=1, for the
-# tests of sweeps on a cluster: docs/cluster.md).
+# tests of sweeps on a cluster: docs/cluster.md; chromium when
+# DEJA_WITH_CHROMIUM=1, for the HTML timeline's test).
 set -eu
-pkgs="gcc make cmake pkg-config libsqlite3-dev libxxhash-dev libcmocka-dev gnuplot-nox"
+pkgs="gcc make cmake pkg-config libsqlite3-dev libxxhash-dev libcmocka-dev gnuplot-nox gdb"
 [ "${DEJA_WITH_CLANG:-0}" = 1 ] && pkgs="$pkgs clang"
 [ "${DEJA_WITH_CLUSTER:-0}" = 1 ] && pkgs="$pkgs slurm-wlm munge parallel sqlite3"
+[ "${DEJA_WITH_CHROMIUM:-0}" = 1 ] && pkgs="$pkgs chromium"
 missing=""
 for p in $pkgs; do
     dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"

@@ -73,6 +73,7 @@ static deja__height *deja__at(deja_chain_oracle *o, uint64_t height) {
 }
 
 static void deja__violation(deja_chain_oracle *o, uint64_t height, int64_t now) {
+    deja_world_violation(o->w, "safety");
     if (o->safety++ == 0) {
         o->first_violation_height = height;
         o->first_violation_t = now;

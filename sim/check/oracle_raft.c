@@ -157,19 +157,24 @@ static void deja__check_mroot(deja_raft_oracle *o, uint64_t i, const uint8_t *mr
         x->mroot_set = true;
     } else if (memcmp(x->mroot, mroot, 16) != 0) {
         o->state_root_bad++;
+        deja_world_violation(o->w, "state_root");
     }
 }
 
 static void deja__on_commit(deja_raft_oracle *o, uint32_t node, int64_t now, const rt_fact *f) {
     deja__rnode *n = &o->nodes[node];
     deja__check_mroot(o, f->height, f->parent);
-    if (f->height != n->commit + 1) o->order++;
+    if (f->height != n->commit + 1) {
+        o->order++;
+        deja_world_violation(o->w, "apply_order");
+    }
     deja__rindex *x = deja__index_slot(o, f->height);
     if (!x->set) {
         memcpy(x->hash, f->hash, 16);
         x->set = true;
     } else if (memcmp(x->hash, f->hash, 16) != 0) {
         if (o->safety++ == 0) o->first_unsafe_index = f->height;
+        deja_world_violation(o->w, "safety");
     }
     n->commit = f->height;
     if (f->height > n->commit_max) n->commit_max = f->height;
@@ -194,7 +199,10 @@ static void deja__raft_fact(void *arg, uint32_t node, int64_t now, const rt_fact
     case RT_FACT_RAFT_LEADER: {
         o->leaders++;
         uint32_t *slot = deja__term_slot(o, f->height);
-        if (*slot != DEJA__NONE && *slot != node) o->election_safety++;
+        if (*slot != DEJA__NONE && *slot != node) {
+            o->election_safety++;
+            deja_world_violation(o->w, "election_safety");
+        }
         *slot = node;
         if (f->height > o->cur_term || o->cur_leader == DEJA__NONE) {
             if (f->height >= o->cur_term) {
@@ -222,7 +230,10 @@ static void deja__raft_fact(void *arg, uint32_t node, int64_t now, const rt_fact
         deja__on_commit(o, node, now, f);
         break;
     case RT_FACT_RAFT_RECOVERED:
-        if (n->awaiting_recovery && f->height < n->pre_crash) o->durability++;
+        if (n->awaiting_recovery && f->height < n->pre_crash) {
+            o->durability++;
+            deja_world_violation(o->w, "durability");
+        }
         n->awaiting_recovery = false;
         break;
     case RT_FACT_RAFT_LEASE_READ:
@@ -245,8 +256,10 @@ static void deja__raft_fact(void *arg, uint32_t node, int64_t now, const rt_fact
          * slot_max_lag of the leader's last index, needs entries below that base:
          * compaction deleted what it still needed */
         if (f->height < o->n && o->nodes[f->height].commit_max < (uint64_t)f->value &&
-            o->nodes[f->height].commit_max + o->slot_max_lag >= f->slot)
+            o->nodes[f->height].commit_max + o->slot_max_lag >= f->slot) {
             o->slot_bad++;
+            deja_world_violation(o->w, "slot");
+        }
         break;
     case RT_FACT_RAFT_SNAP_SYNC:
         if (f->value == 0) {

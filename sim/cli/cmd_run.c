@@ -25,7 +25,8 @@ static void run__help(FILE *out) {
             "usage: deja run SCENARIO --seed N [--set key=value]... [--trace FILE] [--json]\n"
             "                [--timeline FILE.csv] [--dump-tasks] [--save FILE.seed]\n"
             "                [--plan FILE] [--plan-mask IDS] [--use-plan FILE]\n"
-            "                [--dump-at T1,T2,... [--dump-diff]]\n\n"
+            "                [--dump-at T1,T2,... [--dump-diff]]\n"
+            "                [--break-at-event N] [--break-on-verdict]\n\n"
             "Runs SCENARIO once with seed N and prints its summary, one key=value a\n"
             "line (scenario, seed, verdict, trace_hash, events, sim_ns, wall_ms and\n"
             "the scenario's metrics). The same seed and --set values always give the\n"
@@ -54,7 +55,12 @@ static void run__help(FILE *out) {
             "  --use-plan FILE   run only the faults of this plan file (the full plan\n"
             "                    of the same seed gives the same trace_hash)\n"
             "  --json            print the summary as one JSON object instead (the same\n"
-            "                    keys; seed and hashes as strings)\n\n"
+            "                    keys; seed and hashes as strings)\n"
+            "  --break-at-event N  call deja_break() when event #N (the text trace's\n"
+            "                    numbers) happens: run under gdb with 'break deja_break'\n"
+            "  --break-on-verdict  call deja_break() where an oracle first sees its\n"
+            "                    invariant break (violation_event), inside the task\n"
+            "                    that reported it (docs/debugging.md)\n\n"
             "exit status: 0 every oracle held (verdict=ok); 1 an oracle failed (the\n"
             "replay command is printed on stderr); 2 bad input (unknown scenario or\n"
             "parameter, missing or bad --seed, unwritable file).\n");
@@ -88,8 +94,8 @@ static int run__dump_at(const char *v, int64_t *out, int max, int *n) {
 
 int deja_cmd_run(int argc, char **argv) {
     const char *scenario = NULL, *seed_s = NULL, *trace_path = NULL, *save = NULL, *timeline_path = NULL;
-    const char *plan_path = NULL, *plan_mask = NULL, *use_plan = NULL;
-    bool dump = false, dump_diff = false;
+    const char *plan_path = NULL, *plan_mask = NULL, *use_plan = NULL, *break_s = NULL;
+    bool dump = false, dump_diff = false, break_verdict = false;
     int64_t dump_at[64];
     int n_dump_at = 0;
     deja_params *over = deja_params_new();
@@ -136,6 +142,11 @@ int deja_cmd_run(int argc, char **argv) {
             rc = m == 1 ? run__dump_at(v, dump_at, 64, &n_dump_at) : m;
         } else if (!strcmp(argv[i], "--dump-diff")) {
             dump_diff = true;
+        } else if ((m = deja_cli_flag("run", argc, argv, &i, "--break-at-event", &v))) {
+            rc = m == 1 ? 0 : m;
+            break_s = v;
+        } else if (!strcmp(argv[i], "--break-on-verdict")) {
+            break_verdict = true;
         } else if (!strcmp(argv[i], "--dump-tasks")) {
             dump = true;
         } else if (argv[i][0] == '-' && argv[i][1]) {
@@ -165,6 +176,8 @@ int deja_cmd_run(int argc, char **argv) {
         rc = deja_cli_usage_error("run", "--dump-diff needs --dump-at with at least two instants");
     if (!rc && save && !deja_cli_dir_writable(save))
         rc = deja_cli_usage_error("run", "--save '%s': its directory is not writable", save);
+    uint64_t break_at = 0;
+    if (!rc && break_s) rc = deja_cli_u64("run", "--break-at-event", break_s, 1, UINT64_MAX, &break_at);
     deja_plan *given = NULL;
     if (!rc && use_plan) {
         char perr[512];
@@ -191,7 +204,8 @@ int deja_cmd_run(int argc, char **argv) {
     deja_run_opts opts = {.trace = trace ? trace->f : NULL, .dump_tasks = dump, .dump_on_failure = true,
                           .dump_out = stderr, .timeline = timeline ? timeline->f : NULL,
                           .plan_mask = plan_mask, .plan = given, .plan_out = plan_out ? plan_out->f : NULL,
-                          .dump_at = dump_at, .n_dump_at = n_dump_at, .dump_diff = dump_diff};
+                          .dump_at = dump_at, .n_dump_at = n_dump_at, .dump_diff = dump_diff,
+                          .break_at_event = break_at, .break_on_verdict = break_verdict};
     deja_plan *ran = NULL; /* the plan the run injected, for --save with a cut-down plan */
     if (save && (plan_mask || given)) opts.plan_record = &ran;
     deja_summary s;

@@ -68,6 +68,8 @@ int deja_run(const deja_scenario *sc, uint64_t seed, const deja_params *override
     deja_world_set_trace(w, opts->trace);
     rc = opts->plan_mask ? deja_world_plan_mask(w, opts->plan_mask, err, errlen) : 0;
     if (opts->plan) deja_world_plan_use(w, opts->plan);
+    deja_world_break_at(w, opts->break_at_event);
+    deja_world_break_on_violation(w, opts->break_on_verdict);
     if (!rc) rc = sc->setup(w, p, err, errlen);
     if (!rc) rc = deja_world_apply_common(w, p, err, errlen);
     if (!rc) deja_plan_inject_rest(w);
@@ -104,9 +106,12 @@ int deja_run(const deja_scenario *sc, uint64_t seed, const deja_params *override
     int leaked = deja_world_live_tasks(w, -1);
     deja_summary_set(out, "trace_hash", "%016" PRIx64, deja_world_digest(w));
     deja_summary_set(out, "events", "%" PRIu64, deja_world_events(w));
+    uint64_t vev;
+    if (deja_world_first_violation(w, &vev, NULL, NULL)) deja_summary_set(out, "violation_event", "%" PRIu64, vev);
     deja_summary_set(out, "sim_ns", "%" PRId64, sim_ns);
     deja_summary_set(out, "wall_ms", "%" PRId64, deja__wall_ms() - t0);
     int ok = !strcmp(deja_summary_get(out, "verdict"), "ok");
+    if (!ok && opts->break_on_verdict && !deja_world_first_violation(w, NULL, NULL, NULL)) deja_break();
     FILE *dout = opts->dump_out ? opts->dump_out : stderr;
     if (deja_world_detect_report(w) && (opts->dump_tasks || opts->dump_on_failure)) {
         fprintf(dout, "--- detector report\n");

@@ -202,6 +202,17 @@ struct deja_world {
     deja_partition_fn part_fns[4]; /* deja_net_on_partition */
     void *part_args[4];
     int n_part;
+    /* observing and stopping (trace.c) */
+    uint64_t trace_n;       /* events traced so far (the text trace's numbers) */
+    int n_obs;              /* observers: 0 costs one test per event */
+    deja_observer_fn obs_fns[4];
+    void *obs_args[4];
+    uint64_t break_at;      /* event number to call deja_break at, 0: never */
+    bool break_on_violation;
+    bool violated;          /* first violation recorded */
+    uint64_t viol_event;
+    int64_t viol_t;
+    char viol_verdict[32];
     void *data; /* the scenario's */
     void (*data_free)(void *);
 };

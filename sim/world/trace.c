@@ -4,7 +4,9 @@
  * written as one text line when a trace file is open. Two runs with the same
  * digest saw the same events in the same order at the same virtual times.
  */
+#include <assert.h>
 #include <inttypes.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "internal.h"
@@ -16,6 +18,13 @@ static const char *const deja__tk_names[] = {
     [DEJA__TK_LOG] = "log",       [DEJA__TK_WAKE] = "wake",     [DEJA__TK_NOTE] = "note",
     [DEJA__TK_DISK] = "disk",
 };
+
+/* Passes an event on to the observers (there is at least one). */
+static void deja__observe(deja_world *w, uint64_t n, const char *kind, int node, uint64_t a, uint64_t b,
+                          const char *text) {
+    deja_trace_event e = {n, w->now, node, w->cur ? w->cur->id : 0, w->cur ? w->cur->name : NULL, kind, a, b, text};
+    for (int i = 0; i < w->n_obs; i++) w->obs_fns[i](w->obs_args[i], &e);
+}
 
 void deja__trace(deja_world *w, deja__tk kind, int node, uint64_t a, uint64_t b, const char *text) {
     struct {
@@ -30,13 +39,51 @@ void deja__trace(deja_world *w, deja__tk kind, int node, uint64_t a, uint64_t b,
     /* log lines are in the text trace but not the digest: rewording a log
      * message must not change every pinned seed's hash */
     if (tlen && kind != DEJA__TK_LOG) XXH3_64bits_update(w->digest, text, tlen);
+    /* the event number is in the text trace, never in the digest */
+    uint64_t n = ++w->trace_n;
     if (w->trace && kind == DEJA__TK_FACT && rt_fact_kind_name((rt_fact_kind)a))
-        fprintf(w->trace, "%" PRId64 " n%d fact %s %" PRIu64 "%s%s\n", w->now, node,
+        fprintf(w->trace, "#%" PRIu64 " %" PRId64 " n%d fact %s %" PRIu64 "%s%s\n", n, w->now, node,
                 rt_fact_kind_name((rt_fact_kind)a), b, tlen ? " " : "", tlen ? text : "");
     else if (w->trace)
-        fprintf(w->trace, "%" PRId64 " n%d %s %" PRIu64 " %" PRIu64 "%s%s\n", w->now, node,
+        fprintf(w->trace, "#%" PRIu64 " %" PRId64 " n%d %s %" PRIu64 " %" PRIu64 "%s%s\n", n, w->now, node,
                 deja__tk_names[kind], a, b, tlen ? " " : "", tlen ? text : "");
+    if (w->n_obs) deja__observe(w, n, deja__tk_names[kind], node, a, b, text);
+    if (n == w->break_at) deja_break();
 }
+
+__attribute__((noinline)) void deja_break(void) {
+    /* empty on purpose: a place for a debugger's breakpoint */
+    __asm__ volatile("" ::: "memory");
+}
+
+void deja_world_on_event(deja_world *w, deja_observer_fn fn, void *arg) {
+    assert(fn && w->n_obs < (int)(sizeof w->obs_fns / sizeof w->obs_fns[0]));
+    w->obs_fns[w->n_obs] = fn;
+    w->obs_args[w->n_obs] = arg;
+    w->n_obs++;
+}
+
+void deja_world_violation(deja_world *w, const char *verdict) {
+    if (w->violated) return;
+    w->violated = true;
+    w->viol_event = w->trace_n;
+    w->viol_t = w->now;
+    snprintf(w->viol_verdict, sizeof w->viol_verdict, "%s", verdict ? verdict : "violation");
+    if (w->trace) fprintf(w->trace, "-- violation %s after #%" PRIu64 "\n", w->viol_verdict, w->trace_n);
+    if (w->n_obs) deja__observe(w, 0, "violation", w->cur ? (int)w->cur->node->id : -1, w->trace_n, 0, w->viol_verdict);
+    if (w->break_on_violation) deja_break();
+}
+
+int deja_world_first_violation(const deja_world *w, uint64_t *event, int64_t *t, const char **verdict) {
+    if (!w->violated) return 0;
+    if (event) *event = w->viol_event;
+    if (t) *t = w->viol_t;
+    if (verdict) *verdict = w->viol_verdict;
+    return 1;
+}
+
+void deja_world_break_at(deja_world *w, uint64_t event) { w->break_at = event; }
+void deja_world_break_on_violation(deja_world *w, bool on) { w->break_on_violation = on; }
 
 void deja_world_trace(deja_world *w, const char *fmt, ...) {
     char buf[512];

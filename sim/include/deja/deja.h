@@ -133,6 +133,10 @@ typedef struct deja_run_opts {
     const int64_t *dump_at; /* task dumps at these virtual instants (ns, increasing) */
     int n_dump_at;
     bool dump_diff;   /* and what grew or shrank between them (deja_world_dump_at) */
+    /* stopping in a debugger (deja_break, deja/world.h) */
+    uint64_t break_at_event;  /* call deja_break() at this event number (0: never) */
+    bool break_on_verdict;    /* call it at the first violation an oracle reports, or
+                                 at the end when a verdict fails without one */
 } deja_run_opts;
 
 /* Runs scenario sc for seed with the given overrides. Fills out with at

@@ -363,6 +363,56 @@ void deja_world_dump_tasks(const deja_world *w, FILE *out);
 /* Number of live tasks of a node (or of every node when node is -1). */
 int deja_world_live_tasks(const deja_world *w, int node);
 
+/* ---- observing and stopping a run (trace.c) ------------------------------ */
+
+/* One event of the trace, as an observer sees it (the text trace prints the
+ * same: "#n t nNODE kind a b text"). The fields point into the simulator:
+ * copy what you keep. What a and b mean, per kind:
+ *   resume/wake/exit  a = task id (wake: b = the wake result)
+ *   spawn             a = task id, b = source line, text = task name
+ *   send              node = sender, a = destination, b = payload hash
+ *   deliver           node = destination, a = sender, b = payload hash
+ *   drop              node = destination, a = sender, b = length, text = why
+ *   timer             a = monotonic time, b = 1 when fired, text = timer name
+ *   clock             a = 1 step / 2 slew, b = delta (int64), text
+ *   fact              a = fact kind, b = height, text = hash (hex)
+ *   note              text says what: crash, restart, node event, partition...
+ *   log, disk         text
+ * A violation (deja_world_violation) is also passed on, with kind
+ * "violation" and the verdict as text; it has no number of its own. */
+typedef struct deja_trace_event {
+    uint64_t n;            /* event number, from 1 (0 for a violation) */
+    int64_t t;             /* virtual (true) time, ns */
+    int32_t node;          /* -1: the world */
+    uint64_t task;         /* id of the running task, 0 outside tasks */
+    const char *task_name; /* its name, NULL outside tasks */
+    const char *kind;
+    uint64_t a, b;
+    const char *text;      /* NULL when none */
+} deja_trace_event;
+
+typedef void (*deja_observer_fn)(void *arg, const deja_trace_event *e);
+/* Calls fn for every event of the run from now on (up to 4 observers).
+ * Costs nothing while no observer is attached. Observers must not change
+ * the run (no rt_* calls, no scheduling). */
+void deja_world_on_event(deja_world *w, deja_observer_fn fn, void *arg);
+
+/* An oracle calls this at the instant it sees its invariant break (the
+ * run's verdict comes later, from finish). The first call is remembered:
+ * event number, time, node and task; --break-on-verdict stops there. */
+void deja_world_violation(deja_world *w, const char *verdict);
+/* The first violation: 1 with its details, 0 when there was none. */
+int deja_world_first_violation(const deja_world *w, uint64_t *event, int64_t *t, const char **verdict);
+
+/* Calls deja_break() when event number `event` is traced (0: never). */
+void deja_world_break_at(deja_world *w, uint64_t event);
+/* Calls deja_break() at the first deja_world_violation. */
+void deja_world_break_on_violation(deja_world *w, bool on);
+/* An empty function that is never inlined: `break deja_break` in gdb stops
+ * the run at the instant asked for, with the task that was running on the
+ * stack (inside the node's code when a task ran). */
+void deja_break(void);
+
 /* ---- running ----------------------------------------------------------- */
 
 /* Runs until the duration or until no event remains. Returns 0. */
