@@ -23,6 +23,7 @@
 #include <cmocka.h>
 
 static char test__dir[256];
+static char test__out[65536]; /* the stdout of the last test__deja */
 
 static int test__setup(void **state) {
     (void)state;
@@ -48,17 +49,18 @@ static int test__deja(char *err, size_t errlen, ...) {
     for (char *a; (a = va_arg(ap, char *)) && n < 63;) argv[n++] = a;
     va_end(ap);
     argv[n] = NULL;
-    char errpath[512];
+    char errpath[512], outpath[512];
     snprintf(errpath, sizeof errpath, "%s/stderr", test__dir);
+    snprintf(outpath, sizeof outpath, "%s/stdout", test__dir);
     pid_t pid = fork();
     assert_true(pid >= 0);
     if (pid == 0) {
         if (chdir(test__dir)) _exit(126);
         int fd = open(errpath, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-        int nul = open("/dev/null", O_WRONLY);
-        if (fd < 0 || nul < 0) _exit(126);
+        int out = open(outpath, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        if (fd < 0 || out < 0) _exit(126);
         dup2(fd, 2);
-        dup2(nul, 1);
+        dup2(out, 1);
         execv(argv[0], argv);
         _exit(127);
     }
@@ -68,6 +70,11 @@ static int test__deja(char *err, size_t errlen, ...) {
     assert_non_null(f);
     size_t got = fread(err, 1, errlen - 1, f);
     err[got] = 0;
+    fclose(f);
+    f = fopen(outpath, "r");
+    assert_non_null(f);
+    got = fread(test__out, 1, sizeof test__out - 1, f);
+    test__out[got] = 0;
     fclose(f);
     assert_true(WIFEXITED(status));
     return WEXITSTATUS(status);
@@ -175,10 +182,94 @@ static void test_full_disk_keeps_old_file(void **state) {
     assert_non_null(strstr(err, "--trace"));
 }
 
+/* ---- bad input -------------------------------------------------------------- */
+
+static void test_bad_flags(void **state) {
+    (void)state;
+    char err[4096];
+    assert_int_equal(test__deja(err, sizeof err, "sweep", "drift-fork", "--seeds", "1", "--db", "", NULL), 2);
+    test__one_line(err, "--db ''");
+    assert_int_equal(test__deja(err, sizeof err, "run", "drift-fork", "--seed", "1", "--seed", "2", NULL), 2);
+    test__one_line(err, "--seed given twice");
+    assert_int_equal(test__deja(err, sizeof err, "sweep", "drift-fork", "--seeds", "1", "--db", "a.db", "--db=b.db",
+                                NULL),
+                     2);
+    test__one_line(err, "--db given twice");
+    assert_int_equal(test__deja(err, sizeof err, "sweep", "drift-fork", "--seeds", "1", "--db", "s.db", "--shard",
+                                "0/4294967297", NULL),
+                     2);
+    test__one_line(err, "--shard '0/4294967297'");
+    assert_int_equal(test__deja(err, sizeof err, "sweep", "drift-fork", "--seeds", "1", "--db", "s.db", "--shard",
+                                "4294967296/2", NULL),
+                     2);
+    test__one_line(err, "--shard");
+    assert_int_equal(test__deja(err, sizeof err, "sweep", "drift-fork", "--seeds", "18446744073709551616", "--db",
+                                "s.db", NULL),
+                     2);
+    test__one_line(err, "--seeds '18446744073709551616': too large");
+    assert_int_equal(test__deja(err, sizeof err, "run", "drift-fork", "--seed", "18446744073709551616", NULL), 2);
+    test__one_line(err, "--seed '18446744073709551616'");
+    /* --set and --grid may repeat */
+    assert_int_equal(test__deja(err, sizeof err, "run", "drift-fork", "--seed", "1", "--set", "sim.duration_s=5",
+                                "--set", "clock.offset_ms=100", NULL),
+                     0);
+    char db[512];
+    snprintf(db, sizeof db, "%s/s.db", test__dir);
+    assert_int_equal(access(db, F_OK), -1); /* nothing was created by the refused sweeps */
+}
+
+static void test_seed_file_nul_and_control_bytes(void **state) {
+    (void)state;
+    char err[4096];
+    static const char nul[] = "scenario = drift-fork\nseed = 1\0 ignored?\nverdict = ok\n"
+                              "trace_hash = 0123456789abcdef\n";
+    test__write("nul.seed", nul, sizeof nul - 1);
+    assert_int_equal(test__deja(err, sizeof err, "replay", "nul.seed", NULL), 2);
+    test__one_line(err, "nul.seed:2: NUL byte");
+    static const char esc[] = "scenario = drift\033]0;owned\007fork\n";
+    test__write("esc.seed", esc, sizeof esc - 1);
+    assert_int_equal(test__deja(err, sizeof err, "replay", "esc.seed", NULL), 2);
+    test__one_line(err, "esc.seed:1: control byte 0x1b");
+    assert_null(strchr(err, '\033'));
+}
+
+/* Control bytes from arguments are shown escaped in every message. */
+static void test_control_bytes_escaped(void **state) {
+    (void)state;
+    char err[4096];
+    assert_int_equal(test__deja(err, sizeof err, "run", "drift\033]0;owned\007", "--seed", "1", NULL), 2);
+    test__one_line(err, "drift\\x1b]0;owned\\x07");
+    assert_null(strchr(err, '\033'));
+    assert_null(strchr(err, '\007'));
+    assert_int_equal(test__deja(err, sizeof err, "replay", "no\033[2Jsuch.seed", NULL), 2);
+    test__one_line(err, "no\\x1b[2Jsuch.seed");
+    assert_int_equal(test__deja(err, sizeof err, "sweep", "drift-fork", "--seeds", "1", "--db", "x.db", "--grid",
+                                "a\nb=1", NULL),
+                     2);
+    test__one_line(err, "a\\x0ab"); /* even a newline: the message stays one line */
+    assert_int_equal(test__deja(err, sizeof err, "bogus\033[31m", NULL), 2);
+    assert_null(strchr(err, '\033'));
+}
+
+/* `deja scenarios NAME` shows the common parameters too. */
+static void test_scenarios_lists_common_params(void **state) {
+    (void)state;
+    char err[4096];
+    assert_int_equal(test__deja(err, sizeof err, "scenarios", "drift-fork", NULL), 0);
+    const char *want[] = {"disk.crash_keep_pct", "disk.latent_pct", "mem.limit_mb", "mem.task_bytes",
+                          "fault.crash_every_s", "fault.pause_ms", "net.dup_pct", NULL};
+    for (int i = 0; want[i]; i++)
+        if (!strstr(test__out, want[i])) fail_msg("'deja scenarios drift-fork' does not list %s", want[i]);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_failing_command_leaves_files_untouched),
         cmocka_unit_test(test_full_disk_keeps_old_file),
+        cmocka_unit_test(test_bad_flags),
+        cmocka_unit_test(test_seed_file_nul_and_control_bytes),
+        cmocka_unit_test(test_control_bytes_escaped),
+        cmocka_unit_test(test_scenarios_lists_common_params),
     };
     return cmocka_run_group_tests(tests, test__setup, test__teardown);
 }

@@ -20,8 +20,18 @@ int deja_cmd_bench(int argc, char **argv);
 int deja_cmd_cluster(int argc, char **argv);
 int deja_cmd_shrink(int argc, char **argv);
 
-/* Prints a usage error naming what is wrong and returns 2. */
+/* Prints a usage error naming what is wrong, on one line, and returns 2.
+ * Control bytes in the message (from an argument or a file) are shown as
+ * \xHH, never sent to the terminal raw. */
 int deja_cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Prints "deja CMD: message" on one line (control bytes, newlines too, as
+ * \xHH) and returns 2: for errors that are not about usage (a file, the
+ * database). */
+int deja_cli_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* fprintf(stderr, ...) for every other message of the commands: control
+ * bytes but newline and tab are shown as \xHH. Use it, not stderr, for
+ * anything that may echo a user's bytes. */
+void deja_cli_eprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* --json (cli_json.c): runs fn(argc, argv) with stdout captured and prints
  * its key=value lines as one JSON object; returns fn's status. */

@@ -17,24 +17,79 @@ int deja_cli_is_help(const char *arg) {
     return !strcmp(arg, "-h") || !strcmp(arg, "--help") || !strcmp(arg, "help");
 }
 
+/* Flags that may be given more than once; every other flag with a value
+ * is single-valued, and a second one is an error rather than silently
+ * replacing the first. */
+static const char *const cli__repeatable[] = {"--set", "--grid", NULL};
+
+/* The flags seen in the command line being parsed (argv, up to index
+ * last): a new parse (another argv, or an index not past the last one)
+ * starts afresh. */
+static struct {
+    char **argv;
+    int last;
+    int n;
+    const char *name[64];
+} cli__seen;
+
+/* 1 when flag name was already given in this command line (and records it). */
+static int cli__repeated(char **argv, int i, const char *name) {
+    for (int r = 0; cli__repeatable[r]; r++)
+        if (!strcmp(cli__repeatable[r], name)) return 0;
+    if (cli__seen.argv != argv || i <= cli__seen.last) {
+        cli__seen.argv = argv;
+        cli__seen.n = 0;
+    }
+    cli__seen.last = i;
+    for (int k = 0; k < cli__seen.n; k++)
+        if (!strcmp(cli__seen.name[k], name)) return 1;
+    if (cli__seen.n < 64) cli__seen.name[cli__seen.n++] = name;
+    return 0;
+}
+
 int deja_cli_flag(const char *cmd, int argc, char **argv, int *i, const char *name, const char **val) {
     const char *a = argv[*i];
     size_t n = strlen(name);
     if (strncmp(a, name, n)) return 0;
     if (a[n] == '=') {
         *val = a + n + 1;
-        return 1;
+    } else if (a[n]) {
+        return 0;
+    } else if (*i + 1 >= argc) {
+        return deja_cli_usage_error(cmd, "%s needs a value", name);
+    } else {
+        *val = argv[++*i];
     }
-    if (a[n]) return 0;
-    if (*i + 1 >= argc) return deja_cli_usage_error(cmd, "%s needs a value", name);
-    *val = argv[++*i];
+    if (cli__repeated(argv, *i, name))
+        return deja_cli_usage_error(cmd, "%s given twice (it takes one value)", name);
+    if (!**val) return deja_cli_usage_error(cmd, "%s '': an empty value", name);
     return 1;
+}
+
+int deja_cli_u32_pair(const char *cmd, const char *flag, const char *val, uint32_t *a, uint32_t *b) {
+    const char *slash = strchr(val, '/');
+    char left[32];
+    uint64_t x, y;
+    size_t n = slash ? (size_t)(slash - val) : 0;
+    if (!slash || n == 0 || n >= sizeof left)
+        return deja_cli_usage_error(cmd, "%s '%s': expected I/K", flag, val);
+    memcpy(left, val, n);
+    left[n] = 0;
+    if (deja_parse_u64(left, &x) || deja_parse_u64(slash + 1, &y) || x > UINT32_MAX || y > UINT32_MAX)
+        return deja_cli_usage_error(cmd, "%s '%s': expected I/K, two integers up to %u", flag, val, UINT32_MAX);
+    *a = (uint32_t)x;
+    *b = (uint32_t)y;
+    return 0;
 }
 
 int deja_cli_u64(const char *cmd, const char *flag, const char *val, uint64_t lo, uint64_t hi, uint64_t *out) {
     uint64_t v;
-    if (deja_parse_u64(val, &v))
+    if (deja_parse_u64(val, &v)) {
+        size_t digits = strspn(val, "0123456789");
+        if (digits && !val[digits]) /* only digits: it overflows */
+            return deja_cli_usage_error(cmd, "%s '%s': too large (at most %llu)", flag, val, (unsigned long long)hi);
         return deja_cli_usage_error(cmd, "%s '%s': not an unsigned integer", flag, val);
+    }
     if (v < lo || v > hi)
         return deja_cli_usage_error(cmd, "%s '%s': must be between %llu and %llu", flag, val,
                                     (unsigned long long)lo, (unsigned long long)hi);

@@ -12,7 +12,9 @@
 int deja_cli_is_help(const char *arg);
 /* Matches argv[*i] against "--name": 1 with *val set (and *i advanced past a
  * separate value) when it matches, 0 when it does not, 2 when the value is
- * missing (a usage error naming the flag is printed). */
+ * missing or empty, or when the flag was already given and is not one of
+ * the repeatable ones (--set, --grid): a usage error naming the flag is
+ * printed. */
 int deja_cli_flag(const char *cmd, int argc, char **argv, int *i, const char *name, const char **val);
 /* Parses the value of flag as an unsigned integer in [lo, hi]; 0, or 2 after
  * printing a usage error naming the flag and the value. */
@@ -27,6 +29,10 @@ struct deja_outfile *deja_cli_outfile(const char *cmd, const char *flag, const c
  * the existing file stays as it was), else committed; a failed commit
  * (disk full) prints a usage error and gives 2. Returns the new rc. */
 int deja_cli_commit(const char *cmd, const char *flag, struct deja_outfile *o, int rc);
+
+/* Parses "I/K" (two unsigned decimal integers up to UINT32_MAX, no
+ * wrapping) for flag; 0, or 2 after a usage error naming the value. */
+int deja_cli_u32_pair(const char *cmd, const char *flag, const char *val, uint32_t *a, uint32_t *b);
 
 /* True when a file could be created at path (its directory is writable). */
 int deja_cli_dir_writable(const char *path);

@@ -89,7 +89,7 @@ int deja_cli_json(int (*fn)(int, char **), int argc, char **argv) {
         if (line[n - 1] == '\n') line[--n] = 0;
         char *eq = strchr(line, '=');
         if (!eq || eq == line) {
-            fprintf(stderr, "%s\n", line);
+            deja_cli_eprintf("%s\n", line);
             continue;
         }
         *eq = 0;

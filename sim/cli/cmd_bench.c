@@ -355,7 +355,7 @@ static int bench__task_scale(int64_t n) {
     bench__many_res r = bench__many("yield", n, 1);
     printf("tasks=%" PRId64 "\nspawn_s=%.3f\nresident_bytes=%.0f\nbytes_per_task=%.0f\n", n, r.spawn_s,
            r.bytes_per_task * (double)n, r.bytes_per_task);
-    if (!r.ok) fprintf(stderr, "deja bench: could not spawn %" PRId64 " tasks\n", n);
+    if (!r.ok) deja_cli_eprintf("deja bench: could not spawn %" PRId64 " tasks\n", n);
     return r.ok ? 0 : 1;
 }
 
@@ -373,7 +373,7 @@ static int bench__ring_only(int64_t n, int quick) {
     char key[64];
     snprintf(key, sizeof key, "ring_ns_per_msg_%" PRId64, n);
     bench__print(key, v, reps, "%.1f");
-    if (!ok) fprintf(stderr, "deja bench: could not spawn %" PRId64 " tasks\n", n);
+    if (!ok) deja_cli_eprintf("deja bench: could not spawn %" PRId64 " tasks\n", n);
     return ok ? 0 : 1;
 }
 
@@ -395,7 +395,7 @@ static void bench__speedup(const char *name, const char *key, int reps, int *rc)
         int rr = deja_run(sc, 1, NULL, NULL, &s, err, sizeof err);
         double dt = bench__now() - t0;
         if (rr == 2) {
-            fprintf(stderr, "deja bench: %s: %s\n", name, err);
+            deja_cli_eprintf("deja bench: %s: %s\n", name, err);
             *rc = 2;
             return;
         }

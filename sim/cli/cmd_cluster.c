@@ -232,7 +232,7 @@ int deja_cmd_cluster(int argc, char **argv) {
     sigaction(SIGTERM, &old_term, NULL);
     free(sets);
     if (run) {
-        fprintf(stderr, "deja cluster: %s\n", err);
+        deja_cli_eprintf("deja cluster: %s\n", err);
         return 2;
     }
     const char *verdict = deja_cluster_verdict(&r);

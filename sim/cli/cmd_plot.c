@@ -236,12 +236,12 @@ static int plot__has_col(sqlite3 *db, const char *name) {
 static sqlite3 *plot__open_db(const char *dbpath) {
     struct stat sb;
     if (stat(dbpath, &sb) != 0) {
-        fprintf(stderr, "deja plot: --db '%s': %s\n", dbpath, strerror(errno));
+        deja_cli_eprintf("deja plot: --db '%s': %s\n", dbpath, strerror(errno));
         return NULL;
     }
     sqlite3 *db = NULL;
     if (sqlite3_open_v2(dbpath, &db, SQLITE_OPEN_READONLY, "unix") != SQLITE_OK) {
-        fprintf(stderr, "deja plot: --db '%s': %s\n", dbpath, db ? sqlite3_errmsg(db) : "cannot open");
+        deja_cli_eprintf("deja plot: --db '%s': %s\n", dbpath, db ? sqlite3_errmsg(db) : "cannot open");
         sqlite3_close(db);
         return NULL;
     }
@@ -261,13 +261,13 @@ static int plot__aggregate(const plot__kind *k, const char *dbpath, const char *
     int rc = 2;
     sqlite3_stmt *st = NULL;
     if (!plot__has_col(db, "scenario")) {
-        fprintf(stderr, "deja plot: %s: no table runs (not a sweep database)\n", dbpath);
+        deja_cli_eprintf("deja plot: %s: no table runs (not a sweep database)\n", dbpath);
         goto out;
     }
     const char *need[] = {k->series, k->x};
     for (int i = 0; i < 2; i++)
         if (!plot__has_col(db, need[i])) {
-            fprintf(stderr,
+            deja_cli_eprintf(
                     "deja plot: %s: no %s rows with column \"%s\" (run 'deja sweep %s ... --db %s' first)\n",
                     dbpath, k->scenario, need[i], k->scenario, dbpath);
             goto out;
@@ -280,7 +280,7 @@ static int plot__aggregate(const plot__kind *k, const char *dbpath, const char *
     snprintf(sql + pos, sizeof sql - pos, ", %s FROM runs WHERE scenario = ?1 AND (%s)%s%s%s ORDER BY 1, 2",
              k->y_sql, k->valid, where ? " AND (" : "", where ? where : "", where ? ")" : "");
     if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) {
-        fprintf(stderr, "deja plot: %s: %s%s\n", dbpath, sqlite3_errmsg(db),
+        deja_cli_eprintf("deja plot: %s: %s%s\n", dbpath, sqlite3_errmsg(db),
                 where ? " (check --where)" : " (does the table have the metric columns forks and blocks?)");
         goto out;
     }
@@ -317,11 +317,11 @@ static int plot__aggregate(const plot__kind *k, const char *dbpath, const char *
     }
     *out = g;
     if (step != SQLITE_DONE) {
-        fprintf(stderr, "deja plot: %s: %s\n", dbpath, sqlite3_errmsg(db));
+        deja_cli_eprintf("deja plot: %s: %s\n", dbpath, sqlite3_errmsg(db));
         goto out;
     }
     if (*nout == 0) {
-        fprintf(stderr, "deja plot: %s: no %s runs with %s%s (sweep it first: 'deja sweep %s ... --db %s')\n",
+        deja_cli_eprintf("deja plot: %s: no %s runs with %s%s (sweep it first: 'deja sweep %s ... --db %s')\n",
                 dbpath, k->scenario, k->valid, where ? " matching --where" : "", k->scenario, dbpath);
         goto out;
     }
@@ -338,7 +338,7 @@ static double plot__sd(const plot__group *g) { return g->n > 1 ? sqrt(g->m2 / (d
 static int plot__write_csv(const plot__kind *k, const char *path, const plot__group *g, size_t n) {
     deja_outfile *o = deja_outfile_open(path);
     if (!o) {
-        fprintf(stderr, "deja plot: --csv '%s': %s\n", path, strerror(errno));
+        deja_cli_eprintf("deja plot: --csv '%s': %s\n", path, strerror(errno));
         return 2;
     }
     FILE *f = o->f;
@@ -348,7 +348,7 @@ static int plot__write_csv(const plot__kind *k, const char *path, const plot__gr
     for (size_t i = 0; i < n; i++)
         fprintf(f, "%s,%s,%.6g,%.6g,%ld\n", g[i].series, g[i].x, g[i].mean, plot__sd(&g[i]), g[i].n);
     if (deja_outfile_commit(o) != 0) {
-        fprintf(stderr, "deja plot: --csv '%s': %s\n", path, strerror(errno));
+        deja_cli_eprintf("deja plot: --csv '%s': %s\n", path, strerror(errno));
         return 2;
     }
     return 0;
@@ -406,7 +406,7 @@ static int plot__gnuplot_to(const char *script, const char *data, const char *ou
 static int plot__gnuplot(const char *script, const char *data, const char *outfile, const char *extra) {
     deja_outfile *o = deja_outfile_open(outfile);
     if (!o) {
-        fprintf(stderr, "deja plot: -o '%s': %s\n", outfile, strerror(errno));
+        deja_cli_eprintf("deja plot: -o '%s': %s\n", outfile, strerror(errno));
         return 2;
     }
     deja_outfile_detach(o);
@@ -414,7 +414,7 @@ static int plot__gnuplot(const char *script, const char *data, const char *outfi
     if (rc) {
         deja_outfile_abort(o);
     } else if (deja_outfile_commit(o) != 0) {
-        fprintf(stderr, "deja plot: -o '%s': %s\n", outfile, strerror(errno));
+        deja_cli_eprintf("deja plot: -o '%s': %s\n", outfile, strerror(errno));
         rc = 2;
     }
     return rc;
@@ -434,7 +434,7 @@ static int plot__gnuplot_to(const char *script, const char *data, const char *ou
     fflush(stderr);
     pid_t pid = fork();
     if (pid < 0) {
-        fprintf(stderr, "deja plot: fork: %s\n", strerror(errno));
+        deja_cli_eprintf("deja plot: fork: %s\n", strerror(errno));
         return 2;
     }
     if (pid == 0) {
@@ -445,17 +445,17 @@ static int plot__gnuplot_to(const char *script, const char *data, const char *ou
     while (waitpid(pid, &status, 0) < 0)
         if (errno != EINTR) return 2;
     if (WIFEXITED(status) && WEXITSTATUS(status) == 127) {
-        fprintf(stderr, "deja plot: cannot run gnuplot (install it: apt-get install gnuplot-nox)\n");
+        deja_cli_eprintf("deja plot: cannot run gnuplot (install it: apt-get install gnuplot-nox)\n");
         return 2;
     }
     if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-        fprintf(stderr, "deja plot: gnuplot failed on %s (status %d)\n", script,
+        deja_cli_eprintf("deja plot: gnuplot failed on %s (status %d)\n", script,
                 WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
         return 2;
     }
     struct stat sb;
     if (stat(outfile, &sb) != 0 || sb.st_size == 0) {
-        fprintf(stderr, "deja plot: gnuplot wrote no %s\n", outfile);
+        deja_cli_eprintf("deja plot: gnuplot wrote no %s\n", outfile);
         return 2;
     }
     return 0;
@@ -507,7 +507,7 @@ static int plot__read_timeline(const char *path, plot__sample **out, size_t *nou
     *has_mapped = 0;
     FILE *f = fopen(path, "r");
     if (!f) {
-        fprintf(stderr, "deja plot: --timeline '%s': %s\n", path, strerror(errno));
+        deja_cli_eprintf("deja plot: --timeline '%s': %s\n", path, strerror(errno));
         return 2;
     }
     static const char *const names[] = {"t_ms", "node", "resident_bytes", "tasks", "mapped_bytes"};
@@ -523,7 +523,7 @@ static int plot__read_timeline(const char *path, plot__sample **out, size_t *nou
                 if (!strcmp(fld[i], names[c])) col[c] = i;
     }
     if (col[0] < 0 || col[1] < 0 || col[2] < 0 || col[3] < 0) {
-        fprintf(stderr,
+        deja_cli_eprintf(
                 "deja plot: --timeline '%s': not a resident-size timeline (its header must name "
                 "t_ms,node,resident_bytes,tasks; write one with 'deja run SCENARIO --seed N --timeline FILE.csv')\n",
                 path);
@@ -538,7 +538,7 @@ static int plot__read_timeline(const char *path, plot__sample **out, size_t *nou
         if (n != nf || plot__ll(fld[col[0]], &smp.t_ms) || plot__ll(fld[col[1]], &node) || node < 0 ||
             node > 1000000 || plot__ll(fld[col[2]], &smp.resident) || plot__ll(fld[col[3]], &smp.tasks) ||
             (col[4] >= 0 && plot__ll(fld[col[4]], &smp.mapped))) {
-            fprintf(stderr, "deja plot: --timeline '%s' line %ld: expected %d integer fields\n", path, lineno, nf);
+            deja_cli_eprintf("deja plot: --timeline '%s' line %ld: expected %d integer fields\n", path, lineno, nf);
             goto out;
         }
         smp.node = (unsigned)node;
@@ -552,11 +552,11 @@ static int plot__read_timeline(const char *path, plot__sample **out, size_t *nou
         (*out)[(*nout)++] = smp;
     }
     if (ferror(f)) {
-        fprintf(stderr, "deja plot: --timeline '%s': %s\n", path, strerror(errno));
+        deja_cli_eprintf("deja plot: --timeline '%s': %s\n", path, strerror(errno));
         goto out;
     }
     if (*nout == 0) {
-        fprintf(stderr, "deja plot: --timeline '%s': no samples (was the run's mem.sample_ms 0?)\n", path);
+        deja_cli_eprintf("deja plot: --timeline '%s': no samples (was the run's mem.sample_ms 0?)\n", path);
         goto out;
     }
     qsort(*out, *nout, sizeof **out, plot__sample_cmp);
@@ -617,11 +617,11 @@ static int plot__memory(const plot__kind *k, const char *timeline, const char *s
         snprintf(data, sizeof data, "%s/deja-plot-%s-XXXXXX", tmpdir && *tmpdir ? tmpdir : "/tmp", k->name);
         int fd = mkstemp(data);
         if (fd < 0) {
-            fprintf(stderr, "deja plot: cannot create a temporary data file %s: %s\n", data, strerror(errno));
+            deja_cli_eprintf("deja plot: cannot create a temporary data file %s: %s\n", data, strerror(errno));
             rc = 2;
         } else {
             rc = plot__write_timeline(timeline, fd, s, n, has_mapped, extra, sizeof extra);
-            if (rc) fprintf(stderr, "deja plot: cannot write %s\n", data);
+            if (rc) deja_cli_eprintf("deja plot: cannot write %s\n", data);
             else rc = plot__gnuplot(script, data, out, extra);
             unlink(data);
         }
@@ -688,7 +688,7 @@ static int plot__cdf_read(const plot__kind *k, const char *dbpath, const char *w
     plot__series *ser = NULL;
     size_t nser = 0, cap = 0;
     if (!plot__has_col(db, "scenario") || !plot__has_col(db, k->series)) {
-        fprintf(stderr, "deja plot: %s: no %s runs with column \"%s\" (run 'deja sweep %s ... --db %s' first)\n",
+        deja_cli_eprintf("deja plot: %s: no %s runs with column \"%s\" (run 'deja sweep %s ... --db %s' first)\n",
                 dbpath, k->scenario, k->series, k->scenario, dbpath);
         goto out;
     }
@@ -704,7 +704,7 @@ static int plot__cdf_read(const plot__kind *k, const char *dbpath, const char *w
     snprintf(sql + pos, sizeof sql - pos, " FROM runs WHERE scenario = ?1%s%s%s", where ? " AND (" : "",
              where ? where : "", where ? ")" : "");
     if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) {
-        fprintf(stderr, "deja plot: %s: %s%s\n", dbpath, sqlite3_errmsg(db), where ? " (check --where)" : "");
+        deja_cli_eprintf("deja plot: %s: %s%s\n", dbpath, sqlite3_errmsg(db), where ? " (check --where)" : "");
         goto out;
     }
     sqlite3_bind_text(st, 1, k->scenario, -1, SQLITE_STATIC);
@@ -738,11 +738,11 @@ static int plot__cdf_read(const plot__kind *k, const char *dbpath, const char *w
         s->v[s->n++] = sqlite3_column_double(st, 1);
     }
     if (step != SQLITE_DONE) {
-        fprintf(stderr, "deja plot: %s: %s\n", dbpath, sqlite3_errmsg(db));
+        deja_cli_eprintf("deja plot: %s: %s\n", dbpath, sqlite3_errmsg(db));
         goto out;
     }
     if (nser == 0) {
-        fprintf(stderr, "deja plot: %s: no %s runs%s (sweep it first: 'deja sweep %s ... --db %s')\n", dbpath,
+        deja_cli_eprintf("deja plot: %s: no %s runs%s (sweep it first: 'deja sweep %s ... --db %s')\n", dbpath,
                 k->scenario, where ? " matching --where" : "", k->scenario, dbpath);
         goto out;
     }
@@ -798,12 +798,12 @@ static int plot__cdf(const plot__kind *k, const char *dbpath, const char *where,
     if (!rc && csv) {
         deja_outfile *o = deja_outfile_open(csv);
         if (!o) {
-            fprintf(stderr, "deja plot: --csv '%s': %s\n", csv, strerror(errno));
+            deja_cli_eprintf("deja plot: --csv '%s': %s\n", csv, strerror(errno));
             rc = 2;
         } else {
             plot__cdf_table(k, o->f, ser, n, 1);
             if (deja_outfile_commit(o) != 0) {
-                fprintf(stderr, "deja plot: --csv '%s': %s\n", csv, strerror(errno));
+                deja_cli_eprintf("deja plot: --csv '%s': %s\n", csv, strerror(errno));
                 rc = 2;
             }
             if (!rc) printf("plot: wrote %s (%zu series)\n", csv, n);
@@ -816,7 +816,7 @@ static int plot__cdf(const plot__kind *k, const char *dbpath, const char *where,
         int fd = mkstemp(data);
         FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
         if (!f) {
-            fprintf(stderr, "deja plot: cannot create a temporary data file %s: %s\n", data, strerror(errno));
+            deja_cli_eprintf("deja plot: cannot create a temporary data file %s: %s\n", data, strerror(errno));
             rc = 2;
         } else {
             fprintf(f, "# deja plot %s: %s\n# from %s; one block per %s: %s cdf\n", k->name, k->summary, dbpath,
@@ -848,7 +848,7 @@ static int plot__cdf(const plot__kind *k, const char *dbpath, const char *where,
             snprintf(extra + l, sizeof extra - l, "'; nseries=%d; xmax=%.6g; top='%s'; bottom='%s'", nblocks, vmax,
                      top, bottom);
             if (arrived == 0) {
-                fprintf(stderr, "deja plot: %s: no run has a %s (every run censored)\n", dbpath, k->y_name);
+                deja_cli_eprintf("deja plot: %s: no run has a %s (every run censored)\n", dbpath, k->y_name);
                 rc = 2;
             } else {
                 rc = plot__gnuplot(script, data, out, extra);
@@ -962,12 +962,12 @@ static int plot__heat(const plot__kind *k, const char *dbpath, const char *where
     const char *need[] = {"scenario", xkey, "bound_ms", "bound_pause_ms"};
     for (int i = 0; i < 4; i++)
         if (!plot__has_col(db, need[i])) {
-            fprintf(stderr, "deja plot: %s: no %s rows with column \"%s\" (run 'deja sweep %s ... --db %s' first)\n",
+            deja_cli_eprintf("deja plot: %s: no %s rows with column \"%s\" (run 'deja sweep %s ... --db %s' first)\n",
                     dbpath, k->scenario, need[i], k->scenario, dbpath);
             goto out;
         }
     if (ykey && !plot__has_col(db, ykey)) {
-        fprintf(stderr, "deja plot: %s: --y %s: no such column\n", dbpath, ykey);
+        deja_cli_eprintf("deja plot: %s: --y %s: no such column\n", dbpath, ykey);
         goto out;
     }
     for (int i = 0; !ykey && plot__heat_axes[i]; i++) {
@@ -982,7 +982,7 @@ static int plot__heat(const plot__kind *k, const char *dbpath, const char *where
         st = NULL;
     }
     if (!ykey) {
-        fprintf(stderr, "deja plot: %s: the %s rows vary none of fault.pause_ms, clock.drift_ppm, clock.offset_ms, "
+        deja_cli_eprintf("deja plot: %s: the %s rows vary none of fault.pause_ms, clock.drift_ppm, clock.offset_ms, "
                         "net.jitter_ms, net.latency_ms; name the second axis with --y KEY\n", dbpath, k->scenario);
         goto out;
     }
@@ -995,7 +995,7 @@ static int plot__heat(const plot__kind *k, const char *dbpath, const char *where
              ", %s, bound_ms, bound_pause_ms, first_leader_ms IS NOT NULL FROM runs WHERE scenario = ?1 AND (%s)%s%s%s",
              k->y_sql, k->valid, where ? " AND (" : "", where ? where : "", where ? ")" : "");
     if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) {
-        fprintf(stderr, "deja plot: %s: %s%s\n", dbpath, sqlite3_errmsg(db), where ? " (check --where)" : "");
+        deja_cli_eprintf("deja plot: %s: %s%s\n", dbpath, sqlite3_errmsg(db), where ? " (check --where)" : "");
         goto out;
     }
     sqlite3_bind_text(st, 1, k->scenario, -1, SQLITE_STATIC);
@@ -1008,7 +1008,7 @@ static int plot__heat(const plot__kind *k, const char *dbpath, const char *where
         int i = plot__axis_index(xa, (const char *)sqlite3_column_text(st, 0));
         int j = plot__axis_index(ya, (const char *)sqlite3_column_text(st, 1));
         if (i < 0 || j < 0) {
-            fprintf(stderr, "deja plot: %s: more than %d values on an axis\n", dbpath, PLOT__HEAT_MAX);
+            deja_cli_eprintf("deja plot: %s: more than %d values on an axis\n", dbpath, PLOT__HEAT_MAX);
             goto out;
         }
         plot__cell *c = &cells[i * PLOT__HEAT_MAX + j];
@@ -1020,11 +1020,11 @@ static int plot__heat(const plot__kind *k, const char *dbpath, const char *where
         nruns++;
     }
     if (step != SQLITE_DONE) {
-        fprintf(stderr, "deja plot: %s: %s\n", dbpath, sqlite3_errmsg(db));
+        deja_cli_eprintf("deja plot: %s: %s\n", dbpath, sqlite3_errmsg(db));
         goto out;
     }
     if (nruns == 0) {
-        fprintf(stderr, "deja plot: %s: no %s runs%s (sweep it first: 'deja sweep %s ... --db %s')\n", dbpath,
+        deja_cli_eprintf("deja plot: %s: no %s runs%s (sweep it first: 'deja sweep %s ... --db %s')\n", dbpath,
                 k->scenario, where ? " matching --where" : "", k->scenario, dbpath);
         goto out;
     }
@@ -1049,7 +1049,7 @@ static int plot__heat(const plot__kind *k, const char *dbpath, const char *where
     if (csv) {
         deja_outfile *o = deja_outfile_open(csv);
         if (!o) {
-            fprintf(stderr, "deja plot: --csv '%s': %s\n", csv, strerror(errno));
+            deja_cli_eprintf("deja plot: --csv '%s': %s\n", csv, strerror(errno));
             goto out;
         }
         FILE *f = o->f;
@@ -1064,7 +1064,7 @@ static int plot__heat(const plot__kind *k, const char *dbpath, const char *where
                         c->led, c->bound / (double)c->n, c->bound_pause / (double)c->n, cross[j]);
             }
         if (deja_outfile_commit(o) != 0) {
-            fprintf(stderr, "deja plot: --csv '%s': %s\n", csv, strerror(errno));
+            deja_cli_eprintf("deja plot: --csv '%s': %s\n", csv, strerror(errno));
             goto out;
         }
         printf("plot: wrote %s (%d x %d cells from %ld runs)\n", csv, nx, ny, nruns);
@@ -1076,7 +1076,7 @@ static int plot__heat(const plot__kind *k, const char *dbpath, const char *where
         int fd = mkstemp(data);
         FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
         if (!f) {
-            fprintf(stderr, "deja plot: cannot create a temporary data file %s: %s\n", data, strerror(errno));
+            deja_cli_eprintf("deja plot: cannot create a temporary data file %s: %s\n", data, strerror(errno));
             goto out;
         }
         fprintf(f, "# deja plot %s from %s (%ld runs of %s)\n", k->name, dbpath, nruns, k->scenario);
@@ -1246,12 +1246,12 @@ int deja_cmd_plot(int argc, char **argv) {
         plot__scripts_dir(dir, sizeof dir);
         int w = snprintf(script, sizeof script, "%s/%s", dir, k->script);
         if (w < 0 || (size_t)w >= sizeof script || access(script, R_OK) != 0) {
-            fprintf(stderr, "deja plot: gnuplot script %s: %s (set DEJA_PLOTS_DIR to the plots/ directory)\n",
+            deja_cli_eprintf("deja plot: gnuplot script %s: %s (set DEJA_PLOTS_DIR to the plots/ directory)\n",
                     script, strerror(errno));
             return 2;
         }
         if (!plot__on_path("gnuplot")) {
-            fprintf(stderr, "deja plot: gnuplot is not on PATH (install it: apt-get install gnuplot-nox), "
+            deja_cli_eprintf("deja plot: gnuplot is not on PATH (install it: apt-get install gnuplot-nox), "
                             "or use --csv FILE\n");
             return 2;
         }
@@ -1276,11 +1276,11 @@ int deja_cmd_plot(int argc, char **argv) {
         snprintf(data, sizeof data, "%s/deja-plot-%s-XXXXXX", tmpdir && *tmpdir ? tmpdir : "/tmp", k->name);
         int fd = mkstemp(data);
         if (fd < 0) {
-            fprintf(stderr, "deja plot: cannot create a temporary data file %s: %s\n", data, strerror(errno));
+            deja_cli_eprintf("deja plot: cannot create a temporary data file %s: %s\n", data, strerror(errno));
             rc = 2;
         } else {
             rc = plot__write_data(k, dbpath, fd, g, n, nruns);
-            if (rc) fprintf(stderr, "deja plot: cannot write %s\n", data);
+            if (rc) deja_cli_eprintf("deja plot: cannot write %s\n", data);
             if (!rc && metric) { /* the series values, for the key: snames='a b c' */
                 char names[1024] = "";
                 for (size_t i = 0; i < n; i++)

@@ -46,19 +46,19 @@ static int replay__rehash(const char *path, const deja_summary *s) {
     deja_seedfile sf;
     char err[512];
     if (deja_seedfile_load(path, &sf, err, sizeof err) != 0) {
-        fprintf(stderr, "deja replay: %s\n", err);
+        deja_cli_error("replay", "%s", err);
         return 2;
     }
     int rc = 0;
     if (strcmp(sf.verdict, deja_summary_get(s, "verdict"))) {
-        fprintf(stderr, "deja replay: --rehash refused: verdict %s, expected %s\n", deja_summary_get(s, "verdict"),
+        deja_cli_eprintf("deja replay: --rehash refused: verdict %s, expected %s\n", deja_summary_get(s, "verdict"),
                 sf.verdict);
         rc = 1;
     } else if (deja_seedfile_write_plan(path, sf.scenario, sf.seed, sf.overrides, sf.plan, s) != 0) {
-        fprintf(stderr, "deja replay: --rehash: cannot write %s: %s\n", path, strerror(errno));
+        deja_cli_eprintf("deja replay: --rehash: cannot write %s: %s\n", path, strerror(errno));
         rc = 2;
     } else {
-        fprintf(stderr, "deja replay: %s: trace hash %s -> %s\n", path, sf.trace_hash,
+        deja_cli_eprintf("deja replay: %s: trace hash %s -> %s\n", path, sf.trace_hash,
                 deja_summary_get(s, "trace_hash"));
     }
     deja_seedfile_free(&sf);
@@ -102,12 +102,12 @@ int deja_cmd_replay(int argc, char **argv) {
     rc = deja_cli_commit("replay", "--trace", trace, rc);
     if (rc == 2 && run_rc != 2) return rc;
     if (rc == 2) {
-        fprintf(stderr, "deja replay: %s\n", err[0] ? err : path);
+        deja_cli_error("replay", "%s", err[0] ? err : path);
         return 2;
     }
     deja_summary_print(&s, stdout);
     fflush(stdout);
     if (rc == 1 && rehash) return replay__rehash(path, &s);
-    if (rc == 1) fprintf(stderr, "deja replay: mismatch: %s\n", err);
+    if (rc == 1) deja_cli_error("replay", "mismatch: %s", err);
     return rc;
 }

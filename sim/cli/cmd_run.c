@@ -224,14 +224,14 @@ int deja_cmd_run(int argc, char **argv) {
         if (rc == 1) {
             char cmd[1024];
             deja_replay_command(scenario, seed, over, cmd, sizeof cmd);
-            fprintf(stderr, "deja run: verdict %s\nreplay: %s\n",
+            deja_cli_eprintf("deja run: verdict %s\nreplay: %s\n",
                     deja_summary_get(&s, "verdict") ? deja_summary_get(&s, "verdict") : "?", cmd);
         }
         if (save) {
             if (deja_seedfile_write_plan(save, scenario, seed, over, ran, &s)) {
                 rc = deja_cli_usage_error("run", "--save '%s': %s", save, strerror(errno));
             } else {
-                fprintf(stderr, "deja run: saved %s (check it with 'deja replay %s')\n", save, save);
+                deja_cli_eprintf("deja run: saved %s (check it with 'deja replay %s')\n", save, save);
             }
         }
     }

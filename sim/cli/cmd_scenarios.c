@@ -35,10 +35,43 @@ static void scenarios__table(const deja_param_def *params, FILE *out) {
         fprintf(out, "      %-*s = %-*s  %s\n", kw, p->key, dw, p->dflt ? p->dflt : "", p->help ? p->help : "");
 }
 
-/* Prints the network fault parameters every scenario accepts. */
+/* The parameters every scenario accepts, by group, with where they are
+ * described. */
+static const struct {
+    const char *what;
+    const deja_param_def *params;
+} scenarios__groups[] = {
+    {"disk faults (docs/disk.md)", deja_disk_params},
+    {"memory (docs/simulation.md)", deja_mem_params},
+    {"process faults (docs/simulation.md)", deja_fault_params},
+    {"network faults (docs/simulation.md)", deja_net_fault_params},
+    {"detectors (docs/simulation.md)", deja_detect_params},
+};
+
+/* Prints the common parameters every scenario accepts, group by group. */
 static void scenarios__common(FILE *out) {
-    fprintf(out, "\nevery scenario\n    network faults (key = default  help; docs/simulation.md):\n");
-    scenarios__table(deja_net_fault_params, out);
+    fprintf(out, "\nevery scenario also takes (key = default  help; a scenario's own default above wins):\n");
+    for (size_t g = 0; g < sizeof scenarios__groups / sizeof scenarios__groups[0]; g++) {
+        fprintf(out, "    %s:\n", scenarios__groups[g].what);
+        scenarios__table(scenarios__groups[g].params, out);
+    }
+}
+
+/* Prints every common parameter as one JSON array. */
+static void scenarios__json_common(FILE *out) {
+    fputc('[', out);
+    int k = 0;
+    for (size_t g = 0; g < sizeof scenarios__groups / sizeof scenarios__groups[0]; g++)
+        for (const deja_param_def *p = scenarios__groups[g].params; p->key; p++) {
+            fputs(k++ ? ",\n      {\"key\": " : "\n      {\"key\": ", out);
+            deja_cli_json_string(out, p->key);
+            fputs(", \"default\": ", out);
+            deja_cli_json_string(out, p->dflt ? p->dflt : "");
+            fputs(", \"help\": ", out);
+            deja_cli_json_string(out, p->help ? p->help : "");
+            fputc('}', out);
+        }
+    fputs(k ? "\n    ]" : "]", out);
 }
 
 /* Prints one scenario: name, summary, then its parameters aligned. */
@@ -114,7 +147,7 @@ int deja_cmd_scenarios(int argc, char **argv) {
             scenarios__json(all[i], stdout);
         }
         fputs(k ? "\n], \"common_params\": " : "], \"common_params\": ", stdout);
-        scenarios__json_params(deja_net_fault_params, stdout);
+        scenarios__json_common(stdout);
         fputs("}\n", stdout);
         return 0;
     }

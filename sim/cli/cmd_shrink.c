@@ -108,7 +108,7 @@ int deja_cmd_shrink(int argc, char **argv) {
     char err[512] = "";
     rc = deja_shrink(sc, seed, start, from_file ? sf.plan : NULL, (int)max_runs, stderr, &r, err, sizeof err);
     if (rc == 1) {
-        fprintf(stderr, "deja shrink: %s\n", err);
+        deja_cli_error("shrink", "%s", err);
     } else if (rc == 2) {
         deja_cli_usage_error("shrink", "%s", err);
     } else {

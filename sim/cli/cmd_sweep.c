@@ -72,7 +72,7 @@ static int sweep__merge(int argc, char **argv, int at) {
     uint64_t added = 0;
     int rc = deja_sweep_merge(out, (const char *const *)(argv + at + 2), n, &added, err, sizeof err);
     if (rc) {
-        fprintf(stderr, "deja sweep --merge: %s\n", err);
+        deja_cli_error("sweep", "--merge: %s", err);
         return 2;
     }
     printf("merge: %llu rows added to %s from %d database%s\n", (unsigned long long)added, out, n,
@@ -130,16 +130,13 @@ int deja_cmd_sweep(int argc, char **argv) {
             else if (!(rc = deja_cli_u64("sweep", "--jobs", v, 1, 256, &v64))) o.jobs = (int)v64;
         } else if ((m = deja_cli_flag("sweep", argc, argv, &i, "--db", &v))) {
             if (m != 1) rc = m;
-            else if (!v[0]) rc = deja_cli_usage_error("sweep", "--db '': needs a file name");
             o.db = v;
         } else if ((m = deja_cli_flag("sweep", argc, argv, &i, "--shard", &v))) {
-            unsigned si, sk;
-            char extra;
+            uint32_t si, sk;
             if (m != 1) rc = m;
-            else if (sscanf(v, "%u/%u%c", &si, &sk, &extra) != 2 || v[0] < '0' || v[0] > '9' || sk == 0 ||
-                     si >= sk)
+            else if (!(rc = deja_cli_u32_pair("sweep", "--shard", v, &si, &sk)) && (sk == 0 || si >= sk))
                 rc = deja_cli_usage_error("sweep", "--shard '%s': expected I/K with 0 <= I < K", v);
-            else {
+            if (!rc) {
                 o.shard_i = si;
                 o.shard_k = sk;
             }
@@ -168,7 +165,7 @@ int deja_cmd_sweep(int argc, char **argv) {
         deja_sweep_stats st;
         char err[1024];
         rc = deja_sweep_run(&o, &st, err, sizeof err);
-        if (rc == 2) fprintf(stderr, "deja sweep: %s\n", err);
+        if (rc == 2) deja_cli_error("sweep", "%s", err);
     }
 out:
     deja_grid_free(&grid);

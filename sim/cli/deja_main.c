@@ -42,14 +42,54 @@ static void deja__help(FILE *out) {
     fprintf(out, "\nexit status: 0 ok, 1 an oracle failed, 2 bad input\n");
 }
 
+/* Writes text to stderr with every control byte but those in keep (and
+ * DEL) shown as \xHH, so that bytes from a file or an argument (an ESC
+ * sequence) never reach the terminal raw. */
+static void deja__put_escaped(const char *text, const char *keep) {
+    for (const unsigned char *c = (const unsigned char *)text; *c; c++) {
+        if ((*c < 0x20 && !strchr(keep, *c)) || *c == 0x7f) fprintf(stderr, "\\x%02x", *c);
+        else fputc(*c, stderr);
+    }
+}
+
+/* vasprintf that never fails the caller: "?" when out of memory. */
+static char *deja__vfmt(const char *fmt, va_list ap) {
+    char *s = NULL;
+    if (vasprintf(&s, fmt, ap) < 0) s = NULL;
+    return s;
+}
+
 int deja_cli_usage_error(const char *cmd, const char *fmt, ...) {
     va_list ap;
-    fprintf(stderr, "deja %s: ", cmd);
     va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
+    char *msg = deja__vfmt(fmt, ap);
     va_end(ap);
+    fprintf(stderr, "deja %s: ", cmd);
+    deja__put_escaped(msg ? msg : "?", "\t"); /* one line: even a newline is escaped */
     fprintf(stderr, " (see 'deja %s --help')\n", cmd);
+    free(msg);
     return 2;
+}
+
+int deja_cli_error(const char *cmd, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    char *msg = deja__vfmt(fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "deja %s: ", cmd);
+    deja__put_escaped(msg ? msg : "?", "\t");
+    fputc('\n', stderr);
+    free(msg);
+    return 2;
+}
+
+void deja_cli_eprintf(const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    char *msg = deja__vfmt(fmt, ap);
+    va_end(ap);
+    deja__put_escaped(msg ? msg : "?\n", "\t\n");
+    free(msg);
 }
 
 /* The commands whose key=value output --json renders (cli_json.c); other
@@ -93,7 +133,7 @@ int deja_main(int argc, char **argv) {
     }
     for (size_t i = 0; i < sizeof deja__cmds / sizeof deja__cmds[0]; i++)
         if (!strcmp(argv[1], deja__cmds[i].name)) return deja__dispatch(&deja__cmds[i], argc - 1, argv + 1);
-    fprintf(stderr, "deja: unknown command '%s' (see 'deja --help')\n", argv[1]);
+    deja_cli_eprintf("deja: unknown command '%s' (see 'deja --help')\n", argv[1]);
     return 2;
 }
 

@@ -87,13 +87,27 @@ static int seedfile__load(const char *path, deja_seedfile *out, seedfile__lines 
         return 2;
     }
     out->overrides = deja_params_new();
-    char buf[SEEDFILE__LINE_MAX + 2];
+    char *buf = NULL;
+    size_t cap = 0;
+    ssize_t got;
     int lineno = 0, rc = 0;
-    while (fgets(buf, sizeof buf, f)) {
+    while ((got = getline(&buf, &cap, f)) >= 0) {
         lineno++;
-        size_t n = strlen(buf);
-        if (n == sizeof buf - 1 && buf[n - 1] != '\n' && !feof(f)) {
+        size_t n = (size_t)got;
+        if (n > SEEDFILE__LINE_MAX + 1 || (n == SEEDFILE__LINE_MAX + 1 && buf[n - 1] != '\n')) {
             rc = seedfile__err(err, errlen, path, lineno, "line longer than %d bytes", SEEDFILE__LINE_MAX);
+            break;
+        }
+        /* A seed file is text: a NUL (which would hide the rest of the line)
+         * or another control byte is refused, not skipped. */
+        size_t bad = 0;
+        while (bad < n && ((unsigned char)buf[bad] >= 0x20 || buf[bad] == '\t' || buf[bad] == '\n' ||
+                           (buf[bad] == '\r' && bad + 2 == n && buf[n - 1] == '\n')) &&
+               buf[bad] != 0x7f)
+            bad++;
+        if (bad < n) {
+            rc = seedfile__err(err, errlen, path, lineno, "%s byte 0x%02x at column %zu (a seed file is text)",
+                               buf[bad] ? "control" : "NUL", (unsigned char)buf[bad], bad + 1);
             break;
         }
         char *s = seedfile__trim(buf);
@@ -220,6 +234,7 @@ static int seedfile__load(const char *path, deja_seedfile *out, seedfile__lines 
         if (err && errlen) snprintf(err, errlen, "%s: read error: %s", path, strerror(errno));
         rc = 2;
     }
+    free(buf);
     fclose(f);
     ln->last = lineno;
     if (!rc) {

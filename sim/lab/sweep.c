@@ -392,7 +392,7 @@ static int sweep__check_point(sweep__state *S, size_t idx, char *err, size_t err
     int rc = sweep__point_make(S, idx, &p, err, errlen);
     if (rc == 0) {
         deja_world *w = deja_world_new(S->o->seed_start, p.all);
-        rc = S->sc->setup(w, p.all, err, errlen) ? 2 : 0;
+        rc = S->sc->setup(w, p.all, err, errlen) || deja_world_apply_common(w, p.all, err, errlen) ? 2 : 0;
         deja_world_free(w);
     }
     sweep__point_clear(&p);
