@@ -31,5 +31,5 @@ for want in 'Breakpoint 1, deja_break' rt_fact_report 'node/raft.c'; do
 done
 # the text trace numbers its events, and event #ev is that fact
 $run --trace "$tmp/trace" >/dev/null 2>&1 || true
-grep -q "^#$ev [0-9]* n[0-9]* fact " "$tmp/trace" || { echo "gdb_break: event #$ev is not a fact in the text trace"; exit 1; }
+grep -q "^#$ev [0-9]* n[0-9]*/t[0-9]* fact " "$tmp/trace" || { echo "gdb_break: event #$ev is not a fact in the text trace"; exit 1; }
 echo "gdb_break: ok (violation after event #$ev)"

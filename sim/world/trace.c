@@ -41,12 +41,21 @@ void deja__trace(deja_world *w, deja__tk kind, int node, uint64_t a, uint64_t b,
     if (tlen && kind != DEJA__TK_LOG) XXH3_64bits_update(w->digest, text, tlen);
     /* the event number is in the text trace, never in the digest */
     uint64_t n = ++w->trace_n;
-    if (w->trace && kind == DEJA__TK_FACT && rt_fact_kind_name((rt_fact_kind)a))
-        fprintf(w->trace, "#%" PRIu64 " %" PRId64 " n%d fact %s %" PRIu64 "%s%s\n", n, w->now, node,
-                rt_fact_kind_name((rt_fact_kind)a), b, tlen ? " " : "", tlen ? text : "");
-    else if (w->trace)
-        fprintf(w->trace, "#%" PRIu64 " %" PRId64 " n%d %s %" PRIu64 " %" PRIu64 "%s%s\n", n, w->now, node,
-                deja__tk_names[kind], a, b, tlen ? " " : "", tlen ? text : "");
+    if (w->trace) {
+        /* the running task, when the event happens inside one of the node's
+         * own tasks: nNODE/tTASK */
+        char who[48];
+        if (w->cur && (int)w->cur->node->id == node)
+            snprintf(who, sizeof who, "n%d/t%" PRIu64, node, w->cur->id);
+        else
+            snprintf(who, sizeof who, "n%d", node);
+        if (kind == DEJA__TK_FACT && rt_fact_kind_name((rt_fact_kind)a))
+            fprintf(w->trace, "#%" PRIu64 " %" PRId64 " %s fact %s %" PRIu64 "%s%s\n", n, w->now, who,
+                    rt_fact_kind_name((rt_fact_kind)a), b, tlen ? " " : "", tlen ? text : "");
+        else
+            fprintf(w->trace, "#%" PRIu64 " %" PRId64 " %s %s %" PRIu64 " %" PRIu64 "%s%s\n", n, w->now, who,
+                    deja__tk_names[kind], a, b, tlen ? " " : "", tlen ? text : "");
+    }
     if (w->n_obs) deja__observe(w, n, deja__tk_names[kind], node, a, b, text);
     if (n == w->break_at) deja_break();
 }

@@ -44,6 +44,29 @@ int deja_shrink(const deja_scenario *sc, uint64_t seed, const deja_params *overr
                 int max_runs, FILE *progress, deja_shrink_result *out, char *err, size_t errlen);
 void deja_shrink_result_free(deja_shrink_result *r);
 
+/* ---- diff (diff.c) ------------------------------------------------------- */
+
+/* The first divergence of two text traces. */
+typedef struct deja_diff_result {
+    int differ;          /* 0: the traces are the same */
+    uint64_t line;       /* 1-based line of the first difference */
+    uint64_t event;      /* its event number (0 when the line has none) */
+    int64_t t;           /* its virtual time (ns), -1 when unknown */
+    int node;            /* its node, -1 when none */
+    uint64_t task;       /* its task, 0 outside tasks */
+    char kind[24];       /* its kind ("send", "fact", ...), "" when unknown */
+    uint64_t lines_a, lines_b; /* lines read from each */
+} deja_diff_result;
+
+/* Compares two text traces (deja run --trace) line by line, streaming:
+ * memory stays bounded whatever their length (a ring of `context` earlier
+ * lines and two line buffers). A spawn's source line is ignored, as the
+ * trace digest ignores it. When out is set, the first difference is
+ * printed: event number, time, node, task, kind, both versions (A and B,
+ * or "(ends here)") and the `context` events before it. Returns 0 (same),
+ * 1 (they differ) or 2 (a read error). */
+int deja_diff_traces(FILE *a, FILE *b, int context, FILE *out, deja_diff_result *res);
+
 #ifdef __cplusplus
 }
 #endif
