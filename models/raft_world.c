@@ -53,7 +53,7 @@ int deja_raft_setup(deja_world *w, const deja_params *p, int64_t liveness_window
         deja_params_i64(p, "raft.lease_ms", 0, 3600000, &lease, err, errlen) ||
         deja_params_i64(p, "raft.sync", 0, 1, &sync, err, errlen) ||
         deja_params_fixed9(p, "clock.offset_ms", 0, 1000000000, &off, err, errlen) ||
-        deja_params_fixed9(p, "clock.drift_ppm", 0, 100000, &drift, err, errlen) ||
+        deja_params_fixed9(p, "clock.drift_ppm", 0, 500000, &drift, err, errlen) ||
         deja_params_fixed9(p, "net.latency_ms", 0, 1000000, &lat, err, errlen) ||
         deja_params_fixed9(p, "net.jitter_ms", 0, 1000000, &jit, err, errlen) ||
         deja_params_fixed9(p, "net.loss_pct", 0, 100, &loss, err, errlen))

@@ -17,6 +17,13 @@
  * time is behind by the pause), equal to bound_ms when nothing pauses.
  * The verdict is the raft oracle's (liveness only when the run ends
  * without a leader): false elections are the measurement, not a failure.
+ *
+ * Clock error, three kinds: drift (clock.drift_ppm, up to 500 000 ppm: a
+ * timer on a node's drifting monotonic clock fires early or late in true
+ * time), pauses (fault.pause_*), and NTP steps of the wall clock
+ * (clock.step_ms every clock.step_every_s), which reach the timers only when
+ * they run on the wall clock (raft.timer_clock=wall). The bound's delta is
+ * clock.offset_ms + clock.step_ms.
  */
 #include <assert.h>
 #include <stdio.h>
@@ -30,6 +37,9 @@ static const deja_param_def deja__timeout_sweep_params[] = {
     DEJA_RAFT_PARAMS("5", "150", "1000", "32", "", "0", "0", "10", "5", "50"),
     {"sim.duration_s", "600", "simulated duration (s)"},
     DEJA_RAFT_TIMING_PARAMS("any", "0", "0"),
+    {"raft.timer_clock", "mono", "the clock the nodes' timers run on: mono (drift only) or wall (NTP steps too)"},
+    {"clock.step_ms", "0", "NTP steps: each node's wall clock jumps by +-this (ms; a random sign each time)"},
+    {"clock.step_every_s", "30", "a step about this often per node (s; the first at a random phase)"},
     {"bound.window_ms", "0", "the bound's window: the span over which drift counts (ms; 0: the election MAX)"},
     {"fault.pause_every_s", "30", "each node pauses on average once per this many seconds (0: never)"},
     {"fault.pause_ms", "100", "length of each pause (ms; a GC pause or a stopped VM)"},
@@ -68,12 +78,13 @@ int deja_election_as_range(deja_world *w, const deja_params *p, deja_params **ou
 /* Reads the clock and network parameters the bound needs, in ns and ppb. */
 static int deja__ts_bound_inputs(const deja_params *p, int64_t *rtt_max, int64_t *drift_ppb, int64_t *offset,
                                  int64_t *window, char *err, size_t errlen) {
-    int64_t lat, jit, off, drift, win, lo, hi;
+    int64_t lat, jit, off, drift, win, lo, hi, step;
     deja_params *q = deja_params_clone(p);
     int rc = deja_params_fixed9(p, "net.latency_ms", 0, 1000000, &lat, err, errlen) ||
              deja_params_fixed9(p, "net.jitter_ms", 0, 1000000, &jit, err, errlen) ||
              deja_params_fixed9(p, "clock.offset_ms", 0, 1000000000, &off, err, errlen) ||
-             deja_params_fixed9(p, "clock.drift_ppm", 0, 100000, &drift, err, errlen) ||
+             deja_params_fixed9(p, "clock.drift_ppm", 0, 500000, &drift, err, errlen) ||
+             deja_params_fixed9(p, "clock.step_ms", 0, 1000000000, &step, err, errlen) ||
              deja_params_i64(p, "bound.window_ms", 0, 86400000, &win, err, errlen);
     if (!rc) {
         const char *v = deja_params_get(p, "raft.election_ms");
@@ -88,8 +99,32 @@ static int deja__ts_bound_inputs(const deja_params *p, int64_t *rtt_max, int64_t
     if (rc) return 2;
     *rtt_max = 2 * (lat / 1000 + jit / 1000);
     *drift_ppb = drift / 1000000;
-    *offset = off / 1000;
+    *offset = off / 1000 + step / 1000; /* delta: the offset, plus what one NTP step may add */
     *window = win > 0 ? win * RT_MS : hi * RT_MS;
+    return 0;
+}
+
+/* NTP steps of every node's wall clock (clock.step_ms, clock.step_every_s),
+ * drawn from the world's "clock-steps" stream (so runs without steps keep
+ * their draws): a random phase, then one step per period, either sign.
+ * They matter only to timers on the wall clock (raft.timer_clock=wall). */
+static int deja__ts_steps(deja_world *w, const deja_params *p, uint32_t nodes, char *err, size_t errlen) {
+    int64_t step, every, dur;
+    const char *tc = deja_params_get(p, "raft.timer_clock");
+    if (tc == NULL || (strcmp(tc, "mono") != 0 && strcmp(tc, "wall") != 0)) {
+        snprintf(err, errlen, "parameter raft.timer_clock=%s: expected mono or wall", tc ? tc : "(unset)");
+        return 2;
+    }
+    if (deja_params_fixed9(p, "clock.step_ms", 0, 1000000000, &step, err, errlen) ||
+        deja_params_fixed9(p, "clock.step_every_s", 0, 1000000000, &every, err, errlen) ||
+        deja_params_i64(p, "sim.duration_s", 1, 10000000, &dur, err, errlen))
+        return 2;
+    int64_t step_ns = step / 1000, every_ns = every; /* fixed9 seconds are ns */
+    if (step_ns <= 0 || every_ns <= 0) return 0;
+    deja_prng *r = deja_world_stream(w, "clock-steps");
+    for (uint32_t i = 0; i < nodes; i++)
+        for (int64_t t = deja_prng_range(r, 0, every_ns - 1); t < dur * RT_SEC; t += every_ns)
+            deja_clock_step(w, i, t, deja_prng_below(r, 2) ? step_ns : -step_ns);
     return 0;
 }
 
@@ -105,6 +140,7 @@ static int deja__ts_setup(deja_world *w, const deja_params *p, char *err, size_t
     int rc = deja_raft_setup(w, q, 0, &rw, err, errlen);
     deja_params_free(q);
     if (rc) return 2;
+    if (deja__ts_steps(w, p, rw->nodes, err, errlen)) return 2;
     deja_world_trace(w, "timeout-sweep: election %lld-%lld ms, bound %lld ns", (long long)(rw->election_min_ns / RT_MS),
                      (long long)(rw->election_max_ns / RT_MS),
                      (long long)deja_timeout_bound_ns(rtt, drift, win, off));

@@ -153,9 +153,19 @@ void raft_config_load(raft_config *cfg) {
     if (strcmp(sr, "leader") != 0 && strcmp(sr, "any") != 0)
         rt_log(RT_LOG_WARN, "raft: raft.stepdown_reset=%s is not 'any' or 'leader', using any", sr);
     cfg->process_ns = node_param("raft", "raft.process_us", 0, 0, RAFT_MAX_MS * 1000) * 1000;
+    const char *tc = rt_param_str("raft.timer_clock", "mono");
+    cfg->wall_timers = strcmp(tc, "wall") == 0;
+    if (strcmp(tc, "wall") != 0 && strcmp(tc, "mono") != 0)
+        rt_log(RT_LOG_WARN, "raft: raft.timer_clock=%s is not 'mono' or 'wall', using mono", tc);
 }
 
 /* ---- small helpers ------------------------------------------------------ */
+
+/* The clock every timer of the engine runs on: the monotonic one, or, with
+ * raft.timer_clock=wall, the wall clock (whose NTP steps then stretch or
+ * shorten timeouts and heartbeat gaps, as in code that times with the
+ * time of day). */
+static int64_t raft__clock(const raft *r) { return r->cfg.wall_timers ? rt_wall_ns() : rt_mono_ns(); }
 
 static uint32_t raft__majority(const raft *r) { return r->cfg.n / 2 + 1; }
 
@@ -905,7 +915,7 @@ int raft_run(raft *r, rt_ctx *ctx) {
         r->ts_tolerance_ns = tol_ms * RT_MS;
     }
     while (rt_ctx_err(ctx) == RT_OK && r->stop_rc == RT_OK) {
-        int64_t now = rt_mono_ns();
+        int64_t now = raft__clock(r);
         if (r->role == RAFT__LEADER)
             raft__leader_tick(r, now);
         else if (now >= r->election_deadline)
@@ -920,12 +930,12 @@ int raft_run(raft *r, rt_ctx *ctx) {
         };
         int fired = rt_select(cases, 3, raft__wait_ns(r, now));
         if (fired == 0) break;
-        if (fired == 2) raft__on_snap_done(r, cases[2].result == RT_OK ? sres : RT_ECLOSED, rt_mono_ns());
+        if (fired == 2) raft__on_snap_done(r, cases[2].result == RT_OK ? sres : RT_ECLOSED, raft__clock(r));
         if (fired == 1) {
             if (cases[1].result != RT_OK) break; /* inbox closed: the node is going away */
             assert(m != NULL);
             if (r->cfg.process_ns > 0) (void)rt_sleep_ns(r->cfg.process_ns); /* the message's processing */
-            raft__on_msg(r, m, rt_mono_ns());
+            raft__on_msg(r, m, raft__clock(r));
             rt_msg_free(m);
         }
     }
@@ -1036,7 +1046,7 @@ int raft_open(const raft_config *cfg, raft **out) {
         }
         booted = true;
     }
-    int64_t now = rt_mono_ns();
+    int64_t now = raft__clock(r);
     r->role = RAFT__FOLLOWER;
     r->leader = RAFT_NONE;
     r->leader_contact = now;

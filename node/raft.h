@@ -32,7 +32,10 @@
  * steps down, =leader only when a leader does (LogCabin: a candidate that
  * steps down, even on a vote it refuses, keeps its deadline);
  * raft.process_us: the engine spends this long (rt_sleep_ns) on each
- * message before it handles it, as a server's RPC processing does.
+ * message before it handles it, as a server's RPC processing does;
+ * raft.timer_clock=wall measures every timer (election deadline,
+ * heartbeats, lease, quorum check) on the wall clock instead of the
+ * monotonic one: the careless way, which NTP steps break (timeout-sweep).
  *
  * Experiment knobs: raft.max_batch (entries per AppendEntries, default 32;
  * 0 = heartbeats carry no entries, so logs stay as they are); raft.block_ms
@@ -83,6 +86,7 @@ typedef struct raft_config {
     bool reset_on_stepdown;    /* raft.stepdown_reset=any: a candidate that steps down restarts its
                                   election timer; =leader (LogCabin): only a leader that steps down */
     int64_t process_ns;        /* raft.process_us: time the engine spends on each message */
+    bool wall_timers;          /* raft.timer_clock=wall: timers measured on the wall clock */
 } raft_config;
 
 /* Parses a range value "MIN-MAX" or a single number "N" (MIN = MAX = N) of

@@ -13,7 +13,9 @@
 #               xkey='..'; ykey='..'; haspause=0|1" plots/timeout-heatmap.gp
 # DATA block 0: x_index y_index mean runs led_fraction (one line per cell);
 # block 1: the bound line (x position on the index scale, y position);
-# block 2: the bound with pauses counted.
+# block 2: the bound with pauses counted; block 3: the measured boundary
+# (per row, the left edge of the smallest MIN from which on no cell has a
+# false election; at the right edge when even the largest has some).
 
 if (!exists("datafile")) datafile = 'timeout-heatmap.dat'
 if (!exists("outfile")) outfile = 'timeout-heatmap.png'
@@ -61,4 +63,6 @@ plot datafile index 0 using 1:2:(0.5):(0.5):(led($5) ? color_of($3) : NaN) \
      datafile index 1 using 1:2 with lines linewidth 3 linecolor rgb "#08306b" \
          title "digest's bound: MIN = 2·RTT_{max} + 2·(ρ·window + δ)", \
      datafile index 2 using 1:(haspause ? $2 : NaN) with lines linewidth 3 dashtype 2 linecolor rgb "#2171b5" \
-         title "the same with the pause counted in δ"
+         title "the same with the pause counted in δ", \
+     datafile index 3 using 1:2 with lines linewidth 3 linecolor rgb "#00a651" \
+         title "measured: smallest MIN with no false election"

@@ -8,7 +8,8 @@
  * the lease verdict in some seed, the default lease never; the election
  * experiment's per-trial metrics (elected before a majority follows) and
  * LogCabin's timer rule (a candidate stepping down keeps its deadline)
- * splitting fewer votes than a reset on every step-down.
+ * splitting fewer votes than a reset on every step-down; NTP steps causing
+ * false elections only when the timers run on the wall clock.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -171,6 +172,28 @@ static void test_logcabin_timer_rule_splits_fewer_votes(void **state) {
     assert_true(r_leader < r_any);
 }
 
+static void test_ntp_steps_reach_only_wall_clock_timers(void **state) {
+    (void)state;
+    static const char *const wall[] = {"raft.election_ms=100", "clock.step_ms=200", "clock.step_every_s=10",
+                                       "raft.timer_clock=wall", "fault.pause_every_s=0", "sim.duration_s=60", NULL};
+    static const char *const mono[] = {"raft.election_ms=100", "clock.step_ms=200", "clock.step_every_s=10",
+                                       "raft.timer_clock=mono", "fault.pause_every_s=0", "sim.duration_s=60", NULL};
+    long f_wall = 0, f_mono = 0;
+    for (uint64_t seed = 1; seed <= 2; seed++) {
+        deja_summary s;
+        assert_int_equal(scenario_run("timeout-sweep", seed, wall, &s, NULL), 0);
+        f_wall += strtol(summary_str(&s, "false_elections"), NULL, 10);
+        assert_string_equal(summary_str(&s, "bound_ms"), "460.020"); /* delta = the step: 60 + 2 * 200 + drift */
+        assert_int_equal(scenario_run("timeout-sweep", seed, mono, &s, NULL), 0);
+        f_mono += strtol(summary_str(&s, "false_elections"), NULL, 10);
+    }
+    assert_true(f_wall > 0); /* a leader stepped back goes silent for the step */
+    assert_int_equal(f_mono, 0);
+    static const char *const bad[] = {"raft.timer_clock=sundial", NULL};
+    deja_summary s;
+    assert_int_equal(scenario_run("timeout-sweep", 1, bad, &s, NULL), 2);
+}
+
 int main(void) {
     node_programs_register();
     deja_models_register();
@@ -182,6 +205,7 @@ int main(void) {
         cmocka_unit_test(test_correct_lease_never_fails),
         cmocka_unit_test(test_election_trial_metrics),
         cmocka_unit_test(test_logcabin_timer_rule_splits_fewer_votes),
+        cmocka_unit_test(test_ntp_steps_reach_only_wall_clock_timers),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -68,7 +68,9 @@ typedef struct plot__kind {
                              of x (default) by a second parameter (--y, or the first
                              of a few clock and network keys the rows vary), with the
                              bound the rows carry (bound_ms, bound_pause_ms) drawn as
-                             the line where MIN = bound */
+                             the line where MIN = bound;
+                             4: election-real (PLOT__REAL): the CDF kind's simulated
+                             runs against the real trials of --real FILE.csv */
 } plot__kind;
 
 static const plot__kind plot__kinds[] = {
@@ -79,6 +81,8 @@ static const plot__kind plot__kinds[] = {
      "t_s", NULL, NULL, "resident_mib", "memory.gp", 1},
     {"election-cdf", "CDF of the time from a leader crash to a new leader, the Raft paper's two panels (MIN 150, MAX 2*MIN)",
      "election", "raft.election_ms", "downtime_ms", "downtime_ms", "1", "downtime_ms", "election-cdf.gp", 2},
+    {"election-real", "CDF of the time from a leader crash to a new leader: simulated against real processes",
+     "election", "raft.election_ms", "downtime_ms", "downtime_ms", "1", "downtime_ms", "election-real.gp", 4},
     {"timeout-heatmap",
      "false elections per hour over election timeout MIN x a second parameter, the digest's bound overlaid",
      "timeout-sweep", "", "raft.election_ms", "false_elections_per_hour", "1", "false_elections_per_hour",
@@ -108,8 +112,10 @@ static void plot__csv_header(const plot__kind *k, const char *x, const char *y, 
     else if (k->timeline == 2)
         snprintf(buf, len, "%s,runs,with_%s,median,mean,p99,max", k->series, k->y_name);
     else if (k->timeline == 3)
-        snprintf(buf, len, "%s,%s,%s_mean,runs,runs_with_leader,bound_ms,bound_pause_ms,min_at_bound_ms",
+        snprintf(buf, len, "%s,%s,%s_mean,runs,runs_with_leader,bound_ms,bound_pause_ms,min_at_bound_ms,measured_min_ms",
                  x ? x : "X", y ? y : "Y", k->y_name);
+    else if (k->timeline == 4)
+        snprintf(buf, len, "%s", ""); /* election-real: no CSV (its inputs are the tables) */
     else
         snprintf(buf, len, "%s,%s,%s_mean,%s_stddev,runs", k->series, k->x, k->y_name, k->y_name);
 }
@@ -117,7 +123,7 @@ static void plot__csv_header(const plot__kind *k, const char *x, const char *y, 
 static void plot__help(FILE *out) {
     fprintf(out,
             "usage: deja plot KIND --db FILE [-o OUT.png] [--csv FILE] [--where SQL] [--table]\n"
-            "                 [--x KEY] [--y KEY]\n"
+            "                 [--x KEY] [--y KEY] [--real FILE.csv]\n"
             "       deja plot metric --db FILE --scenario NAME --x KEY --y METRIC [--series KEY]\n"
             "                 [-o OUT.png] [--csv FILE] [--where SQL]\n"
             "       deja plot memory --timeline FILE.csv -o OUT.png\n\n"
@@ -138,7 +144,7 @@ static void plot__help(FILE *out) {
                     k->name, k->summary);
         else if (k->timeline == 3)
             fprintf(out, "  %-12s %s\n               (runs of scenario %s; x = \"%s\" or --x, y = --y or the\n"
-                         "               first of fault.pause_ms, clock.drift_ppm, clock.offset_ms,\n"
+                         "               first of fault.pause_ms, clock.drift_ppm, clock.step_ms, clock.offset_ms,\n"
                          "               net.jitter_ms, net.latency_ms the rows vary)\n",
                     k->name, k->summary, k->scenario, k->x);
         else
@@ -166,7 +172,10 @@ static void plot__help(FILE *out) {
             "  --series KEY, --scenario NAME  (metric) one line per value of\n"
             "                 column KEY; the scenario whose runs are read\n"
             "  --table        (election-cdf) print per series: runs, runs with a\n"
-            "                 result, median, mean, p99 and max of the metric\n"
+            "                 result, median, mean, p99 and max of the metric;\n"
+            "                 (election-real) median, p90, mean, max, simulated and real\n"
+            "  --real FILE    (election-real) the trials of 'deja cluster\n"
+            "                 --election-trials N --csv FILE'\n"
             "  --timeline FILE.csv  (memory) the timeline of one run: 'deja run\n"
             "                 SCENARIO --seed N --timeline FILE.csv'\n\n"
             "The gnuplot scripts are read from $DEJA_PLOTS_DIR, else from\n"
@@ -862,13 +871,173 @@ static int plot__cdf(const plot__kind *k, const char *dbpath, const char *where,
     return rc;
 }
 
+/* ---- election-real: simulated against real trials -------------------------- */
+
+#define PLOT__REAL 4
+
+/* Reads the trials `deja cluster --election-trials --csv` wrote (columns
+ * election_ms,trial,crash_offset_ms,downtime_ms,...,disturbed) into one
+ * series per range; disturbed trials are left out, trials with no
+ * downtime count as censored. 0, or 2 after a message. */
+static int plot__real_read(const char *path, plot__series **out, size_t *nout) {
+    *out = NULL;
+    *nout = 0;
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        fprintf(stderr, "deja plot: --real %s: %s\n", path, strerror(errno));
+        return 2;
+    }
+    char line[512];
+    plot__series *ser = NULL;
+    size_t n = 0, cap = 0;
+    long lineno = 0;
+    int rc = 0;
+    while (fgets(line, sizeof line, f)) {
+        lineno++;
+        if (lineno == 1) {
+            if (strncmp(line, "election_ms,", 12) != 0) {
+                fprintf(stderr, "deja plot: --real %s:1: not a 'deja cluster --election-trials --csv' file\n", path);
+                rc = 2;
+                break;
+            }
+            continue;
+        }
+        char *fld[8] = {0};
+        int nf = 0;
+        for (char *c = line, *st = line; nf < 8; c++)
+            if (*c == ',' || *c == '\n' || *c == 0) {
+                int end = *c == 0 || *c == '\n';
+                *c = 0;
+                fld[nf++] = st;
+                st = c + 1;
+                if (end) break;
+            }
+        if (nf < 7) {
+            fprintf(stderr, "deja plot: --real %s:%ld: expected 7 columns\n", path, lineno);
+            rc = 2;
+            break;
+        }
+        if (atoi(fld[6]) != 0) continue; /* disturbed: measured nothing */
+        size_t i = 0;
+        while (i < n && strcmp(ser[i].name, fld[0])) i++;
+        if (i == n) {
+            if (n == cap) {
+                cap = cap ? 2 * cap : 8;
+                ser = realloc(ser, cap * sizeof *ser);
+                if (!ser) abort();
+            }
+            memset(&ser[n], 0, sizeof ser[n]);
+            snprintf(ser[n].name, sizeof ser[n].name, "%s", fld[0]);
+            if (sscanf(fld[0], "%lf-%lf", &ser[n].lo, &ser[n].hi) == 1) ser[n].hi = ser[n].lo;
+            n++;
+        }
+        plot__series *sr = &ser[i];
+        sr->runs++;
+        if (!fld[3][0]) continue; /* no leader: censored */
+        if (sr->n == sr->cap) {
+            sr->cap = sr->cap ? 2 * sr->cap : 64;
+            sr->v = realloc(sr->v, sr->cap * sizeof *sr->v);
+            if (!sr->v) abort();
+        }
+        sr->v[sr->n++] = atof(fld[3]);
+    }
+    fclose(f);
+    for (size_t i = 0; i < n; i++) qsort(ser[i].v, ser[i].n, sizeof *ser[i].v, plot__dbl_cmp);
+    if (!rc && n == 0) {
+        fprintf(stderr, "deja plot: --real %s: no trials\n", path);
+        rc = 2;
+    }
+    *out = ser;
+    *nout = n;
+    return rc;
+}
+
+/* `deja plot election-real`: for each range of the real trials, the CDF of
+ * the simulated runs (--db) and of the real trials (--real) on one plot,
+ * and with --table the median and p90 of both. 0, or 2 after a message. */
+static int plot__real(const plot__kind *k, const char *dbpath, const char *where, const char *real,
+                      const char *script, const char *out, int table) {
+    plot__series *sim = NULL, *re = NULL;
+    size_t ns = 0, nr = 0;
+    int rc = plot__cdf_read(k, dbpath, where, &sim, &ns);
+    if (!rc) rc = plot__real_read(real, &re, &nr);
+    const plot__series *pair[16][2];
+    int np = 0;
+    for (size_t i = 0; !rc && i < nr && np < 16; i++)
+        for (size_t j = 0; j < ns; j++)
+            if (!strcmp(re[i].name, sim[j].name)) {
+                pair[np][0] = &sim[j];
+                pair[np][1] = &re[i];
+                np++;
+            }
+    if (!rc && np == 0) {
+        fprintf(stderr, "deja plot: no range of %s has simulated runs in %s (sweep it: 'deja sweep election "
+                        "--grid raft.election_ms=%s ... --db %s')\n", real, dbpath, nr ? re[0].name : "", dbpath);
+        rc = 2;
+    }
+    if (!rc && table) {
+        printf("%-16s %-9s %6s %8s %10s %10s %10s %10s\n", "raft.election_ms", "source", "trials", "elected",
+               "median", "p90", "mean", "max");
+        for (int p = 0; p < np; p++)
+            for (int w = 0; w < 2; w++) {
+                const plot__series *sr = pair[p][w];
+                double sum = 0;
+                for (size_t j = 0; j < sr->n; j++) sum += sr->v[j];
+                char med[32], p90[32], mean[32], max[32];
+                plot__qfmt(plot__quantile(sr, 0.5), med, sizeof med);
+                plot__qfmt(plot__quantile(sr, 0.9), p90, sizeof p90);
+                plot__qfmt(sr->n ? sum / (double)sr->n : -1.0, mean, sizeof mean);
+                plot__qfmt(sr->n ? sr->v[sr->n - 1] : -1.0, max, sizeof max);
+                printf("%-16s %-9s %6ld %8zu %10s %10s %10s %10s\n", sr->name, w ? "real" : "simulated", sr->runs,
+                       sr->n, med, p90, mean, max);
+            }
+        printf("(downtime_ms in ms, from the crash to a new leader; median and p90 over every trial)\n");
+    }
+    if (!rc && out) {
+        const char *tmpdir = getenv("TMPDIR");
+        char data[4096], extra[4096] = "titles='";
+        snprintf(data, sizeof data, "%s/deja-plot-%s-XXXXXX", tmpdir && *tmpdir ? tmpdir : "/tmp", k->name);
+        int fd = mkstemp(data);
+        FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
+        if (!f) {
+            fprintf(stderr, "deja plot: cannot create a temporary data file %s: %s\n", data, strerror(errno));
+            rc = 2;
+        } else {
+            double vmax = 0;
+            for (int p = 0; p < np; p++)
+                for (int w = 0; w < 2; w++) {
+                    const plot__series *sr = pair[p][w];
+                    if (p || w) fprintf(f, "\n\n");
+                    if (sr->n == 0) fprintf(f, "1e+05 0\n");
+                    for (size_t j = 0; j < sr->n; j++)
+                        fprintf(f, "%.6g %.6g\n", sr->v[j], (double)(j + 1) / (double)sr->runs);
+                    if (sr->n && sr->v[sr->n - 1] > vmax) vmax = sr->v[sr->n - 1];
+                    size_t l = strlen(extra);
+                    snprintf(extra + l, sizeof extra - l, "%s%s:%s(%zu/%ld)", p || w ? " " : "", sr->name,
+                             w ? "real" : "simulated", sr->n, sr->runs);
+                }
+            fclose(f);
+            size_t l = strlen(extra);
+            snprintf(extra + l, sizeof extra - l, "'; npairs=%d; xmax=%.6g", np, vmax);
+            rc = plot__gnuplot(script, data, out, extra);
+            unlink(data);
+            if (!rc) printf("plot: wrote %s (%d ranges, simulated and real)\n", out, np);
+        }
+    }
+    for (size_t i = 0; i < ns; i++) free(sim[i].v);
+    for (size_t i = 0; i < nr; i++) free(re[i].v);
+    free(sim);
+    free(re);
+    return rc;
+}
+
 /* ---- heatmap kinds (timeout-heatmap): a metric over two parameters -------- */
 
 #define PLOT__HEAT 3
 #define PLOT__HEAT_MAX 64 /* distinct values per axis */
 
 /* The second axis, when --y is not given: the first of these the rows vary. */
-static const char *const plot__heat_axes[] = {"fault.pause_ms", "clock.drift_ppm", "clock.offset_ms",
+static const char *const plot__heat_axes[] = {"fault.pause_ms", "clock.drift_ppm", "clock.step_ms", "clock.offset_ms",
                                               "net.jitter_ms",  "net.latency_ms",  NULL};
 
 /* One cell: the runs at one (x, y). */
@@ -945,6 +1114,20 @@ static double plot__heat_crossing(const plot__axis *xa, plot__cell *cells, int n
     double slope = (b2 - b1) / (xa->num[last] - xa->num[first]);
     double icpt = b1 - slope * xa->num[first];
     return slope < 1 ? icpt / (1 - slope) : -1;
+}
+
+/* For column j of cells (one y value): the measured boundary, the index of
+ * the smallest x from which on every cell with runs has a mean of 0 (and a
+ * leader in most runs). -1 when the largest x still has some. */
+static int plot__heat_boundary(const plot__axis *xa, const plot__cell *cells, int ny, int j) {
+    int b = -1;
+    for (int i = xa->n - 1; i >= 0; i--) {
+        const plot__cell *c = &cells[i * ny + j];
+        if (c->n == 0) continue;
+        if (c->sum != 0 || 2 * c->led < c->n) break;
+        b = i;
+    }
+    return b;
 }
 
 /* `deja plot timeout-heatmap`: the heatmap (and --csv). 0, or 2 after a
@@ -1060,8 +1243,10 @@ static int plot__heat(const plot__kind *k, const char *dbpath, const char *where
             for (int j = 0; j < ny; j++) {
                 const plot__cell *c = &cells[i * ny + j];
                 if (c->n == 0) continue;
-                fprintf(f, "%s,%s,%.6g,%ld,%ld,%.6g,%.6g,%.6g\n", xa->v[i], ya->v[j], c->sum / (double)c->n, c->n,
-                        c->led, c->bound / (double)c->n, c->bound_pause / (double)c->n, cross[j]);
+                int mb = plot__heat_boundary(xa, cells, ny, j);
+                fprintf(f, "%s,%s,%.6g,%ld,%ld,%.6g,%.6g,%.6g,%.6g\n", xa->v[i], ya->v[j], c->sum / (double)c->n,
+                        c->n, c->led, c->bound / (double)c->n, c->bound_pause / (double)c->n, cross[j],
+                        mb < 0 ? -1.0 : xa->num[mb]);
             }
         if (deja_outfile_commit(o) != 0) {
             deja_cli_eprintf("deja plot: --csv '%s': %s\n", csv, strerror(errno));
@@ -1102,6 +1287,13 @@ static int plot__heat(const plot__kind *k, const char *dbpath, const char *where
             }
             if (!shown) fprintf(f, "-1 -1\n");
         }
+        /* block 3: the measured boundary, a step along the left edges of the first all-zero cells */
+        fprintf(f, "\n\n# block 3: measured boundary (x position, y position)\n");
+        for (int j = 0; j < ny; j++) {
+            int mb = plot__heat_boundary(xa, cells, ny, j);
+            double xp = mb < 0 ? nx - 0.5 : mb - 0.5;
+            fprintf(f, "%.4f %.4f\n%.4f %.4f\n", xp, j - 0.5, xp, j + 0.5);
+        }
         fclose(f);
         char extra[4096], xt[1024] = "", yt[1024] = "";
         for (int i = 0; i < nx; i++) {
@@ -1134,7 +1326,7 @@ out:
 
 int deja_cmd_plot(int argc, char **argv) {
     const char *kind = NULL, *dbpath = NULL, *out = NULL, *csv = NULL, *where = NULL, *timeline = NULL;
-    const char *xkey = NULL, *ykey = NULL, *series = NULL, *scenario = NULL;
+    const char *xkey = NULL, *ykey = NULL, *series = NULL, *scenario = NULL, *real = NULL;
     int table = 0;
     for (int i = 1; i < argc; i++) {
         const char *v;
@@ -1158,6 +1350,9 @@ int deja_cmd_plot(int argc, char **argv) {
         } else if ((m = deja_cli_flag("plot", argc, argv, &i, "--timeline", &v))) {
             if (m != 1) return m;
             timeline = v;
+        } else if ((m = deja_cli_flag("plot", argc, argv, &i, "--real", &v))) {
+            if (m != 1) return m;
+            real = v;
         } else if ((m = deja_cli_flag("plot", argc, argv, &i, "--x", &v))) {
             if (m != 1) return m;
             xkey = v;
@@ -1235,7 +1430,14 @@ int deja_cmd_plot(int argc, char **argv) {
         if (timeline)
             return deja_cli_usage_error("plot", "--timeline is for 'deja plot memory'; %s reads --db FILE", k->name);
         if (!dbpath) return deja_cli_usage_error("plot", "missing --db FILE");
-        if (!out && !csv && !(table && k->timeline == PLOT__CDF))
+        if (k->timeline == PLOT__REAL && !real)
+            return deja_cli_usage_error("plot", "%s: missing --real FILE.csv ('deja cluster --election-trials N "
+                                                "--csv FILE.csv')", k->name);
+        if (k->timeline != PLOT__REAL && real)
+            return deja_cli_usage_error("plot", "--real is for 'deja plot election-real', not %s", k->name);
+        if (k->timeline == PLOT__REAL && csv)
+            return deja_cli_usage_error("plot", "--csv: %s has no CSV export (its inputs are the tables)", k->name);
+        if (!out && !csv && !(table && (k->timeline == PLOT__CDF || k->timeline == PLOT__REAL)))
             return deja_cli_usage_error("plot", "missing -o OUT.png (or --csv FILE%s)",
                                         k->timeline == PLOT__CDF ? ", or --table" : "");
     }
@@ -1262,6 +1464,7 @@ int deja_cmd_plot(int argc, char **argv) {
     if (k->timeline == 1) return plot__memory(k, timeline, script, out);
     if (k->timeline == PLOT__HEAT) return plot__heat(k, dbpath, where, script, out, csv, xkey, ykey);
     if (k->timeline == PLOT__CDF) return plot__cdf(k, dbpath, where, script, out, csv, table);
+    if (k->timeline == PLOT__REAL) return plot__real(k, dbpath, where, real, script, out, table);
     plot__group *g = NULL;
     size_t n = 0;
     long nruns = 0;
