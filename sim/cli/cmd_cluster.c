@@ -19,11 +19,14 @@
 
 #include "../real/cluster.h"
 #include "cli.h"
+#include "../real/cluster_election.h"
 
 static const char deja__cluster_help[] =
     "usage: deja cluster --nodes N --duration-s S [--set key=value]... [--base-port P]\n"
     "                    [--faketime NODE=OFFSET_MS]... [--kill NODE@SEC[:DOWN_SEC]]\n"
-    "                    [--data-dir DIR] [--grace-s S]\n\n"
+    "                    [--data-dir DIR] [--grace-s S] [--program NAME]\n"
+    "       deja cluster --election-trials N [--nodes 5] [--set key=value]... [--csv FILE]\n"
+    "                    [--seed S] [--faketime NODE=OFFSET_MS]... [--data-dir DIR]\n\n"
     "Starts N deja-node processes on 127.0.0.1 (UDP ports P..P+N-1, free ones by\n"
     "default), lets them run S seconds, stops them with SIGTERM and judges their\n"
     "facts files. Every --set goes to every node (e.g. aura.slot_ms=500).\n"
@@ -33,6 +36,14 @@ static const char deja__cluster_help[] =
     "  --data-dir DIR             where node-I/{facts,status,log} go (default: a\n"
     "                             new /tmp/deja-cluster-XXXXXX, kept)\n"
     "  --grace-s S                wait this long after SIGTERM before SIGKILL (10)\n"
+    "  --program NAME             the node program (default aura; raft for Raft)\n"
+    "  --election-trials N        the `election` experiment on real processes: N\n"
+    "                             trials, each a fresh cluster (raft, the scenario's\n"
+    "                             parameters, then --set) whose leader is SIGKILLed\n"
+    "                             at a random point of its heartbeat interval after\n"
+    "                             1 s; prints trials, elected, downtime_ms and\n"
+    "                             majority_ms (median, p90, mean, max); --csv FILE\n"
+    "                             writes one row per trial; --seed S the crash points\n"
     "deja-node is looked up next to this executable, or at $DEJA_NODE_BIN.\n\n"
     "prints: nodes, duration_s, blocks (distinct produced), forks (heights with\n"
     "more than one produced block), confirmed_height (lowest over nodes),\n"
@@ -97,7 +108,8 @@ int deja_cmd_cluster(int argc, char **argv) {
     o.sets = sets;
     bool any_fake = false;
     char dir[PATH_MAX] = "";
-    long nodes = -1;
+    long nodes = -1, trials = 0, seed = 1;
+    const char *csv = NULL;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
@@ -175,6 +187,16 @@ int deja_cmd_cluster(int argc, char **argv) {
                 o.kill_node = (int)node;
                 o.down_ms = down;
             }
+        } else if (!strcmp(flag, "--program")) {
+            o.program = v;
+        } else if (!strcmp(flag, "--election-trials")) {
+            if (deja__parse_int(v, 1, 100000, &trials))
+                rc = deja_cli_usage_error("cluster", "--election-trials: '%s' is not a number in 1..100000", v);
+        } else if (!strcmp(flag, "--csv")) {
+            csv = v;
+        } else if (!strcmp(flag, "--seed")) {
+            if (deja__parse_int(v, 0, 2147483647L, &seed))
+                rc = deja_cli_usage_error("cluster", "--seed: '%s' is not a number", v);
         } else if (!strcmp(flag, "--data-dir")) {
             snprintf(dir, sizeof dir, "%s", v);
         } else if (!strcmp(flag, "--grace-s")) {
@@ -189,8 +211,13 @@ int deja_cmd_cluster(int argc, char **argv) {
         }
     }
     int rc = 0;
+    if (trials > 0 && nodes < 0) nodes = 5;
+    if (trials > 0 && o.duration_ms < 0) o.duration_ms = 0;
     if (nodes < 0)
         rc = deja_cli_usage_error("cluster", "--nodes: missing");
+    else if (trials > 0 && (o.kill_node >= 0 || (o.program && strcmp(o.program, "raft"))))
+        rc = deja_cli_usage_error("cluster", "--election-trials: runs raft and kills the leader itself (no --kill, "
+                                             "--program raft only)");
     else if (o.duration_ms < 0)
         rc = deja_cli_usage_error("cluster", "--duration-s: missing");
     else if (o.kill_node >= nodes)
@@ -227,6 +254,17 @@ int deja_cmd_cluster(int argc, char **argv) {
 
     deja_cluster_result r;
     char err[512];
+    if (trials > 0) {
+        deja_cluster_election_cfg ec = {(int)trials, 1000, 10000, (uint64_t)seed, csv};
+        int erc = deja_cluster_election(&o, &ec, stdout, err, sizeof err);
+        sigaction(SIGINT, &old_int, NULL);
+        sigaction(SIGTERM, &old_term, NULL);
+        free(sets);
+        if (erc) fprintf(stderr, "deja cluster: %s\n", err);
+        else if (deja__cluster_stop) printf("interrupted=yes\n");
+        fflush(stdout);
+        return erc;
+    }
     int run = deja_cluster_run(&o, &r, err, sizeof err);
     sigaction(SIGINT, &old_int, NULL);
     sigaction(SIGTERM, &old_term, NULL);

@@ -49,6 +49,7 @@ typedef struct deja_cluster_opts {
     int64_t duration_ms;
     int base_port;        /* 0: find nodes consecutive free UDP ports */
     const char *node_bin; /* the deja-node executable */
+    const char *program;  /* the node program (deja-node --program); NULL: its default */
     const char *dir;      /* the cluster directory (created if missing) */
     int nsets;
     char *const *sets;    /* "key=value" passed as --set to every node */
@@ -274,7 +275,7 @@ static pid_t deja__cl_spawn(const deja_cluster_opts *o, int i, const char *peers
     }
     char go[PATH_MAX + 8];
     snprintf(go, sizeof go, "%s/go", o->dir);
-    int nargs = 11 + 2 * o->nsets + 1;
+    int nargs = 13 + 2 * o->nsets + 1;
     char **argv = calloc((size_t)nargs, sizeof *argv);
     if (!argv) {
         snprintf(err, errlen, "out of memory");
@@ -292,6 +293,10 @@ static pid_t deja__cl_spawn(const deja_cluster_opts *o, int i, const char *peers
     argv[k++] = listen;
     argv[k++] = "--start-file";
     argv[k++] = go;
+    if (o->program) {
+        argv[k++] = "--program";
+        argv[k++] = (char *)o->program;
+    }
     for (int s = 0; s < o->nsets; s++) {
         argv[k++] = "--set";
         argv[k++] = o->sets[s];
