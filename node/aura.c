@@ -30,6 +30,7 @@
 
 #include "chain.h"
 #include "codec.h"
+#include "maint.h"
 #include "msg.h"
 #include "param.h"
 #include "timesync.h"
@@ -87,6 +88,7 @@ struct aura {
      * calibrated clock within chain.time_tolerance_ms (aura__check_time) */
     timesync *ts;
     int64_t ts_tolerance_ns;
+    maint *mt; /* compaction and audit (maint.h), NULL when off */
     /* counters, for the closing log line */
     uint64_t n_produced, n_imported, n_rejected, n_deferred, n_requests, n_reorgs;
     uint64_t n_corrupt; /* messages refused for a bad seal */
@@ -389,6 +391,7 @@ static void aura__reload(aura *a) {
 static chain_status aura__import_group(aura *a, const block *b, bool local, chain_result *r) {
     assert(a->ch != NULL && a->nheld == 0 && !a->held_lost);
     memset(r, 0, sizeof *r);
+    maint_import_lock(a->mt); /* the block index, then the state */
     int rc = store_begin(a->st);
     if (rc == RT_OK) {
         chain_import(a->ch, b, local, r);
@@ -399,6 +402,7 @@ static chain_status aura__import_group(aura *a, const block *b, bool local, chai
             rc = store_commit(a->st);
         }
     }
+    maint_import_unlock(a->mt);
     if (rc == RT_OK) {
         for (uint32_t i = 0; i < a->nheld; i++) rt_fact_report(&a->held[i]);
         a->nheld = 0;
@@ -564,6 +568,7 @@ static void aura__on_block(aura *a, const block *b, uint32_t from) {
     uint8_t h[BLOCK_HASH_LEN];
     block_hash(b, h);
     if (chain_has(a->ch, h)) return; /* a duplicate, or the answer we already have */
+    maint_on_block(a->mt, h);
     int64_t wall = rt_wall_ns();
     node_reason why = aura__check_time(a, b, wall);
     if (why != NODE_REJ_NONE) {
@@ -690,6 +695,7 @@ int aura_run(aura *a, rt_ctx *ctx) {
            a->cfg.self, a->cfg.n, (long long)(a->cfg.slot_ns / RT_MS),
            (long long)(a->cfg.tolerance_ns / RT_MS), (unsigned long long)a->cfg.confirm_depth);
     aura__timesync_start(a, ctx);
+    a->mt = maint_start(ctx);
     while (rt_ctx_err(ctx) == RT_OK && a->stop_rc == RT_OK) {
         /* The wall clock may have stepped since the last turn: recompute. */
         int64_t wall = rt_wall_ns();
@@ -720,6 +726,8 @@ int aura_run(aura *a, rt_ctx *ctx) {
         rt_log(RT_LOG_WARN, "aura: stopped before the recovered chain could be read back");
     timesync_stop(a->ts);
     a->ts = NULL;
+    maint_stop(a->mt);
+    a->mt = NULL;
     /* Messages still queued are ours to free. */
     rt_msg *m = NULL;
     while (rt_chan_recv(inbox, &m, 0) == RT_OK) rt_msg_free(m);

@@ -55,10 +55,20 @@ const deja_param_def deja_detect_params[] = {
 
 #define DEJA__HIST 8
 
+/* A site of lost contexts or timers already reported on a node: later
+ * ones there are only counted. */
+typedef struct deja__lost_site {
+    uint32_t node;
+    const char *file;
+    int line, kind;
+    uint32_t count;
+} deja__lost_site;
+
 typedef struct deja__group {
     uint64_t key;
     uint32_t node;
     char label[200]; /* 'name' spawned at file:line, kind at file:line */
+    char what[96];   /* 'name' kind at file:line */
     int now;         /* count at the latest counting */
     int sample_prev, streak;
     int64_t streak_start;
@@ -84,6 +94,8 @@ struct deja__detect {
     int ng, capg;
     int *idx; /* -1: empty */
     int idx_cap;
+    deja__lost_site lost[64];
+    int n_lost;
     /* findings */
     char *report;
     size_t report_len;
@@ -364,14 +376,27 @@ static void deja__lost(deja_world *w, const deja__node *n, const deja__owned *o,
     struct deja__detect *d = w->det;
     char text[512], what[96];
     int waiting = o->ch ? deja__chan_waiters(o->ch) : 0;
-    if (o->kind == DEJA__OWN_CTX) {
+    if (o->kind == DEJA__OWN_CTX)
         d->st.lost_contexts++;
+    else
+        d->st.lost_timers++;
+    int i;
+    for (i = 0; i < d->n_lost; i++) {
+        deja__lost_site *ls = &d->lost[i];
+        if (ls->node == n->id && ls->line == o->line && ls->kind == o->kind && !strcmp(ls->file, o->file)) break;
+    }
+    if (i < d->n_lost) { /* this site was reported: count it only */
+        d->lost[i].count++;
+        return;
+    }
+    if (d->n_lost < (int)(sizeof d->lost / sizeof d->lost[0]))
+        d->lost[d->n_lost++] = (deja__lost_site){n->id, o->file, o->line, o->kind, 1};
+    if (o->kind == DEJA__OWN_CTX) {
         snprintf(text, sizeof text,
                  "LEAK (context) on node %u: a context made at %s:%d %s (lostcancel); %d task%s wait only on it\n",
                  n->id, o->file, o->line, why, waiting, waiting == 1 ? "" : "s");
         snprintf(what, sizeof what, "leak ctx node %u: made at %s:%d", n->id, o->file, o->line);
     } else {
-        d->st.lost_timers++;
         snprintf(text, sizeof text, "LEAK (%s) on node %u: %s '%s' made at %s:%d %s\n",
                  o->periodic ? "ticker" : "timer", n->id, o->periodic ? "a ticker" : "a timer", o->name, o->file,
                  o->line, why);
@@ -467,11 +492,14 @@ static deja__group *deja__group_of(struct deja__detect *d, const deja__node *n, 
     memset(g, 0, sizeof *g);
     g->key = key;
     g->node = n->id;
-    if (t->state == DEJA__T_BLOCKED)
+    if (t->state == DEJA__T_BLOCKED) {
         snprintf(g->label, sizeof g->label, "'%s' spawned at %s:%d, %s at %s:%d", t->name, t->file, t->line, kind,
                  t->wfile ? t->wfile : "?", t->wline);
-    else
+        snprintf(g->what, sizeof g->what, "'%s' %s at %s:%d", t->name, kind, t->wfile ? t->wfile : "?", t->wline);
+    } else {
         snprintf(g->label, sizeof g->label, "'%s' spawned at %s:%d, %s", t->name, t->file, t->line, kind);
+        snprintf(g->what, sizeof g->what, "'%s' spawned at %s:%d", t->name, t->file, t->line);
+    }
     d->idx[j] = d->ng++;
     return g;
 }
@@ -512,7 +540,7 @@ static void deja__leak_sample(deja_world *w) {
                 off += snprintf(text + off, sizeof text - (size_t)off, " %d", g->hist[k % DEJA__HIST]);
             if (off < (int)sizeof text) snprintf(text + off, sizeof text - (size_t)off, "\n");
             char what[96];
-            snprintf(what, sizeof what, "leak tasks node %u: %.70s", g->node, g->label);
+            snprintf(what, sizeof what, "leak tasks node %u: %.70s", g->node, g->what);
             deja__find(w, "leak", (int)g->node, what, text);
         }
     }
