@@ -305,7 +305,7 @@ static void test_leak_variants(void **state) {
     assert_int_equal(run_leak("task", &s, &csv), 1);
     assert_string_equal(deja_summary_get(&s, "verdict"), "leak");
     assert_true(atoi(deja_summary_get(&s, "oom_kills")) >= 1);
-    assert_non_null(strstr(deja_summary_get(&s, "detected"), "'verifier' spawned at models/mem_leak.c"));
+    assert_non_null(strstr(deja_summary_get(&s, "detected"), "'verifier' chan send at models/mem_leak.c"));
     assert_true(atol(deja_summary_get(&s, "detected_ms")) < atol(deja_summary_get(&s, "first_oom_ms")));
     check_timeline(csv, &maxm);
     assert_int_equal(maxm, 0);
