@@ -100,6 +100,10 @@ int deja_raft_setup(deja_world *w, const deja_params *p, int64_t liveness_window
         deja_params_i64(p, "raft.slot_max_lag", 1, 1 << 30, &lag, err, errlen))
         return 2;
     deja_raft_oracle_set_slot_max_lag(rw->oracle, (uint64_t)lag);
+    int64_t voters = 0;
+    if (deja_params_get(p, "raft.voters") && deja_params_i64(p, "raft.voters", 0, nodes, &voters, err, errlen))
+        return 2;
+    if (voters > 0) deja_raft_oracle_set_voters(rw->oracle, (uint32_t)voters);
     *out = rw;
     return 0;
 }

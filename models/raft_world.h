@@ -17,6 +17,7 @@
  * the defaults that differ between scenarios (strings). */
 #define DEJA_RAFT_PARAMS(nodes, election, block_ms, batch, boot, prevote, cq, latency, jitter, drift)         \
     {"sim.nodes", nodes, "number of Raft nodes"},                                                              \
+    {"raft.voters", "0", "nodes 0..V-1 vote and may lead, the rest observe (replicate, commit, apply); 0: all vote"}, \
     {"raft.election_ms", election, "election timeout range MIN-MAX (ms; one number: MIN=MAX), drawn uniformly"}, \
     {"raft.heartbeat_ms", "0", "leader heartbeat period (ms; 0: half of MIN)"},                                \
     {"raft.block_ms", block_ms, "the leader proposes a block every this many ms (0: none)"},                   \

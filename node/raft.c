@@ -157,6 +157,7 @@ void raft_config_load(raft_config *cfg) {
     cfg->wall_timers = strcmp(tc, "wall") == 0;
     if (strcmp(tc, "wall") != 0 && strcmp(tc, "mono") != 0)
         rt_log(RT_LOG_WARN, "raft: raft.timer_clock=%s is not 'mono' or 'wall', using mono", tc);
+    cfg->voters = (uint32_t)node_param("raft", "raft.voters", 0, 0, cfg->n);
 }
 
 /* ---- small helpers ------------------------------------------------------ */
@@ -167,7 +168,10 @@ void raft_config_load(raft_config *cfg) {
  * time of day). */
 static int64_t raft__clock(const raft *r) { return r->cfg.wall_timers ? rt_wall_ns() : rt_mono_ns(); }
 
-static uint32_t raft__majority(const raft *r) { return r->cfg.n / 2 + 1; }
+/* Nodes 0..voters-1 vote and may lead; the others are observers. */
+static uint32_t raft__voters(const raft *r) { return r->cfg.voters > 0 ? r->cfg.voters : r->cfg.n; }
+
+static uint32_t raft__majority(const raft *r) { return raft__voters(r) / 2 + 1; }
 
 /* A new (pre)vote round: only our own vote so far. */
 static void raft__votes_reset(raft *r) {
@@ -179,7 +183,7 @@ static void raft__votes_reset(raft *r) {
 /* Counts node `from`'s vote once. */
 static void raft__vote_from(raft *r, uint32_t from) {
     assert(from < r->cfg.n);
-    if (r->voted[from]) return;
+    if (from >= raft__voters(r) || r->voted[from]) return; /* an observer's does not count */
     r->voted[from] = true;
     r->n_votes++;
 }
@@ -380,7 +384,7 @@ static void raft__leader_commit(raft *r) {
     for (uint64_t n = last; n > r->commit; n--) {
         if (raft_log_term_at(&r->log, n) != raft__term(r)) break; /* terms only fall below */
         uint32_t have = 0;
-        for (uint32_t i = 0; i < r->cfg.n; i++)
+        for (uint32_t i = 0; i < raft__voters(r); i++)
             if (r->match[i] >= n) have++;
         if (have >= raft__majority(r)) {
             raft__apply_to(r, n);
@@ -394,9 +398,10 @@ static void raft__leader_commit(raft *r) {
 static void raft__update_lease(raft *r, int64_t now) {
     if (r->cfg.lease_ns == 0 || r->role != RAFT__LEADER) return;
     int64_t *e = r->echo_sort;
-    for (uint32_t i = 0; i < r->cfg.n; i++) e[i] = i == r->cfg.self ? now : r->acked_echo[i];
-    /* the majority-th largest echo: sort descending (n is small) */
-    for (uint32_t i = 1; i < r->cfg.n; i++)
+    uint32_t v = raft__voters(r);
+    for (uint32_t i = 0; i < v; i++) e[i] = i == r->cfg.self ? now : r->acked_echo[i];
+    /* the majority-th largest echo of the voters: sort descending (a group is small) */
+    for (uint32_t i = 1; i < v; i++)
         for (uint32_t j = i; j > 0 && e[j] > e[j - 1]; j--) {
             int64_t t = e[j];
             e[j] = e[j - 1];
@@ -504,13 +509,17 @@ static void raft__start_election(raft *r, int64_t now) {
         return;
     }
     size_t len = raft_msg_vote(r->buf, sizeof r->buf, raft__term(r), last, raft_log_term_at(&r->log, last), false);
-    for (uint32_t i = 0; i < r->cfg.n; i++)
+    for (uint32_t i = 0; i < raft__voters(r); i++)
         if (i != r->cfg.self) raft__send(r, i, len);
 }
 
 /* The election timer fired: a PreVote round first when enabled. */
 static void raft__on_timeout(raft *r, int64_t now) {
     assert(r->role != RAFT__LEADER);
+    if (r->cfg.self >= raft__voters(r)) { /* an observer never stands */
+        raft__reset_timer(r, now);
+        return;
+    }
     if (!r->cfg.prevote) {
         raft__start_election(r, now);
         return;
@@ -525,13 +534,14 @@ static void raft__on_timeout(raft *r, int64_t now) {
     uint64_t last = raft_log_last(&r->log);
     size_t len =
         raft_msg_vote(r->buf, sizeof r->buf, raft__term(r) + 1, last, raft_log_term_at(&r->log, last), true);
-    for (uint32_t i = 0; i < r->cfg.n; i++)
+    for (uint32_t i = 0; i < raft__voters(r); i++)
         if (i != r->cfg.self) raft__send(r, i, len);
 }
 
 /* ---- receiving ---------------------------------------------------------- */
 
 static void raft__on_vote(raft *r, const raft_msg *m, uint32_t from, int64_t now) {
+    if (r->cfg.self >= raft__voters(r)) return; /* an observer has no vote (nobody asks it) */
     bool sticky = r->cfg.check_quorum || r->cfg.lease_ns > 0;
     if (m->prevote) {
         bool grant = m->term > raft__term(r) && raft__log_ok(r, m->last_index, m->last_term) &&
@@ -862,7 +872,7 @@ static void raft__on_msg(raft *r, const rt_msg *in, int64_t now) {
 static void raft__leader_tick(raft *r, int64_t now) {
     if (r->cfg.check_quorum && now >= r->next_cq) {
         uint32_t live = 1;
-        for (uint32_t i = 0; i < r->cfg.n; i++)
+        for (uint32_t i = 0; i < raft__voters(r); i++)
             if (i != r->cfg.self && now - r->last_ack[i] < r->cfg.election_min_ns) live++;
         r->next_cq = now + r->cfg.election_min_ns;
         if (live < raft__majority(r)) {
@@ -1003,7 +1013,7 @@ static int raft__tables_new(raft *r) {
 
 int raft_open(const raft_config *cfg, raft **out) {
     assert(cfg != NULL && out != NULL);
-    assert(cfg->n >= 1 && cfg->self < cfg->n);
+    assert(cfg->n >= 1 && cfg->self < cfg->n && cfg->voters <= cfg->n);
     assert(cfg->election_min_ns > 0 && cfg->election_max_ns >= cfg->election_min_ns && cfg->heartbeat_ns > 0);
     *out = NULL;
     raft *r = rt_calloc(1, sizeof *r);

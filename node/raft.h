@@ -87,6 +87,10 @@ typedef struct raft_config {
                                   election timer; =leader (LogCabin): only a leader that steps down */
     int64_t process_ns;        /* raft.process_us: time the engine spends on each message */
     bool wall_timers;          /* raft.timer_clock=wall: timers measured on the wall clock */
+    uint32_t voters;           /* raft.voters: nodes 0..voters-1 vote, count towards majorities
+                                  and may lead; the others are observers (learners) that
+                                  replicate, commit and apply what the leader sends, but never
+                                  stand or vote. 0: every node votes */
 } raft_config;
 
 /* Parses a range value "MIN-MAX" or a single number "N" (MIN = MAX = N) of

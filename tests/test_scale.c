@@ -101,6 +101,40 @@ static void test_raft_101_nodes(void **state) {
     assert_int_equal(summary_long(&s, "safety_violations"), 0);
 }
 
+/* Raft with observers: 5 voters and 55 observers under the swarm's
+ * crashes, pauses and partitions. Only voters lead, every node (observers
+ * too) commits, and the oracle finds nothing unsafe. */
+static void test_raft_observers(void **state) {
+    (void)state;
+    static const char *const sets[] = {"sim.nodes=60", "raft.voters=5", "sim.duration_s=60", "swarm=1",
+                                       "fault.quiet_s=20", NULL};
+    for (uint64_t seed = 1; seed <= 3; seed++) {
+        char *t = NULL;
+        size_t len = 0;
+        FILE *f = open_memstream(&t, &len);
+        assert_non_null(f);
+        deja_summary s;
+        int rc = scenario_run("raft", seed, sets, &s, f);
+        fclose(f);
+        assert_int_equal(rc, 0);
+        assert_string_equal(deja_summary_get(&s, "verdict"), "ok");
+        assert_int_equal(summary_long(&s, "election_safety_violations"), 0);
+        assert_int_equal(summary_long(&s, "safety_violations"), 0);
+        assert_true(summary_long(&s, "commit_index") > 0); /* the lowest over all 60 nodes */
+        int leaders = 0;
+        for (char *l = strstr(t, "raft: leader of term"); l; l = strstr(l + 1, "raft: leader of term")) {
+            char *bol = l;
+            while (bol > t && bol[-1] != '\n') bol--;
+            unsigned long node = 999;
+            assert_int_equal(sscanf(bol, "%*s n%lu", &node), 1);
+            assert_true(node < 5);
+            leaders++;
+        }
+        assert_true(leaders >= 1);
+        free(t);
+    }
+}
+
 /* A node count the parameter used to refuse is accepted; zero still is not. */
 static void test_node_count_range(void **state) {
     (void)state;
@@ -119,6 +153,7 @@ int main(void) {
         cmocka_unit_test(test_relay_tree_covers_every_node_once),
         cmocka_unit_test(test_relay_tree_survives_loss),
         cmocka_unit_test(test_raft_101_nodes),
+        cmocka_unit_test(test_raft_observers),
         cmocka_unit_test(test_node_count_range),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -48,7 +48,8 @@ struct deja_raft_oracle {
     /* the newest leader and what the cluster knows of it */
     uint64_t cur_term;
     uint32_t cur_leader;
-    uint32_t n_aware; /* nodes with aware[] set */
+    uint32_t n_aware; /* voters with aware[] set */
+    uint32_t voters;  /* nodes 0..voters-1 vote (the rest observe): majorities count them */
     bool established, ever_established;
     int64_t est_t;
     int64_t down_since;   /* a loss not yet followed by a new leader, or -1 */
@@ -73,6 +74,7 @@ static void deja__set_aware(deja_raft_oracle *o, uint32_t i, bool on) {
     assert(i < o->n);
     if (o->aware[i] == on) return;
     o->aware[i] = on;
+    if (i >= o->voters) return; /* an observer's knowledge elects nobody */
     if (on)
         o->n_aware++;
     else
@@ -119,7 +121,7 @@ static bool deja__alive(const deja_raft_oracle *o, uint32_t node, int64_t now) {
  * open, ends here. */
 static void deja__check_established(deja_raft_oracle *o, int64_t now) {
     if (o->established || o->cur_leader == DEJA__NONE || o->nodes[o->cur_leader].down) return;
-    if (o->n_aware < o->n / 2 + 1) return;
+    if (o->n_aware < o->voters / 2 + 1) return;
     o->established = true;
     o->est_t = now;
     if (o->first_leader_t < 0) o->first_leader_t = now;
@@ -300,6 +302,7 @@ deja_raft_oracle *deja_raft_oracle_new(deja_world *w, int64_t liveness_window_ns
     assert(o);
     o->window = liveness_window_ns;
     o->n = deja_world_nodes(w);
+    o->voters = o->n;
     o->nodes = calloc(o->n ? o->n : 1, sizeof *o->nodes);
     o->groups = calloc(o->n ? o->n : 1, sizeof *o->groups);
     o->aware = calloc(o->n ? o->n : 1, sizeof *o->aware);
@@ -316,6 +319,11 @@ deja_raft_oracle *deja_raft_oracle_new(deja_world *w, int64_t liveness_window_ns
 }
 
 void deja_raft_oracle_set_slot_max_lag(deja_raft_oracle *o, uint64_t lag) { o->slot_max_lag = lag; }
+
+void deja_raft_oracle_set_voters(deja_raft_oracle *o, uint32_t voters) {
+    assert(voters >= 1 && voters <= o->n);
+    o->voters = voters;
+}
 
 void deja_raft_oracle_set_groups(deja_raft_oracle *o, const uint8_t *groups) {
     memcpy(o->groups, groups, o->n);

@@ -62,6 +62,9 @@ deja_raft_oracle *deja_raft_oracle_new(deja_world *w, int64_t liveness_window_ns
 /* Tells the oracle the network's partition groups from now on (one byte
  * per node, as deja_net_partition), for false_elections. */
 void deja_raft_oracle_set_groups(deja_raft_oracle *o, const uint8_t *groups);
+/* Tells the oracle raft.voters: only nodes 0..voters-1 vote, so a leader
+ * is established once a majority of them knows it (default: every node). */
+void deja_raft_oracle_set_voters(deja_raft_oracle *o, uint32_t voters);
 /* Tells the oracle raft.slot_max_lag (default 64) for the slot check: a
  * leader falling back to a snapshot for a follower whose commit index was
  * within slot_max_lag of the leader's last index is a violation (verdict
