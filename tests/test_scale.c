@@ -125,8 +125,10 @@ static void test_raft_observers(void **state) {
         for (char *l = strstr(t, "raft: leader of term"); l; l = strstr(l + 1, "raft: leader of term")) {
             char *bol = l;
             while (bol > t && bol[-1] != '\n') bol--;
-            unsigned long node = 999;
-            assert_int_equal(sscanf(bol, "%*s n%lu", &node), 1);
+            unsigned long node = 999; /* the line's first " n<id>" field names the node */
+            char *field = strstr(bol, " n");
+            assert_true(field != NULL && field < l);
+            assert_int_equal(sscanf(field, " n%lu", &node), 1);
             assert_true(node < 5);
             leaders++;
         }
