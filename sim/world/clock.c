@@ -19,8 +19,16 @@
 #define DEJA__MONO_BASE ((int64_t)1000 * RT_SEC)   /* never 0: looks like uptime */
 #define DEJA__SLEW_PPM 500
 
+/* t * drift / 1e9, truncated toward zero, without 128-bit arithmetic:
+ * with t = q*1e9 + r, t*d/1e9 = q*d + r*d/1e9 exactly, and r*d < 1e18
+ * fits in 64 bits (|d| < 1e9). Zero drift costs one branch. */
 static inline int64_t deja__drift(const deja__node *n, int64_t t) {
-    return (int64_t)(((__int128)t * n->drift_ppb) / 1000000000);
+    int64_t d = n->drift_ppb;
+    if (d == 0) return 0;
+    uint64_t ut = t < 0 ? -(uint64_t)t : (uint64_t)t;
+    uint64_t ud = d < 0 ? -(uint64_t)d : (uint64_t)d;
+    uint64_t mag = (ut / 1000000000u) * ud + (ut % 1000000000u) * ud / 1000000000u;
+    return (t < 0) != (d < 0) ? -(int64_t)mag : (int64_t)mag;
 }
 
 int64_t deja__mono(const deja__node *n, int64_t t) { return DEJA__MONO_BASE + t + deja__drift(n, t); }
@@ -40,8 +48,13 @@ int64_t deja__wall(const deja__node *n, int64_t t) {
 int64_t deja__true_at_mono(const deja__node *n, int64_t m) {
     int64_t target = m - DEJA__MONO_BASE;
     if (target <= 0) return 0;
-    /* t + t*d/1e9 = target  =>  t ~ target * 1e9 / (1e9 + d); then fix rounding */
-    int64_t t = (int64_t)(((__int128)target * 1000000000) / (1000000000 + n->drift_ppb));
+    if (n->drift_ppb == 0) return target; /* mono(t) = BASE + t */
+    /* t + t*d/1e9 = target  =>  t ~ target * 1e9 / (1e9 + d), then fix the
+     * rounding. With D = 1e9 + d (0 < D < 2e9) and target = q*D + r, the
+     * quotient is q*1e9 + r*1e9/D exactly, and r*1e9 < 2e18 fits in 64 bits. */
+    uint64_t D = (uint64_t)(1000000000 + n->drift_ppb);
+    uint64_t q = (uint64_t)target / D, r = (uint64_t)target % D;
+    int64_t t = (int64_t)(q * 1000000000u + r * 1000000000u / D);
     while (t > 0 && deja__mono(n, t - 1) >= m) t--;
     while (deja__mono(n, t) < m) t++;
     return t;
@@ -50,6 +63,7 @@ int64_t deja__true_at_mono(const deja__node *n, int64_t m) {
 int64_t deja__deadline(deja_world *w, const deja__node *n, int64_t timeout_ns) {
     if (timeout_ns < 0) return -1;
     if (timeout_ns == 0) return w->now;
+    if (n->drift_ppb == 0) return w->now + timeout_ns; /* mono is true time plus a constant */
     int64_t t = deja__true_at_mono(n, deja__mono(n, w->now) + timeout_ns);
     return t < w->now ? w->now : t;
 }
