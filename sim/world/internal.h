@@ -182,6 +182,8 @@ struct deja_world {
     int n_oracles;
     /* trace */
     XXH3_state_t *digest;
+    size_t dlen;                  /* bytes waiting in dbuf */
+    unsigned char dbuf[4096];     /* records not folded into digest yet */
     FILE *trace;
     bool stopping;
     /* memory model */
@@ -414,5 +416,12 @@ typedef enum deja__tk {
 
 /* Folds one event into the digest (and writes it to the text trace). */
 void deja__trace(deja_world *w, deja__tk kind, int node, uint64_t a, uint64_t b, const char *text);
+/* Folds the buffered records into the digest state (the digest value is
+ * the same either way: XXH3 hashes the concatenated bytes). */
+void deja__trace_flush(deja_world *w);
+/* True when the text of trace events is read (a text trace is open, or an
+ * observer listens): text that the digest does not fold (log lines) is
+ * only formatted then. */
+static inline bool deja__trace_wants_text(const deja_world *w) { return w->trace != NULL || w->n_obs > 0; }
 
 #endif /* DEJA_SIM_INTERNAL_H */

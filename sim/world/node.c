@@ -94,12 +94,16 @@ void rt_log(int level, const char *fmt, ...) {
     char buf[512];
     static const char *const lv[] = {"debug", "info", "warn", "error"};
     int k = level < 0 ? 0 : level > 3 ? 3 : level;
+    deja_world *w = deja__w;
+    if (!deja__trace_wants_text(w)) { /* the digest folds a log line's record, never its text */
+        deja__trace(w, DEJA__TK_LOG, w->cur ? (int)w->cur->node->id : -1, (uint64_t)k, 0, NULL);
+        return;
+    }
     int off = snprintf(buf, sizeof buf, "%s: ", lv[k]);
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(buf + off, sizeof buf - (size_t)off, fmt, ap);
     va_end(ap);
-    deja_world *w = deja__w;
     deja__trace(w, DEJA__TK_LOG, w->cur ? (int)w->cur->node->id : -1, (uint64_t)k, 0, buf);
 }
 
@@ -126,8 +130,13 @@ void deja_world_finish_oracles(deja_world *w, deja_summary *s) {
 void rt_fact_report(const rt_fact *f) {
     deja_world *w = deja__w;
     deja__node *n = deja__self_node();
+    static const char digits[] = "0123456789abcdef";
     char hex[33];
-    for (int i = 0; i < 16; i++) snprintf(hex + 2 * i, 3, "%02x", f->hash[i]);
+    for (int i = 0; i < 16; i++) {
+        hex[2 * i] = digits[f->hash[i] >> 4];
+        hex[2 * i + 1] = digits[f->hash[i] & 15];
+    }
+    hex[32] = 0;
     deja__trace(w, DEJA__TK_FACT, (int)n->id, (uint64_t)f->kind, f->height, hex);
     for (int i = 0; i < w->n_listeners; i++) w->listeners[i](w->listener_args[i], n->id, w->now, f);
 }
