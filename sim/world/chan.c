@@ -16,6 +16,7 @@
 #include "internal.h"
 
 #define DEJA__WOULD_BLOCK 1
+#define DEJA__FEW_CASES 4 /* select waiters kept on the stack */
 
 typedef struct deja__sel {
     int done;
@@ -216,8 +217,12 @@ int rt_select_at(rt_case *cases, int n, int64_t timeout_ns, const char *file, in
         }
     }
     if (timeout_ns == 0) return RT_ETIMEDOUT;
+    /* the parked frame stays small (it is resumed from cold cache when
+     * thousands of tasks wait): a few waiters on the stack, more on the heap */
+    deja__waiter few[DEJA__FEW_CASES];
+    deja__waiter *wts = n <= DEJA__FEW_CASES ? few : malloc((size_t)n * sizeof *wts);
+    assert(wts);
     deja__sel sel = {0, -1, 0};
-    deja__waiter wts[64];
     const char *on = NULL;
     int armed = 0;
     for (int i = 0; i < n; i++) {
@@ -250,6 +255,7 @@ int rt_select_at(rt_case *cases, int n, int64_t timeout_ns, const char *file, in
         if (!cases[i].ch || !wts[i].ch) continue;
         deja__wq_unlink(cases[i].op == RT_SEND ? &cases[i].ch->sendq : &cases[i].ch->recvq, &wts[i]);
     }
+    if (wts != few) free(wts);
     if (!sel.done) return RT_ETIMEDOUT;
     cases[sel.fired].result = sel.result;
     return sel.fired;
