@@ -16,7 +16,9 @@
  * with the pause length counted as clock error (a frozen node's view of
  * time is behind by the pause), equal to bound_ms when nothing pauses.
  * The verdict is the raft oracle's (liveness only when the run ends
- * without a leader): false elections are the measurement, not a failure.
+ * without a leader): false elections are the measurement, not a failure,
+ * unless ts.max_false_per_hour >= 0 asks for one: a run with more false
+ * elections per hour than that fails with verdict false_elections.
  *
  * Clock error, three kinds: drift (clock.drift_ppm, up to 500 000 ppm: a
  * timer on a node's drifting monotonic clock fires early or late in true
@@ -44,6 +46,8 @@ static const deja_param_def deja__timeout_sweep_params[] = {
     {"fault.pause_every_s", "30", "each node pauses on average once per this many seconds (0: never)"},
     {"fault.pause_ms", "100", "length of each pause (ms; a GC pause or a stopped VM)"},
     {"fault.quiet_s", "10", "no fault in the last this many seconds (so a run ends with a leader)"},
+    {"ts.max_false_per_hour", "-1",
+     "fail the run (false_elections) when false elections per hour exceed this (-1: a measurement only)"},
     {NULL, NULL, NULL},
 };
 
@@ -179,6 +183,10 @@ static void deja__ts_finish(deja_world *w, deja_summary *s) {
     deja__ts_ms(s, "bound_ms", bound);
     deja__ts_ms(s, "bound_pause_ms", deja_timeout_bound_ns(rtt, drift, win, off + pause_ns));
     deja_summary_set(s, "bound_ok", "%d", rw->election_min_ns > bound ? 1 : 0);
+    int64_t max_false = -1;
+    if (deja_params_i64(p, "ts.max_false_per_hour", -1, INT64_MAX / 100, &max_false, err, sizeof err) == 0 &&
+        max_false >= 0 && per_hour_x100 > max_false * 100)
+        deja_summary_fail(s, "false_elections");
 }
 
 const deja_scenario deja_scenario_timeout_sweep = {

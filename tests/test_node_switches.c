@@ -6,7 +6,8 @@
  * both acquire sites), store.compact_ms alone does not; node.leak=chan,
  * ctx and ticker are each a leak of their kind named with its site, before
  * any OOM, and node.audit=1 (the audit done right) is clean. The text trace
- * carries the report as "detect" lines.
+ * carries the report as "detect" lines. timeout-sweep's false elections are
+ * a verdict only under ts.max_false_per_hour.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -83,12 +84,30 @@ static void test_node_leaks(void **state) {
     }
 }
 
+/* timeout-sweep: false elections fail the run only when asked to */
+static void test_false_elections_verdict(void **state) {
+    (void)state;
+    deja_summary s;
+    const char *bad[] = {"sim.duration_s=120", "raft.election_ms=20", "fault.pause_ms=400", NULL, NULL};
+    scenario_run("timeout-sweep", 1, bad, &s, NULL);
+    assert_string_equal(deja_summary_get(&s, "verdict"), "ok"); /* a measurement */
+    assert_true(summary_long(&s, "false_elections") >= 1);
+    bad[3] = "ts.max_false_per_hour=0";
+    scenario_run("timeout-sweep", 1, bad, &s, NULL);
+    assert_string_equal(deja_summary_get(&s, "verdict"), "false_elections");
+    const char *good[] = {"sim.duration_s=120", "raft.election_ms=400", "fault.pause_ms=400",
+                          "ts.max_false_per_hour=0", NULL};
+    scenario_run("timeout-sweep", 1, good, &s, NULL);
+    assert_string_equal(deja_summary_get(&s, "verdict"), "ok");
+}
+
 int main(void) {
     node_programs_register();
     deja_models_register();
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_nested_tx_deadlock),
         cmocka_unit_test(test_node_leaks),
+        cmocka_unit_test(test_false_elections_verdict),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
