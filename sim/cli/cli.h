@@ -20,6 +20,7 @@ int deja_cmd_bench(int argc, char **argv);
 int deja_cmd_cluster(int argc, char **argv);
 int deja_cmd_shrink(int argc, char **argv);
 int deja_cmd_diff(int argc, char **argv);
+int deja_cmd_timeline(int argc, char **argv);
 
 /* Prints a usage error naming what is wrong, on one line, and returns 2.
  * Control bytes in the message (from an argument or a file) are shown as

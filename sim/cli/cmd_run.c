@@ -17,6 +17,7 @@
 #include "cli_args.h"
 #include "deja/deja.h"
 #include "deja/outfile.h"
+#include "deja/debug.h"
 #include "deja/rt.h"
 #include "deja/world.h"
 
@@ -26,7 +27,7 @@ static void run__help(FILE *out) {
             "                [--timeline FILE.csv] [--dump-tasks] [--save FILE.seed]\n"
             "                [--plan FILE] [--plan-mask IDS] [--use-plan FILE]\n"
             "                [--dump-at T1,T2,... [--dump-diff]]\n"
-            "                [--break-at-event N] [--break-on-verdict]\n\n"
+            "                [--break-at-event N] [--break-on-verdict] [--perfetto FILE.json]\n\n"
             "Runs SCENARIO once with seed N and prints its summary, one key=value a\n"
             "line (scenario, seed, verdict, trace_hash, events, sim_ns, wall_ms and\n"
             "the scenario's metrics). The same seed and --set values always give the\n"
@@ -60,7 +61,12 @@ static void run__help(FILE *out) {
             "                    numbers) happens: run under gdb with 'break deja_break'\n"
             "  --break-on-verdict  call deja_break() where an oracle first sees its\n"
             "                    invariant break (violation_event), inside the task\n"
-            "                    that reported it (docs/debugging.md)\n\n"
+            "                    that reported it (docs/debugging.md)\n"
+            "  --perfetto FILE.json  write the run in the Chrome trace-event format\n"
+            "                    (open it in ui.perfetto.dev or chrome://tracing): nodes\n"
+            "                    as processes, tasks as threads, blocked intervals as\n"
+            "                    slices, messages as flow arrows, facts and faults as\n"
+            "                    instants\n\n"
             "exit status: 0 every oracle held (verdict=ok); 1 an oracle failed (the\n"
             "replay command is printed on stderr); 2 bad input (unknown scenario or\n"
             "parameter, missing or bad --seed, unwritable file).\n");
@@ -94,7 +100,7 @@ static int run__dump_at(const char *v, int64_t *out, int max, int *n) {
 
 int deja_cmd_run(int argc, char **argv) {
     const char *scenario = NULL, *seed_s = NULL, *trace_path = NULL, *save = NULL, *timeline_path = NULL;
-    const char *plan_path = NULL, *plan_mask = NULL, *use_plan = NULL, *break_s = NULL;
+    const char *plan_path = NULL, *plan_mask = NULL, *use_plan = NULL, *break_s = NULL, *perfetto_path = NULL;
     bool dump = false, dump_diff = false, break_verdict = false;
     int64_t dump_at[64];
     int n_dump_at = 0;
@@ -145,6 +151,9 @@ int deja_cmd_run(int argc, char **argv) {
         } else if ((m = deja_cli_flag("run", argc, argv, &i, "--break-at-event", &v))) {
             rc = m == 1 ? 0 : m;
             break_s = v;
+        } else if ((m = deja_cli_flag("run", argc, argv, &i, "--perfetto", &v))) {
+            rc = m == 1 ? 0 : m;
+            perfetto_path = v;
         } else if (!strcmp(argv[i], "--break-on-verdict")) {
             break_verdict = true;
         } else if (!strcmp(argv[i], "--dump-tasks")) {
@@ -192,7 +201,9 @@ int deja_cmd_run(int argc, char **argv) {
     deja_outfile *plan_out = deja_cli_outfile("run", "--plan", plan_path, &rc);
     deja_outfile *trace = deja_cli_outfile("run", "--trace", trace_path, &rc);
     deja_outfile *timeline = deja_cli_outfile("run", "--timeline", timeline_path, &rc);
+    deja_outfile *perfetto = deja_cli_outfile("run", "--perfetto", perfetto_path, &rc);
     if (rc) {
+        deja_outfile_abort(perfetto);
         deja_outfile_abort(trace);
         deja_outfile_abort(timeline);
         deja_outfile_abort(plan_out);
@@ -206,6 +217,11 @@ int deja_cmd_run(int argc, char **argv) {
                           .plan_mask = plan_mask, .plan = given, .plan_out = plan_out ? plan_out->f : NULL,
                           .dump_at = dump_at, .n_dump_at = n_dump_at, .dump_diff = dump_diff,
                           .break_at_event = break_at, .break_on_verdict = break_verdict};
+    deja_perfetto *pf = perfetto ? deja_perfetto_new(perfetto->f) : NULL;
+    if (pf) {
+        opts.observer = deja_perfetto_observe;
+        opts.observer_arg = pf;
+    }
     deja_plan *ran = NULL; /* the plan the run injected, for --save with a cut-down plan */
     if (save && (plan_mask || given)) opts.plan_record = &ran;
     deja_summary s;
@@ -213,6 +229,8 @@ int deja_cmd_run(int argc, char **argv) {
     deja_summary_clear(&s);
     rc = deja_run(sc, seed, over, &opts, &s, err, sizeof err);
     int run_rc = rc;
+    if (pf && deja_perfetto_finish(pf) && rc != 2) rc = deja_cli_usage_error("run", "--perfetto '%s': write failed", perfetto_path);
+    rc = deja_cli_commit("run", "--perfetto", perfetto, rc);
     rc = deja_cli_commit("run", "--plan", plan_out, rc);
     rc = deja_cli_commit("run", "--trace", trace, rc);
     rc = deja_cli_commit("run", "--timeline", timeline, rc);

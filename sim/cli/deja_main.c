@@ -25,6 +25,7 @@ static const deja__cmd deja__cmds[] = {
     {"run", deja_cmd_run, "run one scenario for one seed and print its summary"},
     {"replay", deja_cmd_replay, "replay a seed file and check its verdict and trace hash"},
     {"diff", deja_cmd_diff, "name the first event where two runs (seed files, traces, arguments) differ"},
+    {"timeline", deja_cmd_timeline, "write a run as one self-contained HTML space-time diagram"},
     {"shrink", deja_cmd_shrink, "shrink a failing run to the fewest faults, nodes and seconds that fail"},
     {"sweep", deja_cmd_sweep, "run a parameter grid x seeds into an SQLite database"},
     {"plot", deja_cmd_plot, "draw a plot (gnuplot PNG) from a sweep database"},

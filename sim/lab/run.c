@@ -70,6 +70,7 @@ int deja_run(const deja_scenario *sc, uint64_t seed, const deja_params *override
     if (opts->plan) deja_world_plan_use(w, opts->plan);
     deja_world_break_at(w, opts->break_at_event);
     deja_world_break_on_violation(w, opts->break_on_verdict);
+    if (opts->observer) deja_world_on_event(w, opts->observer, opts->observer_arg);
     if (!rc) rc = sc->setup(w, p, err, errlen);
     if (!rc) rc = deja_world_apply_common(w, p, err, errlen);
     if (!rc) deja_plan_inject_rest(w);

@@ -67,6 +67,39 @@ typedef struct deja_diff_result {
  * 1 (they differ) or 2 (a read error). */
 int deja_diff_traces(FILE *a, FILE *b, int context, FILE *out, deja_diff_result *res);
 
+/* ---- looking at a run (perfetto.c, timeline.c) -------------------------- */
+
+/* Writes a run in the Chrome trace-event format (JSON, one event a line)
+ * that Perfetto and chrome://tracing open: nodes are processes (pid =
+ * node + 1; pid 0 is the world), tasks are threads (tid = task id; tid 0
+ * is the node's network side, where deliveries land), the intervals a task
+ * waits between two runs are "blocked" slices, messages are flow arrows
+ * from the send to the delivery, facts, faults (crash, restart, pause,
+ * clock steps and slews, partitions) and the first violation are instant
+ * events. Attach deja_perfetto_observe as the run's observer with the
+ * exporter as its argument; deja_perfetto_finish closes the JSON. */
+typedef struct deja_perfetto deja_perfetto;
+deja_perfetto *deja_perfetto_new(FILE *out);
+void deja_perfetto_observe(void *exporter, const deja_trace_event *e);
+/* Ends the JSON and frees the exporter; 0, or -1 when a write failed. */
+int deja_perfetto_finish(deja_perfetto *p);
+
+/* Collects what the HTML timeline draws (deja timeline): messages, facts
+ * (blocks, coloured by hash, so a fork shows two colours at one height),
+ * crashes, restarts, pauses, clock steps, partitions and the first
+ * violation. Bounded: past max_items the rest is counted, not kept. */
+typedef struct deja_timeline deja_timeline;
+deja_timeline *deja_timeline_new(size_t max_items);
+void deja_timeline_observe(void *timeline, const deja_trace_event *e);
+/* Writes one self-contained HTML page (no network access): a space-time
+ * diagram with a lane per node, zoom (wheel), pan (drag) and details on
+ * hover. title is shown on top; the page opens on [view_from_ns,
+ * view_to_ns] (the whole run when view_to_ns <= view_from_ns). 0, or -1
+ * when a write failed. */
+int deja_timeline_write_html(const deja_timeline *tl, FILE *out, const char *title, int64_t duration_ns,
+                             int64_t view_from_ns, int64_t view_to_ns);
+void deja_timeline_free(deja_timeline *tl);
+
 #ifdef __cplusplus
 }
 #endif

@@ -118,6 +118,9 @@ int deja_scenario_params(const deja_scenario *sc, const deja_params *overrides,
 
 /* ---- runs -------------------------------------------------------------- */
 
+struct deja_plan;
+struct deja_trace_event;
+
 typedef struct deja_run_opts {
     FILE *trace;      /* when set, every event is written here as text */
     bool dump_tasks;  /* print a task dump at the end of the run */
@@ -137,6 +140,9 @@ typedef struct deja_run_opts {
     uint64_t break_at_event;  /* call deja_break() at this event number (0: never) */
     bool break_on_verdict;    /* call it at the first violation an oracle reports, or
                                  at the end when a verdict fails without one */
+    /* sees every event of the run (deja_world_on_event, deja/world.h) */
+    void (*observer)(void *arg, const struct deja_trace_event *e);
+    void *observer_arg;
 } deja_run_opts;
 
 /* Runs scenario sc for seed with the given overrides. Fills out with at

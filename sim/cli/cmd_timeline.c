@@ -1,0 +1,144 @@
+/*
+ * cmd_timeline.c -- `deja timeline`: runs a seed file or a run's arguments
+ * with the timeline collector attached (deja/debug.h) and writes one
+ * self-contained HTML page of the run.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "cli_args.h"
+#include "deja/debug.h"
+#include "deja/outfile.h"
+
+static void timeline__help(FILE *out) {
+    fprintf(out,
+            "usage: deja timeline FILE.seed -o RUN.html [--window A:B] [--max-items N]\n"
+            "       deja timeline SCENARIO --seed N [--set key=value]... -o RUN.html [--window A:B]\n\n"
+            "Runs the seed file (or the run) and writes one self-contained HTML page\n"
+            "of it, with no network access: a space-time diagram with a lane per node,\n"
+            "messages as lines from send to delivery, facts (blocks, coloured by hash:\n"
+            "a fork shows two colours at one height), crashes, restarts, pauses, clock\n"
+            "steps and slews, partitions and the first violation. The wheel zooms, a\n"
+            "drag pans, a double click resets; hovering shows an event's details.\n\n"
+            "  -o RUN.html     the page to write (required)\n"
+            "  --window A:B    open the page on seconds A to B of the run (default: all)\n"
+            "  --max-items N   keep at most N messages and marks (default 200000; the\n"
+            "                  page says how many more were left out)\n\n"
+            "exit status: 0 written (whatever the verdict); 2 bad input.\n");
+}
+
+int deja_cmd_timeline(int argc, char **argv) {
+    const char *first = NULL, *seed_s = NULL, *outp = NULL, *max_s = NULL, *win_s = NULL;
+    deja_params *over = deja_params_new();
+    int rc = 0;
+    for (int i = 1; i < argc && !rc; i++) {
+        const char *v;
+        int m;
+        if (deja_cli_is_help(argv[i])) {
+            timeline__help(stdout);
+            deja_params_free(over);
+            return 0;
+        } else if ((m = deja_cli_flag("timeline", argc, argv, &i, "--seed", &v))) {
+            rc = m == 1 ? 0 : m;
+            seed_s = v;
+        } else if ((m = deja_cli_flag("timeline", argc, argv, &i, "-o", &v))) {
+            rc = m == 1 ? 0 : m;
+            outp = v;
+        } else if ((m = deja_cli_flag("timeline", argc, argv, &i, "--window", &v))) {
+            rc = m == 1 ? 0 : m;
+            win_s = v;
+        } else if ((m = deja_cli_flag("timeline", argc, argv, &i, "--max-items", &v))) {
+            rc = m == 1 ? 0 : m;
+            max_s = v;
+        } else if ((m = deja_cli_flag("timeline", argc, argv, &i, "--set", &v))) {
+            char perr[256];
+            if (m != 1)
+                rc = m;
+            else if (!strchr(v, '=') || v[0] == '=')
+                rc = deja_cli_usage_error("timeline", "--set '%s': expected key=value", v);
+            else if (deja_params_parse(over, v, perr, sizeof perr))
+                rc = deja_cli_usage_error("timeline", "--set: %s", perr);
+        } else if (argv[i][0] == '-' && argv[i][1]) {
+            rc = deja_cli_usage_error("timeline", "unknown flag '%s'", argv[i]);
+        } else if (first) {
+            rc = deja_cli_usage_error("timeline", "unexpected argument '%s'", argv[i]);
+        } else {
+            first = argv[i];
+        }
+    }
+    uint64_t max_items = 200000;
+    if (!rc && max_s) rc = deja_cli_u64("timeline", "--max-items", max_s, 1, 100000000, &max_items);
+    int64_t win_a = 0, win_b = 0;
+    if (!rc && win_s) {
+        char a[64], b[64];
+        const char *colon = strchr(win_s, ':');
+        if (!colon || (size_t)(colon - win_s) >= sizeof a || strlen(colon + 1) >= sizeof b) {
+            rc = deja_cli_usage_error("timeline", "--window '%s': expected A:B in seconds", win_s);
+        } else {
+            snprintf(a, sizeof a, "%.*s", (int)(colon - win_s), win_s);
+            snprintf(b, sizeof b, "%s", colon + 1);
+            if (deja_parse_fixed9(a, &win_a) || deja_parse_fixed9(b, &win_b) || win_a < 0 || win_b <= win_a)
+                rc = deja_cli_usage_error("timeline", "--window '%s': expected A:B in seconds, 0 <= A < B", win_s);
+        }
+    }
+    if (!rc && !first) rc = deja_cli_usage_error("timeline", "missing FILE.seed or SCENARIO");
+    if (!rc && !outp) rc = deja_cli_usage_error("timeline", "missing -o RUN.html");
+    const deja_scenario *sc = NULL;
+    uint64_t seed = 0;
+    int from_file = !rc && !seed_s && strlen(first) > 5 && !strcmp(first + strlen(first) - 5, ".seed");
+    if (!rc && from_file) {
+        deja_seedfile sf;
+        char err[512];
+        if (deja_params_count(over))
+            rc = deja_cli_usage_error("timeline", "--set goes with SCENARIO --seed N, not a seed file");
+        else if (deja_seedfile_load(first, &sf, err, sizeof err))
+            rc = deja_cli_usage_error("timeline", "%s", err);
+        else
+            deja_seedfile_free(&sf);
+    } else if (!rc) {
+        deja_params *all = NULL;
+        char perr[256];
+        if (!(sc = deja_scenario_find(first)))
+            rc = deja_cli_usage_error("timeline", "unknown scenario '%s'; 'deja scenarios' lists them", first);
+        else if (!seed_s)
+            rc = deja_cli_usage_error("timeline", "missing --seed N");
+        else if (deja_parse_u64(seed_s, &seed))
+            rc = deja_cli_usage_error("timeline", "--seed '%s': not an unsigned 64-bit integer", seed_s);
+        else if (deja_scenario_params(sc, over, &all, perr, sizeof perr))
+            rc = deja_cli_usage_error("timeline", "--set: %s", perr);
+        deja_params_free(all);
+    }
+    deja_outfile *out = deja_cli_outfile("timeline", "-o", rc ? NULL : outp, &rc);
+    if (rc) {
+        deja_outfile_abort(out);
+        deja_params_free(over);
+        return rc;
+    }
+    deja_timeline *tl = deja_timeline_new((size_t)max_items);
+    deja_run_opts o = {.observer = deja_timeline_observe, .observer_arg = tl};
+    deja_summary s;
+    char err[512] = "";
+    int run_rc = from_file ? deja_replay(first, &o, &s, err, sizeof err) : deja_run(sc, seed, over, &o, &s, err, sizeof err);
+    if (run_rc == 2) {
+        rc = deja_cli_usage_error("timeline", "%s", err[0] ? err : "bad input");
+    } else {
+        char title[512];
+        if (from_file)
+            snprintf(title, sizeof title, "%s: %s seed %s, verdict %s", first, deja_summary_get(&s, "scenario"),
+                     deja_summary_get(&s, "seed"), deja_summary_get(&s, "verdict"));
+        else
+            snprintf(title, sizeof title, "%s seed %" PRIu64 "%s: verdict %s", first, seed,
+                     deja_params_count(over) ? " (with --set)" : "", deja_summary_get(&s, "verdict"));
+        int64_t sim_ns = 0;
+        if (deja_summary_get(&s, "sim_ns")) sim_ns = strtoll(deja_summary_get(&s, "sim_ns"), NULL, 10);
+        if (deja_timeline_write_html(tl, out->f, title, sim_ns, win_a, win_b)) rc = 2;
+    }
+    rc = deja_cli_commit("timeline", "-o", out, rc);
+    if (rc != 2) fprintf(stderr, "deja timeline: wrote %s (verdict %s)\n", outp, deja_summary_get(&s, "verdict"));
+    deja_timeline_free(tl);
+    deja_params_free(over);
+    return rc == 2 ? 2 : 0;
+}
