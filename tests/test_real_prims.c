@@ -511,6 +511,30 @@ static void test_memory_params(void **state) {
 
 /* ---- network, facts, status -------------------------------------------- */
 
+/* A --peers list of any length: 1000 peers (past the old limit of 256). */
+static void test_net_many_peers(void **state) {
+    (void)state;
+    assert_int_equal(real_shutdown(RT_SEC), 0);
+    enum { N = 1000 };
+    static char addr[N][24];
+    static const char *peers[N];
+    snprintf(addr[0], sizeof addr[0], "127.0.0.1:%d", free_port());
+    peers[0] = addr[0];
+    for (int i = 1; i < N; i++) {
+        snprintf(addr[i], sizeof addr[i], "127.0.0.1:%d", 40000 + i); /* nobody listens: datagrams vanish */
+        peers[i] = addr[i];
+    }
+    real_opts o = {.id = 0, .npeers = N, .peers = peers};
+    char err[256];
+    assert_int_equal(real_init(&o, err, sizeof err), 0);
+    assert_int_equal(rt_node_count(), N);
+    assert_int_equal(rt_send(N - 1, "x", 1), RT_OK);
+    assert_int_equal(rt_send(N, "x", 1), RT_EINVAL);
+    assert_int_equal(real_shutdown(RT_SEC), 0);
+    real_opts none = {0};
+    assert_int_equal(real_init(&none, err, sizeof err), 0); /* as setup left it, for teardown */
+}
+
 static void test_net_facts(void **state) {
     (void)state;
     assert_int_equal(real_shutdown(RT_SEC), 0);
@@ -757,6 +781,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_timers, setup, teardown),
         cmocka_unit_test_setup_teardown(test_memory_params, setup, teardown),
         cmocka_unit_test_setup_teardown(test_net_facts, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_net_many_peers, setup, teardown),
         cmocka_unit_test_setup_teardown(test_disk, setup, teardown),
         cmocka_unit_test_setup_teardown(test_dump_and_inspect, setup, teardown),
         cmocka_unit_test_setup_teardown(test_shutdown_no_threads, setup, teardown),

@@ -20,9 +20,11 @@
  * status, then wait until PATH exists before it runs the program: a start
  * barrier, so that a cluster's nodes all listen before any produces.
  */
+#include <assert.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -134,17 +136,25 @@ int deja_node_main(int argc, char **argv) {
     if (!peers_s) return deja__fail("--peers: missing (see --help)");
     if (!data) return deja__fail("--data: missing (see --help)");
 
-    /* --peers a,b,c -> an array; empty entries are errors. */
-    static char peers_buf[16384];
-    static const char *peers[REAL_MAX_PEERS];
-    if (strlen(peers_s) >= sizeof peers_buf) return deja__fail("--peers: list too long");
-    strcpy(peers_buf, peers_s);
+    /* --peers a,b,c -> an array (one entry per comma, plus one: no fixed
+     * limit); empty entries are errors. Both stay for the process's life
+     * (the backend keeps pointers into them), in statics. */
+    static char *peers_buf;
+    static const char **peers;
+    size_t maxp = 1;
+    for (const char *c = peers_s; *c; c++) maxp += *c == ',';
+    if (maxp > INT32_MAX) return deja__fail("--peers: too many addresses");
+    free(peers_buf);
+    free((void *)peers);
+    peers_buf = strdup(peers_s);
+    peers = calloc(maxp, sizeof *peers);
+    if (!peers_buf || !peers) return deja__fail("--peers: out of memory");
     int np = 0;
     for (char *p = peers_buf;;) {
         char *c = strchr(p, ',');
         if (c) *c = 0;
         if (!*p) return deja__fail("--peers: empty address in '%s'", peers_s);
-        if (np == REAL_MAX_PEERS) return deja__fail("--peers: more than 256 addresses");
+        assert((size_t)np < maxp);
         peers[np++] = p;
         if (!c) break;
         p = c + 1;

@@ -33,10 +33,12 @@ static int real__sock = -1;
 static int real__wake[2] = {-1, -1};
 static pthread_t real__net_thr;
 static bool real__net_running;
-static struct sockaddr_storage real__addr[REAL_MAX_PEERS];
-static socklen_t real__addr_len[REAL_MAX_PEERS];
+/* Per peer (real__npeers of each, allocated by real__net_start for the
+ * --peers list: no fixed limit): its address and when we last heard it. */
+static struct sockaddr_storage *real__addr;
+static socklen_t *real__addr_len;
 static uint32_t real__npeers, real__self_id;
-static _Atomic int64_t real__heard[REAL_MAX_PEERS];
+static _Atomic int64_t *real__heard;
 static _Atomic uint64_t real__ndropped;
 static rt_chan *real__inbox_ch;
 
@@ -117,6 +119,16 @@ static void *real__net_main(void *unused) {
     return NULL;
 }
 
+/* Frees the per-peer tables (the receiver thread is not running). */
+static void real__peers_free(void) {
+    free(real__addr);
+    free(real__addr_len);
+    free((void *)real__heard);
+    real__addr = NULL;
+    real__addr_len = NULL;
+    real__heard = NULL;
+}
+
 /* Starts the network: resolves peers, binds, starts the receiver thread.
  * 0, or 2 with err naming the flag at fault. */
 int real__net_start(const real_opts *o, char *err, size_t errlen) {
@@ -129,7 +141,6 @@ int real__net_start(const real_opts *o, char *err, size_t errlen) {
         }
     }
     atomic_store(&real__ndropped, 0);
-    for (int i = 0; i < REAL_MAX_PEERS; i++) atomic_store(&real__heard[i], 0);
     real__self_id = o->id;
     real__npeers = 0;
     if (o->npeers <= 0) {
@@ -139,10 +150,16 @@ int real__net_start(const real_opts *o, char *err, size_t errlen) {
         }
         return 0;
     }
-    if (o->npeers > REAL_MAX_PEERS) {
-        snprintf(err, errlen, "--peers: %d addresses, at most %d", o->npeers, REAL_MAX_PEERS);
+    real__peers_free(); /* a start that failed half-way may have left them */
+    real__addr = calloc((size_t)o->npeers, sizeof *real__addr);
+    real__addr_len = calloc((size_t)o->npeers, sizeof *real__addr_len);
+    real__heard = calloc((size_t)o->npeers, sizeof *real__heard);
+    if (!real__addr || !real__addr_len || !real__heard) {
+        snprintf(err, errlen, "--peers: out of memory for %d addresses", o->npeers);
+        real__peers_free();
         return 2;
     }
+    for (int i = 0; i < o->npeers; i++) atomic_store(&real__heard[i], 0);
     for (int i = 0; i < o->npeers; i++) {
         if (real__parse_addr(o->peers[i], &real__addr[i], &real__addr_len[i]) != 0) {
             snprintf(err, errlen, "--peers: '%s' is not a numeric host:port address", o->peers[i]);
@@ -212,6 +229,7 @@ void real__net_stop(void) {
     }
     real__sock = -1;
     real__npeers = 0;
+    real__peers_free();
     if (real__inbox_ch) { /* kept for the process's life: a leaked task may still wait on it */
         rt_msg *m;
         while (rt_chan_recv(real__inbox_ch, &m, 0) == RT_OK) rt_msg_free(m);

@@ -33,7 +33,6 @@
 #include "deja/rt.h"
 
 #define REAL_MAX_DATAGRAM 65507
-#define REAL_MAX_PEERS 256
 
 typedef struct real_opts {
     uint32_t id;          /* this node's id, < npeers (0 when npeers is 0) */
