@@ -547,8 +547,15 @@ static void test_latency(void **state) {
     assert_int_equal(g_lat_write, 250 * 1000);
     assert_int_equal(g_lat_sync, 250 * 1000 + 3 * RT_MS);
     deja_world_free(w);
+    c.sync_jitter_ns = RT_MS; /* plus uniform [0, 2 ms] per sync, from its own stream */
+    w = world(1, body_latency, &c, RT_SEC);
+    run(w);
+    assert_int_equal(g_lat_write, 250 * 1000);
+    assert_in_range(g_lat_sync, 250 * 1000 + 3 * RT_MS, 250 * 1000 + 5 * RT_MS);
+    deja_world_free(w);
     c.latency_ns = 0;
     c.sync_ns = 0;
+    c.sync_jitter_ns = 0;
     w = world(1, body_latency, &c, RT_SEC);
     run(w);
     assert_int_equal(g_lat_write, 0);
@@ -623,6 +630,13 @@ static void test_config(void **state) {
     assert_int_equal(deja_disk_config(p, &c, err, sizeof err), 2);
     assert_non_null(strstr(err, "disk.sync_us"));
     deja_params_set(p, "disk.sync_us", "0");
+    deja_params_set(p, "disk.sync_jitter_us", "700");
+    assert_int_equal(deja_disk_config(p, &c, err, sizeof err), 0);
+    assert_int_equal(c.sync_jitter_ns, 700000);
+    deja_params_set(p, "disk.sync_jitter_us", "x");
+    assert_int_equal(deja_disk_config(p, &c, err, sizeof err), 2);
+    assert_non_null(strstr(err, "disk.sync_jitter_us"));
+    deja_params_set(p, "disk.sync_jitter_us", "0");
     deja_params_set(p, "disk.sector_bytes", "1000");
     assert_int_equal(deja_disk_config(p, &c, err, sizeof err), 2);
     assert_non_null(strstr(err, "disk.sector_bytes"));
@@ -636,7 +650,7 @@ static void test_config(void **state) {
     deja_params_free(p);
     int n = 0;
     for (const deja_param_def *d = deja_disk_params; d->key; d++, n++) assert_non_null(d->help);
-    assert_int_equal(n, 10);
+    assert_int_equal(n, 11);
 }
 
 /* ---- how fast ------------------------------------------------------------------------ */

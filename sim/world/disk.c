@@ -93,6 +93,7 @@ struct deja_disk {
     uint32_t node;
     deja_disk_cfg cfg;
     deja_prng *rng;     /* the world's "disk" stream */
+    deja_prng *sync_rng; /* the world's "disk-sync" stream, once disk.sync_jitter_us draws */
     disk__file **files; /* linked files, sorted by name */
     size_t nfiles, capfiles;
     disk__file *orphans; /* deleted while open */
@@ -115,6 +116,7 @@ const deja_param_def deja_disk_params[] = {
     {"disk.fsync_fail_pct", "0", "chance that a sync fails with EIO, losing the file's unsynced writes (%)"},
     {"disk.latency_us", "0", "virtual time each file operation of node code takes (us; SQLite's calls take none)"},
     {"disk.sync_us", "0", "virtual time each sync takes on top of disk.latency_us (us; a slow fsync)"},
+    {"disk.sync_jitter_us", "0", "each sync takes a uniform draw in [0, 2*this] more (us; an fsync whose latency varies)"},
     {NULL, NULL, NULL},
 };
 
@@ -142,7 +144,7 @@ static int disk__pct(const deja_params *p, const char *key, uint32_t *ppm, char 
 
 int deja_disk_config(const deja_params *p, deja_disk_cfg *cfg, char *err, size_t errlen) {
     memset(cfg, 0, sizeof *cfg);
-    int64_t sector, cap_f9, lat_us, sync_us;
+    int64_t sector, cap_f9, lat_us, sync_us, sync_jit_us;
     const char *v = disk__param(p, "disk.sector_bytes");
     if (deja_parse_i64(v, &sector) != 0 || sector < 512 || sector > 65536 || (sector & (sector - 1)) != 0) {
         snprintf(err, errlen, "parameter disk.sector_bytes=%s: expected a power of two in [512, 65536]", v);
@@ -163,6 +165,11 @@ int deja_disk_config(const deja_params *p, deja_disk_cfg *cfg, char *err, size_t
         snprintf(err, errlen, "parameter disk.sync_us=%s: expected an integer in [0, 3600000000]", v);
         return 2;
     }
+    v = disk__param(p, "disk.sync_jitter_us");
+    if (deja_parse_i64(v, &sync_jit_us) != 0 || sync_jit_us < 0 || sync_jit_us > (int64_t)3600 * 1000000) {
+        snprintf(err, errlen, "parameter disk.sync_jitter_us=%s: expected an integer in [0, 3600000000]", v);
+        return 2;
+    }
     if (disk__pct(p, "disk.crash_keep_pct", &cfg->crash_keep_ppm, err, errlen) ||
         disk__pct(p, "disk.crash_torn_pct", &cfg->crash_torn_ppm, err, errlen) ||
         disk__pct(p, "disk.latent_pct", &cfg->latent_ppm, err, errlen) ||
@@ -180,6 +187,7 @@ int deja_disk_config(const deja_params *p, deja_disk_cfg *cfg, char *err, size_t
     cfg->capacity = (cap_f9 / 15625000) * 16384 + ((cap_f9 % 15625000) * 16384) / 15625000;
     cfg->latency_ns = lat_us * 1000;
     cfg->sync_ns = sync_us * 1000;
+    cfg->sync_jitter_ns = sync_jit_us * 1000;
     return 0;
 }
 
@@ -685,7 +693,13 @@ int rt_file_write(rt_file *h, int64_t off, const void *buf, size_t len) {
 int rt_file_sync(rt_file *h) {
     if (!disk__handle(h)) return RT_EIO;
     deja_disk *d = h->disk;
-    disk__latency(d, h->flags, "sync", d->cfg.sync_ns);
+    int64_t extra = d->cfg.sync_ns;
+    if (d->cfg.sync_jitter_ns > 0 && !(h->flags & RT_O_NOWAIT)) {
+        /* its own stream, drawn only when on: runs without it keep their draws */
+        if (d->sync_rng == NULL) d->sync_rng = deja_world_stream(d->w, "disk-sync");
+        extra += (int64_t)deja_prng_below(d->sync_rng, (uint64_t)(2 * d->cfg.sync_jitter_ns + 1));
+    }
+    disk__latency(d, h->flags, "sync", extra);
     disk__file *f = h->file;
     d->ops++;
     if (deja_prng_chance_ppm(d->rng, d->cfg.fsync_fail_ppm)) {

@@ -31,6 +31,7 @@ typedef struct deja_disk_cfg {
     uint32_t fsync_fail_ppm;    /* disk.fsync_fail_pct: a sync fails with EIO */
     int64_t latency_ns;         /* disk.latency_us: per operation (0: none) */
     int64_t sync_ns;            /* disk.sync_us: more per sync (0: none) */
+    int64_t sync_jitter_ns;     /* disk.sync_jitter_us: plus uniform [0, 2*this] per sync */
 } deja_disk_cfg;
 
 /* The disk.* parameters every scenario accepts (key NULL ends the list). */
