@@ -441,21 +441,26 @@ void deja__detect_end(deja_world *w) {
 
 /* ---- task groups ------------------------------------------------------------------ */
 
-static uint64_t deja__mix(uint64_t h, const char *s) {
-    for (; s && *s; s++) h = (h ^ (unsigned char)*s) * 0x100000001b3ull;
-    return (h ^ 0xff) * 0x100000001b3ull;
+/* The sites are string literals (__FILE__, task names, kinds): a group is
+ * keyed by their addresses, which name them within one binary. Only the
+ * index of groups hashes them; the groups' order (first seen first) and
+ * their labels never depend on an address. */
+static uint64_t deja__mix(uint64_t h, uint64_t v) {
+    h ^= v;
+    h *= 0x9e3779b97f4a7c15ull;
+    return h ^ (h >> 29);
 }
 
 static uint64_t deja__task_key(const deja__node *n, const deja__task *t, const char **kind) {
     *kind = t->state == DEJA__T_BLOCKED ? (t->blocked_kind ? t->blocked_kind : "blocked") : "runnable";
-    uint64_t h = 0xcbf29ce484222325ull ^ n->id;
-    h = deja__mix(h, t->name);
-    h = deja__mix(h, t->file);
-    h = (h ^ (uint64_t)t->line) * 0x100000001b3ull;
-    h = deja__mix(h, *kind);
+    uint64_t h = deja__mix(0x243f6a8885a308d3ull, n->id);
+    h = deja__mix(h, (uint64_t)(uintptr_t)t->name);
+    h = deja__mix(h, (uint64_t)(uintptr_t)t->file);
+    h = deja__mix(h, (uint64_t)t->line);
+    h = deja__mix(h, (uint64_t)(uintptr_t)*kind);
     if (t->state == DEJA__T_BLOCKED) {
-        h = deja__mix(h, t->wfile);
-        h = (h ^ (uint64_t)t->wline) * 0x100000001b3ull;
+        h = deja__mix(h, (uint64_t)(uintptr_t)t->wfile);
+        h = deja__mix(h, (uint64_t)t->wline);
     }
     return h;
 }
