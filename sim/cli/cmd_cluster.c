@@ -25,6 +25,7 @@ static const char deja__cluster_help[] =
     "usage: deja cluster --nodes N --duration-s S [--set key=value]... [--base-port P]\n"
     "                    [--faketime NODE=OFFSET_MS]... [--kill NODE@SEC[:DOWN_SEC]]\n"
     "                    [--data-dir DIR] [--grace-s S] [--program NAME]\n"
+    "                    [--node-bin PATH]\n"
     "       deja cluster --election-trials N [--nodes 5] [--set key=value]... [--csv FILE]\n"
     "                    [--seed S] [--faketime NODE=OFFSET_MS]... [--data-dir DIR]\n\n"
     "Starts N deja-node processes on 127.0.0.1 (UDP ports P..P+N-1, free ones by\n"
@@ -44,6 +45,8 @@ static const char deja__cluster_help[] =
     "                             1 s; prints trials, elected, downtime_ms and\n"
     "                             majority_ms (median, p90, mean, max); --csv FILE\n"
     "                             writes one row per trial; --seed S the crash points\n"
+    "  --node-bin PATH            the daemon to start: a team's own, built on\n"
+    "                             deja_node_main (deja/daemon.h; docs/own-node.md)\n"
     "deja-node is looked up next to this executable, or at $DEJA_NODE_BIN.\n\n"
     "prints: nodes, duration_s, blocks (distinct produced), forks (heights with\n"
     "more than one produced block), confirmed_height (lowest over nodes),\n"
@@ -110,6 +113,7 @@ int deja_cmd_cluster(int argc, char **argv) {
     char dir[PATH_MAX] = "";
     long nodes = -1, trials = 0, seed = 1;
     const char *csv = NULL;
+    char node_bin[PATH_MAX] = ""; /* --node-bin */
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
@@ -197,6 +201,11 @@ int deja_cmd_cluster(int argc, char **argv) {
         } else if (!strcmp(flag, "--seed")) {
             if (deja__parse_int(v, 0, 2147483647L, &seed))
                 rc = deja_cli_usage_error("cluster", "--seed: '%s' is not a number", v);
+        } else if (!strcmp(flag, "--node-bin")) {
+            if (!*v || strlen(v) >= sizeof node_bin)
+                rc = deja_cli_usage_error("cluster", "--node-bin: '%s' is not a path", v);
+            else
+                snprintf(node_bin, sizeof node_bin, "%s", v);
         } else if (!strcmp(flag, "--data-dir")) {
             snprintf(dir, sizeof dir, "%s", v);
         } else if (!strcmp(flag, "--grace-s")) {
@@ -230,7 +239,12 @@ int deja_cmd_cluster(int argc, char **argv) {
         rc = deja_cli_usage_error("cluster", "--faketime: libfaketime not found (apt-get install faketime, or set "
                                              "DEJA_FAKETIME_LIB)");
     char bin[PATH_MAX];
-    deja__node_bin(bin, sizeof bin);
+    if (node_bin[0])
+        snprintf(bin, sizeof bin, "%s", node_bin);
+    else
+        deja__node_bin(bin, sizeof bin);
+    if (!rc && node_bin[0] && access(bin, X_OK) != 0)
+        rc = deja_cli_usage_error("cluster", "--node-bin: cannot run %s: %s", bin, strerror(errno));
     if (!rc && access(bin, X_OK) != 0)
         rc = deja_cli_usage_error("cluster", "cannot run deja-node at %s (build it, or set DEJA_NODE_BIN)", bin);
     if (!rc && !dir[0]) {

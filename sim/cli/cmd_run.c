@@ -249,7 +249,7 @@ int deja_cmd_run(int argc, char **argv) {
             if (deja_seedfile_write_plan(save, scenario, seed, over, ran, &s)) {
                 rc = deja_cli_usage_error("run", "--save '%s': %s", save, strerror(errno));
             } else {
-                deja_cli_eprintf("deja run: saved %s (check it with 'deja replay %s')\n", save, save);
+                deja_cli_eprintf("deja run: saved %s (check it with '%s replay %s')\n", save, deja_tool_name(), save);
             }
         }
     }

@@ -1,0 +1,82 @@
+#!/bin/sh
+# own_node.sh -- the tutorial node (docs/own-node/) built out of tree
+# against deja *installed into a temporary prefix*, as docs/own-node.md
+# tells a team to do it: with find_package(deja) and with pkg-config. Its
+# binary runs, saves a seed that replays (match=yes), names itself in the
+# replay command, fails with its own verdict when its bug is on, prints its
+# own fact kind by name in the text trace, sweeps and plots a small grid;
+# its daemon runs as a 3-node production cluster under `deja cluster
+# --node-bin`, whose facts files name the kind too.
+# Usage: own_node.sh SOURCE_DIR BUILD_DIR C_COMPILER
+set -eu
+src=$1
+build=$2
+cc=$3
+dir=$(mktemp -d "${TMPDIR:-/tmp}/deja-own-node-XXXXXX")
+trap 'rm -rf "$dir"' EXIT
+fail() { echo "own_node: $*" >&2; exit 1; }
+step() { echo "own_node: $*" >&2; }
+
+step "install into a temporary prefix"
+cmake --install "$build" --prefix "$dir/prefix" >/dev/null
+[ -x "$dir/prefix/bin/deja" ] && [ -f "$dir/prefix/include/deja/rt.h" ] || fail "the install is incomplete"
+
+step "build with find_package(deja)"
+cmake -S "$src/docs/own-node" -B "$dir/cmake" -DCMAKE_PREFIX_PATH="$dir/prefix" -DCMAKE_C_COMPILER="$cc" \
+    >"$dir/cmake.log" 2>&1 || { cat "$dir/cmake.log" >&2; fail "configuring with find_package failed"; }
+cmake --build "$dir/cmake" >>"$dir/cmake.log" 2>&1 || { cat "$dir/cmake.log" >&2; fail "the CMake build failed"; }
+
+step "build with pkg-config"
+mkdir "$dir/make"
+cp "$src/docs/own-node/"*.c "$src/docs/own-node/"*.h "$src/docs/own-node/Makefile" "$dir/make/"
+PKG_CONFIG_PATH="$dir/prefix/lib/pkgconfig" make -C "$dir/make" CC="$cc" >"$dir/make.log" 2>&1 ||
+    { cat "$dir/make.log" >&2; fail "the pkg-config build failed"; }
+
+kvsim=$dir/cmake/kvsim
+cd "$dir"
+step "run"
+"$kvsim" run kv --seed 3 --trace "$dir/trace.txt" >"$dir/run.txt" || fail "kvsim run kv --seed 3 failed"
+grep -q '^verdict=ok$' "$dir/run.txt" || fail "kvsim run: verdict is not ok"
+grep -q ' fact kv\.apply ' "$dir/trace.txt" || fail "the text trace does not name the fact kind kv.apply"
+"$dir/make/kvsim" run kv --seed 3 >"$dir/run2.txt" || fail "the pkg-config kvsim failed"
+[ "$(grep trace_hash "$dir/run.txt")" = "$(grep trace_hash "$dir/run2.txt")" ] ||
+    fail "the two builds disagree on the trace hash of seed 3"
+
+step "the bug behind kv.bug=1: a failing verdict, a replay command naming kvsim, a seed that replays"
+set +e
+"$kvsim" run kv --seed 1 --set kv.bug=1 --save "$dir/bug.seed" >"$dir/bug.txt" 2>"$dir/bug.err"
+rc=$?
+set -e
+[ "$rc" = 1 ] || fail "kv.bug=1 exited $rc, not 1"
+grep -q '^verdict=kv_gap$' "$dir/bug.txt" || fail "kv.bug=1: the verdict is not kv_gap"
+grep -q "^replay: .*kvsim run kv --seed 1 --set kv.bug=1\$" "$dir/bug.err" ||
+    fail "the replay command does not name kvsim: $(grep replay "$dir/bug.err")"
+"$kvsim" replay "$dir/bug.seed" >"$dir/replay.txt" 2>/dev/null || fail "kvsim replay bug.seed: no match"
+grep -q '^match=yes$' "$dir/replay.txt" || fail "kvsim replay: match is not yes"
+grep -q 'kvsim' "$dir/bug.seed" || fail "the seed file's comment does not name kvsim"
+
+step "sweep and plot"
+"$kvsim" sweep kv --grid kv.bug=0,1 --grid kv.loss_pct=0,2 --seeds 2 --set sim.duration_s=5 --db "$dir/s.db" \
+    --quiet >/dev/null 2>&1 || fail "kvsim sweep failed"
+"$kvsim" plot metric --db "$dir/s.db" --scenario kv --x kv.loss_pct --y kv_gaps --series kv.bug \
+    --csv "$dir/gaps.csv" >/dev/null || fail "kvsim plot metric failed"
+[ "$(head -1 "$dir/gaps.csv")" = "kv.bug,kv.loss_pct,kv_gaps_mean,kv_gaps_stddev,runs" ] ||
+    fail "plot --csv header: $(head -1 "$dir/gaps.csv")"
+[ "$(wc -l <"$dir/gaps.csv")" = 5 ] || fail "plot --csv: not 4 groups"
+if command -v gnuplot >/dev/null 2>&1; then
+    DEJA_PLOTS_DIR=$(PKG_CONFIG_PATH="$dir/prefix/lib/pkgconfig" pkg-config --variable=plotsdir deja) \
+        "$kvsim" plot metric --db "$dir/s.db" --scenario kv --x kv.loss_pct --y kv_gaps --series kv.bug \
+        -o "$dir/gaps.png" >/dev/null || fail "kvsim plot metric -o failed"
+    [ -s "$dir/gaps.png" ] || fail "no PNG"
+fi
+
+step "a 3-node production cluster of kvnode"
+"$dir/cmake/kvnode" --version | grep -q '^kvnode [0-9]' || fail "kvnode --version"
+"$dir/prefix/bin/deja" cluster --nodes 3 --duration-s 2 --grace-s 5 --node-bin "$dir/cmake/kvnode" \
+    --data-dir "$dir/cluster" >"$dir/cluster.txt" 2>"$dir/cluster.err" ||
+    { cat "$dir/cluster.txt" "$dir/cluster.err" >&2; fail "deja cluster --node-bin kvnode failed"; }
+grep -q '^verdict=ok$' "$dir/cluster.txt" || fail "the cluster's verdict is not ok"
+for i in 0 1 2; do
+    grep -q ' kv\.apply ' "$dir/cluster/node-$i/facts" || fail "node $i's facts file does not name kv.apply"
+done
+echo "own_node: ok"
