@@ -1,12 +1,13 @@
 #!/bin/sh
 # setup-deps.sh -- installs what deja needs on Debian/Ubuntu, only if missing:
-# a C compiler, CMake, pkg-config, SQLite, xxHash, cmocka, gnuplot and gdb
+# a C compiler, CMake, pkg-config, SQLite, xxHash, libsodium (the datagram
+# MACs of the production backend), cmocka, gnuplot and gdb
 # (clang too when DEJA_WITH_CLANG=1, for the cross-compiler checks; Slurm,
 # munge, GNU parallel and the sqlite3 shell when DEJA_WITH_CLUSTER=1, for the
 # tests of sweeps on a cluster: docs/cluster.md; chromium when
 # DEJA_WITH_CHROMIUM=1, for the HTML timeline's test).
 set -eu
-pkgs="gcc make cmake pkg-config libsqlite3-dev libxxhash-dev libcmocka-dev gnuplot-nox gdb"
+pkgs="gcc make cmake pkg-config libsqlite3-dev libxxhash-dev libsodium-dev libcmocka-dev gnuplot-nox gdb"
 [ "${DEJA_WITH_CLANG:-0}" = 1 ] && pkgs="$pkgs clang"
 [ "${DEJA_WITH_CLUSTER:-0}" = 1 ] && pkgs="$pkgs slurm-wlm munge parallel sqlite3"
 [ "${DEJA_WITH_CHROMIUM:-0}" = 1 ] && pkgs="$pkgs chromium"

@@ -555,20 +555,22 @@ static void test_net_facts(void **state) {
     assert_int_equal(real_init(&o, err, sizeof err), 0);
     assert_int_equal(rt_node_count(), 2);
 
-    /* to a peer: header "DJ01" + sender id, then the payload */
+    /* to a peer: header "DJ02", sender id, sequence number, payload length,
+     * then the payload (no key: no MAC) */
     assert_int_equal(rt_send(1, "hello", 5), RT_OK);
     unsigned char buf[64];
     ssize_t n = recv(s, buf, sizeof buf, 0);
-    assert_int_equal(n, 13);
-    assert_memory_equal(buf, "DJ01", 4);
+    assert_int_equal(n, 25);
+    assert_memory_equal(buf, "DJ02", 4);
     assert_int_equal(buf[4], 0);
-    assert_memory_equal(buf + 8, "hello", 5);
+    assert_int_equal(buf[16], 5);
+    assert_memory_equal(buf + 20, "hello", 5);
     assert_int_equal(rt_send(2, "x", 1), RT_EINVAL);
-    /* from a peer into the inbox; garbage is ignored */
+    /* from a peer into the inbox; garbage is dropped and counted */
     struct sockaddr_in to = {.sin_family = AF_INET, .sin_port = htons((uint16_t)p0),
                              .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     sendto(s, "junk", 4, 0, (struct sockaddr *)&to, sizeof to);
-    unsigned char dg[12] = {'D', 'J', '0', '1', 1, 0, 0, 0, 'p', 'o', 'n', 'g'};
+    unsigned char dg[24] = {'D', 'J', '0', '2', 1, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 4, 0, 0, 0, 'p', 'o', 'n', 'g'};
     sendto(s, dg, sizeof dg, 0, (struct sockaddr *)&to, sizeof to);
     rt_msg *m = NULL;
     assert_int_equal(rt_chan_recv(rt_inbox(), &m, 2 * RT_SEC), RT_OK);
@@ -576,6 +578,16 @@ static void test_net_facts(void **state) {
     assert_int_equal(m->len, 4);
     assert_memory_equal(m->data, "pong", 4);
     rt_msg_free(m);
+    {
+        char *st = NULL;
+        size_t stl = 0;
+        FILE *sfm = open_memstream(&st, &stl);
+        real_status_print(sfm);
+        fclose(sfm);
+        assert_non_null(strstr(st, "dropped_short=1\n"));
+        assert_non_null(strstr(st, "auth=off\n"));
+        free(st);
+    }
     /* to oneself through the socket too */
     assert_int_equal(rt_send(0, "me", 2), RT_OK);
     assert_int_equal(rt_chan_recv(rt_inbox(), &m, 2 * RT_SEC), RT_OK);

@@ -261,6 +261,39 @@ DEJA__CL_UNUSED static const char *deja_cluster_faketime_lib(void) {
     return NULL;
 }
 
+/* Writes a new cluster key (32 random bytes as 64 hex digits, mode 0600)
+ * to path unless one is there: the nodes authenticate every datagram with
+ * it (deja-node --key). 0, or -1 with err. */
+static int deja__cl_make_key(const char *path, char *err, size_t errlen) {
+    if (access(path, F_OK) == 0) return 0; /* a restarted cluster keeps its key */
+    unsigned char k[32];
+    size_t got = 0;
+    int rfd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
+    while (rfd >= 0 && got < sizeof k) {
+        ssize_t n = read(rfd, k + got, sizeof k - got);
+        if (n <= 0) break;
+        got += (size_t)n;
+    }
+    if (rfd >= 0) close(rfd);
+    if (got != sizeof k) {
+        snprintf(err, errlen, "cannot read /dev/urandom for the cluster key");
+        return -1;
+    }
+    char hex[2 * sizeof k + 2];
+    for (size_t i = 0; i < sizeof k; i++) snprintf(hex + 2 * i, 3, "%02x", k[i]);
+    hex[2 * sizeof k] = '\n';
+    memset(k, 0, sizeof k);
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd < 0 || write(fd, hex, 2 * sizeof k + 1) != (ssize_t)(2 * sizeof k + 1) || fsync(fd) != 0) {
+        snprintf(err, errlen, "cluster key %.300s: %s", path, strerror(errno));
+        if (fd >= 0) close(fd);
+        unlink(path);
+        return -1;
+    }
+    close(fd);
+    return 0;
+}
+
 /* Starts node i; returns its pid or -1 (err set). */
 static pid_t deja__cl_spawn(const deja_cluster_opts *o, int i, const char *peers, int port, char *err,
                             size_t errlen) {
@@ -275,7 +308,10 @@ static pid_t deja__cl_spawn(const deja_cluster_opts *o, int i, const char *peers
     }
     char go[PATH_MAX + 8];
     snprintf(go, sizeof go, "%s/go", o->dir);
-    int nargs = 13 + 2 * o->nsets + 1;
+    char key[PATH_MAX + 16];
+    snprintf(key, sizeof key, "%s/cluster.key", o->dir);
+    if (deja__cl_make_key(key, err, errlen)) return -1; /* the first node makes it */
+    int nargs = 15 + 2 * o->nsets + 1;
     char **argv = calloc((size_t)nargs, sizeof *argv);
     if (!argv) {
         snprintf(err, errlen, "out of memory");
@@ -297,6 +333,8 @@ static pid_t deja__cl_spawn(const deja_cluster_opts *o, int i, const char *peers
         argv[k++] = "--program";
         argv[k++] = (char *)o->program;
     }
+    argv[k++] = "--key";
+    argv[k++] = key;
     for (int s = 0; s < o->nsets; s++) {
         argv[k++] = "--set";
         argv[k++] = o->sets[s];

@@ -7,7 +7,7 @@
  *
  *   deja-node --id I --peers ADDR,ADDR,... --data DIR [--listen ADDR]
  *             [--set key=value]... [--program NAME] [--inspect-s N]
- *             [--grace-ms N] [--start-file PATH]
+ *             [--grace-ms N] [--start-file PATH] [--key FILE]
  *
  * peers lists every node's address in id order, this node's own included.
  * SIGTERM or SIGINT cancels the root context; the daemon waits for the
@@ -38,7 +38,7 @@
 static const char deja__usage[] =
     "usage: deja-node --id I --peers ADDR,ADDR,... --data DIR [--listen ADDR]\n"
     "                 [--set key=value]... [--program NAME] [--inspect-s N] [--grace-ms N]\n"
-    "                 [--start-file PATH]\n"
+    "                 [--start-file PATH] [--key FILE]\n"
     "       deja-node --version\n"
     "  --id I          this node's id: its index in --peers\n"
     "  --peers LIST    every node's UDP address (host:port), in id order, own included\n"
@@ -49,6 +49,8 @@ static const char deja__usage[] =
     "  --inspect-s N   every N seconds, report task growth by spawn and blocking site\n"
     "  --grace-ms N    how long shutdown waits for tasks (default 5000)\n"
     "  --start-file P  bind, then wait until file P exists before starting the program\n"
+    "  --key FILE      the cluster key (64 hex digits, mode 0600, owned by this user):\n"
+    "                  every datagram is authenticated with it; without it, none is\n"
     "signals: TERM/INT stop cleanly, USR1 task dump, USR2 status (stderr)\n"
     "exit: 0 clean stop, 1 tasks left or program failed, 2 bad flag or unusable resource\n";
 
@@ -89,7 +91,8 @@ static void deja__prog_task(void *arg) {
 
 int deja_node_main(int argc, char **argv) {
     real_block_signals(); /* before any thread: every thread inherits it */
-    const char *id_s = NULL, *peers_s = NULL, *data = NULL, *listen = NULL, *program = NULL, *start_file = NULL;
+    const char *id_s = NULL, *peers_s = NULL, *data = NULL, *listen = NULL, *program = NULL, *start_file = NULL,
+               *key = NULL;
     long long inspect_s = 0, grace_ms = 5000;
     char err[512];
     for (int i = 1; i < argc; i++) {
@@ -123,6 +126,8 @@ int deja_node_main(int argc, char **argv) {
             program = val;
         else if (!strcmp(flag, "--start-file"))
             start_file = val;
+        else if (!strcmp(flag, "--key"))
+            key = val;
         else if (!strcmp(flag, "--set")) {
             if (real_param_set(val, err, sizeof err)) return deja__fail("%s", err);
         } else if (!strcmp(flag, "--inspect-s")) {
@@ -169,7 +174,7 @@ int deja_node_main(int argc, char **argv) {
     if (!fn) return deja__fail("--program: no program named '%s'", program);
 
     real_opts o = {.id = (uint32_t)id, .npeers = np, .peers = peers, .listen = listen, .data_dir = data,
-                   .inspect_s = (int)inspect_s};
+                   .inspect_s = (int)inspect_s, .key_file = key};
     if (real_init(&o, err, sizeof err)) return deja__fail("%s", err);
 
     rt_ctx *root = rt_ctx_with_cancel(NULL);
@@ -179,8 +184,11 @@ int deja_node_main(int argc, char **argv) {
         return 1;
     }
     real_signals_start(root);
-    rt_log(RT_LOG_INFO, "deja-node %lld/%d program=%s listen=%s data=%s", id, np, program ? program : "(first)",
-           listen ? listen : peers[id], data);
+    rt_log(RT_LOG_INFO, "deja-node %lld/%d program=%s listen=%s data=%s auth=%s", id, np,
+           program ? program : "(first)", listen ? listen : peers[id], data, key ? "on" : "off");
+    if (!key && np > 1)
+        rt_log(RT_LOG_WARN, "no --key: datagrams are not authenticated; anyone who can reach the port can "
+               "speak for any node ('deja cluster' makes a key)");
     if (start_file) { /* the start barrier: listening already, not producing yet */
         rt_task_note("daemon: waiting for the start file");
         while (access(start_file, F_OK) != 0 && !real_signaled()) rt_sleep_ns(2 * RT_MS);

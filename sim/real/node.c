@@ -329,6 +329,9 @@ void real_status_print(FILE *out) {
             (unsigned long long)st.kinds[RT_FACT_DEFERRED], (unsigned long long)st.kinds[RT_FACT_CORRUPTION],
             (unsigned long long)st.integrity_failed, (unsigned long long)real__net_dropped(),
             (long long)((real__mono() - real__start_ns) / RT_MS));
+    fprintf(out, "auth=%s\n", real__auth_on() ? "on" : "off");
+    for (int r = 0; r < REAL_DROP_N; r++)
+        fprintf(out, "dropped_%s=%llu\n", real__net_drop_name(r), (unsigned long long)real__net_drops(r));
 }
 
 /* Rewrites DIR/status atomically. */

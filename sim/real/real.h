@@ -12,8 +12,14 @@
  * Conventions (see docs/production.md):
  *   - peers lists every node's address in id order, its own included, so
  *     rt_node_count() is the number of peers and rt_send(i) goes to peers[i];
- *     a datagram is an 8-byte header (magic "DJ01", sender id, little endian)
- *     followed by the payload, at most REAL_MAX_DATAGRAM bytes in all;
+ *     a datagram is a 20-byte header -- magic "DJ02", sender id (u32),
+ *     sequence number (u64, strictly increasing per sender), payload length
+ *     (u32), all little endian -- then the payload (at most
+ *     REAL_MAX_PAYLOAD bytes) and, with a cluster key, a 32-byte MAC of all
+ *     that (HMAC-SHA-512-256, libsodium's crypto_auth). The receiver drops
+ *     and counts, by reason, what is short, oversized, of another magic,
+ *     from an unknown sender, inconsistent (undecodable), badly
+ *     authenticated or replayed (see docs/production.md);
  *   - DIR/facts gets one line per rt_fact_report:
  *       WALL_NS KIND HEIGHT SLOT HASH_HEX PARENT_HEX VALUE ROOT_HEX
  *     where KIND is produced|imported|rejected|deferred|head|confirmed|
@@ -33,6 +39,20 @@
 #include "deja/rt.h"
 
 #define REAL_MAX_DATAGRAM 65507
+#define REAL_MAX_PAYLOAD 60000 /* rt_send refuses more; a longer datagram is "oversized" */
+
+/* Why the receiver dropped a datagram (counted in the status lines as
+ * dropped_NAME=N). */
+enum {
+    REAL_DROP_SHORT,       /* shorter than the header */
+    REAL_DROP_OVERSIZED,   /* longer than the largest valid datagram */
+    REAL_DROP_BAD_MAGIC,   /* not "DJ02" */
+    REAL_DROP_UNKNOWN,     /* sender id not below the number of peers */
+    REAL_DROP_UNDECODABLE, /* length field and size disagree */
+    REAL_DROP_BAD_MAC,     /* MAC missing or wrong: forged or tampered */
+    REAL_DROP_REPLAYED,    /* sequence number seen before (or too old) */
+    REAL_DROP_N
+};
 
 typedef struct real_opts {
     uint32_t id;          /* this node's id, < npeers (0 when npeers is 0) */
@@ -42,6 +62,7 @@ typedef struct real_opts {
     const char *data_dir; /* facts and status go here; NULL: none */
     int inspect_s;        /* > 0: the inspector runs every inspect_s seconds */
     FILE *inspect_out;    /* where the inspector writes (stderr when NULL) */
+    const char *key_file; /* the cluster key (auth.c); NULL: datagrams are not authenticated */
 } real_opts;
 
 /* Starts the backend: identity, network, data directory, status writer and
@@ -86,7 +107,9 @@ int real_live_tasks(void);
  * tasks, resident_bytes (RSS), heap_bytes (rt_malloc), mapped_bytes
  * (rt_map regions), produced, imported,
  * rejected, deferred, corruption, integrity_failed, inbox_dropped,
- * uptime_ms. */
+ * auth (on|off), dropped_short, dropped_oversized, dropped_bad_magic,
+ * dropped_unknown_sender, dropped_undecodable, dropped_bad_mac,
+ * dropped_replayed, uptime_ms. */
 void real_status_print(FILE *out);
 
 #endif /* DEJA_REAL_H */

@@ -142,6 +142,28 @@ void real__net_stop(void);
 /* Peers heard from in the last window_ns (self excluded). */
 int real__net_peers_alive(int64_t window_ns);
 uint64_t real__net_dropped(void);
+/* Datagrams the receiver dropped, by reason (REAL_DROP_*), and the
+ * reason's name for the status lines and logs. */
+uint64_t real__net_drops(int reason);
+const char *real__net_drop_name(int reason);
+
+/* ---- datagram authentication (auth.c) ----------------------------------- */
+
+#define REAL_MAC_LEN 32 /* crypto_auth_BYTES */
+/* Loads the cluster key from path (NULL: no key, datagrams unauthenticated)
+ * after checking the file's owner and mode, and clears the replay windows.
+ * 0, or 2 with err naming --key. */
+int real__auth_load(const char *path, char *err, size_t errlen);
+bool real__auth_on(void);
+/* The key itself (for a MAC computed in pieces, as rt_send does). */
+const unsigned char *real__auth_key(void);
+/* The MAC of data under the cluster key; and its constant-time check. */
+void real__auth_tag(const uint8_t *data, size_t len, uint8_t tag[REAL_MAC_LEN]);
+bool real__auth_check(const uint8_t *data, size_t len, const uint8_t tag[REAL_MAC_LEN]);
+/* True (and remembered) when sequence number seq of sender `from` was not
+ * accepted before and is within the window; false for a replay. Only the
+ * receiver thread calls it. */
+bool real__replay_accept(uint32_t from, uint64_t seq);
 
 /* ---- disk (disk.c) ---------------------------------------------------- */
 
