@@ -42,6 +42,8 @@ static const deja_param_def deja__timeout_sweep_params[] = {
     {"raft.timer_clock", "mono", "the clock the nodes' timers run on: mono (drift only) or wall (NTP steps too)"},
     {"clock.step_ms", "0", "NTP steps: each node's wall clock jumps by +-this (ms; a random sign each time)"},
     {"clock.step_every_s", "30", "a step about this often per node (s; the first at a random phase)"},
+    {"node.wall_durations", "0", "1: the node times durations and timeouts on the wall clock (as raft.timer_clock=wall)"},
+    {"clock.step_sign", "0", "0: each step forward or backward at random; 1: every step forward; -1: every step backward"},
     {"bound.window_ms", "0", "the bound's window: the span over which drift counts (ms; 0: the election MAX)"},
     {"fault.pause_every_s", "30", "each node pauses on average once per this many seconds (0: never)"},
     {"fault.pause_ms", "100", "length of each pause (ms; a GC pause or a stopped VM)"},
@@ -113,7 +115,7 @@ static int deja__ts_bound_inputs(const deja_params *p, int64_t *rtt_max, int64_t
  * their draws): a random phase, then one step per period, either sign.
  * They matter only to timers on the wall clock (raft.timer_clock=wall). */
 static int deja__ts_steps(deja_world *w, const deja_params *p, uint32_t nodes, char *err, size_t errlen) {
-    int64_t step, every, dur;
+    int64_t step, every, dur, sign;
     const char *tc = deja_params_get(p, "raft.timer_clock");
     if (tc == NULL || (strcmp(tc, "mono") != 0 && strcmp(tc, "wall") != 0)) {
         snprintf(err, errlen, "parameter raft.timer_clock=%s: expected mono or wall", tc ? tc : "(unset)");
@@ -121,14 +123,17 @@ static int deja__ts_steps(deja_world *w, const deja_params *p, uint32_t nodes, c
     }
     if (deja_params_fixed9(p, "clock.step_ms", 0, 1000000000, &step, err, errlen) ||
         deja_params_fixed9(p, "clock.step_every_s", 0, 1000000000, &every, err, errlen) ||
-        deja_params_i64(p, "sim.duration_s", 1, 10000000, &dur, err, errlen))
+        deja_params_i64(p, "sim.duration_s", 1, 10000000, &dur, err, errlen) ||
+        deja_params_i64(p, "clock.step_sign", -1, 1, &sign, err, errlen))
         return 2;
     int64_t step_ns = step / 1000, every_ns = every; /* fixed9 seconds are ns */
     if (step_ns <= 0 || every_ns <= 0) return 0;
     deja_prng *r = deja_world_stream(w, "clock-steps");
     for (uint32_t i = 0; i < nodes; i++)
-        for (int64_t t = deja_prng_range(r, 0, every_ns - 1); t < dur * RT_SEC; t += every_ns)
-            deja_clock_step(w, i, t, deja_prng_below(r, 2) ? step_ns : -step_ns);
+        for (int64_t t = deja_prng_range(r, 0, every_ns - 1); t < dur * RT_SEC; t += every_ns) {
+            bool fwd = deja_prng_below(r, 2) != 0; /* drawn either way: the sign never shifts the draws */
+            deja_clock_step(w, i, t, (sign > 0 || (sign == 0 && fwd)) ? step_ns : -step_ns);
+        }
     return 0;
 }
 

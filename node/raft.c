@@ -154,7 +154,9 @@ void raft_config_load(raft_config *cfg) {
         rt_log(RT_LOG_WARN, "raft: raft.stepdown_reset=%s is not 'any' or 'leader', using any", sr);
     cfg->process_ns = node_param("raft", "raft.process_us", 0, 0, RAFT_MAX_MS * 1000) * 1000;
     const char *tc = rt_param_str("raft.timer_clock", "mono");
-    cfg->wall_timers = strcmp(tc, "wall") == 0;
+    /* node.wall_durations=1: the node's durations and timeouts on the wall
+     * clock (the field report's failure 2), the same as raft.timer_clock=wall */
+    cfg->wall_timers = strcmp(tc, "wall") == 0 || node_param("raft", "node.wall_durations", 0, 0, 1) != 0;
     if (strcmp(tc, "wall") != 0 && strcmp(tc, "mono") != 0)
         rt_log(RT_LOG_WARN, "raft: raft.timer_clock=%s is not 'mono' or 'wall', using mono", tc);
     cfg->voters = (uint32_t)node_param("raft", "raft.voters", 0, 0, cfg->n);

@@ -101,6 +101,20 @@ static void test_false_elections_verdict(void **state) {
     assert_string_equal(deja_summary_get(&s, "verdict"), "ok");
 }
 
+/* node.wall_durations=1: NTP steps backwards stall the leader's heartbeats */
+static void test_wall_durations(void **state) {
+    (void)state;
+    const char *sets[] = {"sim.duration_s=300", "raft.election_ms=150", "fault.pause_every_s=0", "clock.step_ms=800",
+                          "clock.step_every_s=60", "clock.step_sign=-1", "ts.max_false_per_hour=0", NULL, NULL};
+    deja_summary s;
+    sets[7] = "node.wall_durations=1";
+    scenario_run("timeout-sweep", 1, sets, &s, NULL);
+    assert_string_equal(deja_summary_get(&s, "verdict"), "false_elections");
+    sets[7] = "node.wall_durations=0";
+    scenario_run("timeout-sweep", 1, sets, &s, NULL);
+    assert_string_equal(deja_summary_get(&s, "verdict"), "ok");
+}
+
 int main(void) {
     node_programs_register();
     deja_models_register();
@@ -108,6 +122,7 @@ int main(void) {
         cmocka_unit_test(test_nested_tx_deadlock),
         cmocka_unit_test(test_node_leaks),
         cmocka_unit_test(test_false_elections_verdict),
+        cmocka_unit_test(test_wall_durations),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
