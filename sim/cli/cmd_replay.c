@@ -17,7 +17,8 @@
 
 static void replay__help(FILE *out) {
     fprintf(out,
-            "usage: deja replay FILE.seed [--trace FILE] [--dump-tasks] [--rehash] [--json]\n\n"
+            "usage: deja replay FILE.seed [--trace FILE] [--dump-tasks] [--rehash] [--json]\n"
+            "                   [--break-at-event N] [--break-on-verdict]\n\n"
             "Runs the scenario, seed and overrides recorded in FILE.seed and compares\n"
             "the verdict and trace hash with the recorded ones. Prints the run's\n"
             "summary plus expected_verdict, expected_trace_hash and match=yes|no.\n\n"
@@ -30,6 +31,8 @@ static void replay__help(FILE *out) {
             "'deja run ... --save FILE.seed' writes one.\n\n"
             "  --trace FILE    write every event of the run to FILE, one a line\n"
             "  --dump-tasks    print every live task at the end of the run (stderr)\n"
+            "  --break-at-event N, --break-on-verdict  call deja_break() there, for a\n"
+            "                  debugger (as 'deja run'; docs/debugging.md)\n"
             "  --rehash        when the verdict matches but the trace hash does not\n"
             "                  (the node or simulator changed on purpose), write the\n"
             "                  new hash into FILE.seed; a verdict mismatch is never\n"
@@ -66,8 +69,8 @@ static int replay__rehash(const char *path, const deja_summary *s) {
 }
 
 int deja_cmd_replay(int argc, char **argv) {
-    const char *path = NULL, *trace_path = NULL;
-    bool dump = false, rehash = false;
+    const char *path = NULL, *trace_path = NULL, *break_s = NULL;
+    bool dump = false, rehash = false, break_verdict = false;
     for (int i = 1; i < argc; i++) {
         const char *v;
         int m;
@@ -79,6 +82,11 @@ int deja_cmd_replay(int argc, char **argv) {
             trace_path = v;
         } else if (!strcmp(argv[i], "--dump-tasks")) {
             dump = true;
+        } else if ((m = deja_cli_flag("replay", argc, argv, &i, "--break-at-event", &v))) {
+            if (m != 1) return m;
+            break_s = v;
+        } else if (!strcmp(argv[i], "--break-on-verdict")) {
+            break_verdict = true;
         } else if (!strcmp(argv[i], "--rehash")) {
             rehash = true;
         } else if (argv[i][0] == '-' && argv[i][1]) {
@@ -91,10 +99,12 @@ int deja_cmd_replay(int argc, char **argv) {
     }
     if (!path) return deja_cli_usage_error("replay", "missing FILE.seed");
     int rc = 0;
+    uint64_t break_at = 0;
+    if (break_s && deja_cli_u64("replay", "--break-at-event", break_s, 1, UINT64_MAX, &break_at)) return 2;
     deja_outfile *trace = deja_cli_outfile("replay", "--trace", trace_path, &rc);
     if (rc) return rc;
     deja_run_opts opts = {.trace = trace ? trace->f : NULL, .dump_tasks = dump, .dump_on_failure = true,
-                          .dump_out = stderr};
+                          .dump_out = stderr, .break_at_event = break_at, .break_on_verdict = break_verdict};
     deja_summary s;
     char err[1024] = "";
     rc = deja_replay(path, &opts, &s, err, sizeof err);
