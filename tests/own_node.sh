@@ -6,7 +6,8 @@
 # replay command, fails with its own verdict when its bug is on, prints its
 # own fact kind by name in the text trace, sweeps and plots a small grid;
 # its daemon runs as a 3-node production cluster under `deja cluster
-# --node-bin`, whose facts files name the kind too.
+# --node-bin`, whose facts files name the kind too. Last, the installed
+# prefix is moved and its deja still finds its plot scripts.
 # Usage: own_node.sh SOURCE_DIR BUILD_DIR C_COMPILER
 set -eu
 src=$1
@@ -79,4 +80,14 @@ grep -q '^verdict=ok$' "$dir/cluster.txt" || fail "the cluster's verdict is not 
 for i in 0 1 2; do
     grep -q ' kv\.apply ' "$dir/cluster/node-$i/facts" || fail "node $i's facts file does not name kv.apply"
 done
+step "the installed deja, moved elsewhere, still finds its plot scripts"
+mv "$dir/prefix" "$dir/moved"
+env -u DEJA_PLOTS_DIR "$dir/moved/bin/deja" plot --help | grep -qF "reads them from $dir/moved/bin/../share/deja/plots" ||
+    fail "the moved deja does not read its plot scripts beside itself: $("$dir/moved/bin/deja" plot --help | tail -4)"
+"$dir/moved/bin/deja" run drift-fork --seed 7 --set sim.duration_s=10 | grep -q '^verdict=ok$' ||
+    fail "the moved deja cannot run drift-fork"
+if command -v gnuplot >/dev/null 2>&1; then
+    env -u DEJA_PLOTS_DIR "$dir/moved/bin/deja" plot metric --db "$dir/s.db" --scenario kv --x kv.loss_pct \
+        --y kv_gaps -o "$dir/moved.png" >/dev/null || fail "the moved deja cannot plot"
+fi
 echo "own_node: ok"

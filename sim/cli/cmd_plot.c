@@ -120,7 +120,11 @@ static void plot__csv_header(const plot__kind *k, const char *x, const char *y, 
         snprintf(buf, len, "%s,%s,%s_mean,%s_stddev,runs", k->series, k->x, k->y_name, k->y_name);
 }
 
+static void plot__scripts_dir(char *buf, size_t len);
+
 static void plot__help(FILE *out) {
+    char scripts[4096];
+    plot__scripts_dir(scripts, sizeof scripts);
     fprintf(out,
             "usage: deja plot KIND --db FILE [-o OUT.png] [--csv FILE] [--where SQL] [--table]\n"
             "                 [--x KEY] [--y KEY] [--real FILE.csv]\n"
@@ -180,10 +184,11 @@ static void plot__help(FILE *out) {
             "                 SCENARIO --seed N --timeline FILE.csv'\n\n"
             "The gnuplot scripts are read from $DEJA_PLOTS_DIR, else from\n"
             "%s beside the running binary (an installed\n"
-            "deja), else from %s, else from %s/plots.\n\n"
+            "deja), else from %s, else from %s/plots.\n"
+            "This binary reads them from %s\n\n"
             "exit status: 0 written; 2 bad input (unknown kind, missing database or\n"
             "timeline, no rows to plot, gnuplot missing or failing).\n",
-            DEJA_PLOTS_RELATIVE_DIR, DEJA_PLOTS_INSTALL_DIR, DEJA_SOURCE_DIR);
+            DEJA_PLOTS_RELATIVE_DIR, DEJA_PLOTS_INSTALL_DIR, DEJA_SOURCE_DIR, scripts);
 }
 
 /* True when path is a directory. */
