@@ -120,6 +120,9 @@ static int deja__dispatch(const deja__cmd *c, int argc, char **argv) {
 
 int deja_main(int argc, char **argv) {
     deja_init();
+    /* Line by line, as on a terminal: `deja ... >log 2>&1` keeps the order
+     * in which results (stdout) and messages (stderr) were written. */
+    setvbuf(stdout, NULL, _IOLBF, 0);
     if (argc > 0 && argv[0] && *argv[0]) deja_set_tool_name(argv[0]);
     if (argc < 2) {
         deja__help(stderr);
