@@ -6,13 +6,20 @@
  * confirmed blocks being reverted.
  *
  * Every draw comes from the world's "clock" stream (offsets, drifts, steps);
- * the network draws from its own.
+ * the network draws from its own. With net.swarm=1 each seed also draws
+ * network faults (docs/simulation.md), at most net.swarm_max_ms long: 2 s
+ * by default, two slots, below the confirmation depth of three. Cuts and
+ * clogs of ~5 s revert confirmed blocks (seeds/drift-fork-net-cut.seed):
+ * that is the chain's finality rule, not a fault of the engine.
  */
 
 #include "aura_world.h"
 
 static const deja_param_def deja__drift_fork_params[] = {
     DEJA_AURA_PARAMS("600", "100", "50", "mem"),
+    {"net.swarm_max_ms", "2000",
+     "with net.swarm=1: longest network cut, clog and latency tail drawn (ms); confirmation at depth k assumes "
+     "blocks arrive within k slots, so longer ones revert confirmed blocks by design"},
     {NULL, NULL, NULL},
 };
 
