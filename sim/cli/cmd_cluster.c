@@ -25,7 +25,8 @@ static const char deja__cluster_help[] =
     "usage: deja cluster --nodes N --duration-s S [--set key=value]... [--base-port P]\n"
     "                    [--faketime NODE=OFFSET_MS]... [--kill NODE@SEC[:DOWN_SEC]]\n"
     "                    [--data-dir DIR] [--grace-s S] [--program NAME]\n"
-    "                    [--node-bin PATH]\n"
+    "                    [--node-bin PATH] [--net-loss-pct P] [--net-dup-pct P] [--net-delay-ms D]\n"
+    "                    [--net-jitter-ms J] [--net-reorder-pct P] [--net-reorder-ms R] [--net-seed S]\n"
     "       deja cluster --election-trials N [--nodes 5] [--set key=value]... [--csv FILE]\n"
     "                    [--seed S] [--faketime NODE=OFFSET_MS]... [--data-dir DIR]\n\n"
     "Starts N deja-node processes on 127.0.0.1 (UDP ports P..P+N-1, free ones by\n"
@@ -49,6 +50,9 @@ static const char deja__cluster_help[] =
     "                             writes one row per trial; --seed S the crash points\n"
     "  --node-bin PATH            the daemon to start: a team's own, built on\n"
     "                             deja_node_main (deja/daemon.h; docs/own-node.md)\n"
+    "  --net-*                    passed to every node: faults its transport injects\n"
+    "                             on the datagrams it sends (loss, duplication, delay,\n"
+    "                             jitter, reordering; see deja-node --help)\n"
     "deja-node is looked up next to this executable, or at $DEJA_NODE_BIN.\n\n"
     "prints: nodes, duration_s, blocks (distinct produced), forks (heights with\n"
     "more than one produced block), confirmed_height (lowest over nodes),\n"
@@ -84,6 +88,37 @@ static int deja__parse_int(const char *s, long lo, long hi, long *out) {
     return 0;
 }
 
+/* Checks one --net-* flag for deja-node (the same ranges it checks): its
+ * name as a static string, or NULL with *rc = 2 after a usage message. */
+static const char *deja__net_flag(const char *flag, const char *v, int *rc) {
+    static const char *const pct[] = {"--net-loss-pct", "--net-dup-pct", "--net-reorder-pct"};
+    static const char *const ms[] = {"--net-delay-ms", "--net-jitter-ms", "--net-reorder-ms"};
+    char *end;
+    for (size_t i = 0; i < 3; i++) {
+        if (strcmp(flag, pct[i]) && strcmp(flag, ms[i])) continue;
+        bool is_pct = !strcmp(flag, pct[i]);
+        double hi = is_pct ? 100.0 : 3600000.0;
+        errno = 0;
+        double x = strtod(v, &end);
+        if (errno || end == v || *end || !(x >= 0.0 && x <= hi)) {
+            *rc = deja_cli_usage_error("cluster", "%s: '%s' is not a number in [0, %g]", flag, v, hi);
+            return NULL;
+        }
+        return is_pct ? pct[i] : ms[i];
+    }
+    if (!strcmp(flag, "--net-seed")) {
+        errno = 0;
+        (void)strtoull(v, &end, 10);
+        if (errno || end == v || *end || *v == '-') {
+            *rc = deja_cli_usage_error("cluster", "--net-seed: '%s' is not a non-negative integer", v);
+            return NULL;
+        }
+        return "--net-seed";
+    }
+    *rc = deja_cli_usage_error("cluster", "unknown flag '%s'", flag);
+    return NULL;
+}
+
 /* Where deja-node is: $DEJA_NODE_BIN, else next to /proc/self/exe. */
 static void deja__node_bin(char *out, size_t len) {
     const char *env = getenv("DEJA_NODE_BIN");
@@ -109,8 +144,14 @@ int deja_cmd_cluster(int argc, char **argv) {
     o.grace_ms = 10000;
     o.duration_ms = -1;
     char **sets = calloc((size_t)argc + 1, sizeof *sets);
-    if (!sets) return 2;
+    char **node_args = calloc(2 * (size_t)argc + 1, sizeof *node_args);
+    if (!sets || !node_args) {
+        free(sets);
+        free(node_args);
+        return 2;
+    }
     o.sets = sets;
+    o.node_args = node_args;
     bool any_fake = false;
     char dir[PATH_MAX] = "";
     long nodes = -1, trials = 0, seed = 1;
@@ -121,6 +162,7 @@ int deja_cmd_cluster(int argc, char **argv) {
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
             fputs(deja__cluster_help, stdout);
             free(sets);
+            free(node_args);
             return 0;
         }
         const char *eq = strncmp(a, "--", 2) == 0 ? strchr(a, '=') : NULL;
@@ -193,6 +235,12 @@ int deja_cmd_cluster(int argc, char **argv) {
                 o.kill_node = (int)node;
                 o.down_ms = down;
             }
+        } else if (!strncmp(flag, "--net-", 6)) {
+            const char *name = deja__net_flag(flag, v, &rc);
+            if (!rc) {
+                node_args[o.nnode_args++] = (char *)name;
+                node_args[o.nnode_args++] = (char *)v;
+            }
         } else if (!strcmp(flag, "--program")) {
             o.program = v;
         } else if (!strcmp(flag, "--election-trials")) {
@@ -218,6 +266,7 @@ int deja_cmd_cluster(int argc, char **argv) {
         }
         if (rc) {
             free(sets);
+            free(node_args);
             return rc;
         }
     }
@@ -255,6 +304,7 @@ int deja_cmd_cluster(int argc, char **argv) {
     }
     if (rc) {
         free(sets);
+        free(node_args);
         return rc;
     }
     o.nodes = (int)nodes;
@@ -276,6 +326,7 @@ int deja_cmd_cluster(int argc, char **argv) {
         sigaction(SIGINT, &old_int, NULL);
         sigaction(SIGTERM, &old_term, NULL);
         free(sets);
+        free(node_args);
         if (erc) fprintf(stderr, "deja cluster: %s\n", err);
         else if (deja__cluster_stop) printf("interrupted=yes\n");
         fflush(stdout);
@@ -285,6 +336,7 @@ int deja_cmd_cluster(int argc, char **argv) {
     sigaction(SIGINT, &old_int, NULL);
     sigaction(SIGTERM, &old_term, NULL);
     free(sets);
+    free(node_args);
     if (run) {
         deja_cli_eprintf("deja cluster: %s\n", err);
         return 2;

@@ -53,6 +53,8 @@ typedef struct deja_cluster_opts {
     const char *dir;      /* the cluster directory (created if missing) */
     int nsets;
     char *const *sets;    /* "key=value" passed as --set to every node */
+    int nnode_args;
+    char *const *node_args; /* more arguments for every node (the --net-* faults) */
     bool fake[DEJA_CLUSTER_MAX];
     int64_t fake_ms[DEJA_CLUSTER_MAX]; /* wall-clock offset under libfaketime */
     const char *faketime_lib;          /* needed when a fake[] is set */
@@ -311,7 +313,7 @@ static pid_t deja__cl_spawn(const deja_cluster_opts *o, int i, const char *peers
     char key[PATH_MAX + 16];
     snprintf(key, sizeof key, "%s/cluster.key", o->dir);
     if (deja__cl_make_key(key, err, errlen)) return -1; /* the first node makes it */
-    int nargs = 15 + 2 * o->nsets + 1;
+    int nargs = 15 + 2 * o->nsets + o->nnode_args + 1;
     char **argv = calloc((size_t)nargs, sizeof *argv);
     if (!argv) {
         snprintf(err, errlen, "out of memory");
@@ -339,6 +341,7 @@ static pid_t deja__cl_spawn(const deja_cluster_opts *o, int i, const char *peers
         argv[k++] = "--set";
         argv[k++] = o->sets[s];
     }
+    for (int a = 0; a < o->nnode_args; a++) argv[k++] = o->node_args[a];
     argv[k] = NULL;
     char fake[48];
     if (o->fake[i]) {

@@ -38,7 +38,9 @@
 static const char deja__usage[] =
     "usage: deja-node --id I --peers ADDR,ADDR,... --data DIR [--listen ADDR]\n"
     "                 [--set key=value]... [--program NAME] [--inspect-s N] [--grace-ms N]\n"
-    "                 [--start-file PATH] [--key FILE]\n"
+    "                 [--start-file PATH] [--key FILE] [--net-loss-pct P] [--net-dup-pct P]\n"
+    "                 [--net-delay-ms D] [--net-jitter-ms J] [--net-reorder-pct P --net-reorder-ms R]\n"
+    "                 [--net-seed S]\n"
     "       deja-node --version\n"
     "  --id I          this node's id: its index in --peers\n"
     "  --peers LIST    every node's UDP address (host:port), in id order, own included\n"
@@ -51,6 +53,13 @@ static const char deja__usage[] =
     "  --start-file P  bind, then wait until file P exists before starting the program\n"
     "  --key FILE      the cluster key (64 hex digits, mode 0600, owned by this user):\n"
     "                  every datagram is authenticated with it; without it, none is\n"
+    "  --net-loss-pct P     drop P% of the datagrams this node sends\n"
+    "  --net-dup-pct P      send P% of them twice\n"
+    "  --net-delay-ms D     hold every datagram D ms before sending it ...\n"
+    "  --net-jitter-ms J    ... plus uniform in +-J ms\n"
+    "  --net-reorder-pct P  hold P% of them back uniform in [R/2, R] ms more, so later\n"
+    "  --net-reorder-ms R   ones overtake them (R default 0: set it)\n"
+    "  --net-seed S         seed of those draws (default: the node id)\n"
     "signals: TERM/INT stop cleanly, USR1 task dump, USR2 status (stderr)\n"
     "exit: 0 clean stop, 1 tasks left or program failed, 2 bad flag or unusable resource\n";
 
@@ -94,6 +103,7 @@ int deja_node_main(int argc, char **argv) {
     const char *id_s = NULL, *peers_s = NULL, *data = NULL, *listen = NULL, *program = NULL, *start_file = NULL,
                *key = NULL;
     long long inspect_s = 0, grace_ms = 5000;
+    real_net_faults faults = {0};
     char err[512];
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -132,6 +142,10 @@ int deja_node_main(int argc, char **argv) {
             if (real_param_set(val, err, sizeof err)) return deja__fail("%s", err);
         } else if (!strcmp(flag, "--inspect-s")) {
             if (deja__uint(val, 1000000, &inspect_s)) return deja__fail("--inspect-s: '%s' is not a number of seconds", val);
+        } else if (!strncmp(flag, "--net-", 6)) {
+            int rc = real_net_fault_flag(&faults, flag, val, err, sizeof err);
+            if (rc == 1) return deja__fail("unknown flag '%s' (see --help)", flag);
+            if (rc) return deja__fail("%s", err);
         } else if (!strcmp(flag, "--grace-ms")) {
             if (deja__uint(val, 3600000, &grace_ms)) return deja__fail("--grace-ms: '%s' is not a number of milliseconds", val);
         } else
@@ -174,7 +188,7 @@ int deja_node_main(int argc, char **argv) {
     if (!fn) return deja__fail("--program: no program named '%s'", program);
 
     real_opts o = {.id = (uint32_t)id, .npeers = np, .peers = peers, .listen = listen, .data_dir = data,
-                   .inspect_s = (int)inspect_s, .key_file = key};
+                   .inspect_s = (int)inspect_s, .key_file = key, .net_faults = faults};
     if (real_init(&o, err, sizeof err)) return deja__fail("%s", err);
 
     rt_ctx *root = rt_ctx_with_cancel(NULL);

@@ -19,7 +19,10 @@
  * without blocking: when the inbox is full the message is dropped and
  * counted, as a real network would drop it. Sends are sendmsg calls from
  * the sending task (best effort, as rt.h says). Without peers (tests),
- * rt_send to oneself goes straight to the inbox.
+ * rt_send to oneself goes straight to the inbox. With --net-* faults on, a
+ * datagram goes through net_faults.c first (lost, duplicated, held back)
+ * and is sealed (header, sequence number, MAC) when it actually leaves, so
+ * each copy is a datagram of its own; off, it is sent as above, unchanged.
  */
 #include <assert.h>
 #include <errno.h>
@@ -253,6 +256,8 @@ static void real__peers_free(void) {
     real__heard = NULL;
 }
 
+static void real__sendto(uint32_t to, const void *data, size_t len);
+
 /* Starts the network: resolves peers, binds, starts the receiver thread.
  * 0, or 2 with err naming the flag at fault. */
 int real__net_start(const real_opts *o, char *err, size_t errlen) {
@@ -346,11 +351,16 @@ int real__net_start(const real_opts *o, char *err, size_t errlen) {
     pthread_setname_np(real__net_thr, "deja.net");
 #endif
     real__net_running = true;
+    if (real__faults_start(&o->net_faults, o->id, real__sendto, err, errlen)) {
+        real__net_stop();
+        return 2;
+    }
     return 0;
 }
 
 /* Stops the receiver, closes the socket and frees undelivered messages. */
 void real__net_stop(void) {
+    real__faults_stop(); /* before the socket closes: the delay thread sends on it */
     if (real__net_running) {
         ssize_t w = write(real__wake[1], "x", 1);
         (void)w;
@@ -371,14 +381,8 @@ void real__net_stop(void) {
     }
 }
 
-int rt_send(uint32_t to, const void *data, size_t len) {
-    if (len > REAL_MAX_PAYLOAD || (len && !data)) return RT_EINVAL;
-    if (real__sock < 0) {
-        if (to != rt_node_id() || !real__inbox_ch) return RT_EINVAL;
-        real__deliver(to, data, len);
-        return RT_OK;
-    }
-    if (to >= real__npeers) return RT_EINVAL;
+/* Seals and sends one datagram to peer `to` (< real__npeers) now. */
+static void real__sendto(uint32_t to, const void *data, size_t len) {
     uint8_t hdr[REAL__HDR], mac[REAL_MAC_LEN];
     real__put32(hdr, REAL__MAGIC);
     real__put32(hdr + 4, real__self_id);
@@ -400,6 +404,20 @@ int rt_send(uint32_t to, const void *data, size_t len) {
     mh.msg_iov = iov;
     mh.msg_iovlen = 3;
     if (sendmsg(real__sock, &mh, MSG_DONTWAIT | MSG_NOSIGNAL) < 0) atomic_fetch_add(&real__ndropped, 1);
+}
+
+int rt_send(uint32_t to, const void *data, size_t len) {
+    if (len > REAL_MAX_PAYLOAD || (len && !data)) return RT_EINVAL;
+    if (real__sock < 0) {
+        if (to != rt_node_id() || !real__inbox_ch) return RT_EINVAL;
+        real__deliver(to, data, len);
+        return RT_OK;
+    }
+    if (to >= real__npeers) return RT_EINVAL;
+    if (real__faults_on())
+        real__faults_send(to, data, len);
+    else
+        real__sendto(to, data, len);
     return RT_OK;
 }
 

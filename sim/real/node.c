@@ -316,10 +316,13 @@ void real_status_print(FILE *out) {
     pthread_mutex_unlock(&real__F);
     char head[33] = "none";
     if (st.has_head) real__hex(st.head, head);
+    uint64_t nf[4];
+    real__faults_counts(nf);
     fprintf(out,
             "node=%u\nstate=%s\nheight=%llu\nconfirmed_height=%llu\nhead=%s\npeers=%d\npeers_total=%u\ntasks=%d\n"
             "resident_bytes=%lld\nheap_bytes=%lld\nmapped_bytes=%lld\nproduced=%llu\nimported=%llu\nrejected=%llu\ndeferred=%llu\n"
-            "corruption=%llu\nintegrity_failed=%llu\ninbox_dropped=%llu\nuptime_ms=%lld\n",
+            "corruption=%llu\nintegrity_failed=%llu\ninbox_dropped=%llu\nnet_lost=%llu\nnet_duplicated=%llu\n"
+            "net_held=%llu\nnet_reordered=%llu\nuptime_ms=%lld\n",
             real__id, real__inited ? "running" : "stopped", (unsigned long long)(st.has_head ? st.head_height : st.max_height),
             (unsigned long long)st.confirmed, head, real__net_peers_alive(5 * RT_SEC),
             real__count > 0 ? real__count - 1 : 0, real_live_tasks(), (long long)real__rss(),
@@ -328,6 +331,7 @@ void real_status_print(FILE *out) {
             (unsigned long long)st.kinds[RT_FACT_IMPORTED], (unsigned long long)st.kinds[RT_FACT_REJECTED],
             (unsigned long long)st.kinds[RT_FACT_DEFERRED], (unsigned long long)st.kinds[RT_FACT_CORRUPTION],
             (unsigned long long)st.integrity_failed, (unsigned long long)real__net_dropped(),
+            (unsigned long long)nf[0], (unsigned long long)nf[1], (unsigned long long)nf[2], (unsigned long long)nf[3],
             (long long)((real__mono() - real__start_ns) / RT_MS));
     fprintf(out, "auth=%s\n", real__auth_on() ? "on" : "off");
     for (int r = 0; r < REAL_DROP_N; r++)

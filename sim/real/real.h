@@ -32,6 +32,7 @@
 #ifndef DEJA_REAL_H
 #define DEJA_REAL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -54,6 +55,25 @@ enum {
     REAL_DROP_N
 };
 
+/* Faults the transport injects on the datagrams this node sends (all zero:
+ * none, and the transport sends exactly as without them). */
+typedef struct real_net_faults {
+    uint32_t loss_ppm;    /* a datagram is not sent */
+    uint32_t dup_ppm;     /* a datagram is sent twice (each copy its own delay) */
+    int64_t delay_ns;     /* every datagram waits this long before it is sent ... */
+    int64_t jitter_ns;    /* ... plus uniform in +-jitter (at least 0) */
+    uint32_t reorder_ppm; /* a datagram waits uniform in [reorder_ns/2, reorder_ns] more */
+    int64_t reorder_ns;
+    uint64_t seed;        /* the fault draws' seed, when seed_set (else the node id) */
+    bool seed_set;
+} real_net_faults;
+
+/* Parses one --net-* flag of deja-node into c: --net-loss-pct P,
+ * --net-dup-pct P, --net-reorder-pct P (percent, 0..100), --net-delay-ms D,
+ * --net-jitter-ms J, --net-reorder-ms R (ms), --net-seed S. 0 when parsed,
+ * 1 when flag is not one of them, 2 with err naming the flag. */
+int real_net_fault_flag(real_net_faults *c, const char *flag, const char *val, char *err, size_t errlen);
+
 typedef struct real_opts {
     uint32_t id;          /* this node's id, < npeers (0 when npeers is 0) */
     int npeers;           /* 0: no network (rt_send only to self, in memory) */
@@ -63,6 +83,7 @@ typedef struct real_opts {
     int inspect_s;        /* > 0: the inspector runs every inspect_s seconds */
     FILE *inspect_out;    /* where the inspector writes (stderr when NULL) */
     const char *key_file; /* the cluster key (auth.c); NULL: datagrams are not authenticated */
+    real_net_faults net_faults; /* injected on sent datagrams (net_faults.c) */
 } real_opts;
 
 /* Starts the backend: identity, network, data directory, status writer and

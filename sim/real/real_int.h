@@ -138,6 +138,21 @@ int real__chan_try_send(rt_chan *ch, const void *elem);
 /* ---- network (net.c) --------------------------------------------------- */
 
 int real__net_start(const real_opts *o, char *err, size_t errlen);
+
+/* ---- network faults (net_faults.c) ------------------------------------- */
+
+/* Starts injecting c's faults (nothing when all are zero), sending through
+ * send; 0, or 2 with err. */
+int real__faults_start(const real_net_faults *c, uint32_t self, void (*send)(uint32_t, const void *, size_t),
+                       char *err, size_t errlen);
+/* Stops the delay thread; datagrams still held back are dropped. */
+void real__faults_stop(void);
+/* Whether any fault is on (rt_send then goes through real__faults_send). */
+bool real__faults_on(void);
+/* Drops, duplicates, delays or sends one datagram now, as the faults draw. */
+void real__faults_send(uint32_t to, const void *data, size_t len);
+/* Datagrams lost, duplicated, held back (copies), reordered so far. */
+void real__faults_counts(uint64_t out[4]);
 void real__net_stop(void);
 /* Peers heard from in the last window_ns (self excluded). */
 int real__net_peers_alive(int64_t window_ns);
