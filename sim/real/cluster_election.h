@@ -298,7 +298,8 @@ DEJA__CL_UNUSED static int deja_cluster_election(const deja_cluster_opts *base, 
     FILE *csv = NULL;
     int rc = 0;
     if (hb <= 0) {
-        snprintf(err, errlen, "--set raft.election_ms=%s: expected MIN-MAX in ms", deja__ce_get(sets, nsets, "raft.election_ms"));
+        const char *ev = deja__ce_get(sets, nsets, "raft.election_ms");
+        snprintf(err, errlen, "--set raft.election_ms=%s: expected MIN-MAX in ms", ev ? ev : "(unset)");
         rc = 2;
     } else if (c->csv && !(csv = fopen(c->csv, "w"))) {
         snprintf(err, errlen, "--csv %.300s: %s", c->csv, strerror(errno));
