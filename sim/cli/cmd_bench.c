@@ -159,6 +159,8 @@ static void bench__many_main(rt_ctx *ctx) {
     int ring = !strcmp(rt_param_str("bench.kind", "ring"), "ring");
     if (r.n < 2) r.n = 2;
     bench__member *m = NULL;
+    /* small stacks: a million of them fit in a few GB */
+    rt_spawn_opts so = {(size_t)rt_param_i64("bench.stack_bytes", 1984)};
     if (ring) {
         r.ch = rt_calloc((size_t)r.n, sizeof *r.ch);
         m = rt_calloc((size_t)r.n, sizeof *m);
@@ -175,9 +177,9 @@ static void bench__many_main(rt_ctx *ctx) {
         int rc;
         if (ring) {
             m[i] = (bench__member){&r, i};
-            rc = rt_spawn("ring", bench__ring_task, &m[i]);
+            rc = rt_spawn_with("ring", bench__ring_task, &m[i], &so);
         } else {
-            rc = rt_spawn("yielder", bench__yield_many, &r);
+            rc = rt_spawn_with("yielder", bench__yield_many, &r, &so);
         }
         if (rc != RT_OK) {
             rt_log(RT_LOG_ERROR, "bench: spawn %lld of %lld failed", (long long)i, (long long)r.n);

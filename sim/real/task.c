@@ -225,6 +225,13 @@ void real__reap(void) {
 }
 
 int rt_spawn_at(const char *name, rt_task_fn fn, void *arg, const char *file, int line) {
+    return rt_spawn_with_at(name, fn, arg, NULL, file, line);
+}
+
+/* A thread gets the stack its spawn asks for, never less than 256 KiB (the
+ * C library's own calls need it); 0 keeps the thread default. */
+int rt_spawn_with_at(const char *name, rt_task_fn fn, void *arg, const rt_spawn_opts *opts, const char *file,
+                     int line) {
     assert(fn != NULL);
     pthread_once(&real__once, real__init_once);
     real__reap();
@@ -252,7 +259,14 @@ int rt_spawn_at(const char *name, rt_task_fn fn, void *arg, const char *file, in
     real__nlive++;
     /* R stays held across pthread_create so t->thr is written before the
      * new thread can park itself as a zombie and be joined. */
-    int rc = pthread_create(&t->thr, NULL, real__task_main, t);
+    pthread_attr_t attr;
+    int have_attr = opts && opts->stack_bytes > 0 && pthread_attr_init(&attr) == 0;
+    if (have_attr) {
+        size_t want = opts->stack_bytes < 256 * 1024 ? 256 * 1024 : opts->stack_bytes;
+        pthread_attr_setstacksize(&attr, want); /* on failure the default stays */
+    }
+    int rc = pthread_create(&t->thr, have_attr ? &attr : NULL, real__task_main, t);
+    if (have_attr) pthread_attr_destroy(&attr);
     if (rc != 0) {
         real__unlink(t);
         real__nlive--;

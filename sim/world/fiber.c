@@ -1,12 +1,27 @@
 /*
  * fiber.c -- stacks and context switching for the simulator's tasks (see
- * fiber.h). Stacks are mmap'd with a PROT_NONE guard page below them so an
- * overflow faults at once instead of corrupting a neighbour, and are kept
- * in a small free list because runs spawn and end many short tasks.
+ * fiber.h).
+ *
+ * Stacks come from pooled regions: one pool per stack size, each pool a
+ * list of 64 MiB regions, each region one mapping cut into stacks. The
+ * count of kernel mappings grows with regions, not with tasks, and a stack
+ * costs only the pages its task touches. Overflow is caught two ways:
+ *   - a canary: the lowest DEJA__CANARY bytes of every stack stay zero
+ *     while its task keeps within it (they start zero: untouched memory
+ *     costs no resident page); deja_fiber_overflowed checks them, and the
+ *     scheduler calls it at every switch away from a task;
+ *   - a guard region: the lowest page of each region is PROT_NONE, so a
+ *     task recursing without bound runs down through the stacks below its
+ *     own (regions hand out their highest stack first) and faults there; a
+ *     SIGSEGV handler on its own signal stack reports it (not in ASan
+ *     builds, whose own handler reports the fault).
+ * Either way the report names the task and the process stops: a stack
+ * that overflowed may have corrupted its neighbours.
  */
 #include "fiber.h"
 
 #include <assert.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,39 +42,173 @@
 #endif
 
 #define DEJA__GUARD 4096
-#define DEJA__POOL 64
+#define DEJA__CANARY 64                       /* zero bytes at the bottom of every stack */
+#define DEJA__REGION ((size_t)64 << 20)       /* bytes of stacks per region */
+#define DEJA__MIN_STACK ((size_t)2048)
 
-/* A process-wide pool of spare stacks of one size (the simulator is single
- * threaded, and stacks hold no state between uses). */
-static struct {
-    void *base[DEJA__POOL];
-    size_t size;
-    int n;
+typedef struct deja__region {
+    struct deja__region *next;
+    char *map;      /* the mapping: guard page, then n stacks */
+    size_t n, used; /* stacks handed out from the top down */
+} deja__region;
+
+typedef struct deja__pool {
+    struct deja__pool *next;
+    size_t slot;           /* bytes per stack */
+    void *free;            /* freed stacks, linked through their top word */
+    deja__region *regions;
+    size_t live;           /* stacks in use */
 } deja__pool;
 
-static void *deja__stack_get(size_t size) {
-    if (deja__pool.n > 0 && deja__pool.size == size) return deja__pool.base[--deja__pool.n];
-    void *p = mmap(NULL, size + DEJA__GUARD, PROT_READ | PROT_WRITE,
-                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-    if (p == MAP_FAILED) return NULL;
-    if (mprotect(p, DEJA__GUARD, PROT_NONE) != 0) {
-        munmap(p, size + DEJA__GUARD);
-        return NULL;
-    }
+/* Process-wide (the simulator is single threaded; stacks hold no state
+ * between uses). */
+static deja__pool *deja__pools;
+static size_t deja__n_regions;
+static void (*deja__overflow_report)(void *);
+static void *deja__overflow_arg;
+
+size_t deja_fiber_stack_round(size_t stack_size) {
+#ifdef DEJA__ASAN
+    stack_size *= 4; /* instrumented frames are several times larger */
+#endif
+    size_t slot = stack_size + DEJA__CANARY;
+    if (slot < DEJA__MIN_STACK) slot = DEJA__MIN_STACK;
+    return (slot + 1023) & ~(size_t)1023;
+}
+
+size_t deja_fiber_regions(void) { return deja__n_regions; }
+
+void deja_fiber_on_overflow(void (*report)(void *arg), void *arg) {
+    deja__overflow_report = report;
+    deja__overflow_arg = arg;
+}
+
+/* Reports a stack overflow and stops the process. */
+static void deja__overflow(void) {
+    if (deja__overflow_report) deja__overflow_report(deja__overflow_arg);
+    static const char msg[] = "deja: a task overflowed its stack\n";
+    if (!deja__overflow_report) (void)!write(2, msg, sizeof msg - 1);
+    signal(SIGABRT, SIG_DFL);
+    abort();
+}
+
+#ifndef DEJA__ASAN
+static struct sigaction deja__old_segv;
+
+/* A fault in a region's guard page is a task's runaway recursion: report
+ * it; any other fault goes to the handler that was there before. */
+static void deja__segv(int sig, siginfo_t *si, void *ctx) {
+    char *a = si->si_addr;
+    for (deja__pool *p = deja__pools; p; p = p->next)
+        for (deja__region *r = p->regions; r; r = r->next)
+            if (a >= r->map && a < r->map + DEJA__GUARD) deja__overflow();
+    sigaction(SIGSEGV, &deja__old_segv, NULL);
+    (void)sig;
+    (void)ctx; /* returning re-runs the faulting access under the old handler */
+}
+
+/* Installs the handler (on its own signal stack) unless it is in place:
+ * called at each new region, so a handler set since is chained, not lost. */
+static void deja__segv_install(void) {
+    struct sigaction cur;
+    if (sigaction(SIGSEGV, NULL, &cur) == 0 && (cur.sa_flags & SA_SIGINFO) && cur.sa_sigaction == deja__segv)
+        return;
+    static char alt[64 * 1024];
+    stack_t ss = {.ss_sp = alt, .ss_size = sizeof alt, .ss_flags = 0};
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_sigaction = deja__segv;
+    sa.sa_flags = SA_SIGINFO | SA_ONSTACK;
+    sigemptyset(&sa.sa_mask);
+    if (sigaltstack(&ss, NULL) == 0) sigaction(SIGSEGV, &sa, &deja__old_segv);
+}
+#endif
+
+static deja__pool *deja__pool_for(size_t slot) {
+    for (deja__pool *p = deja__pools; p; p = p->next)
+        if (p->slot == slot) return p;
+    deja__pool *p = calloc(1, sizeof *p);
+    if (!p) return NULL;
+    p->slot = slot;
+    p->next = deja__pools;
+    deja__pools = p;
     return p;
 }
 
-static void deja__stack_put(void *base, size_t size) {
+/* A stack of slot bytes (slot from deja_fiber_stack_round): its lowest
+ * address, or NULL. */
+static void *deja__stack_get(size_t slot) {
+    deja__pool *p = deja__pool_for(slot);
+    if (!p) return NULL;
+    char *s;
+    if (p->free) {
+        s = p->free;
+        memcpy(&p->free, s + slot - sizeof(void *), sizeof(void *));
+    } else {
+        deja__region *r = p->regions;
+        if (!r || r->used == r->n) {
+            size_t n = DEJA__REGION / slot;
+            if (n < 16) n = 16;
+            r = calloc(1, sizeof *r);
+            if (!r) return NULL;
+            void *m = mmap(NULL, DEJA__GUARD + n * slot, PROT_READ | PROT_WRITE,
+                           MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+            if (m == MAP_FAILED || mprotect(m, DEJA__GUARD, PROT_NONE) != 0) {
+                if (m != MAP_FAILED) munmap(m, DEJA__GUARD + n * slot);
+                free(r);
+                return NULL;
+            }
+            r->map = m;
+            r->n = n;
+            r->next = p->regions;
+            p->regions = r;
+            deja__n_regions++;
+#ifndef DEJA__ASAN
+            deja__segv_install();
+#endif
+        }
+        s = r->map + DEJA__GUARD + (r->n - 1 - r->used++) * slot;
+    }
+    p->live++;
+    return s;
+}
+
+static void deja__stack_put(void *base, size_t slot) {
+    deja__pool *p = deja__pool_for(slot);
+    assert(p && p->live > 0);
 #ifdef DEJA__ASAN
     /* a killed fiber leaves its frames' redzones poisoned: clear them */
-    ASAN_UNPOISON_MEMORY_REGION((char *)base + DEJA__GUARD, size);
+    ASAN_UNPOISON_MEMORY_REGION(base, slot);
 #endif
-    if (deja__pool.n == 0) deja__pool.size = size;
-    if (deja__pool.n < DEJA__POOL && deja__pool.size == size) {
-        deja__pool.base[deja__pool.n++] = base;
-        return;
+    memcpy((char *)base + slot - sizeof(void *), &p->free, sizeof(void *));
+    p->free = base;
+    p->live--;
+}
+
+void deja_fiber_trim(void) {
+    for (deja__pool *p = deja__pools; p; p = p->next) {
+        if (p->live > 0) continue;
+        while (p->regions) {
+            deja__region *r = p->regions;
+            p->regions = r->next;
+            munmap(r->map, DEJA__GUARD + r->n * p->slot);
+            free(r);
+            deja__n_regions--;
+        }
+        p->free = NULL;
     }
-    munmap(base, size + DEJA__GUARD);
+}
+
+int deja_fiber_overflowed(const deja_fiber *f) {
+    if (!f->stack) return 0;
+    uint64_t band[DEJA__CANARY / 8], any = 0;
+    memcpy(band, f->stack, sizeof band);
+    for (size_t i = 0; i < DEJA__CANARY / 8; i++) any |= band[i];
+    return any != 0;
+}
+
+void deja_fiber_check(const deja_fiber *f) {
+    if (deja_fiber_overflowed(f)) deja__overflow();
 }
 
 void deja_fiber_free(deja_fiber *f) {
@@ -77,10 +226,11 @@ extern void deja__fiber_start(void);
 
 int deja_fiber_init(deja_fiber *f, size_t stack_size, void (*entry)(void *), void *arg) {
     memset(f, 0, sizeof *f);
-    f->stack = deja__stack_get(stack_size);
+    size_t slot = deja_fiber_stack_round(stack_size);
+    f->stack = deja__stack_get(slot);
     if (!f->stack) return -1;
-    f->stack_size = stack_size;
-    uintptr_t top = ((uintptr_t)f->stack + DEJA__GUARD + stack_size) & ~(uintptr_t)15;
+    f->stack_size = slot;
+    uintptr_t top = ((uintptr_t)f->stack + slot) & ~(uintptr_t)15;
 #if defined(__x86_64__)
     /* frame popped by deja__switch: r15 r14 r13 r12 rbx rbp, then ret */
     uint64_t *sp = (uint64_t *)(top - 72);
@@ -141,12 +291,13 @@ static void deja__uc_entry(unsigned e_hi, unsigned e_lo, unsigned a_hi, unsigned
 
 int deja_fiber_init(deja_fiber *f, size_t stack_size, void (*entry)(void *), void *arg) {
     memset(f, 0, sizeof *f);
-    f->stack = deja__stack_get(stack_size);
+    size_t slot = deja_fiber_stack_round(stack_size);
+    f->stack = deja__stack_get(slot);
     if (!f->stack) return -1;
-    f->stack_size = stack_size;
+    f->stack_size = slot;
     if (getcontext(&f->uc) != 0) return -1;
-    f->uc.uc_stack.ss_sp = (char *)f->stack + DEJA__GUARD;
-    f->uc.uc_stack.ss_size = stack_size;
+    f->uc.uc_stack.ss_sp = f->stack;
+    f->uc.uc_stack.ss_size = slot;
     f->uc.uc_link = NULL;
     uintptr_t e = (uintptr_t)entry, a = (uintptr_t)arg;
     makecontext(&f->uc, (void (*)(void))deja__uc_entry, 4, (unsigned)(e >> 32), (unsigned)e,
@@ -159,7 +310,7 @@ void deja_fiber_switch(deja_fiber *from, deja_fiber *to) {
 #ifdef DEJA__ASAN
     void *fake = NULL;
     if (to->stack)
-        __sanitizer_start_switch_fiber(&fake, (char *)to->stack + DEJA__GUARD, to->stack_size);
+        __sanitizer_start_switch_fiber(&fake, to->stack, to->stack_size);
     else
         __sanitizer_start_switch_fiber(&fake, deja__main_bottom, deja__main_size);
     swapcontext(&from->uc, &to->uc);

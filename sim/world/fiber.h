@@ -1,7 +1,8 @@
 /*
  * fiber.h -- stackful coroutines for the simulator's tasks.
  *
- * A fiber owns a stack and a saved machine context. deja_fiber_switch()
+ * A fiber owns a stack (from a pool of stacks of its size, with overflow
+ * caught: see fiber.c) and a saved machine context. deja_fiber_switch()
  * saves the running context into `from` and resumes `to`. Two back ends:
  * a hand-written switch in assembly (sim/arch/, x86-64 and aarch64: saves
  * only the callee-saved registers, a few nanoseconds), and ucontext for
@@ -22,13 +23,29 @@ typedef struct deja_fiber {
 #else
     ucontext_t uc;
 #endif
-    void *stack;       /* mapping base (guard page first), NULL for the main fiber */
-    size_t stack_size; /* usable bytes above the guard page */
+    void *stack;       /* lowest address of the stack, NULL for the main fiber */
+    size_t stack_size; /* its bytes, the canary band at the bottom included */
 } deja_fiber;
 
-/* Prepares f to run entry(arg) on a fresh stack of stack_size bytes the
- * first time it is switched to. entry must never return. 0, or -1. */
+/* Prepares f to run entry(arg) on a stack of at least stack_size bytes (a
+ * pooled one: see fiber.c) the first time it is switched to. entry must
+ * never return. 0, or -1 when no memory is left. */
 int deja_fiber_init(deja_fiber *f, size_t stack_size, void (*entry)(void *), void *arg);
+/* The bytes a stack asked as stack_size really has: stack_size (four times
+ * more in ASan builds) plus the 64-byte canary, rounded up to 1 KiB, and at
+ * least 2 KiB. */
+size_t deja_fiber_stack_round(size_t stack_size);
+/* Nonzero when f's canary band was written: its task overflowed. */
+int deja_fiber_overflowed(const deja_fiber *f);
+/* Reports (through the overflow reporter) and aborts when f overflowed. */
+void deja_fiber_check(const deja_fiber *f);
+/* Sets what reports an overflow before the process aborts: report(arg)
+ * names the running task; it may run in a signal handler. */
+void deja_fiber_on_overflow(void (*report)(void *arg), void *arg);
+/* Unmaps the regions of every pool with no stack in use. */
+void deja_fiber_trim(void);
+/* Stack regions mapped now (each is one mapping plus its guard page). */
+size_t deja_fiber_regions(void);
 /* Releases f's stack (f must not be running). */
 void deja_fiber_free(deja_fiber *f);
 /* Saves the current context in from and resumes to. */

@@ -23,6 +23,7 @@
 
 #define DEJA__MAX_LISTENERS 8
 #define DEJA__INBOX_CAP 4096
+#define DEJA_STACK_DEFAULT ((size_t)256 * 1024) /* task stack bytes unless told otherwise */
 
 /* ---- events ------------------------------------------------------------ */
 
@@ -109,6 +110,7 @@ typedef struct deja__node {
     uint32_t id;
     const char *program;
     rt_main_fn main;
+    size_t stack_default; /* its program's task stack bytes; 0: the world's */
     /* clock: wall(t) = epoch + offset + t + drift*t + adj + slew(t) */
     int64_t offset_ns;
     int64_t drift_ppb;
@@ -156,6 +158,7 @@ struct deja_world {
     uint64_t seq;
     uint64_t events;
     uint64_t next_task_id;
+    size_t stack_default; /* task stack bytes (mem.stack_kb) */
     deja__evq *evq; /* pending events */
     /* run queue */
     deja__task *runq_head, *runq_tail;
@@ -239,6 +242,9 @@ deja__node *deja__self_node(void);
 void deja__sched_free(deja_world *w);
 deja__task *deja__spawn(deja_world *w, deja__node *n, const char *name, rt_task_fn fn, void *arg,
                         const char *file, int line);
+/* deja__spawn with a stack of stack bytes (0: the node's default). */
+deja__task *deja__spawn_stack(deja_world *w, deja__node *n, const char *name, rt_task_fn fn, void *arg,
+                              const char *file, int line, size_t stack);
 
 /* ---- process faults and memory (process.c) ----------------------------- */
 

@@ -16,6 +16,7 @@
 static struct {
     const char *name;
     rt_main_fn fn;
+    size_t stack; /* default stack bytes of its tasks; 0: the world's */
 } deja__programs[32];
 static int deja__n_programs;
 
@@ -31,14 +32,27 @@ void rt_program_register(const char *name, rt_main_fn fn) {
     deja__n_programs++;
 }
 
-static rt_main_fn deja__program_find(const char *name) {
+void rt_program_stack(const char *name, size_t stack_bytes) {
     for (int i = 0; i < deja__n_programs; i++)
-        if (!strcmp(deja__programs[i].name, name)) return deja__programs[i].fn;
+        if (!strcmp(deja__programs[i].name, name)) {
+            deja__programs[i].stack = stack_bytes;
+            return;
+        }
+    assert(!"rt_program_stack: no such program");
+}
+
+static rt_main_fn deja__program_find(const char *name, size_t *stack) {
+    for (int i = 0; i < deja__n_programs; i++)
+        if (!strcmp(deja__programs[i].name, name)) {
+            *stack = deja__programs[i].stack;
+            return deja__programs[i].fn;
+        }
     return NULL;
 }
 
 int deja_node_add(deja_world *w, const char *program, int64_t offset_ns, int64_t drift_ppb) {
-    rt_main_fn fn = deja__program_find(program);
+    size_t stack = 0;
+    rt_main_fn fn = deja__program_find(program, &stack);
     if (!fn || w->n_nodes >= INT32_MAX) return -1; /* ids are ints */
     assert(drift_ppb > -1000000000 && drift_ppb < 1000000000);
     if (w->n_nodes == w->cap_nodes) {
@@ -55,6 +69,7 @@ int deja_node_add(deja_world *w, const char *program, int64_t offset_ns, int64_t
     n->main = fn;
     n->offset_ns = offset_ns;
     n->drift_ppb = drift_ppb;
+    n->stack_default = stack;
     n->tasks.next = n->tasks.prev = &n->tasks;
     n->heap.next = n->heap.prev = &n->heap;
     char name[32];

@@ -25,6 +25,7 @@
 
 const deja_param_def deja_mem_params[] = {
     {"mem.task_bytes", "8192", "resident cost of each live task (bytes; a goroutine's stack)"},
+    {"mem.stack_kb", "256", "real stack of each simulated task unless its spawn or program says otherwise (KiB)"},
     {"mem.limit_mb", "0", "OOM-kill a node whose resident size exceeds this (MiB; 0: no limit)"},
     {"mem.sample_ms", "1000", "period of the resident-size timeline (ms; 0: off)"},
     {"mem.map_check_ms", "0",

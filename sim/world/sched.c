@@ -11,16 +11,32 @@
 #include <assert.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "internal.h"
 
 deja_world *deja__w;
 
-#if defined(DEJA_ASM_SWITCH)
-#define DEJA__STACK (256 * 1024)
-#else
-#define DEJA__STACK (512 * 1024) /* sanitizer builds use more stack */
-#endif
+/* Names the running task (the one that overflowed its stack) on stderr.
+ * It may run in a signal handler: it formats into a buffer and writes it. */
+static void deja__overflow_report(void *arg) {
+    (void)arg;
+    deja_world *w = deja__w;
+    const deja__task *t = w ? w->cur : NULL;
+    char msg[512];
+    int len;
+    if (t)
+        len = snprintf(msg, sizeof msg,
+                       "deja: stack overflow: task %llu '%s' of node %u (spawned at %s:%d) ran past its %zu-byte "
+                       "stack at t=%lld ns of seed %llu; give it a larger one (rt_spawn_opts.stack_bytes, rt_program_stack, "
+                       "or the mem.stack_kb parameter)\n",
+                       (unsigned long long)t->id, t->name, t->node->id, t->file, t->line, t->fiber.stack_size,
+                       (long long)w->now, (unsigned long long)w->seed);
+    else
+        len = snprintf(msg, sizeof msg, "deja: stack overflow outside any task\n");
+    if (len > (int)sizeof msg - 1) len = (int)sizeof msg - 1;
+    if (len > 0) (void)!write(2, msg, (size_t)len);
+}
 
 /* ---- events -------------------------------------------------------------- */
 
@@ -76,6 +92,7 @@ void deja__sched_free(deja_world *w) {
             deja__task_free(t);
         }
     }
+    deja_fiber_trim();
 }
 
 uint64_t deja_world_digest(const deja_world *w) {
@@ -128,6 +145,13 @@ static void deja__task_entry(void *arg) {
 
 deja__task *deja__spawn(deja_world *w, deja__node *n, const char *name, rt_task_fn fn, void *arg,
                         const char *file, int line) {
+    return deja__spawn_stack(w, n, name, fn, arg, file, line, 0);
+}
+
+deja__task *deja__spawn_stack(deja_world *w, deja__node *n, const char *name, rt_task_fn fn, void *arg,
+                              const char *file, int line, size_t stack) {
+    if (stack == 0) stack = n->stack_default ? n->stack_default : w->stack_default;
+    if (stack == 0) stack = DEJA_STACK_DEFAULT;
     deja__task *t = calloc(1, sizeof *t);
     if (!t) return NULL;
     t->id = ++w->next_task_id;
@@ -138,7 +162,8 @@ deja__task *deja__spawn(deja_world *w, deja__node *n, const char *name, rt_task_
     t->fn = fn;
     t->arg = arg;
     t->created = w->now;
-    if (deja_fiber_init(&t->fiber, DEJA__STACK, deja__task_entry, t) != 0) {
+    deja_fiber_on_overflow(deja__overflow_report, NULL);
+    if (deja_fiber_init(&t->fiber, stack, deja__task_entry, t) != 0) {
         free(t);
         return NULL;
     }
@@ -154,9 +179,14 @@ deja__task *deja__spawn(deja_world *w, deja__node *n, const char *name, rt_task_
 }
 
 int rt_spawn_at(const char *name, rt_task_fn fn, void *arg, const char *file, int line) {
+    return rt_spawn_with_at(name, fn, arg, NULL, file, line);
+}
+
+int rt_spawn_with_at(const char *name, rt_task_fn fn, void *arg, const rt_spawn_opts *opts, const char *file,
+                     int line) {
     deja_world *w = deja__w;
     deja__node *n = deja__self_node();
-    if (!deja__spawn(w, n, name, fn, arg, file, line)) return RT_ENOMEM;
+    if (!deja__spawn_stack(w, n, name, fn, arg, file, line, opts ? opts->stack_bytes : 0)) return RT_ENOMEM;
     deja__mem_check(w, n);
     if (n->oom_pending) deja__park(w, "oom-kill", NULL, -1); /* never resumes */
     return RT_OK;
@@ -251,6 +281,7 @@ static void deja__drain(deja_world *w) {
         w->events++;
         deja__trace(w, DEJA__TK_RESUME, (int)t->node->id, t->id, 0, NULL);
         deja_fiber_switch(&w->sched_fiber, &t->fiber);
+        deja_fiber_check(&t->fiber); /* the canary: aborts with a report on overflow */
         w->cur = NULL;
         if (t->state == DEJA__T_DEAD) {
             deja__node *n = t->node;

@@ -31,6 +31,9 @@ deja_world *deja_world_new(uint64_t seed, const deja_params *params) {
     w->net_latency = 50 * RT_MS;
     w->restart_ns = 2 * RT_SEC;
     w->det_tick = INT64_MAX;
+    const char *sk = deja_params_get(params, "mem.stack_kb");
+    int64_t kb = 0;
+    if (sk && deja_parse_i64(sk, &kb) == 0 && kb > 0 && kb <= (1 << 20)) w->stack_default = (size_t)kb * 1024;
     deja__w = w;
     return w;
 }
@@ -117,7 +120,9 @@ static int64_t deja__gap(deja_prng *r, int64_t mean) { return deja_prng_range(r,
 int deja_world_apply_common(deja_world *w, const deja_params *p, char *err, size_t errlen) {
     int64_t task_bytes, limit_mb, sample_ms, map_check_ms, crash_s, restart_ms, pause_s, pause_ms, quiet_s, on_exit;
     deja_disk_cfg dcfg;
+    int64_t stack_kb;
     if (deja_params_i64(p, "mem.task_bytes", 0, 1 << 30, &task_bytes, err, errlen) ||
+        deja_params_i64(p, "mem.stack_kb", 2, 1 << 20, &stack_kb, err, errlen) ||
         deja_params_i64(p, "mem.limit_mb", 0, 1 << 20, &limit_mb, err, errlen) ||
         deja_params_i64(p, "mem.sample_ms", 0, 1 << 30, &sample_ms, err, errlen) ||
         deja_params_i64(p, "mem.map_check_ms", 0, 1 << 30, &map_check_ms, err, errlen) ||

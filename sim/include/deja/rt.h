@@ -67,6 +67,21 @@ typedef void (*rt_task_fn)(void *arg);
 int rt_spawn_at(const char *name, rt_task_fn fn, void *arg, const char *file, int line);
 #define rt_spawn(name, fn, arg) rt_spawn_at((name), (fn), (arg), __FILE__, __LINE__)
 
+/* Options of rt_spawn_with; zero fields take the defaults. */
+typedef struct rt_spawn_opts {
+    /* Stack bytes the task needs (0: its program's default, set with
+     * rt_program_stack, else the world's). The simulator rounds it up (to
+     * 1 KiB, at least 2 KiB) and stops the run with a message naming the
+     * task when the task overflows it; the production backend never gives a thread
+     * less than 256 KiB. */
+    size_t stack_bytes;
+} rt_spawn_opts;
+
+/* rt_spawn with options (opts may be NULL). */
+int rt_spawn_with_at(const char *name, rt_task_fn fn, void *arg, const rt_spawn_opts *opts, const char *file,
+                     int line);
+#define rt_spawn_with(name, fn, arg, opts) rt_spawn_with_at((name), (fn), (arg), (opts), __FILE__, __LINE__)
+
 /* Lets every other runnable task run before the caller continues. */
 void rt_yield(void);
 
@@ -395,6 +410,11 @@ typedef void (*rt_main_fn)(rt_ctx *ctx);
  * node_programs_register, deja/node.h). Registering a name again replaces
  * its entry point. */
 void rt_program_register(const char *name, rt_main_fn fn);
+/* The default stack bytes of the tasks of a registered program, its main
+ * task included (0: the world's default, the mem.stack_kb parameter).
+ * Small stacks let a simulated node run hundreds of thousands of tasks.
+ * The production backend keeps its own thread stacks. */
+void rt_program_stack(const char *name, size_t stack_bytes);
 
 #ifdef __cplusplus
 }
