@@ -1,6 +1,6 @@
 /*
  * mem_leak.c -- the scenario `mem-leak`: the two slow leaks of the field
- * report (seed-digest.md, failures 1 and 8) in a node small enough to read
+ * report (docs/failures.md, failures 1 and 8) in a node small enough to read
  * at once, run under a memory limit until the OOM killer strikes.
  *
  * Each node receives a "block" every leak.block_ms (of a size drawn around

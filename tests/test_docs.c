@@ -37,6 +37,10 @@
 
 #include <cmocka.h>
 
+#include "deja/deja.h"
+#include "deja/models.h"
+#include "node.h"
+
 #define DOCS__MAX_LINES 4096
 
 static char docs__dir[256]; /* the scratch directory */
@@ -307,9 +311,35 @@ static void test_matcher(void **state) {
     docs__free(&got);
 }
 
+/* The README's scenario table names every scenario the deja tool has. */
+static void test_readme_lists_every_scenario(void **state) {
+    (void)state;
+    char path[PATH_MAX];
+    snprintf(path, sizeof path, "%s/README.md", DEJA_SOURCE_DIR);
+    docs__lines md = {0};
+    assert_true(docs__read(path, &md));
+    const deja_scenario *const *all = deja_scenarios();
+    int missing = 0;
+    for (int i = 0; all && all[i]; i++) {
+        char want[96];
+        snprintf(want, sizeof want, "`%s`", all[i]->name);
+        int found = 0;
+        for (int l = 0; l < md.n && !found; l++) found = md.v[l][0] == '|' && strstr(md.v[l], want) != NULL;
+        if (!found) {
+            fprintf(stderr, "README.md: the scenario table has no row for %s ('deja scenarios' lists it)\n", want);
+            missing++;
+        }
+    }
+    docs__free(&md);
+    assert_int_equal(missing, 0);
+}
+
 int main(void) {
+    node_programs_register();
+    deja_models_register();
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_matcher),
+        cmocka_unit_test(test_readme_lists_every_scenario),
         cmocka_unit_test(test_console_blocks_match),
     };
     return cmocka_run_group_tests(tests, docs__setup, docs__teardown);
