@@ -58,7 +58,8 @@ static const char deja__cluster_help[] =
     "more than one produced block), confirmed_height (lowest over nodes),\n"
     "confirmed_max, confirmed_heights, agree (no height confirmed with two\n"
     "different hashes), roots_agree, corruption, integrity_failed, rejected,\n"
-    "deferred, imported, restarts, exit_status (per node), verdict (ok, safety,\n"
+    "deferred, imported, restarts, exit_status (per node), with Raft leaders and\n"
+    "last_term (a committed entry counts as confirmed), verdict (ok, safety,\n"
     "state_root, corruption or node_exit), data_dir.\n"
     "exit status: 0 verdict ok, 1 otherwise, 2 bad input\n";
 
@@ -354,6 +355,7 @@ int deja_cmd_cluster(int argc, char **argv) {
     printf("rejected=%llu\ndeferred=%llu\nimported=%llu\nrestarts=%d\nexit_status=", (unsigned long long)r.rejected,
            (unsigned long long)r.deferred, (unsigned long long)r.imported, o.kill_node >= 0 ? 1 : 0);
     for (int i = 0; i < r.nodes; i++) printf("%s%d", i ? "," : "", r.node[i].exit_status);
+    if (r.leaders) printf("\nleaders=%llu\nlast_term=%llu", (unsigned long long)r.leaders, (unsigned long long)r.last_term);
     printf("\nverdict=%s\ndata_dir=%s\n", verdict, dir);
     if (deja__cluster_stop) printf("interrupted=yes\n");
     fflush(stdout);

@@ -9,6 +9,10 @@
  * (sim/cli/cmd_cluster.c, linked with the simulator) and the cluster test
  * (tests/test_real_cluster.c, linked with the production backend).
  *
+ * Raft nodes (--program raft) are judged by the same rules: a committed
+ * entry (raft-committed) counts as a confirmed block, and leader facts are
+ * counted.
+ *
  * Layout of a cluster directory DIR: DIR/node-I/{facts,status,log} for each
  * node I (log is the node's stdout and stderr). The facts format is the one
  * real.h documents: "WALL_NS KIND HEIGHT SLOT HASH PARENT VALUE" lines, a
@@ -82,6 +86,7 @@ typedef struct deja_cluster_result {
     uint64_t rejected, deferred, imported, corruption, integrity_failed;
     bool agree;       /* no two confirmations of one height name different blocks */
     bool roots_agree; /* confirmations of one block name one state root */
+    uint64_t leaders, last_term; /* Raft: leader facts (one per elected leader) and the highest term */
     char conflict[160];
     deja_cluster_node node[DEJA_CLUSTER_MAX];
 } deja_cluster_result;
@@ -129,6 +134,7 @@ DEJA__CL_UNUSED static int deja_cluster_analyze(const char *dir, int nodes, deja
     int rc = 0;
     r->nodes = nodes;
     r->blocks = r->forks = r->rejected = r->deferred = r->imported = r->corruption = r->integrity_failed = 0;
+    r->leaders = r->last_term = 0;
     r->roots_agree = true;
     r->confirmed_min = UINT64_MAX;
     r->confirmed_max = 0;
@@ -157,7 +163,10 @@ DEJA__CL_UNUSED static int deja_cluster_analyze(const char *dir, int nodes, deja
             } else if (!strcmp(kind, "produced")) {
                 nd->produced++;
                 if (deja__cl_push(&prod, height, hash, root, i)) rc = -1;
-            } else if (!strcmp(kind, "confirmed")) {
+            } else if (!strcmp(kind, "raft-leader")) {
+                r->leaders++;
+                if (height > r->last_term) r->last_term = height;
+            } else if (!strcmp(kind, "confirmed") || !strcmp(kind, "raft-committed")) { /* Raft: a committed entry */
                 if (height > nd->confirmed) nd->confirmed = height;
                 if (height > nd->confirmed_last) nd->confirmed_last = height;
                 if (deja__cl_push(&conf, height, hash, root, i)) rc = -1;
