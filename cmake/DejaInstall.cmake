@@ -13,20 +13,17 @@
 #                                     deja::real, deja::node, deja::models,
 #                                     deja::world, deja::check, deja::lab,
 #                                     deja::common, deja::deja, deja::deja-node
-# The same deja:: names exist as aliases when deja is a subproject
-# (add_subdirectory or FetchContent), so a consumer's CMakeLists.txt reads
-# the same either way. Included by the top-level CMakeLists.txt.
+# The same deja:: names exist as aliases in the build tree (CMakeLists.txt),
+# for deja as a subproject (add_subdirectory or FetchContent), so a
+# consumer's CMakeLists.txt reads the same either way. Included by the
+# top-level CMakeLists.txt when DEJA_INSTALL is on.
 include(CMakePackageConfigHelpers)
 
-set(DEJA__LIBS common world check lab sim cli real models node)
-foreach(lib ${DEJA__LIBS})
+foreach(lib common world check lab sim cli real models node)
   set_target_properties(deja_${lib} PROPERTIES EXPORT_NAME ${lib})
-  add_library(deja::${lib} ALIAS deja_${lib})
 endforeach()
 set_target_properties(deja PROPERTIES EXPORT_NAME deja)
 set_target_properties(deja-node PROPERTIES EXPORT_NAME deja-node)
-add_executable(deja::deja ALIAS deja)
-add_executable(deja::deja-node ALIAS deja-node)
 
 set(DEJA_CMAKE_DIR ${CMAKE_INSTALL_LIBDIR}/cmake/deja)
 set(DEJA_PKGCONFIG_DIR ${CMAKE_INSTALL_LIBDIR}/pkgconfig)
