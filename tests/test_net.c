@@ -21,7 +21,10 @@
 #include "deja/rt.h"
 #include "deja/world.h"
 #include "net.h"
+#include "scenario_run.h"
 #include "world_build.h"
+#include "deja/models.h"
+#include "node.h"
 
 /* What node 1 (or any node) received: sender, first payload byte or u32
  * sequence number, and the true arrival time. */
@@ -340,6 +343,49 @@ static void test_off_same_digest(void **state) {
     deja_params_free(p);
 }
 
+/* ---- a scenario's summary counts what the faults did; corruption is refused by the node ---- */
+
+static uint64_t g_corrupt_facts;
+static void count_corrupt(void *arg, uint32_t node, int64_t now, const rt_fact *f) {
+    (void)arg, (void)node, (void)now;
+    if (f->kind == rt_fact_kind_named("msg.corrupt")) g_corrupt_facts++;
+}
+
+static void test_summary_counts(void **state) {
+    (void)state;
+    deja_summary s;
+    const char *sets[] = {"sim.duration_s=10", "fault.quiet_s=0", "swarm=0", "net.dup_pct=10", "net.corrupt_pct=5", NULL};
+    assert_int_equal(scenario_run("raft", 3, sets, &s, NULL), 0);
+    assert_string_equal(deja_summary_get(&s, "verdict"), "ok");
+    assert_true(summary_long(&s, "net_dups") > 0);
+    assert_true(summary_long(&s, "net_corrupts") > 0);
+    /* without faults: no such lines */
+    const char *off[] = {"sim.duration_s=10", "fault.quiet_s=0", "swarm=0", NULL};
+    assert_int_equal(scenario_run("raft", 3, off, &s, NULL), 0);
+    assert_null(deja_summary_get(&s, "net_dups"));
+
+    /* the node refuses and counts every damaged message it gets: two raft
+     * nodes, every message damaged, each one a msg.corrupt fact */
+    deja_params *p = common_params((const char *const[]){"net.corrupt_pct=100", NULL});
+    deja_world *w = deja_world_new(5, p);
+    assert_int_equal(deja_node_add(w, "raft", 0, 0), 0);
+    assert_int_equal(deja_node_add(w, "raft", 0, 0), 1);
+    deja_world_set_duration(w, 3 * RT_SEC);
+    deja_net_config(w, 10 * RT_MS, 0, 0);
+    g_corrupt_facts = 0;
+    deja_world_on_fact(w, count_corrupt, NULL);
+    char err[256];
+    assert_int_equal(deja_world_apply_common(w, p, err, sizeof err), 0);
+    deja_world_run(w);
+    deja_net_counts c;
+    deja_net_fault_counts(w, &c);
+    assert_true(c.corrupts > 0);
+    assert_int_equal(g_corrupt_facts, c.corrupts); /* every damaged message refused and counted */
+    deja_world_shutdown(w, RT_SEC);
+    deja_world_free(w);
+    deja_params_free(p);
+}
+
 /* ---- bad values: refused, naming the parameter ---------------------------- */
 
 static void test_bad_params(void **state) {
@@ -366,11 +412,14 @@ static void test_bad_params(void **state) {
 
 int main(void) {
     rt_program_register("t-plan", prog_plan);
+    node_programs_register();
+    deja_models_register();
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_dup),       cmocka_unit_test(test_reorder),     cmocka_unit_test(test_oneway),
         cmocka_unit_test(test_cuts_heal), cmocka_unit_test(test_bridge),    cmocka_unit_test(test_clog),        cmocka_unit_test(test_corrupt),
         cmocka_unit_test(test_bandwidth), cmocka_unit_test(test_latency),     cmocka_unit_test(test_fixed_point),
         cmocka_unit_test(test_off_same_digest), cmocka_unit_test(test_bad_params),
+        cmocka_unit_test(test_summary_counts),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -104,6 +104,15 @@ int deja_run(const deja_scenario *sc, uint64_t seed, const deja_params *override
     deja_world_finish_oracles(w, out);
     if (sc->finish) sc->finish(w, out);
     deja_check_generic(w, out);
+    deja_net_counts nc;
+    deja_net_fault_counts(w, &nc);
+    if (nc.dups + nc.reorders + nc.corrupts + nc.cut_drops + nc.clogged > 0) { /* only runs with network faults */
+        deja_summary_set(out, "net_dups", "%" PRIu64, nc.dups);
+        deja_summary_set(out, "net_reorders", "%" PRIu64, nc.reorders);
+        deja_summary_set(out, "net_corrupts", "%" PRIu64, nc.corrupts);
+        deja_summary_set(out, "net_cut_drops", "%" PRIu64, nc.cut_drops);
+        deja_summary_set(out, "net_clogged", "%" PRIu64, nc.clogged);
+    }
     int leaked = deja_world_live_tasks(w, -1);
     deja_summary_set(out, "trace_hash", "%016" PRIx64, deja_world_digest(w));
     deja_summary_set(out, "events", "%" PRIu64, deja_world_events(w));
