@@ -115,6 +115,21 @@ static void test_wall_durations(void **state) {
     assert_string_equal(deja_summary_get(&s, "verdict"), "ok");
 }
 
+/* NTP steps of 800 ms every 60 s fork AuRa on the raw clock, not on the
+ * calibrated one (time sync on: slots and timestamp checks follow it) */
+static void test_calibrated_slots(void **state) {
+    (void)state;
+    const char *sets[] = {"sim.duration_s=180", "clock.step_ms=800", "clock.step_every_s=60", NULL, NULL, NULL};
+    deja_summary s;
+    scenario_run("drift-fork", 1, sets, &s, NULL);
+    assert_string_equal(deja_summary_get(&s, "verdict"), "safety");
+    sets[3] = "ntp.servers=4";
+    sets[4] = "chain.time_tolerance_ms=500";
+    scenario_run("drift-fork", 1, sets, &s, NULL);
+    assert_string_equal(deja_summary_get(&s, "verdict"), "ok");
+    assert_int_equal(summary_long(&s, "forks"), 0);
+}
+
 int main(void) {
     node_programs_register();
     deja_models_register();
@@ -123,6 +138,7 @@ int main(void) {
         cmocka_unit_test(test_node_leaks),
         cmocka_unit_test(test_false_elections_verdict),
         cmocka_unit_test(test_wall_durations),
+        cmocka_unit_test(test_calibrated_slots),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
