@@ -74,6 +74,34 @@ static void test_key_file_checks(void **state) {
     assert_false(real__auth_on());
 }
 
+/* ---- deja-node's command line ---------------------------------------------- */
+
+/* Runs deja-node with args; its exit status, stderr in err. */
+static int node_cli(char *err, size_t len, const char *args) {
+    char cmd[PATH_MAX + 1024];
+    snprintf(cmd, sizeof cmd, "%s %s 2>&1 >/dev/null", node_bin(), args);
+    FILE *p = popen(cmd, "r");
+    assert_non_null(p);
+    size_t n = fread(err, 1, len - 1, p);
+    err[n] = 0;
+    int st = pclose(p);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+static void test_node_flags(void **state) {
+    (void)state;
+    char err[1024];
+    assert_int_equal(node_cli(err, sizeof err, "--id 0 --id 1 --peers 127.0.0.1:1 --data /tmp/x"), 2);
+    assert_non_null(strstr(err, "--id given twice"));
+    assert_int_equal(node_cli(err, sizeof err, "--id 0 --peers '' --data /tmp/x"), 2);
+    assert_non_null(strstr(err, "--peers '': an empty value"));
+    assert_int_equal(node_cli(err, sizeof err, "--id 0 --peers 127.0.0.1:1 --data /tmp/x --key /nonexistent/k"), 2);
+    assert_non_null(strstr(err, "--key /nonexistent/k"));
+    assert_int_equal(node_cli(err, sizeof err, "$(printf 'x\\033]0;y\\007')"), 2);
+    assert_null(strchr(err, '\033'));
+    assert_non_null(strstr(err, "\\x1b"));
+}
+
 /* ---- a live cluster under attack ------------------------------------------- */
 
 static void put32(uint8_t *p, uint32_t v) {
@@ -260,6 +288,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_replay_window),
         cmocka_unit_test(test_key_file_checks),
+        cmocka_unit_test(test_node_flags),
         cmocka_unit_test(test_cluster_under_attack),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

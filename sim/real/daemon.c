@@ -63,14 +63,19 @@ static const char deja__usage[] =
     "signals: TERM/INT stop cleanly, USR1 task dump, USR2 status (stderr)\n"
     "exit: 0 clean stop, 1 tasks left or program failed, 2 bad flag or unusable resource\n";
 
-/* Prints one line "deja-node: REASON" and returns 2. */
+/* Prints one line "deja-node: REASON" (control bytes as \xHH) and returns 2. */
 static int deja__fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static int deja__fail(const char *fmt, ...) {
+    char msg[1024];
     va_list ap;
-    fprintf(stderr, "deja-node: ");
     va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
+    vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
+    fprintf(stderr, "deja-node: ");
+    for (const unsigned char *c = (const unsigned char *)msg; *c; c++) { /* control bytes shown, never sent raw */
+        if (*c < 0x20 || *c == 0x7f) fprintf(stderr, "\\x%02x", *c);
+        else fputc(*c, stderr);
+    }
     fputc('\n', stderr);
     return 2;
 }
@@ -124,6 +129,16 @@ int deja_node_main(int argc, char **argv) {
         flag[fl] = 0;
         const char *val = eq ? eq + 1 : (i + 1 < argc ? argv[++i] : NULL);
         if (!val) return deja__fail("%s: missing value", flag);
+        if (!*val) return deja__fail("%s '': an empty value", flag);
+        const char **once = !strcmp(flag, "--id")           ? &id_s
+                            : !strcmp(flag, "--peers")      ? &peers_s
+                            : !strcmp(flag, "--data")       ? &data
+                            : !strcmp(flag, "--listen")     ? &listen
+                            : !strcmp(flag, "--program")    ? &program
+                            : !strcmp(flag, "--start-file") ? &start_file
+                            : !strcmp(flag, "--key")        ? &key
+                                                            : NULL;
+        if (once && *once) return deja__fail("%s given twice (it takes one value)", flag);
         if (!strcmp(flag, "--id"))
             id_s = val;
         else if (!strcmp(flag, "--peers"))
