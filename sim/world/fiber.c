@@ -158,6 +158,10 @@ static void *deja__stack_get(size_t slot) {
                 free(r);
                 return NULL;
             }
+#ifdef MADV_HUGEPAGE
+            /* small stacks fill their pages: huge pages spare the TLB */
+            if (slot <= 8192) madvise((char *)m + DEJA__GUARD, n * slot, MADV_HUGEPAGE);
+#endif
             r->map = m;
             r->n = n;
             r->next = p->regions;

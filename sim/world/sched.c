@@ -279,6 +279,10 @@ static void deja__drain(deja_world *w) {
         t->state = DEJA__T_RUNNING;
         w->cur = t;
         w->events++;
+        /* warm what comes next while this task runs: its stack's canary
+         * (checked when it switches back) and the next task */
+        deja_fiber_prefetch(&t->fiber);
+        if (t->run_next) __builtin_prefetch(t->run_next);
         deja__trace(w, DEJA__TK_RESUME, (int)t->node->id, t->id, 0, NULL);
         deja_fiber_switch(&w->sched_fiber, &t->fiber);
         deja_fiber_check(&t->fiber); /* the canary: aborts with a report on overflow */
