@@ -316,7 +316,7 @@ static int64_t bench__rounds(int64_t ops, int64_t n) {
 
 static void bench__help(FILE *out) {
     fprintf(out,
-            "usage: deja bench [--quick] [--tasks N | --ring N] [--json]\n\n"
+            "usage: deja bench [--quick] [--tasks N | --ring N | --scenario NAME] [--json]\n\n"
             "Measures the simulator and prints, one key=value a line:\n"
             "  switches_per_s     task switches per wall second (2 tasks of one node\n"
             "                     rt_yield to each other)\n"
@@ -342,7 +342,8 @@ static void bench__help(FILE *out) {
             "same keys as one JSON object.\n\n"
             "  --tasks N  task-scale mode only: spawn N parked tasks once and print\n"
             "             tasks, spawn_s, resident_bytes and bytes_per_task\n"
-            "  --ring N   only ring_ns_per_msg_N\n\n"
+            "  --ring N   only ring_ns_per_msg_N\n"
+            "  --scenario NAME  only the speedup of NAME's default run\n\n"
             "exit status: 0; 1 when a scenario run fails its oracles or tasks cannot\n"
             "be spawned; 2 bad input.\n");
 }
@@ -484,6 +485,7 @@ static void bench__nodes_10k(int reps, int *rc) {
 int deja_cmd_bench(int argc, char **argv) {
     int quick = 0;
     uint64_t scale_tasks = 0, ring_tasks = 0;
+    const char *only_scenario = NULL;
     for (int i = 1; i < argc; i++) {
         const char *val;
         int f;
@@ -494,6 +496,10 @@ int deja_cmd_bench(int argc, char **argv) {
             quick = 1;
         } else if ((f = deja_cli_flag("bench", argc, argv, &i, "--tasks", &val)) != 0) {
             if (f < 0 || deja_cli_u64("bench", "--tasks", val, 1, 100000000, &scale_tasks)) return 2;
+        } else if ((f = deja_cli_flag("bench", argc, argv, &i, "--scenario", &val)) != 0) {
+            if (f < 0) return 2;
+            if (!deja_scenario_find(val)) return deja_cli_usage_error("bench", "unknown scenario '%s'", val);
+            only_scenario = val;
         } else if ((f = deja_cli_flag("bench", argc, argv, &i, "--ring", &val)) != 0) {
             if (f < 0 || deja_cli_u64("bench", "--ring", val, 2, 100000000, &ring_tasks)) return 2;
         } else {
@@ -505,6 +511,11 @@ int deja_cmd_bench(int argc, char **argv) {
     rt_program_register("bench-many", bench__many_main);
     if (scale_tasks) return bench__task_scale((int64_t)scale_tasks);
     if (ring_tasks) return bench__ring_only((int64_t)ring_tasks, quick);
+    if (only_scenario) {
+        int rc = 0;
+        bench__speedup(only_scenario, "speedup", quick ? 3 : 5, &rc);
+        return rc;
+    }
 
     const int reps = quick ? 3 : 5;
     const int64_t yields = quick ? 1000000 : 5000000;
