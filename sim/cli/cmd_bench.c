@@ -416,7 +416,7 @@ static void bench__speedup(const char *name, const char *key, int reps, int *rc)
     bench__print(key, v, reps, "%.1f");
     double wmed, wlo, whi;
     bench__stats(wall, reps, &wmed, &wlo, &whi);
-    printf("%s_context=%s seed 1 with default parameters: %.1f s simulated in %.3f s wall "
+    printf("%s_context=%s seed 1 with default parameters: %.1f s simulated in %.3f CPU s "
            "(median of %d runs)%s\n",
            key, name, (double)sim_ns / 1e9, wmed, reps, bad ? "; its verdict was not ok" : "");
     fflush(stdout);
