@@ -152,10 +152,9 @@ static int docs__match(const docs__lines *shown, int s0, int s1, const docs__lin
 /* Runs cmd in the scratch directory; its stdout and stderr, as lines
  * (without the sanitizer runtime's own warnings). */
 static void docs__run(const char *cmd, docs__lines *out) {
-    char script[PATH_MAX + 64], o[PATH_MAX + 64], e[PATH_MAX + 64];
+    char script[PATH_MAX + 64], o[PATH_MAX + 64];
     snprintf(script, sizeof script, "%s/.cmd.sh", docs__dir);
     snprintf(o, sizeof o, "%s/.stdout", docs__dir);
-    snprintf(e, sizeof e, "%s/.stderr", docs__dir);
     FILE *f = fopen(script, "w");
     assert_non_null(f);
     fprintf(f, "cd '%s' || exit 126\nexport LC_ALL=C TZ=UTC\n%s\n", docs__dir, cmd);
@@ -165,16 +164,7 @@ static void docs__run(const char *cmd, docs__lines *out) {
     snprintf(sh, sizeof sh, "/bin/sh '%s' 2>&1 </dev/null | grep -v '^==[0-9]*==WARNING: ASan' >'%s'", script, o);
     int rc = system(sh);
     (void)rc; /* exit statuses are part of the docs' prose, not checked here */
-    (void)e;
-    docs__lines all = {0};
-    docs__read(o, &all);
-    for (int i = 0; i < all.n; i++) { /* the sanitizer build's notice about fibers is not the command's output */
-        const char *l = all.v[i];
-        size_t d = l[0] == '=' && l[1] == '=' ? strspn(l + 2, "0123456789") : 0;
-        if (d && !strncmp(l + 2 + d, "==WARNING: ASan doesn't fully support makecontext", 49)) continue;
-        docs__push(out, l, strlen(l));
-    }
-    docs__free(&all);
+    docs__read(o, out);
 }
 
 /* Checks every console block of one markdown file; returns the number of
