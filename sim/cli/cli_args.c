@@ -125,3 +125,11 @@ int deja_cli_commit(const char *cmd, const char *flag, struct deja_outfile *o, i
     free(path);
     return rc;
 }
+
+int deja_cli_set(const char *cmd, int m, const char *val, deja_params *over) {
+    if (m != 1) return m;
+    char perr[256];
+    if (!strchr(val, '=') || val[0] == '=') return deja_cli_usage_error(cmd, "--set '%s': expected key=value", val);
+    if (deja_params_parse(over, val, perr, sizeof perr)) return deja_cli_usage_error(cmd, "--set: %s", perr);
+    return 0;
+}

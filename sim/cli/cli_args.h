@@ -8,6 +8,8 @@
 
 #include <stdint.h>
 
+#include "deja/deja.h"
+
 /* True for -h, --help and help. */
 int deja_cli_is_help(const char *arg);
 /* Matches argv[*i] against "--name": 1 with *val set (and *i advanced past a
@@ -19,6 +21,10 @@ int deja_cli_flag(const char *cmd, int argc, char **argv, int *i, const char *na
 /* Parses the value of flag as an unsigned integer in [lo, hi]; 0, or 2 after
  * printing a usage error naming the flag and the value. */
 int deja_cli_u64(const char *cmd, const char *flag, const char *val, uint64_t lo, uint64_t hi, uint64_t *out);
+/* Adds the value of a --set flag (m: what deja_cli_flag returned for it) to
+ * over: 0, or 2 after a usage error naming the flag and value. */
+int deja_cli_set(const char *cmd, int m, const char *val, deja_params *over);
+
 
 struct deja_outfile;
 /* Opens output file path for flag (deja/outfile.h) unless *rc is already

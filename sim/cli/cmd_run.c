@@ -117,15 +117,7 @@ int deja_cmd_run(int argc, char **argv) {
             rc = m == 1 ? 0 : m;
             seed_s = v;
         } else if ((m = deja_cli_flag("run", argc, argv, &i, "--set", &v))) {
-            if (m != 1) {
-                rc = m;
-                break;
-            }
-            char perr[256];
-            if (!strchr(v, '=') || v[0] == '=')
-                rc = deja_cli_usage_error("run", "--set '%s': expected key=value", v);
-            else if (deja_params_parse(over, v, perr, sizeof perr))
-                rc = deja_cli_usage_error("run", "--set: %s", perr);
+            rc = deja_cli_set("run", m, v, over);
         } else if ((m = deja_cli_flag("run", argc, argv, &i, "--trace", &v))) {
             rc = m == 1 ? 0 : m;
             trace_path = v;

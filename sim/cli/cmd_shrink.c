@@ -52,13 +52,7 @@ int deja_cmd_shrink(int argc, char **argv) {
             rc = m == 1 ? 0 : m;
             max_s = v;
         } else if ((m = deja_cli_flag("shrink", argc, argv, &i, "--set", &v))) {
-            char perr[256];
-            if (m != 1)
-                rc = m;
-            else if (!strchr(v, '=') || v[0] == '=')
-                rc = deja_cli_usage_error("shrink", "--set '%s': expected key=value", v);
-            else if (deja_params_parse(over, v, perr, sizeof perr))
-                rc = deja_cli_usage_error("shrink", "--set: %s", perr);
+            rc = deja_cli_set("shrink", m, v, over);
         } else if (argv[i][0] == '-' && argv[i][1]) {
             rc = deja_cli_usage_error("shrink", "unknown flag '%s'", argv[i]);
         } else if (first) {

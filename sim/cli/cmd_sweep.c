@@ -113,11 +113,7 @@ int deja_cmd_sweep(int argc, char **argv) {
             if (m != 1) rc = m;
             else if (deja_grid_add(&grid, v, err, sizeof err)) rc = deja_cli_usage_error("sweep", "%s", err);
         } else if ((m = deja_cli_flag("sweep", argc, argv, &i, "--set", &v))) {
-            if (m != 1) rc = m;
-            else if (!strchr(v, '=') || v[0] == '=')
-                rc = deja_cli_usage_error("sweep", "--set '%s': expected key=value", v);
-            else if (deja_params_parse(base, v, err, sizeof err))
-                rc = deja_cli_usage_error("sweep", "--set: %s", err);
+            rc = deja_cli_set("sweep", m, v, base);
         } else if ((m = deja_cli_flag("sweep", argc, argv, &i, "--seeds", &v))) {
             if (m != 1) rc = m;
             else rc = deja_cli_u64("sweep", "--seeds", v, 1, 100000000, &o.seeds);
