@@ -43,7 +43,7 @@ install(DIRECTORY ${PROJECT_SOURCE_DIR}/plots/ DESTINATION ${CMAKE_INSTALL_DATAD
         FILES_MATCHING PATTERN "*.gp")
 
 install(EXPORT dejaTargets NAMESPACE deja:: DESTINATION ${DEJA_CMAKE_DIR})
-configure_package_config_file(${PROJECT_SOURCE_DIR}/cmake/dejaConfig.cmake.in
+configure_package_config_file(${PROJECT_SOURCE_DIR}/scripts/cmake/dejaConfig.cmake.in
                               ${PROJECT_BINARY_DIR}/cmake/dejaConfig.cmake
                               INSTALL_DESTINATION ${DEJA_CMAKE_DIR}
                               PATH_VARS CMAKE_INSTALL_DATADIR)
@@ -61,6 +61,6 @@ if(DEJA_SANITIZE)
   set(DEJA_PC_SANITIZE "-fsanitize=address,undefined")
 endif()
 foreach(pc deja deja-real deja-reference)
-  configure_file(${PROJECT_SOURCE_DIR}/cmake/${pc}.pc.in ${PROJECT_BINARY_DIR}/pkgconfig/${pc}.pc @ONLY)
+  configure_file(${PROJECT_SOURCE_DIR}/scripts/cmake/${pc}.pc.in ${PROJECT_BINARY_DIR}/pkgconfig/${pc}.pc @ONLY)
   install(FILES ${PROJECT_BINARY_DIR}/pkgconfig/${pc}.pc DESTINATION ${DEJA_PKGCONFIG_DIR})
 endforeach()

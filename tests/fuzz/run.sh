@@ -1,13 +1,13 @@
 #!/bin/sh
-# fuzz/run.sh -- runs every libFuzzer target for SECONDS each (default 45),
+# tests/fuzz/run.sh -- runs every libFuzzer target for SECONDS each (default 45),
 # starting from the corpora in fuzz/corpus/ (never written to: new inputs go
 # to a scratch directory). Builds the targets first in BUILD_DIR (default
 # build-fuzz) with clang. Exit 1 when a target finds a crash; its input is
 # kept as OUT/TARGET-crash-* (OUT defaults to BUILD_DIR/fuzz-out).
-#   fuzz/run.sh                 every target, 45 s each
-#   fuzz/run.sh 600 seedfile    one target, ten minutes
+#   tests/fuzz/run.sh                 every target, 45 s each
+#   tests/fuzz/run.sh 600 seedfile    one target, ten minutes
 set -eu
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 secs=${1:-45}
 [ $# -gt 0 ] && shift
 targets=${*:-"msg raft_msg params seedfile"}
@@ -19,8 +19,8 @@ rc=0
 for t in $targets; do
     mkdir -p "$out/$t"
     echo "fuzz: $t for $secs s" >&2
-    if ! "$build/fuzz/fuzz_$t" -max_total_time="$secs" -rss_limit_mb=2048 -print_final_stats=1 \
-            -artifact_prefix="$out/$t-" "$out/$t" "fuzz/corpus/$t" >"$out/$t.log" 2>&1; then
+    if ! "$build/tests/fuzz/fuzz_$t" -max_total_time="$secs" -rss_limit_mb=2048 -print_final_stats=1 \
+            -artifact_prefix="$out/$t-" "$out/$t" "tests/fuzz/corpus/$t" >"$out/$t.log" 2>&1; then
         echo "fuzz: $t FOUND A CRASH (input: $(ls "$out/$t"-crash-* "$out/$t"-leak-* "$out/$t"-timeout-* 2>/dev/null | head -1)); log: $out/$t.log" >&2
         tail -30 "$out/$t.log" >&2
         rc=1
