@@ -22,21 +22,10 @@
 
 #include <cmocka.h>
 
-static char test__dir[256];
+#define SCRATCH_NAME "cli"
+#include "scratch_dir.h"
+
 static char test__out[65536]; /* the stdout of the last test__deja */
-
-static int test__setup(void **state) {
-    (void)state;
-    snprintf(test__dir, sizeof test__dir, "/tmp/deja-test-cli-XXXXXX");
-    return mkdtemp(test__dir) ? 0 : -1;
-}
-
-static int test__teardown(void **state) {
-    (void)state;
-    char cmd[512];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", test__dir);
-    return system(cmd) == 0 ? 0 : -1;
-}
 
 /* Removes the lines a sanitizer runtime adds to stderr ("==PID==WARNING:
  * ASan doesn't fully support makecontext..." in sanitizer builds): they are

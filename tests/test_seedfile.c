@@ -20,20 +20,8 @@
 #include "deja/deja.h"
 #include "deja/rt.h"
 
-static char test__dir[256];
-
-static int test__setup(void **state) {
-    (void)state;
-    snprintf(test__dir, sizeof test__dir, "/tmp/deja-test-seedfile-XXXXXX");
-    return mkdtemp(test__dir) ? 0 : -1;
-}
-
-static int test__teardown(void **state) {
-    (void)state;
-    char cmd[512];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", test__dir);
-    return system(cmd) == 0 ? 0 : -1;
-}
+#define SCRATCH_NAME "seedfile"
+#include "scratch_dir.h"
 
 /* Writes text to DIR/name and returns the path (static buffer). */
 static const char *test__file(const char *name, const char *text) {

@@ -28,20 +28,8 @@
 #include "deja/sweep.h"
 #include "deja/version.h"
 
-static char test__dir[256];
-
-static int test__setup(void **state) {
-    (void)state;
-    snprintf(test__dir, sizeof test__dir, "/tmp/deja-test-sweep-XXXXXX");
-    return mkdtemp(test__dir) ? 0 : -1;
-}
-
-static int test__teardown(void **state) {
-    (void)state;
-    char cmd[512];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", test__dir);
-    return system(cmd) == 0 ? 0 : -1;
-}
+#define SCRATCH_NAME "sweep"
+#include "scratch_dir.h"
 
 /* ---- the grid ---------------------------------------------------------- */
 

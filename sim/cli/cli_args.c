@@ -133,3 +133,26 @@ int deja_cli_set(const char *cmd, int m, const char *val, deja_params *over) {
     if (deja_params_parse(over, val, perr, sizeof perr)) return deja_cli_usage_error(cmd, "--set: %s", perr);
     return 0;
 }
+
+int deja_cli_target_resolve(const char *cmd, const char *first, const char *seed_s, const deja_params *over,
+                            deja_cli_target *t) {
+    memset(t, 0, sizeof *t);
+    size_t len = strlen(first);
+    t->from_file = !seed_s && len > 5 && !strcmp(first + len - 5, ".seed");
+    if (t->from_file) {
+        char err[512];
+        if (deja_params_count(over))
+            return deja_cli_usage_error(cmd, "--set goes with SCENARIO --seed N, not a seed file");
+        if (deja_seedfile_load(first, &t->sf, err, sizeof err)) return deja_cli_usage_error(cmd, "%s", err);
+        if (!(t->sc = deja_scenario_find(t->sf.scenario)))
+            return deja_cli_usage_error(cmd, "%s: unknown scenario '%s'", first, t->sf.scenario);
+        t->seed = t->sf.seed;
+        return 0;
+    }
+    if (!(t->sc = deja_scenario_find(first)))
+        return deja_cli_usage_error(cmd, "unknown scenario '%s'; 'deja scenarios' lists them", first);
+    if (!seed_s) return deja_cli_usage_error(cmd, "missing --seed N");
+    if (deja_parse_u64(seed_s, &t->seed))
+        return deja_cli_usage_error(cmd, "--seed '%s': not an unsigned 64-bit integer", seed_s);
+    return 0;
+}

@@ -43,4 +43,19 @@ int deja_cli_u32_pair(const char *cmd, const char *flag, const char *val, uint32
 /* True when a file could be created at path (its directory is writable). */
 int deja_cli_dir_writable(const char *path);
 
+/* What a command given "FILE.seed" or "SCENARIO --seed N [--set k=v]..."
+ * runs: a seed file (first ends in .seed and no --seed was given) or a
+ * scenario and seed with the overrides of --set. */
+typedef struct deja_cli_target {
+    int from_file;
+    deja_seedfile sf; /* loaded when from_file: free with deja_seedfile_free */
+    const deja_scenario *sc;
+    uint64_t seed;
+} deja_cli_target;
+
+/* Resolves first, seed_s and over into *t (zeroed first, so freeing sf is
+ * always safe): 0, or 2 after a usage error naming what is wrong. */
+int deja_cli_target_resolve(const char *cmd, const char *first, const char *seed_s, const deja_params *over,
+                            deja_cli_target *t);
+
 #endif /* DEJA_CLI_ARGS_H */

@@ -64,31 +64,18 @@ int deja_cmd_shrink(int argc, char **argv) {
     uint64_t max_runs = 2000;
     if (!rc && max_s) rc = deja_cli_u64("shrink", "--max-runs", max_s, 1, 1000000, &max_runs);
     if (!rc && !first) rc = deja_cli_usage_error("shrink", "missing FILE.seed or SCENARIO");
-    deja_seedfile sf;
-    memset(&sf, 0, sizeof sf);
-    const deja_scenario *sc = NULL;
-    uint64_t seed = 0;
-    char defout[600];
-    int from_file = !rc && !seed_s && strstr(first, ".seed") != NULL;
-    if (!rc && from_file) {
-        char err[512];
-        if (deja_params_count(over))
-            rc = deja_cli_usage_error("shrink", "--set goes with SCENARIO --seed N, not a seed file");
-        else if (deja_seedfile_load(first, &sf, err, sizeof err))
-            rc = deja_cli_usage_error("shrink", "%s", err);
-        else if (!(sc = deja_scenario_find(sf.scenario)))
-            rc = deja_cli_usage_error("shrink", "%s: unknown scenario '%s'", first, sf.scenario);
-        seed = sf.seed;
+    deja_cli_target tg;
+    memset(&tg, 0, sizeof tg);
+    char defout[600] = "";
+    if (!rc) rc = deja_cli_target_resolve("shrink", first, seed_s, over, &tg);
+    if (!rc && tg.from_file)
         snprintf(defout, sizeof defout, "%.*s.min.seed", (int)(strlen(first) - 5), first);
-    } else if (!rc) {
-        if (!(sc = deja_scenario_find(first)))
-            rc = deja_cli_usage_error("shrink", "unknown scenario '%s'; 'deja scenarios' lists them", first);
-        else if (!seed_s)
-            rc = deja_cli_usage_error("shrink", "missing --seed N");
-        else if (deja_parse_u64(seed_s, &seed))
-            rc = deja_cli_usage_error("shrink", "--seed '%s': not an unsigned 64-bit integer", seed_s);
-        snprintf(defout, sizeof defout, "%s-%" PRIu64 ".min.seed", first, seed);
-    }
+    else if (!rc)
+        snprintf(defout, sizeof defout, "%s-%" PRIu64 ".min.seed", first, tg.seed);
+    deja_seedfile sf = tg.sf;
+    const deja_scenario *sc = tg.sc;
+    uint64_t seed = tg.seed;
+    int from_file = tg.from_file;
     if (!outp) outp = defout;
     if (!rc && !deja_cli_dir_writable(outp))
         rc = deja_cli_usage_error("shrink", "-o '%s': its directory is not writable", outp);

@@ -80,28 +80,17 @@ int deja_cmd_timeline(int argc, char **argv) {
     }
     if (!rc && !first) rc = deja_cli_usage_error("timeline", "missing FILE.seed or SCENARIO");
     if (!rc && !outp) rc = deja_cli_usage_error("timeline", "missing -o RUN.html");
-    const deja_scenario *sc = NULL;
-    uint64_t seed = 0;
-    int from_file = !rc && !seed_s && strlen(first) > 5 && !strcmp(first + strlen(first) - 5, ".seed");
-    if (!rc && from_file) {
-        deja_seedfile sf;
-        char err[512];
-        if (deja_params_count(over))
-            rc = deja_cli_usage_error("timeline", "--set goes with SCENARIO --seed N, not a seed file");
-        else if (deja_seedfile_load(first, &sf, err, sizeof err))
-            rc = deja_cli_usage_error("timeline", "%s", err);
-        else
-            deja_seedfile_free(&sf);
-    } else if (!rc) {
+    deja_cli_target tg;
+    memset(&tg, 0, sizeof tg);
+    if (!rc) rc = deja_cli_target_resolve("timeline", first, seed_s, over, &tg);
+    deja_seedfile_free(&tg.sf); /* deja_replay reads the file again */
+    const deja_scenario *sc = tg.sc;
+    uint64_t seed = tg.seed;
+    int from_file = tg.from_file;
+    if (!rc && !from_file) {
         deja_params *all = NULL;
         char perr[256];
-        if (!(sc = deja_scenario_find(first)))
-            rc = deja_cli_usage_error("timeline", "unknown scenario '%s'; 'deja scenarios' lists them", first);
-        else if (!seed_s)
-            rc = deja_cli_usage_error("timeline", "missing --seed N");
-        else if (deja_parse_u64(seed_s, &seed))
-            rc = deja_cli_usage_error("timeline", "--seed '%s': not an unsigned 64-bit integer", seed_s);
-        else if (deja_scenario_params(sc, over, &all, perr, sizeof perr))
+        if (deja_scenario_params(sc, over, &all, perr, sizeof perr))
             rc = deja_cli_usage_error("timeline", "--set: %s", perr);
         deja_params_free(all);
     }
