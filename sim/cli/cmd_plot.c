@@ -49,6 +49,15 @@
 #define DEJA_PLOTS_RELATIVE_DIR "../share/deja/plots"
 #endif
 
+/* The pseudo-column of drift-fork's lines by time-sync setting: "off" when
+ * the validators take slots from the raw wall clock, "on:SERVERS:TOL_MS"
+ * when they run time sync (ntp.servers > 0 and chain.time_tolerance_ms > 0,
+ * models/aura_world.c) and take them from the calibrated clock. */
+#define PLOT__TIMESYNC "timesync"
+#define PLOT__TIMESYNC_SQL                                                                                           \
+    "(CASE WHEN \"ntp.servers\" > 0 AND \"chain.time_tolerance_ms\" > 0 THEN 'on:' || \"ntp.servers\" || ':' || " \
+    "\"chain.time_tolerance_ms\" ELSE 'off' END)"
+
 typedef struct plot__kind {
     const char *name;
     const char *summary;
@@ -74,7 +83,8 @@ typedef struct plot__kind {
 } plot__kind;
 
 static const plot__kind plot__kinds[] = {
-    {"drift-fork", "forks per 100 blocks vs clock offset, one line per Aura slot length", "drift-fork",
+    {"drift-fork", "forks per 100 blocks vs clock offset, one line per AuRa slot length or time-sync setting",
+     "drift-fork",
      "aura.slot_ms", "clock.offset_ms", "CAST(forks AS REAL) * 100.0 / blocks",
      "blocks > 0 AND forks IS NOT NULL", "forks_per_100_blocks", "drift-fork.gp", 0},
     {"memory", "resident MiB and live tasks vs simulated time, one line per node, kills marked", NULL, "node",
@@ -127,7 +137,7 @@ static void plot__help(FILE *out) {
     plot__scripts_dir(scripts, sizeof scripts);
     fprintf(out,
             "usage: deja plot KIND --db FILE [-o OUT.png] [--csv FILE] [--where SQL] [--table]\n"
-            "                 [--x KEY] [--y KEY] [--real FILE.csv]\n"
+            "                 [--x KEY] [--y KEY] [--series KEY] [--real FILE.csv]\n"
             "       deja plot metric --db FILE --scenario NAME --x KEY --y METRIC [--series KEY]\n"
             "                 [-o OUT.png] [--csv FILE] [--where SQL]\n"
             "       deja plot memory --timeline FILE.csv -o OUT.png\n\n"
@@ -146,6 +156,13 @@ static void plot__help(FILE *out) {
                          "               an SQL expression over the columns, --series KEY a column, default\n"
                          "               one line)\n",
                     k->name, k->summary);
+        else if (!strcmp(k->name, "drift-fork"))
+            fprintf(out, "  %-12s %s\n               (runs of scenario %s; x = --x KEY, else the first of \"%s\",\n"
+                         "               clock.step_ms, clock.drift_ppm the rows vary; lines by --series KEY,\n"
+                         "               else by \"%s\", or by \"" PLOT__TIMESYNC "\" (ntp.servers and\n"
+                         "               chain.time_tolerance_ms: off, or on with servers and tolerance) when\n"
+                         "               the rows vary it and one slot length)\n",
+                    k->name, k->summary, k->scenario, k->x, k->series);
         else if (k->timeline == 3)
             fprintf(out, "  %-12s %s\n               (runs of scenario %s; x = \"%s\" or --x, y = --y or the\n"
                          "               first of fault.pause_ms, clock.drift_ppm, clock.step_ms, clock.offset_ms,\n"
@@ -175,6 +192,8 @@ static void plot__help(FILE *out) {
             "                 (metric) the x axis and the per-run y value\n"
             "  --series KEY, --scenario NAME  (metric) one line per value of\n"
             "                 column KEY; the scenario whose runs are read\n"
+            "  --series KEY, --x KEY  (drift-fork) one line per value of column KEY\n"
+            "                 (or " PLOT__TIMESYNC ": one per time-sync setting), x axis KEY\n"
             "  --table        (election-cdf) print per series: runs, runs with a\n"
             "                 result, median, mean, p99 and max of the metric;\n"
             "                 (election-real) median, p90, mean, max, simulated and real\n"
@@ -234,6 +253,15 @@ static void plot__ident(char *buf, size_t len, const char *id) {
     buf[pos] = 0;
 }
 
+/* Appends to buf the SQL of the series column name: the pseudo-column
+ * timesync's expression, or the quoted column. */
+static void plot__series_sql(char *buf, size_t len, const char *name) {
+    if (!strcmp(name, PLOT__TIMESYNC))
+        strncat(buf, PLOT__TIMESYNC_SQL, len - strlen(buf) - 1);
+    else
+        plot__ident(buf, len, name);
+}
+
 /* True when the table runs of db has column name. */
 static int plot__has_col(sqlite3 *db, const char *name) {
     sqlite3_stmt *st;
@@ -243,6 +271,18 @@ static int plot__has_col(sqlite3 *db, const char *name) {
         if (!strcmp((const char *)sqlite3_column_text(st, 1), name)) found = 1;
     sqlite3_finalize(st);
     return found;
+}
+
+/* True when db has what the series or x column name needs (the pseudo-column
+ * timesync needs ntp.servers and chain.time_tolerance_ms); else names the
+ * missing column in *missing. */
+static int plot__has_series(sqlite3 *db, const char *name, const char **missing) {
+    if (strcmp(name, PLOT__TIMESYNC)) {
+        *missing = name;
+        return plot__has_col(db, name);
+    }
+    *missing = plot__has_col(db, "ntp.servers") ? "chain.time_tolerance_ms" : "ntp.servers";
+    return plot__has_col(db, "ntp.servers") && plot__has_col(db, "chain.time_tolerance_ms");
 }
 
 /* Opens a results database read-only (the unix VFS: the simulator's VFS
@@ -279,15 +319,17 @@ static int plot__aggregate(const plot__kind *k, const char *dbpath, const char *
         goto out;
     }
     const char *need[] = {k->series, k->x};
-    for (int i = 0; i < 2; i++)
-        if (!plot__has_col(db, need[i])) {
+    for (int i = 0; i < 2; i++) {
+        const char *missing;
+        if (!plot__has_series(db, need[i], &missing)) {
             deja_cli_eprintf(
                     "deja plot: %s: no %s rows with column \"%s\" (run 'deja sweep %s ... --db %s' first)\n",
-                    dbpath, k->scenario, need[i], k->scenario, dbpath);
+                    dbpath, k->scenario, missing, k->scenario, dbpath);
             goto out;
         }
+    }
     char sql[2048] = "SELECT ";
-    plot__ident(sql, sizeof sql, k->series);
+    plot__series_sql(sql, sizeof sql, k->series);
     strncat(sql, ", ", sizeof sql - strlen(sql) - 1);
     plot__ident(sql, sizeof sql, k->x);
     size_t pos = strlen(sql);
@@ -344,6 +386,91 @@ out:
     sqlite3_finalize(st);
     sqlite3_close(db);
     return rc;
+}
+
+/* ---- drift-fork: which lines, which x axis ---------------------------------- */
+
+/* The x columns drift-fork takes, in this order, when --x is not given: the
+ * first one the rows vary (clock.offset_ms when none does), with its axis
+ * label and what the title calls it. */
+static void plot__gp_quote(char *buf, size_t len, const char *s);
+static const char *const plot__drift_xs[][3] = {
+    {"clock.offset_ms", "clock offset (ms)", "clock offset"},
+    {"clock.step_ms", "NTP step of the wall clock (ms)", "NTP step"},
+    {"clock.drift_ppm", "clock drift (ppm)", "clock drift"},
+};
+#define PLOT__NDRIFT_XS (sizeof plot__drift_xs / sizeof plot__drift_xs[0])
+
+/* How many distinct values the SQL expression expr takes over the rows of
+ * scenario (matching where); -1 when the query fails. */
+static long plot__distinct(sqlite3 *db, const char *scenario, const char *expr, const char *where) {
+    char sql[2048];
+    snprintf(sql, sizeof sql, "SELECT COUNT(DISTINCT %s) FROM runs WHERE scenario = ?1%s%s%s", expr,
+             where ? " AND (" : "", where ? where : "", where ? ")" : "");
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) return -1;
+    sqlite3_bind_text(st, 1, scenario, -1, SQLITE_STATIC);
+    long n = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) : -1;
+    sqlite3_finalize(st);
+    return n;
+}
+
+/* Chooses drift-fork's lines and x axis where the flags did not: one line
+ * per time-sync setting (PLOT__TIMESYNC) when the rows vary it and only one
+ * slot length, else one per slot length; x the first of plot__drift_xs the
+ * rows vary. Columns it does not find keep the defaults (the aggregation
+ * then names what is missing). 0, or 2 after a message (no database). */
+static int plot__drift_axes(const plot__kind *k, const char *dbpath, const char *where, const char **series,
+                            const char **x) {
+    sqlite3 *db = plot__open_db(dbpath);
+    if (!db) return 2;
+    char expr[512] = "";
+    if (!*series && plot__has_col(db, "scenario") && plot__has_col(db, "ntp.servers") &&
+        plot__has_col(db, "chain.time_tolerance_ms")) {
+        plot__ident(expr, sizeof expr, k->series);
+        long slots = plot__has_col(db, k->series) ? plot__distinct(db, k->scenario, expr, where) : 0;
+        if (slots <= 1 && plot__distinct(db, k->scenario, PLOT__TIMESYNC_SQL, where) > 1) *series = PLOT__TIMESYNC;
+    }
+    for (size_t i = 0; !*x && i < PLOT__NDRIFT_XS && plot__has_col(db, "scenario"); i++) {
+        if (!plot__has_col(db, plot__drift_xs[i][0])) continue;
+        expr[0] = 0;
+        plot__ident(expr, sizeof expr, plot__drift_xs[i][0]);
+        if (plot__distinct(db, k->scenario, expr, where) > 1) *x = plot__drift_xs[i][0];
+    }
+    sqlite3_close(db);
+    return 0;
+}
+
+/* The gnuplot assignments of drift-fork's axis label, title, key title and
+ * one label per line (slabel1, slabel2...: the series values in the order
+ * of the data blocks), appended to extra. */
+static void plot__drift_labels(const plot__kind *k, const plot__group *g, size_t n, char *extra, size_t len) {
+    const char *xl = k->x, *xw = k->x;
+    for (size_t i = 0; i < PLOT__NDRIFT_XS; i++)
+        if (!strcmp(k->x, plot__drift_xs[i][0])) xl = plot__drift_xs[i][1], xw = plot__drift_xs[i][2];
+    const int slot = !strcmp(k->series, "aura.slot_ms"), ts = !strcmp(k->series, PLOT__TIMESYNC);
+    strncat(extra, "xlabeltext=", len - strlen(extra) - 1);
+    plot__gp_quote(extra, len, xl);
+    strncat(extra, "; xwhat=", len - strlen(extra) - 1);
+    plot__gp_quote(extra, len, xw);
+    strncat(extra, "; keytitle=", len - strlen(extra) - 1);
+    plot__gp_quote(extra, len, slot ? "slot length" : ts ? "time sync" : k->series);
+    for (size_t i = 0, b = 0; i < n; i++) {
+        if (i && !strcmp(g[i].series, g[i - 1].series)) continue;
+        char label[160], var[32];
+        unsigned servers = 0, tol = 0;
+        if (slot)
+            snprintf(label, sizeof label, "%s ms", g[i].series);
+        else if (ts && sscanf(g[i].series, "on:%u:%u", &servers, &tol) == 2)
+            snprintf(label, sizeof label, "on: calibrated clock (%u servers, %u ms tolerance)", servers, tol);
+        else if (ts)
+            snprintf(label, sizeof label, "off: raw wall clock");
+        else
+            snprintf(label, sizeof label, "%s", g[i].series);
+        snprintf(var, sizeof var, "; slabel%zu=", ++b);
+        strncat(extra, var, len - strlen(extra) - 1);
+        plot__gp_quote(extra, len, label);
+    }
 }
 
 static double plot__sd(const plot__group *g) { return g->n > 1 ? sqrt(g->m2 / (double)(g->n - 1)) : 0.0; }
@@ -1388,9 +1515,10 @@ int deja_cmd_plot(int argc, char **argv) {
     plot__kind mk;
     char y_sql[1024] = "", extra[2048] = "";
     const int metric = plot__is_metric(k); /* k is replaced by mk below */
-    if ((series || scenario) && !metric)
-        return deja_cli_usage_error("plot", "%s is for 'deja plot metric', not %s", series ? "--series" : "--scenario",
-                                    k->name);
+    const int drift = !strcmp(k->name, "drift-fork");
+    if ((series && !metric && !drift) || (scenario && !metric))
+        return deja_cli_usage_error("plot", "%s is for 'deja plot metric'%s, not %s", series ? "--series" : "--scenario",
+                                    series ? " and 'deja plot drift-fork'" : "", k->name);
     if (metric) {
         if (!scenario) return deja_cli_usage_error("plot", "metric: missing --scenario NAME");
         if (!xkey) return deja_cli_usage_error("plot", "metric: missing --x KEY (a parameter column)");
@@ -1464,8 +1592,20 @@ int deja_cmd_plot(int argc, char **argv) {
         }
         if (!deja_cli_dir_writable(out)) return deja_cli_usage_error("plot", "-o '%s': directory not writable", out);
     }
-    if ((xkey || ykey) && k->timeline != PLOT__HEAT)
-        return deja_cli_usage_error("plot", "--x and --y are for heatmap kinds (timeout-heatmap), not %s", k->name);
+    if ((ykey || (xkey && !drift)) && k->timeline != PLOT__HEAT)
+        return deja_cli_usage_error("plot", "%s for heatmap kinds (timeout-heatmap)%s, not %s",
+                                    ykey ? "--x and --y are" : "--x is", ykey ? " and --x for drift-fork" : "",
+                                    k->name);
+    plot__kind dk;
+    if (drift) { /* drift-fork: lines and x from the flags, else from what the rows vary */
+        const char *ds = series, *dx = xkey;
+        if ((!ds || !dx) && plot__drift_axes(k, dbpath, where, &ds, &dx)) return 2;
+        dk = *k;
+        dk.series = ds ? ds : k->series;
+        dk.x = dx ? dx : k->x;
+        k = &dk;
+        xkey = NULL;
+    }
     if (k->timeline == 1) return plot__memory(k, timeline, script, out);
     if (k->timeline == PLOT__HEAT) return plot__heat(k, dbpath, where, script, out, csv, xkey, ykey);
     if (k->timeline == PLOT__CDF) return plot__cdf(k, dbpath, where, script, out, csv, table);
@@ -1499,10 +1639,14 @@ int deja_cmd_plot(int argc, char **argv) {
                 strncat(extra, "; snames=", sizeof extra - strlen(extra) - 1);
                 plot__gp_quote(extra, sizeof extra, names);
             }
+            if (!rc && drift) plot__drift_labels(k, g, n, extra, sizeof extra);
             if (!rc) rc = plot__gnuplot(script, data, out, extra[0] ? extra : NULL);
             unlink(data);
         }
-        if (!rc) printf("plot: wrote %s (%zu groups from %ld runs)\n", out, n, nruns);
+        if (!rc && drift && (strcmp(k->series, plot__kinds[0].series) || strcmp(k->x, plot__kinds[0].x)))
+            printf("plot: wrote %s (%zu groups from %ld runs; lines by %s, x %s)\n", out, n, nruns, k->series, k->x);
+        else if (!rc)
+            printf("plot: wrote %s (%zu groups from %ld runs)\n", out, n, nruns);
     }
     free(g);
     return rc;
