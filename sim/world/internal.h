@@ -422,6 +422,9 @@ typedef enum deja__tk {
 
 /* Folds one event into the digest (and writes it to the text trace). */
 void deja__trace(deja_world *w, deja__tk kind, int node, uint64_t a, uint64_t b, const char *text);
+/* The same with the text's length known (tlen == strlen(text), 0 for NULL). */
+void deja__trace_n(deja_world *w, deja__tk kind, int node, uint64_t a, uint64_t b, const char *text,
+                   size_t tlen);
 /* Folds the buffered records into the digest state (the digest value is
  * the same either way: XXH3 hashes the concatenated bytes). */
 void deja__trace_flush(deja_world *w);

@@ -142,16 +142,24 @@ void deja_world_finish_oracles(deja_world *w, deja_summary *s) {
         if (w->oracles[i].ops->finish) w->oracles[i].ops->finish(w->oracles[i].state, w, s);
 }
 
+/* Two hex digits per byte value, so a hash formats in one load and one
+ * store per byte. */
+#define DEJA__HX(v) "0123456789abcdef"[(v) >> 4], "0123456789abcdef"[(v)&15]
+#define DEJA__HX4(v) DEJA__HX(v), DEJA__HX((v) + 1), DEJA__HX((v) + 2), DEJA__HX((v) + 3)
+#define DEJA__HX16(v) DEJA__HX4(v), DEJA__HX4((v) + 4), DEJA__HX4((v) + 8), DEJA__HX4((v) + 12)
+#define DEJA__HX64(v) DEJA__HX16(v), DEJA__HX16((v) + 16), DEJA__HX16((v) + 32), DEJA__HX16((v) + 48)
+static const char deja__hex_pairs[512] = {DEJA__HX64(0), DEJA__HX64(64), DEJA__HX64(128), DEJA__HX64(192)};
+
 void rt_fact_report(const rt_fact *f) {
     deja_world *w = deja__w;
     deja__node *n = deja__self_node();
-    static const char digits[] = "0123456789abcdef";
+    /* the hash as 32 hex digits (the digest folds that text); read into a
+     * local first, so the compiler need not reload it after every store */
+    uint8_t h[16];
+    memcpy(h, f->hash, sizeof h);
     char hex[33];
-    for (int i = 0; i < 16; i++) {
-        hex[2 * i] = digits[f->hash[i] >> 4];
-        hex[2 * i + 1] = digits[f->hash[i] & 15];
-    }
+    for (int i = 0; i < 16; i++) memcpy(hex + 2 * i, deja__hex_pairs + 2 * h[i], 2);
     hex[32] = 0;
-    deja__trace(w, DEJA__TK_FACT, (int)n->id, (uint64_t)f->kind, f->height, hex);
+    deja__trace_n(w, DEJA__TK_FACT, (int)n->id, (uint64_t)f->kind, f->height, hex, 32);
     for (int i = 0; i < w->n_listeners; i++) w->listeners[i](w->listener_args[i], n->id, w->now, f);
 }

@@ -48,27 +48,15 @@ static inline void deja__fold(deja_world *w, const void *p, size_t len) {
 }
 
 void deja__trace(deja_world *w, deja__tk kind, int node, uint64_t a, uint64_t b, const char *text) {
-    /* the record: time, kind, node, a, b (32 bytes, host byte order), written
-     * field by field straight into the buffer */
-    if (w->dlen + 32 > sizeof w->dbuf) deja__trace_flush(w);
-    unsigned char *r = w->dbuf + w->dlen;
-    int64_t t = w->now;
-    int32_t k32 = (int32_t)kind, n32 = node;
-    /* a spawn's source line is in the text trace but not the digest: editing
-     * a file above an rt_spawn must not change every pinned seed's hash */
-    uint64_t b_folded = kind == DEJA__TK_SPAWN ? 0 : b;
-    memcpy(r, &t, 8);
-    memcpy(r + 8, &k32, 4);
-    memcpy(r + 12, &n32, 4);
-    memcpy(r + 16, &a, 8);
-    memcpy(r + 24, &b_folded, 8);
-    w->dlen += 32;
-    size_t tlen = text ? strlen(text) : 0;
-    /* log lines are in the text trace but not the digest: rewording a log
-     * message must not change every pinned seed's hash */
-    if (tlen && kind != DEJA__TK_LOG) deja__fold(w, text, tlen);
-    /* the event number is in the text trace, never in the digest */
-    uint64_t n = ++w->trace_n;
+    deja__trace_n(w, kind, node, a, b, text, text ? strlen(text) : 0);
+}
+
+/* What an event does beyond the digest: its text trace line, the
+ * observers, a breakpoint. Out of line, so that the digest's path (every
+ * event of every run) stays a few stores. */
+__attribute__((noinline)) static void deja__trace_read(deja_world *w, uint64_t n, deja__tk kind, int node,
+                                                       uint64_t a, uint64_t b, const char *text,
+                                                       size_t tlen) {
     if (w->trace) {
         /* the running task, when the event happens inside one of the node's
          * own tasks: nNODE/tTASK */
@@ -86,6 +74,32 @@ void deja__trace(deja_world *w, deja__tk kind, int node, uint64_t a, uint64_t b,
     }
     if (w->n_obs) deja__observe(w, n, deja__tk_names[kind], node, a, b, text);
     if (n == w->break_at) deja_break();
+}
+
+void deja__trace_n(deja_world *w, deja__tk kind, int node, uint64_t a, uint64_t b, const char *text,
+                   size_t tlen) {
+    assert(text ? text[tlen] == 0 : tlen == 0); /* the whole of text (a cheap check) */
+    /* the record: time, kind, node, a, b (32 bytes, host byte order), written
+     * field by field straight into the buffer */
+    if (w->dlen + 32 > sizeof w->dbuf) deja__trace_flush(w);
+    unsigned char *r = w->dbuf + w->dlen;
+    int64_t t = w->now;
+    int32_t k32 = (int32_t)kind, n32 = node;
+    /* a spawn's source line is in the text trace but not the digest: editing
+     * a file above an rt_spawn must not change every pinned seed's hash */
+    uint64_t b_folded = kind == DEJA__TK_SPAWN ? 0 : b;
+    memcpy(r, &t, 8);
+    memcpy(r + 8, &k32, 4);
+    memcpy(r + 12, &n32, 4);
+    memcpy(r + 16, &a, 8);
+    memcpy(r + 24, &b_folded, 8);
+    w->dlen += 32;
+    /* log lines are in the text trace but not the digest: rewording a log
+     * message must not change every pinned seed's hash */
+    if (tlen && kind != DEJA__TK_LOG) deja__fold(w, text, tlen);
+    /* the event number is in the text trace, never in the digest */
+    uint64_t n = ++w->trace_n;
+    if (w->trace || w->n_obs || n == w->break_at) deja__trace_read(w, n, kind, node, a, b, text, tlen);
 }
 
 __attribute__((noinline)) void deja_break(void) {
