@@ -11,24 +11,50 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 #include <xxhash.h>
 
+/* On a little-endian host the canonical byte order is the host's: one
+ * unaligned load or store (memcpy, which compilers turn into one move);
+ * elsewhere byte by byte. Both give the same bytes. */
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#define NODE_CODEC_LE 1
+#else
+#define NODE_CODEC_LE 0
+#endif
+
 static inline void node_put_u32(uint8_t *p, uint32_t v) {
+    if (NODE_CODEC_LE) {
+        memcpy(p, &v, 4);
+        return;
+    }
     for (int i = 0; i < 4; i++) p[i] = (uint8_t)(v >> (8 * i));
 }
 
 static inline void node_put_u64(uint8_t *p, uint64_t v) {
+    if (NODE_CODEC_LE) {
+        memcpy(p, &v, 8);
+        return;
+    }
     for (int i = 0; i < 8; i++) p[i] = (uint8_t)(v >> (8 * i));
 }
 
 static inline uint32_t node_get_u32(const uint8_t *p) {
     uint32_t v = 0;
+    if (NODE_CODEC_LE) {
+        memcpy(&v, p, 4);
+        return v;
+    }
     for (int i = 0; i < 4; i++) v |= (uint32_t)p[i] << (8 * i);
     return v;
 }
 
 static inline uint64_t node_get_u64(const uint8_t *p) {
     uint64_t v = 0;
+    if (NODE_CODEC_LE) {
+        memcpy(&v, p, 8);
+        return v;
+    }
     for (int i = 0; i < 8; i++) v |= (uint64_t)p[i] << (8 * i);
     return v;
 }

@@ -39,28 +39,36 @@ typedef struct store_mem {
     store_mem__meta meta[STORE_MEM_META_MAX];
 } store_mem;
 
-/* The table index where hash h starts probing (cap is a power of two). */
+/* The table index where hash h starts probing (cap is a power of two):
+ * the first 8 bytes read big-endian (one load, swapped on little-endian
+ * hosts), masked. */
 static uint64_t store_mem__index(const uint8_t h[BLOCK_HASH_LEN], uint64_t cap) {
     uint64_t v = 0;
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    memcpy(&v, h, 8);
+    v = __builtin_bswap64(v);
+#else
     for (int i = 0; i < 8; i++) v = (v << 8) | h[i];
+#endif
     return v & (cap - 1);
 }
 
 /* The slot holding h, or the empty slot where h would go. */
 static store_mem__entry *store_mem__find(const store_mem *m, const uint8_t h[BLOCK_HASH_LEN]) {
-    assert(m->cap > 0 && (m->cap & (m->cap - 1)) == 0);
-    assert(m->count < m->cap); /* so probing always ends */
+    assert(m->count < m->cap); /* so probing always ends (cap: a power of two, see grow) */
+    uint64_t mask = m->cap - 1;
     uint64_t i = store_mem__index(h, m->cap);
     for (;;) {
         store_mem__entry *e = &m->slots[i];
         if (e->b == NULL || memcmp(e->hash, h, BLOCK_HASH_LEN) == 0) return e;
-        i = (i + 1) & (m->cap - 1);
+        i = (i + 1) & mask;
     }
 }
 
 /* Doubles the table and rehashes every entry: RT_OK or RT_ENOMEM. */
 static int store_mem__grow(store_mem *m) {
     uint64_t ncap = m->cap * 2;
+    assert(ncap > m->cap && (ncap & (ncap - 1)) == 0);
     store_mem__entry *old = m->slots;
     uint64_t ocap = m->cap;
     store_mem__entry *n = rt_calloc((size_t)ncap, sizeof *n);
