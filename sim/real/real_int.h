@@ -8,7 +8,8 @@
  *      timer callbacks run with T held;
  *   G  the channel lock (chan.c): every channel, select and context;
  *   R  the task registry (task.c): task list, states, zombies.
- * Mutexes and wait groups have their own locks and only take R inside them.
+ * Mutexes, rwlocks and wait groups have their own locks and only take R
+ * inside them.
  * A task is a pthread; each task (and each foreign thread that blocks in an
  * rt_* call, adopted on first use) has a real__task with a condition variable
  * on which it waits under G for a channel or select to fire it.
@@ -34,6 +35,8 @@ typedef enum real__state {
     REAL__MUTEX,
     REAL__WG,
     REAL__SLEEP,
+    REAL__RLOCK, /* rwlock.c */
+    REAL__WLOCK,
 } real__state;
 
 struct real__sudog;

@@ -317,6 +317,8 @@ static const char *real__state_name(real__state s) {
     case REAL__MUTEX: return "mutex";
     case REAL__WG: return "waitgroup";
     case REAL__SLEEP: return "sleep";
+    case REAL__RLOCK: return "rwlock read";
+    case REAL__WLOCK: return "rwlock write";
     }
     return "?";
 }

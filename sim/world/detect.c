@@ -1,15 +1,17 @@
 /*
  * detect.c -- the detectors any node gets, as the run goes: they watch the
- * world's own records (who owns which mutex, where each task blocked and
+ * world's own records (who holds which lock, where each task blocked and
  * since when, which task created which context or timer) and never the
  * node's code, so they hold for any program written against rt.h.
  *
- *   deadlock   a task parks on a mutex whose owner waits, through a chain
- *              of owners, for a mutex the task holds (a cycle of the
- *              wait-for graph), checked at the instant it parks; or every
- *              task of a node waits, without a deadline, on what only
- *              another task of that node could give (its own channels,
- *              mutexes, wait groups): a stall with no cycle. A cycle that
+ *   deadlock   a task parks on a lock (mutex or rwlock) whose holders
+ *              wait, through a chain of holders, for a lock the task
+ *              holds (a cycle of the wait-for graph; an rwlock waiter also
+ *              waits for the tasks queued ahead of it), checked at the
+ *              instant it parks; or every task of a node waits, without a
+ *              deadline, on what only another task of that node could give
+ *              (its own channels, mutexes, rwlocks, wait groups): a stall
+ *              with no cycle. A cycle that
  *              a wait with a timeout closes will break by itself: it is
  *              counted (deadlock_timeout) and fails the run only under
  *              deadlock.timeout_verdict=1.
@@ -22,7 +24,7 @@
  *              (or unfired timer) still running when its creator returned,
  *              and any timer not stopped when its node stops, are leaks too.
  *   stuck      with watch.block_ms > 0, a task blocked on one channel
- *              operation, mutex or wait group for longer than that (a wait
+ *              operation, mutex, rwlock or wait group for longer than that (a wait
  *              that a context's cancellation can end does not count) is
  *              reported; a verdict under watch.verdict=1.
  * Plus the --dump-at instants: a task dump, and with --dump-diff what grew
@@ -42,13 +44,13 @@
 #include "internal.h"
 
 const deja_param_def deja_detect_params[] = {
-    {"deadlock.detect", "1", "1: report wait-for cycles over mutexes and stalled nodes (verdict deadlock)"},
+    {"deadlock.detect", "1", "1: report wait-for cycles over mutexes and rwlocks and stalled nodes (verdict deadlock)"},
     {"deadlock.timeout_verdict", "0",
      "1: a cycle closed by a lock wait with a timeout fails the run (deadlock_timeout); 0: only counted"},
     {"leak.sample_ms", "1000", "group live tasks by spawn and blocking site every this many ms (0: off)"},
     {"leak.rises", "3", "a task group that grew at this many samples in a row is a leak"},
     {"leak.lost", "1", "1: contexts never cancelled and timers never stopped by their creator are leaks"},
-    {"watch.block_ms", "0", "report tasks blocked on one channel operation, mutex or wait group longer (0: off)"},
+    {"watch.block_ms", "0", "report tasks blocked on one channel operation, lock or wait group longer (0: off)"},
     {"watch.verdict", "0", "1: a task the watchdog reports fails the run (stuck)"},
     {NULL, NULL, NULL},
 };
@@ -101,6 +103,10 @@ struct deja__detect {
     size_t report_len;
     FILE *rf;
     deja_detect_stat st;
+    /* the wait-for graph's walk (deja__find_cycle) */
+    struct deja__frame *fr;
+    int fr_cap;
+    uint64_t epoch;
 };
 
 /* ---- configuration ------------------------------------------------------------ */
@@ -167,6 +173,7 @@ void deja__detect_free(deja_world *w) {
     free(d->g);
     free(d->idx);
     free(d->dump_at);
+    free(d->fr);
     free(d);
     w->det = NULL;
 }
@@ -224,50 +231,163 @@ static int64_t deja__ms(int64_t ns) { return ns / RT_MS; }
 
 /* ---- deadlocks: the wait-for graph ------------------------------------------------- */
 
-void deja__detect_mutex_wait(deja_world *w, deja__task *t, struct rt_mutex *m, bool bounded) {
+/* An edge of the wait-for graph: why a task waits for `to`. */
+typedef struct deja__edge {
+    deja__task *to;
+    const struct rt_mutex *m;  /* to owns mutex m; or */
+    const rt_rwlock *l;        /* to holds rwlock l (hold h), or waits ahead in its queue (h NULL) */
+    const deja__rw_hold *h;
+} deja__edge;
+
+/* A task on the walk's path and where it is in the list of its edges. */
+typedef struct deja__frame {
+    deja__task *u;
+    int phase;        /* 0 mutex owner, 1 rwlock holds, 2 rwlock queue, 3 done */
+    const void *cur;  /* next hold or queue entry to look at */
+    deja__edge e;     /* the edge taken to the next frame */
+} deja__frame;
+
+/* The next edge out of f->u: the owner of the mutex it waits for; for an
+ * rwlock, every holder it waits for (a writer waits for all, a reader only
+ * for a writer), then every task queued ahead of it (FIFO: it is served
+ * after them). False when there is none left. */
+static bool deja__next_edge(deja__frame *f, deja__edge *e) {
+    const deja__task *u = f->u;
+    const rt_rwlock *l = u->wait_rw;
+    for (;;) {
+        switch (f->phase) {
+        case 0:
+            f->phase = 1;
+            f->cur = l ? l->holds : NULL;
+            if (u->wait_mutex && u->wait_mutex->owner) {
+                *e = (deja__edge){u->wait_mutex->owner, u->wait_mutex, NULL, NULL};
+                return true;
+            }
+            break;
+        case 1:
+            while (f->cur) {
+                const deja__rw_hold *h = f->cur;
+                f->cur = h->lnext;
+                if (h->task && (u->wait_write || h->write)) {
+                    *e = (deja__edge){h->task, NULL, l, h};
+                    return true;
+                }
+            }
+            f->phase = 2;
+            f->cur = l ? l->waiters.head : NULL;
+            break;
+        case 2:
+            if (f->cur) {
+                const deja__tq_node *x = f->cur;
+                if (x->task != u) {
+                    f->cur = x->next;
+                    *e = (deja__edge){x->task, NULL, l, NULL};
+                    return true;
+                }
+            }
+            f->phase = 3;
+            break;
+        default:
+            return false;
+        }
+    }
+}
+
+/* Depth-first from t (about to park) over the tasks blocked on locks: the
+ * number of tasks of a cycle back to t, with them and their edges in
+ * d->fr[0..n), or 0. Every task is visited once per walk. */
+static int deja__find_cycle(struct deja__detect *d, deja__task *t) {
+    d->epoch++;
+    t->det_mark = d->epoch;
+    int depth = 0;
+    d->fr[depth++] = (deja__frame){.u = t};
+    while (depth > 0) {
+        deja__frame *f = &d->fr[depth - 1];
+        deja__edge e;
+        if (!deja__next_edge(f, &e)) {
+            depth--;
+            continue;
+        }
+        f->e = e;
+        if (e.to == t) return depth;
+        if (e.to->det_mark == d->epoch) continue;
+        e.to->det_mark = d->epoch;
+        if (e.to->state != DEJA__T_BLOCKED || (!e.to->wait_mutex && !e.to->wait_rw)) continue;
+        if (depth == d->fr_cap) {
+            d->fr_cap *= 2;
+            d->fr = realloc(d->fr, (size_t)d->fr_cap * sizeof *d->fr);
+            assert(d->fr);
+        }
+        d->fr[depth++] = (deja__frame){.u = e.to};
+    }
+    return 0;
+}
+
+/* Writes what task c waits for: "mutex 'A'" or "rwlock 'L' (write)". */
+static void deja__want_desc(const deja__task *c, FILE *f) {
+    if (c->wait_rw)
+        fprintf(f, "rwlock '%s' (%s)", c->wait_rw->name, c->wait_write ? "write" : "read");
+    else
+        fprintf(f, "mutex '%s'", c->wait_mutex->name);
+}
+
+/* The running task t is about to park on a lock (t->wait_mutex or
+ * t->wait_rw set): a cycle back to t is reported at this instant. */
+static void deja__lock_wait(deja_world *w, deja__task *t, bool bounded) {
     struct deja__detect *d = w->det;
     t->wait_bounded = bounded;
     if (!d->deadlock_on) return;
-    /* follow owner -> the mutex it waits for -> its owner ... back to t? */
-    enum { MAXC = 64 };
-    deja__task *cyc[MAXC];
-    struct rt_mutex *wants[MAXC];
-    int n = 0;
-    cyc[n] = t;
-    wants[n++] = m;
-    deja__task *o = m->owner;
-    while (o && o != t && n < MAXC && o->state == DEJA__T_BLOCKED && o->wait_mutex) {
-        cyc[n] = o;
-        wants[n++] = o->wait_mutex;
-        o = o->wait_mutex->owner;
+    if (!d->fr) {
+        d->fr_cap = 64;
+        d->fr = malloc((size_t)d->fr_cap * sizeof *d->fr);
+        assert(d->fr);
     }
-    if (o != t) return;
-    bool any_bounded = false;
-    for (int i = 0; i < n; i++) any_bounded |= i == 0 ? bounded : cyc[i]->wait_bounded;
+    int n = deja__find_cycle(d, t);
+    if (n == 0) return;
+    bool any_bounded = false, mutexes = true;
+    for (int i = 0; i < n; i++) {
+        any_bounded |= i == 0 ? bounded : d->fr[i].u->wait_bounded;
+        mutexes &= d->fr[i].e.m != NULL;
+    }
     char *text = NULL;
     size_t tlen = 0;
     FILE *f = open_memstream(&text, &tlen);
     assert(f);
-    fprintf(f, "%s on node %u: a cycle of %d tasks, each waiting for a mutex the next one holds%s\n",
-            any_bounded ? "DEADLOCK (broken by a lock timeout)" : "DEADLOCK", t->node->id, n,
-            any_bounded ? "" : ", all without a timeout");
+    const char *head = any_bounded ? "DEADLOCK (broken by a lock timeout)" : "DEADLOCK";
+    if (n == 1)
+        fprintf(f, "%s on node %u: a task waits for a lock it holds itself%s\n", head, t->node->id,
+                any_bounded ? "" : ", without a timeout");
+    else
+        fprintf(f, "%s on node %u: a cycle of %d tasks, each waiting for a %s the next one holds%s%s\n", head,
+                t->node->id, n, mutexes ? "mutex" : "lock", mutexes ? "" : " (or waits for ahead of it)",
+                any_bounded ? "" : ", all without a timeout");
     char what[96];
     int off = snprintf(what, sizeof what, "deadlock node %u:", t->node->id);
     for (int i = 0; i < n; i++) {
-        const deja__task *c = cyc[i];
-        const struct rt_mutex *held = wants[(i + n - 1) % n]; /* what the previous task waits for */
-        const struct rt_mutex *want = wants[i];
+        const deja__task *c = d->fr[i].u;
+        const deja__edge *held = &d->fr[(i + n - 1) % n].e; /* why the previous task waits for c */
         char td[160];
         fprintf(f, "  %s\n", deja__tdesc(c, td, sizeof td));
-        fprintf(f, "      holds mutex '%s', taken at %s:%d at t=%" PRId64 " ms\n", held->name,
-                held->acq.file ? held->acq.file : "?", held->acq.line, deja__ms(held->acq.since));
-        fprintf(f, "      waits for mutex '%s' at %s:%d since t=%" PRId64 " ms (%" PRId64 " ms)%s\n", want->name,
-                c->wfile ? c->wfile : "?", c->wline, deja__ms(c == t ? w->now : c->blocked_since),
-                deja__ms(w->now - (c == t ? w->now : c->blocked_since)),
+        if (held->m)
+            fprintf(f, "      holds mutex '%s', taken at %s:%d at t=%" PRId64 " ms\n", held->m->name,
+                    held->m->acq.file ? held->m->acq.file : "?", held->m->acq.line, deja__ms(held->m->acq.since));
+        else if (held->h)
+            fprintf(f, "      holds rwlock '%s' (%s), taken at %s:%d at t=%" PRId64 " ms\n", held->l->name,
+                    held->h->write ? "write" : "read", held->h->file ? held->h->file : "?", held->h->line,
+                    deja__ms(held->h->since));
+        else
+            fprintf(f, "      is ahead of task %" PRIu64 " in the queue of rwlock '%s'\n",
+                    d->fr[(i + n - 1) % n].u->id, held->l->name);
+        int64_t since = c == t ? w->now : c->blocked_since;
+        fprintf(f, "      waits for ");
+        deja__want_desc(c, f);
+        fprintf(f, " at %s:%d since t=%" PRId64 " ms (%" PRId64 " ms)%s\n", c->wfile ? c->wfile : "?", c->wline,
+                deja__ms(since), deja__ms(w->now - since),
                 (c == t ? bounded : c->wait_bounded) ? " with a timeout" : "");
+        const char *wname = c->wait_rw ? c->wait_rw->name : c->wait_mutex->name;
         if (off < (int)sizeof what)
-            off += snprintf(what + off, sizeof what - (size_t)off, " '%s' %s:%d", want->name,
-                            c->wfile ? c->wfile : "?", c->wline);
+            off += snprintf(what + off, sizeof what - (size_t)off, " '%s' %s:%d", wname, c->wfile ? c->wfile : "?",
+                            c->wline);
     }
     fclose(f);
     if (any_bounded) {
@@ -281,6 +401,16 @@ void deja__detect_mutex_wait(deja_world *w, deja__task *t, struct rt_mutex *m, b
     free(text);
 }
 
+void deja__detect_mutex_wait(deja_world *w, deja__task *t, struct rt_mutex *m, bool bounded) {
+    assert(t->wait_mutex == m);
+    deja__lock_wait(w, t, bounded);
+}
+
+void deja__detect_rw_wait(deja_world *w, deja__task *t, bool bounded) {
+    assert(t->wait_rw);
+    deja__lock_wait(w, t, bounded);
+}
+
 /* What a blocked task waits on, one line (no newline). */
 static void deja__wait_desc(const deja_world *w, const deja__task *t, FILE *f) {
     fprintf(f, "%s%s%s at %s:%d for %" PRId64 " ms", t->blocked_kind ? t->blocked_kind : "?",
@@ -290,6 +420,10 @@ static void deja__wait_desc(const deja_world *w, const deja__task *t, FILE *f) {
     if (m && m->owner)
         fprintf(f, ", held by task %" PRIu64 " '%s' (taken at %s:%d)", m->owner->id, m->owner->name,
                 m->acq.file ? m->acq.file : "?", m->acq.line);
+    if (t->wait_rw) {
+        fputs(", ", f);
+        deja__rw_holders_desc(t->wait_rw, t, f);
+    }
 }
 
 void deja__detect_stall(deja_world *w, deja__task *t) {
@@ -562,7 +696,7 @@ static void deja__watch(deja_world *w) {
                 continue;
             const char *k = t->blocked_kind;
             if (strcmp(k, "chan send") && strcmp(k, "chan recv") && strcmp(k, "select") && strcmp(k, "mutex") &&
-                strcmp(k, "waitgroup"))
+                strcmp(k, "waitgroup") && strcmp(k, "rwlock read") && strcmp(k, "rwlock write"))
                 continue;
             if (t->wait_cancellable) continue;
             t->stuck_gen = t->wait_gen + 1;

@@ -92,6 +92,10 @@ typedef struct deja__task {
     bool wait_cancellable;    /* its select includes a context's done channel */
     uint64_t stuck_gen;       /* wait_gen + 1 of the wait the watchdog reported */
     struct deja__owned *owned; /* contexts and timers it created, not yet released */
+    struct rt_rwlock *wait_rw; /* the rwlock it waits for, or NULL (rwlock.c) */
+    bool wait_write;           /* ... to write (else to read) */
+    struct deja__rw_hold *rw_held; /* its holds of rwlocks */
+    uint64_t det_mark;         /* the wait-for graph walk that visited it last (detect.c) */
     deja_fiber fiber;
     struct deja__task *run_next;       /* run queue link */
     struct deja__task *prev, *next;    /* node's live-task list */
@@ -316,6 +320,37 @@ typedef struct deja__tq {
     deja__tq_node *head, *tail;
 } deja__tq;
 
+/* Appends x to q / unlinks x (no-op when not linked) / pops q's head. */
+static inline void deja__tq_push(deja__tq *q, deja__tq_node *x) {
+    x->linked = 1;
+    x->next = NULL;
+    x->prev = q->tail;
+    if (q->tail)
+        q->tail->next = x;
+    else
+        q->head = x;
+    q->tail = x;
+}
+
+static inline void deja__tq_unlink(deja__tq *q, deja__tq_node *x) {
+    if (!x->linked) return;
+    if (x->prev)
+        x->prev->next = x->next;
+    else
+        q->head = x->next;
+    if (x->next)
+        x->next->prev = x->prev;
+    else
+        q->tail = x->prev;
+    x->linked = 0;
+}
+
+static inline deja__tq_node *deja__tq_pop(deja__tq *q) {
+    deja__tq_node *x = q->head;
+    if (x) deja__tq_unlink(q, x);
+    return x;
+}
+
 struct rt_mutex {
     char name[32];
     deja__task *owner;
@@ -326,6 +361,37 @@ struct rt_mutex {
     } acq;            /* bookkeeping: not charged to the node (deja__node_alloc_as) */
     deja__tq waiters;
 };
+
+/* One task's hold of an rwlock: linked in the lock's list and the task's.
+ * Bookkeeping, charged nothing to the node (deja__node_alloc_as). */
+typedef struct deja__rw_hold {
+    struct rt_rwlock *lock;
+    deja__task *task; /* NULL once the task returned still holding it */
+    uint64_t task_id; /* the holder, kept for reports after it returned */
+    const char *task_name, *task_file;
+    int task_line;
+    bool write;
+    const char *file; /* where it took the lock */
+    int line;
+    int64_t since; /* true time it took the lock */
+    struct deja__rw_hold *lprev, *lnext, *tprev, *tnext;
+} deja__rw_hold;
+
+struct rt_rwlock {
+    char name[32];
+    int readers;          /* read holds */
+    bool writer;          /* held for writing (its hold is the only one) */
+    deja__rw_hold *holds; /* every hold, the oldest first */
+    deja__rw_hold *holds_tail;
+    deja__tq waiters; /* FIFO; each waiting task's wait_write says what for */
+};
+
+/* The holds of rwlocks that task t still has when it returns stay with
+ * their locks (nobody else may release them) but forget the task. */
+void deja__rw_task_exit(deja__task *t);
+/* Writes who holds l ("held for writing by task 3 'x' (taken at f:l)",
+ * or its readers) and how many wait ahead of t, to f (no newline). */
+void deja__rw_holders_desc(const struct rt_rwlock *l, const deja__task *t, FILE *f);
 
 /* A context or timer a task created: linked in its creator's list until
  * it is released (or the creator returns), and timers in their node's. */
@@ -352,6 +418,9 @@ void deja__detect_free(deja_world *w);
 /* The running task t is about to park on mutex m (owned by another task):
  * closes a cycle of the wait-for graph, if any, into a report. */
 void deja__detect_mutex_wait(deja_world *w, deja__task *t, struct rt_mutex *m, bool bounded);
+/* The same for rwlock t->wait_rw (t->wait_write says what for), whose
+ * holders or earlier waiters keep t waiting. */
+void deja__detect_rw_wait(deja_world *w, deja__task *t, bool bounded);
 /* The running task parked with internal_wait set: reports its node's stall
  * when every task of the node now waits so. */
 void deja__detect_stall(deja_world *w, deja__task *t);

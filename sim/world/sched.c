@@ -137,6 +137,7 @@ static void deja__task_entry(void *arg) {
     t->fn(t->arg);
     assert(w->cur == t);
     if (t->owned) deja__detect_task_exit(w, t);
+    if (t->rw_held) deja__rw_task_exit(t);
     t->state = DEJA__T_DEAD;
     deja__trace(w, DEJA__TK_EXIT, (int)t->node->id, t->id, 0, t->name);
     deja_fiber_switch(&t->fiber, &w->sched_fiber);
@@ -353,7 +354,8 @@ static int deja__task_alike(const deja__task *a, const deja__task *b) {
 /* Prints every live task; a run of tasks alike (a leak, typically) prints
  * its first one and a count, so a dump of thousands stays readable. A
  * blocked task shows where it blocked, for how long (blocked_for), and
- * for a mutex, the task that holds it and where that task took it. */
+ * for a mutex, the task that holds it and where that task took it (for an
+ * rwlock, its holders). */
 void deja_world_dump_tasks(const deja_world *w, FILE *out) {
     fprintf(out, "--- task dump at t=%lld ns: %d live tasks\n", (long long)w->now,
             deja_world_live_tasks(w, -1));
@@ -372,6 +374,10 @@ void deja_world_dump_tasks(const deja_world *w, FILE *out) {
                 if (m && m->owner)
                     fprintf(out, " held by task %llu %s (taken at %s:%d)", (unsigned long long)m->owner->id,
                             m->owner->name, m->acq.file ? m->acq.file : "?", m->acq.line);
+                if (t->wait_rw) {
+                    fputc(' ', out);
+                    deja__rw_holders_desc(t->wait_rw, t, out);
+                }
                 fprintf(out, "  blocked_for %lld ms", (long long)((w->now - t->blocked_since) / RT_MS));
             }
             fprintf(out, "  age %lld ms\n", (long long)((w->now - t->created) / RT_MS));

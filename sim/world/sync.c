@@ -12,36 +12,6 @@
 
 #include "internal.h"
 
-static void deja__tq_push(deja__tq *q, deja__tq_node *x) {
-    x->linked = 1;
-    x->next = NULL;
-    x->prev = q->tail;
-    if (q->tail)
-        q->tail->next = x;
-    else
-        q->head = x;
-    q->tail = x;
-}
-
-static void deja__tq_unlink(deja__tq *q, deja__tq_node *x) {
-    if (!x->linked) return;
-    if (x->prev)
-        x->prev->next = x->next;
-    else
-        q->head = x->next;
-    if (x->next)
-        x->next->prev = x->prev;
-    else
-        q->tail = x->prev;
-    x->linked = 0;
-}
-
-static deja__tq_node *deja__tq_pop(deja__tq *q) {
-    deja__tq_node *x = q->head;
-    if (x) deja__tq_unlink(q, x);
-    return x;
-}
-
 /* ---- mutexes --------------------------------------------------------------- */
 
 rt_mutex *rt_mutex_new(const char *name) {

@@ -162,11 +162,42 @@ typedef struct rt_mutex rt_mutex;
 rt_mutex *rt_mutex_new(const char *name);
 /* RT_OK or RT_ETIMEDOUT. The owner and the site where it took the mutex
  * are recorded: a wait that closes a cycle of tasks each waiting for a
- * mutex the next one holds is a deadlock (deja/check.h). */
+ * lock (mutex or rwlock) the next one holds is a deadlock (deja/check.h). */
 int rt_mutex_lock_at(rt_mutex *m, int64_t timeout_ns, const char *file, int line);
 #define rt_mutex_lock(m, timeout_ns) rt_mutex_lock_at((m), (timeout_ns), __FILE__, __LINE__)
 void rt_mutex_unlock(rt_mutex *m);
 void rt_mutex_free(rt_mutex *m);
+
+/* ---- reader-writer locks ------------------------------------------------ */
+
+typedef struct rt_rwlock rt_rwlock;
+
+/* A lock many tasks may hold for reading at once, or one task for writing.
+ * Policy, the same in both backends: one FIFO queue of waiters in arrival
+ * order. A read is granted at once only when no task holds the lock for
+ * writing and nobody waits; a write only when nobody holds it and nobody
+ * waits. When the lock frees up, the head of the queue is served: a writer
+ * alone, or every reader up to the next writer together. So a reader
+ * arriving while a writer waits queues behind it (writers are never
+ * starved by a stream of readers) and readers are never starved by
+ * writers. Neither lock is recursive: a task that holds the lock and asks
+ * for it again, for writing (an "upgrade") or for reading while a writer
+ * waits, waits for itself; the simulator reports that as a deadlock. */
+rt_rwlock *rt_rwlock_new(const char *name);
+/* RT_OK or RT_ETIMEDOUT (timeout 0 = try once). The holders and the sites
+ * where they took the lock are recorded: a wait that closes a cycle of
+ * tasks each waiting for a lock (mutex or rwlock) the next one holds, or
+ * waits ahead of it in an rwlock's queue, is a deadlock (deja/check.h). */
+int rt_rwlock_rlock_at(rt_rwlock *l, int64_t timeout_ns, const char *file, int line);
+int rt_rwlock_wlock_at(rt_rwlock *l, int64_t timeout_ns, const char *file, int line);
+#define rt_rwlock_rlock(l, timeout_ns) rt_rwlock_rlock_at((l), (timeout_ns), __FILE__, __LINE__)
+#define rt_rwlock_wlock(l, timeout_ns) rt_rwlock_wlock_at((l), (timeout_ns), __FILE__, __LINE__)
+/* Releases a read hold of the calling task (which must hold one). */
+void rt_rwlock_runlock(rt_rwlock *l);
+/* Releases the calling task's write hold (which it must have). */
+void rt_rwlock_wunlock(rt_rwlock *l);
+/* Frees a lock nobody holds or waits for. */
+void rt_rwlock_free(rt_rwlock *l);
 
 /* ---- time -------------------------------------------------------------- */
 
