@@ -10,6 +10,7 @@
 #ifndef DEJA_MODELS_AURA_WORLD_H
 #define DEJA_MODELS_AURA_WORLD_H
 
+#include "deja/node.h"
 #include "deja/world.h"
 
 /* The parameters of an AuRa world; the arguments are the defaults that
@@ -37,11 +38,7 @@
     {"store.kind", store_kind, "the node's store: mem (in memory) or sqlite (on the node's disk)"},    \
     {"store.sync", "1", "1: the store syncs its commits; 0: it skips syncs (not durable)"},              \
     {"store.verify_reads", "1", "1: the store re-reads until two reads agree (masks corrupted reads)"}, \
-    {"store.compact_ms", "0", "a compactor takes the store's index and state locks every this many ms (0: none)"}, \
-    {"store.compact_work_ms", "20", "how long the compactor holds its first lock (its I/O, ms)"},      \
-    {"store.nested_tx", "0", "1: the compactor nests the index lock inside the state lock, the import's opposite order (bug: deadlock)"}, \
-    {"node.audit", "0", "1: a task per received block re-verifies it, releasing what it uses"},       \
-    {"node.leak", "none", "the audit leaks: chan (blocks on a send nobody reads), ctx (a context never cancelled), ticker (never stopped), or none"}
+    NODE_AURA_SWITCH_PARAMS
 
 /* Builds the nodes, clocks, network and oracle from p; 0, or 2 naming the
  * bad parameter. */

@@ -11,6 +11,7 @@
 #define DEJA_MODELS_RAFT_WORLD_H
 
 #include "deja/oracle.h"
+#include "deja/node.h"
 #include "deja/world.h"
 
 /* The raft.* parameters (node/raft.h) and the world's; the arguments are
@@ -50,7 +51,7 @@
     {"raft.slot_rule", "1", "0: compact right at the snapshot, ignoring lagging followers (the digest's bug 7)"}, \
     {"snap.timeout_ms", "2000", "a snapshot sync's deadline (ms)"},                                           \
     {"snap.req_ms", "100", "a snapshot chunk request is retried after this (ms)"},                            \
-    {"snap.leaky", "0", "1: snapshot sync senders ignore cancellation (the digest's bug 6: verdict leak)"}
+    NODE_SNAP_SWITCH_PARAMS
 
 /* The state a Raft scenario keeps in its world (deja_world_data). */
 typedef struct deja_raft_world {

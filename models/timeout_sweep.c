@@ -42,7 +42,7 @@ static const deja_param_def deja__timeout_sweep_params[] = {
     {"raft.timer_clock", "mono", "the clock the nodes' timers run on: mono (drift only) or wall (NTP steps too)"},
     {"clock.step_ms", "0", "NTP steps: each node's wall clock jumps by +-this (ms; a random sign each time)"},
     {"clock.step_every_s", "30", "a step about this often per node (s; the first at a random phase)"},
-    {"node.wall_durations", "0", "1: the node times durations and timeouts on the wall clock (as raft.timer_clock=wall)"},
+    NODE_WALL_SWITCH_PARAMS,
     {"clock.step_sign", "0", "0: each step forward or backward at random; 1: every step forward; -1: every step backward"},
     {"bound.window_ms", "0", "the bound's window: the span over which drift counts (ms; 0: the election MAX)"},
     {"fault.pause_every_s", "30", "each node pauses on average once per this many seconds (0: never)"},

@@ -573,7 +573,7 @@ static void aura__on_block(aura *a, const block *b, uint32_t from) {
     uint8_t h[BLOCK_HASH_LEN];
     block_hash(b, h);
     if (chain_has(a->ch, h)) return; /* a duplicate, or the answer we already have */
-    maint_on_block(a->mt, h);
+    maint_on_block(a->mt, b, h);
     int64_t wall = aura__now(a);
     node_reason why = aura__check_time(a, b, wall);
     if (why != NODE_REJ_NONE) {

@@ -20,14 +20,27 @@
  *                      report is sent on an unbuffered channel nobody reads:
  *                      the task blocks for good), ctx (a context per audit
  *                      that is never cancelled, with a watcher task waiting
- *                      on it), ticker (a progress ticker never stopped).
- *                      Turns the audit on.
+ *                      on it), ticker (a progress ticker never stopped),
+ *                      task (as chan, the blocked task holding its copy of
+ *                      the block's record: memory grows to the OOM kill).
+ *                      Turns the audit on. node.leak=map: the received-block
+ *                      file is never released (failure 8, blockfile.h).
+ *   store.block_file=1 every received block is appended to a mapped block
+ *                      file that keeps only its last store.block_keep
+ *                      records resident (blockfile.h). With the file or
+ *                      node.leak=task, each audit copies the block's record
+ *                      (store.block_kb) to re-verify it.
+ *   leak.kind=KIND     the older name of node.leak, read when node.leak is
+ *                      unset or none (the mem-leak scenario): task, map, or none,
+ *                      which asks for the audit and the block file done
+ *                      right.
  */
 #ifndef NODE_MAINT_H
 #define NODE_MAINT_H
 
 #include <stdint.h>
 
+#include "block.h"
 #include "deja/rt.h"
 
 typedef struct maint maint;
@@ -40,8 +53,9 @@ maint *maint_start(rt_ctx *ctx);
  * is off. */
 void maint_import_lock(maint *m);
 void maint_import_unlock(maint *m);
-/* A block (its hash) was received from a peer: audits it when asked. */
-void maint_on_block(maint *m, const uint8_t hash[16]);
+/* A block b (hash its hash) was received from a peer: files it in the
+ * block file and audits it, when asked. */
+void maint_on_block(maint *m, const block *b, const uint8_t hash[16]);
 /* Stops the background tasks (waits a bounded time: a deadlocked or
  * leaked task is left behind, as a process would leave it) and frees
  * what it can. NULL is a no-op. */

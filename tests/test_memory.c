@@ -24,6 +24,7 @@
 #include "deja/deja.h"
 #include "deja/rt.h"
 #include "deja/world.h"
+#include "node.h"
 
 extern const deja_scenario deja_scenario_mem_leak;
 
@@ -285,9 +286,9 @@ static void test_timeline_csv(void **state) {
     assert_string_equal(deja_summary_get(&s1, "trace_hash"), deja_summary_get(&s2, "trace_hash"));
     assert_string_equal(deja_summary_get(&s1, "first_oom_ms"), deja_summary_get(&s2, "first_oom_ms"));
     assert_string_equal(c1, c2);
-    /* 2 nodes, a sample every 500 ms for 120 s, plus one per kill */
+    /* 4 nodes, a sample every 500 ms for 120 s, plus one per kill */
     int rows = check_timeline(c1, &maxm);
-    assert_true(rows >= 2 * 241);
+    assert_true(rows >= 4 * 241);
     assert_true(maxm > 15 * 1024 * 1024); /* the block file grew to the limit (16 MiB) */
     free(c1);
     free(c2);
@@ -300,26 +301,28 @@ static void test_leak_variants(void **state) {
     deja_summary s;
     char *csv = NULL;
     int64_t maxm;
-    /* a leaked task (and its block copy) per block: the leak detector names
-     * the group of verifiers long before the OOM kill it leads to */
+    /* the reference node's node.leak=task: a leaked audit task (and its copy
+     * of the block's record) per block: the leak detector names the group of
+     * audits long before the OOM kill it leads to */
     assert_int_equal(run_leak("task", &s, &csv), 1);
     assert_string_equal(deja_summary_get(&s, "verdict"), "leak");
     assert_true(atoi(deja_summary_get(&s, "oom_kills")) >= 1);
-    assert_non_null(strstr(deja_summary_get(&s, "detected"), "'verifier' chan send at models/mem_leak.c"));
+    assert_non_null(strstr(deja_summary_get(&s, "detected"), "'audit' chan send at node/maint.c"));
     assert_true(atol(deja_summary_get(&s, "detected_ms")) < atol(deja_summary_get(&s, "first_oom_ms")));
     check_timeline(csv, &maxm);
     assert_int_equal(maxm, 0);
     free(csv);
-    /* done right: bounded sends, a released file window */
+    /* done right: a bounded report, a released file window */
     assert_int_equal(run_leak("none", &s, &csv), 0);
     assert_string_equal(deja_summary_get(&s, "verdict"), "ok");
     assert_string_equal(deja_summary_get(&s, "oom_kills"), "0");
     check_timeline(csv, &maxm);
-    assert_true(maxm > 0 && maxm < 4 * 1024 * 1024); /* about keep_blocks (8) of 256 KiB */
+    assert_true(maxm > 0 && maxm < 4 * 1024 * 1024); /* about store.block_keep (8) records of 256 KiB */
     free(csv);
 }
 
 int main(void) {
+    node_programs_register(); /* the mem-leak scenario runs the reference node */
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_touched_pages),
         cmocka_unit_test(test_crash_unmaps),
