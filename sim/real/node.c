@@ -334,6 +334,10 @@ void real_status_print(FILE *out) {
             (unsigned long long)nf[0], (unsigned long long)nf[1], (unsigned long long)nf[2], (unsigned long long)nf[3],
             (long long)((real__mono() - real__start_ns) / RT_MS));
     fprintf(out, "auth=%s\n", real__auth_on() ? "on" : "off");
+    uint64_t lost_ctx, lost_timers;
+    real__owned_lost(&lost_ctx, &lost_timers);
+    fprintf(out, "lost_contexts=%llu\nlost_timers=%llu\n", (unsigned long long)lost_ctx,
+            (unsigned long long)lost_timers);
     for (int r = 0; r < REAL_DROP_N; r++)
         fprintf(out, "dropped_%s=%llu\n", real__net_drop_name(r), (unsigned long long)real__net_drops(r));
 }
@@ -535,6 +539,7 @@ int real_shutdown(int64_t grace_ns) {
         rt_log(RT_LOG_ERROR, "shutdown: %d task(s) still live after %lld ms", left, (long long)(grace_ns / RT_MS));
         real_dump_tasks(stderr);
     }
+    real__owned_node_stop(); /* timers never stopped: leaks, as in the simulator */
     if (real__S_running) {
         pthread_mutex_lock(&real__S);
         real__S_stop = true;

@@ -71,14 +71,19 @@ typedef struct real__task {
 
 /* A context or timer, linked to the task that made it until it is released
  * or that task returns (then, if it was still live, it is reported lost:
- * the same check as the simulator's, deja/check.h). */
+ * the same check as the simulator's, deja/check.h). A timer is also linked
+ * in the process's list until it is stopped: one still there when the node
+ * stops is reported too. */
 typedef struct real__owned {
     struct real__owned *prev, *next;
+    struct real__owned *nprev, *nnext; /* the process's live timers, under R */
     struct real__task *creator; /* NULL once released or reported */
     const char *file, *name;
     int line;
     int kind; /* REAL__OWN_CTX or REAL__OWN_TIMER */
     bool periodic;
+    bool linked_node; /* in the timer list */
+    bool reported;    /* reported lost once: never again */
     _Atomic bool settled; /* ctx: cancelled by its owner; timer: one-shot fired */
 } real__owned;
 
@@ -90,6 +95,9 @@ void real__owned_add(real__owned *o, int kind, const char *name, const char *fil
 void real__owned_del(real__owned *o);
 /* How many contexts and timers were reported lost so far. */
 void real__owned_lost(uint64_t *contexts, uint64_t *timers);
+/* The node stops: reports every timer not stopped (and not reported when
+ * its creator returned) with its creation site. Returns how many. */
+int real__owned_node_stop(void);
 
 /* The calling thread's task, adopting a foreign thread on first use. */
 real__task *real__self(void);

@@ -123,6 +123,7 @@ void rt_yield(void) { sched_yield(); }
 /* ---- contexts and timers their creator lost ---------------------------------- */
 
 static uint64_t real__lost_ctx, real__lost_timers;
+static real__owned *real__timers; /* every timer not stopped yet, under R */
 
 void real__owned_add(real__owned *o, int kind, const char *name, const char *file, int line) {
     real__task *t = real__self();
@@ -136,6 +137,13 @@ void real__owned_add(real__owned *o, int kind, const char *name, const char *fil
     o->next = t->owned;
     if (t->owned) t->owned->prev = o;
     t->owned = o;
+    if (kind == REAL__OWN_TIMER) {
+        o->nprev = NULL;
+        o->nnext = real__timers;
+        if (real__timers) real__timers->nprev = o;
+        real__timers = o;
+        o->linked_node = true;
+    }
     pthread_mutex_unlock(&real__R);
 }
 
@@ -155,7 +163,31 @@ static void real__owned_unlink(real__owned *o) {
 void real__owned_del(real__owned *o) {
     pthread_mutex_lock(&real__R);
     real__owned_unlink(o);
+    if (o->linked_node) {
+        if (o->nprev)
+            o->nprev->nnext = o->nnext;
+        else
+            real__timers = o->nnext;
+        if (o->nnext) o->nnext->nprev = o->nprev;
+        o->nprev = o->nnext = NULL;
+        o->linked_node = false;
+    }
     pthread_mutex_unlock(&real__R);
+}
+
+int real__owned_node_stop(void) {
+    int n = 0;
+    pthread_mutex_lock(&real__R);
+    for (real__owned *o = real__timers; o; o = o->nnext) {
+        if (o->reported) continue;
+        o->reported = true;
+        real__lost_timers++;
+        n++;
+        fprintf(stderr, "deja-node: LEAK (%s): '%s' made at %s:%d was never stopped (the node stopped)\n",
+                o->periodic ? "ticker" : "timer", o->name, o->file, o->line);
+    }
+    pthread_mutex_unlock(&real__R);
+    return n;
 }
 
 void real__owned_lost(uint64_t *contexts, uint64_t *timers) {
@@ -172,6 +204,7 @@ static void real__owned_check(real__task *t) {
     while (t->owned) {
         real__owned *o = t->owned;
         if (!o->settled) {
+            o->reported = true;
             if (o->kind == REAL__OWN_CTX) {
                 real__lost_ctx++;
                 fprintf(stderr,

@@ -256,8 +256,8 @@ rt_timer *rt_timer_new_at(const char *name, int64_t first_ns, int64_t period_ns,
     t->tm.period = period_ns;
     t->tm.idx = REAL__TM_OFF;
     real__tm_start(&t->tm, real__mono() + (first_ns > 0 ? first_ns : 0));
-    real__owned_add(&t->own, REAL__OWN_TIMER, name ? name : "timer", file, line);
     t->own.periodic = period_ns > 0;
+    real__owned_add(&t->own, REAL__OWN_TIMER, name ? name : "timer", file, line);
     return t;
 }
 
