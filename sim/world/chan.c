@@ -97,19 +97,34 @@ static void deja__complete(deja__waiter *wt, int result) {
 
 /* ---- the operations -------------------------------------------------------- */
 
-static void *deja__slot(rt_chan *ch, size_t i) { return ch->buf + ((ch->head + i) % ch->cap) * ch->elem_size; }
+/* The i-th buffered element (i < cap): no division on this path. */
+static inline void *deja__slot(rt_chan *ch, size_t i) {
+    size_t k = ch->head + i;
+    if (k >= ch->cap) k -= ch->cap;
+    return ch->buf + k * ch->elem_size;
+}
+
+/* Copies one element; the common small sizes without a call. */
+static inline void deja__copy(void *dst, const void *src, size_t size) {
+    if (size == 8)
+        memcpy(dst, src, 8);
+    else if (size == 4)
+        memcpy(dst, src, 4);
+    else
+        memcpy(dst, src, size);
+}
 
 /* One attempt to send: RT_OK, RT_ECLOSED, or DEJA__WOULD_BLOCK. */
 static int deja__try_send(rt_chan *ch, const void *elem) {
     if (ch->closed) return RT_ECLOSED;
     deja__waiter *r = deja__wq_take(&ch->recvq);
     if (r) {
-        if (r->elem) memcpy(r->elem, elem, ch->elem_size);
+        if (r->elem) deja__copy(r->elem, elem, ch->elem_size);
         deja__complete(r, RT_OK);
         return RT_OK;
     }
     if (ch->count < ch->cap) {
-        memcpy(deja__slot(ch, ch->count), elem, ch->elem_size);
+        deja__copy(deja__slot(ch, ch->count), elem, ch->elem_size);
         ch->count++;
         return RT_OK;
     }
@@ -119,12 +134,12 @@ static int deja__try_send(rt_chan *ch, const void *elem) {
 /* One attempt to receive: RT_OK, RT_ECLOSED, or DEJA__WOULD_BLOCK. */
 static int deja__try_recv(rt_chan *ch, void *elem) {
     if (ch->count > 0) {
-        if (elem) memcpy(elem, deja__slot(ch, 0), ch->elem_size);
-        ch->head = (ch->head + 1) % ch->cap;
+        if (elem) deja__copy(elem, deja__slot(ch, 0), ch->elem_size);
+        if (++ch->head == ch->cap) ch->head = 0;
         ch->count--;
         deja__waiter *s = deja__wq_take(&ch->sendq);
         if (s) {
-            memcpy(deja__slot(ch, ch->count), s->elem, ch->elem_size);
+            deja__copy(deja__slot(ch, ch->count), s->elem, ch->elem_size);
             ch->count++;
             deja__complete(s, RT_OK);
         }
@@ -132,7 +147,7 @@ static int deja__try_recv(rt_chan *ch, void *elem) {
     }
     deja__waiter *s = deja__wq_take(&ch->sendq);
     if (s) {
-        if (elem) memcpy(elem, s->elem, ch->elem_size);
+        if (elem) deja__copy(elem, s->elem, ch->elem_size);
         deja__complete(s, RT_OK);
         return RT_OK;
     }
@@ -261,14 +276,43 @@ int rt_select_at(rt_case *cases, int n, int64_t timeout_ns, const char *file, in
     return sel.fired;
 }
 
+/* A send or receive on one channel: rt_select of that single case, without
+ * its loops over cases (the message path of every node). */
+static int deja__chan_op(rt_chan *ch, int op, void *elem, int64_t timeout_ns, const char *file, int line) {
+    deja_world *w = deja__w;
+    deja__task *self = deja__self();
+    self->wfile = file;
+    self->wline = line;
+    int r = op == RT_SEND ? deja__try_send(ch, elem) : deja__try_recv(ch, elem);
+    if (r != DEJA__WOULD_BLOCK) return r;
+    if (timeout_ns == 0) return RT_ETIMEDOUT;
+    deja__sel sel = {0, -1, 0};
+    deja__waiter wt = {self, &sel, 0, elem, NULL, NULL, NULL};
+    deja__wq *q = op == RT_SEND ? &ch->sendq : &ch->recvq;
+    deja__wq_push(q, &wt, ch);
+    if (w->det) { /* only the node's own tasks can end a wait on its own channels */
+        self->internal_wait = timeout_ns < 0 && !ch->ext;
+        self->wait_cancellable = ch->done;
+    }
+    deja__park(w, op == RT_SEND ? "chan send" : "chan recv", ch->name, deja__deadline(w, self->node, timeout_ns));
+    if (wt.ch) deja__wq_unlink(q, &wt);
+    return sel.done ? sel.result : RT_ETIMEDOUT;
+}
+
 int rt_chan_send_at(rt_chan *ch, const void *elem, int64_t timeout_ns, const char *file, int line) {
-    rt_case c = {ch, RT_SEND, (void *)elem, 0};
-    int i = rt_select_at(&c, 1, timeout_ns, file, line);
-    return i < 0 ? i : c.result;
+    if (!ch) { /* a disabled case: waits out the timeout */
+        rt_case c = {ch, RT_SEND, (void *)elem, 0};
+        int i = rt_select_at(&c, 1, timeout_ns, file, line);
+        return i < 0 ? i : c.result;
+    }
+    return deja__chan_op(ch, RT_SEND, (void *)elem, timeout_ns, file, line);
 }
 
 int rt_chan_recv_at(rt_chan *ch, void *elem, int64_t timeout_ns, const char *file, int line) {
-    rt_case c = {ch, RT_RECV, elem, 0};
-    int i = rt_select_at(&c, 1, timeout_ns, file, line);
-    return i < 0 ? i : c.result;
+    if (!ch) {
+        rt_case c = {ch, RT_RECV, elem, 0};
+        int i = rt_select_at(&c, 1, timeout_ns, file, line);
+        return i < 0 ? i : c.result;
+    }
+    return deja__chan_op(ch, RT_RECV, elem, timeout_ns, file, line);
 }

@@ -195,6 +195,11 @@ static void deja__instant_drop(deja__evq *q) {
     if (n > 0) q->heap[i] = last;
 }
 
+const deja__event *deja__evq_peek(const deja__evq *q) {
+    if (q->n_inst == 0) return NULL;
+    return &q->heap[0].in->head->ev;
+}
+
 deja__event deja__evq_pop(deja__evq *q) {
     assert(q->n_inst > 0 && q->len > 0);
     deja__instant *in = q->heap[0].in;

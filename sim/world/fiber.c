@@ -43,6 +43,7 @@
 
 #define DEJA__GUARD 4096
 #define DEJA__CANARY 64                       /* zero bytes at the bottom of every stack */
+_Static_assert(DEJA__CANARY == 8 * sizeof(uint64_t), "deja_fiber_overflowed (fiber.h) reads the band as 8 words");
 #define DEJA__REGION ((size_t)64 << 20)       /* bytes of stacks per region */
 #define DEJA__MIN_STACK ((size_t)2048)
 
@@ -203,17 +204,7 @@ void deja_fiber_trim(void) {
     }
 }
 
-int deja_fiber_overflowed(const deja_fiber *f) {
-    if (!f->stack) return 0;
-    uint64_t band[DEJA__CANARY / 8], any = 0;
-    memcpy(band, f->stack, sizeof band);
-    for (size_t i = 0; i < DEJA__CANARY / 8; i++) any |= band[i];
-    return any != 0;
-}
-
-void deja_fiber_check(const deja_fiber *f) {
-    if (deja_fiber_overflowed(f)) deja__overflow();
-}
+void deja_fiber_overflow_abort(void) { deja__overflow(); }
 
 void deja_fiber_free(deja_fiber *f) {
     if (f->stack) deja__stack_put(f->stack, f->stack_size);

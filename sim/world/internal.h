@@ -11,9 +11,11 @@
 #ifndef DEJA_SIM_INTERNAL_H
 #define DEJA_SIM_INTERNAL_H
 
+#include <assert.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <string.h>
 #include <xxhash.h>
 
 #include "deja/deja.h"
@@ -49,6 +51,8 @@ void deja__evq_free(deja__evq *q);
 void deja__evq_push(deja__evq *q, const deja__event *ev);
 /* The earliest event (the queue must not be empty). */
 deja__event deja__evq_pop(deja__evq *q);
+/* The earliest event, left in the queue (NULL when it is empty). */
+const deja__event *deja__evq_peek(const deja__evq *q);
 /* 1 and the earliest event's time in *t, or 0 when the queue is empty. */
 int deja__evq_next(const deja__evq *q, int64_t *t);
 size_t deja__evq_len(const deja__evq *q);
@@ -164,6 +168,7 @@ struct deja_world {
     uint64_t next_task_id;
     size_t stack_default; /* task stack bytes (mem.stack_kb) */
     deja__evq *evq; /* pending events */
+    int64_t run_limit; /* the running event loop's last instant; -1 outside it */
     /* run queue */
     deja__task *runq_head, *runq_tail;
     deja__task *cur; /* running task, NULL in the scheduler */
@@ -232,15 +237,29 @@ extern deja_world *deja__w;
 /* ---- scheduler (sched.c) ----------------------------------------------- */
 
 /* Makes a blocked or new task runnable (appends it to the run queue). */
-void deja__ready(deja_world *w, deja__task *t);
+static inline void deja__ready(deja_world *w, deja__task *t) {
+    assert(t->state != DEJA__T_DEAD && t->state != DEJA__T_RUNNABLE);
+    t->state = DEJA__T_RUNNABLE;
+    t->blocked_kind = NULL;
+    t->blocked_on = NULL;
+    t->run_next = NULL;
+    if (w->runq_tail)
+        w->runq_tail->run_next = t;
+    else
+        w->runq_head = t;
+    w->runq_tail = t;
+}
 /* Blocks the running task until deja__wake or the deadline (true time, -1
  * for none); returns the wake result (RT_ETIMEDOUT on the deadline). */
 int deja__park(deja_world *w, const char *kind, const char *on, int64_t deadline);
 /* Wakes a parked task with result r (no-op when it is not blocked). */
 void deja__wake(deja_world *w, deja__task *t, int r);
 /* The running task (asserted non-NULL: rt calls come from tasks). */
-deja__task *deja__self(void);
-deja__node *deja__self_node(void);
+static inline deja__task *deja__self(void) {
+    assert(deja__w && deja__w->cur && "rt_* called outside a simulated task");
+    return deja__w->cur;
+}
+static inline deja__node *deja__self_node(void) { return deja__self()->node; }
 /* Creates a task on node n. */
 /* Drops every pending event and every task (the world is being freed). */
 void deja__sched_free(deja_world *w);
@@ -497,6 +516,37 @@ void deja__trace_n(deja_world *w, deja__tk kind, int node, uint64_t a, uint64_t 
 /* Folds the buffered records into the digest state (the digest value is
  * the same either way: XXH3 hashes the concatenated bytes). */
 void deja__trace_flush(deja_world *w);
+/* What event number n does beyond the digest: its text trace line, the
+ * observers, a breakpoint (trace.c; text has tlen bytes). */
+void deja__trace_read(deja_world *w, uint64_t n, deja__tk kind, int node, uint64_t a, uint64_t b, const char *text,
+                      size_t tlen);
+
+/* Appends an event's binary record to the digest buffer: time, kind, node,
+ * a, b (32 bytes, host byte order, written field by field straight into
+ * the buffer); returns the event's number. */
+static inline uint64_t deja__trace_record(deja_world *w, deja__tk kind, int node, uint64_t a, uint64_t b) {
+    if (w->dlen + 32 > sizeof w->dbuf) deja__trace_flush(w);
+    unsigned char *r = w->dbuf + w->dlen;
+    int64_t t = w->now;
+    int32_t k32 = (int32_t)kind, n32 = node;
+    memcpy(r, &t, 8);
+    memcpy(r + 8, &k32, 4);
+    memcpy(r + 12, &n32, 4);
+    memcpy(r + 16, &a, 8);
+    memcpy(r + 24, &b, 8);
+    w->dlen += 32;
+    return ++w->trace_n;
+}
+
+/* deja__trace for an event without text, inlined on the hot paths (task
+ * resumptions and wakes): the same record, the same trace line. */
+static inline void deja__trace_fast(deja_world *w, deja__tk kind, int node, uint64_t a, uint64_t b) {
+    assert(kind != DEJA__TK_SPAWN);
+    uint64_t n = deja__trace_record(w, kind, node, a, b);
+    if (__builtin_expect(w->trace != NULL || w->n_obs > 0 || n == w->break_at, 0))
+        deja__trace_read(w, n, kind, node, a, b, NULL, 0);
+}
+
 /* True when the text of trace events is read (a text trace is open, or an
  * observer listens): text that the digest does not fold (log lines) is
  * only formatted then. */

@@ -102,26 +102,6 @@ uint64_t deja_world_digest(const deja_world *w) {
 
 /* ---- tasks --------------------------------------------------------------- */
 
-deja__task *deja__self(void) {
-    assert(deja__w && deja__w->cur && "rt_* called outside a simulated task");
-    return deja__w->cur;
-}
-
-deja__node *deja__self_node(void) { return deja__self()->node; }
-
-void deja__ready(deja_world *w, deja__task *t) {
-    assert(t->state != DEJA__T_DEAD && t->state != DEJA__T_RUNNABLE);
-    t->state = DEJA__T_RUNNABLE;
-    t->blocked_kind = NULL;
-    t->blocked_on = NULL;
-    t->run_next = NULL;
-    if (w->runq_tail)
-        w->runq_tail->run_next = t;
-    else
-        w->runq_head = t;
-    w->runq_tail = t;
-}
-
 /* Frees a task's stack, and its struct unless a timeout event still points
  * at it (then the event frees it). */
 static void deja__task_free(deja__task *t) {
@@ -140,6 +120,8 @@ static void deja__task_entry(void *arg) {
     if (t->rw_held) deja__rw_task_exit(t);
     t->state = DEJA__T_DEAD;
     deja__trace(w, DEJA__TK_EXIT, (int)t->node->id, t->id, 0, t->name);
+    /* the scheduler frees it (w->cur says which): not on its own stack */
+    deja_fiber_check(&t->fiber);
     deja_fiber_switch(&t->fiber, &w->sched_fiber);
     abort(); /* a dead task is never resumed */
 }
@@ -193,11 +175,77 @@ int rt_spawn_with_at(const char *name, rt_task_fn fn, void *arg, const rt_spawn_
     return RT_OK;
 }
 
-/* Switches from the running task to the scheduler. */
+/* The next task to resume: the run queue's head, once the tasks of paused
+ * nodes before it are moved to their nodes' held lists; NULL when none. */
+static inline deja__task *deja__next_task(deja_world *w) {
+    deja__task *t;
+    while ((t = w->runq_head)) {
+        w->runq_head = t->run_next;
+        if (!w->runq_head) w->runq_tail = NULL;
+        assert(t->state == DEJA__T_RUNNABLE);
+        deja__node *tn = t->node;
+        if (!tn->paused) return t;
+        t->run_next = NULL; /* frozen: runs when the node thaws */
+        if (tn->held_tail)
+            tn->held_tail->run_next = t;
+        else
+            tn->held_head = t;
+        tn->held_tail = t;
+    }
+    return NULL;
+}
+
+/* Makes t the running task (its switch follows). */
+static inline void deja__resume_prep(deja_world *w, deja__task *t) {
+    t->state = DEJA__T_RUNNING;
+    w->cur = t;
+    w->events++;
+    /* warm what comes next while this task runs: its stack's canary
+     * (checked when it switches away) and the next task */
+    deja_fiber_prefetch(&t->fiber);
+    if (t->run_next) __builtin_prefetch(t->run_next);
+    deja__trace_fast(w, DEJA__TK_RESUME, (int)t->node->id, t->id, 0);
+}
+
+static void deja__timeout(deja_world *w, void *arg, uint64_t gen, int drop);
+
+/* Runs the earliest event when the event loop would run it next (within
+ * its limit, no detector sample due first) and it is a task's timeout,
+ * whose handler is small enough for a task's stack: 1, or 0 when the
+ * scheduler's loop must take over. The same steps as that loop's. */
+static inline int deja__timeout_inline(deja_world *w) {
+    const deja__event *e = w->evq ? deja__evq_peek(w->evq) : NULL;
+    if (!e || e->fn != deja__timeout || e->t > w->run_limit || e->t > w->det_tick) return 0;
+    deja__event ev = deja__evq_pop(w->evq);
+    assert(ev.t >= w->now);
+    w->now = ev.t;
+    w->events++;
+    deja__timeout(w, ev.arg, ev.u, 0);
+    return 1;
+}
+
+/* The running task stops running (it blocked or yielded): control passes
+ * straight to the next runnable task, in the order the scheduler's loop
+ * would resume them, without a round trip through the scheduler's stack.
+ * With none runnable, the task runs the next events itself while they are
+ * timeouts (deja__timeout_inline); anything else is the scheduler's.
+ * Returns when the task is resumed. Its canary is checked as it leaves. */
 static void deja__to_sched(deja_world *w) {
     deja__task *t = w->cur;
-    assert(t);
-    deja_fiber_switch(&t->fiber, &w->sched_fiber);
+    assert(t && t->state != DEJA__T_RUNNING && t->state != DEJA__T_DEAD);
+    deja_fiber_check(&t->fiber); /* the canary: aborts with a report on overflow */
+    deja__task *n = deja__next_task(w);
+    if (!n) {
+        w->cur = NULL; /* as in the scheduler's loop: the events run outside any task */
+        while (!n && deja__timeout_inline(w)) n = deja__next_task(w);
+    }
+    if (n) {
+        deja__resume_prep(w, n);
+        if (n != t) deja_fiber_switch(&t->fiber, &n->fiber);
+    } else {
+        w->cur = NULL;
+        deja_fiber_switch(&t->fiber, &w->sched_fiber);
+    }
     assert(w->cur == t && t->state == DEJA__T_RUNNING);
 }
 
@@ -256,39 +304,23 @@ void deja__wake(deja_world *w, deja__task *t, int r) {
     }
     t->wait_gen++;
     t->wake_result = r;
-    deja__trace(w, DEJA__TK_WAKE, (int)t->node->id, t->id, (uint64_t)(int64_t)r, NULL);
+    deja__trace_fast(w, DEJA__TK_WAKE, (int)t->node->id, t->id, (uint64_t)(int64_t)r);
     deja__ready(w, t);
 }
 
-/* Resumes every runnable task until the run queue is empty. */
+/* Resumes every runnable task until the run queue is empty. The tasks pass
+ * control among themselves (deja__to_sched); it comes back here when the
+ * queue is empty (w->cur NULL) or a task ended (w->cur is it: its stack is
+ * freed here, off that stack). */
 static void deja__drain(deja_world *w) {
-    while (w->runq_head) {
-        deja__task *t = w->runq_head;
-        w->runq_head = t->run_next;
-        if (!w->runq_head) w->runq_tail = NULL;
-        assert(t->state == DEJA__T_RUNNABLE);
-        deja__node *tn = t->node;
-        if (tn->paused) { /* frozen: runs when the node thaws */
-            t->run_next = NULL;
-            if (tn->held_tail)
-                tn->held_tail->run_next = t;
-            else
-                tn->held_head = t;
-            tn->held_tail = t;
-            continue;
-        }
-        t->state = DEJA__T_RUNNING;
-        w->cur = t;
-        w->events++;
-        /* warm what comes next while this task runs: its stack's canary
-         * (checked when it switches back) and the next task */
-        deja_fiber_prefetch(&t->fiber);
-        if (t->run_next) __builtin_prefetch(t->run_next);
-        deja__trace(w, DEJA__TK_RESUME, (int)t->node->id, t->id, 0, NULL);
+    deja__task *t;
+    while ((t = deja__next_task(w))) {
+        deja__resume_prep(w, t);
         deja_fiber_switch(&w->sched_fiber, &t->fiber);
-        deja_fiber_check(&t->fiber); /* the canary: aborts with a report on overflow */
+        t = w->cur;
         w->cur = NULL;
-        if (t->state == DEJA__T_DEAD) {
+        if (t) {
+            assert(t->state == DEJA__T_DEAD);
             deja__node *n = t->node;
             t->prev->next = t->next;
             t->next->prev = t->prev;
@@ -299,8 +331,11 @@ static void deja__drain(deja_world *w) {
     }
 }
 
-/* Runs events up to (and including) time `until`. */
+/* Runs events up to (and including) time `until`. Tasks run the timeouts
+ * among them themselves while no other event comes first (deja__to_sched). */
 static void deja__run_until(deja_world *w, int64_t until) {
+    assert(w->run_limit < 0);
+    w->run_limit = until;
     deja__drain(w);
     int64_t t;
     while (deja__next(w, &t) && t <= until) {
@@ -312,6 +347,7 @@ static void deja__run_until(deja_world *w, int64_t until) {
         ev.fn(w, ev.arg, ev.u, 0);
         deja__drain(w);
     }
+    w->run_limit = -1;
 }
 
 int deja_world_run(deja_world *w) {

@@ -54,7 +54,7 @@ void deja__trace(deja_world *w, deja__tk kind, int node, uint64_t a, uint64_t b,
 /* What an event does beyond the digest: its text trace line, the
  * observers, a breakpoint. Out of line, so that the digest's path (every
  * event of every run) stays a few stores. */
-__attribute__((noinline)) static void deja__trace_read(deja_world *w, uint64_t n, deja__tk kind, int node,
+__attribute__((noinline)) void deja__trace_read(deja_world *w, uint64_t n, deja__tk kind, int node,
                                                        uint64_t a, uint64_t b, const char *text,
                                                        size_t tlen) {
     if (w->trace) {
@@ -79,26 +79,14 @@ __attribute__((noinline)) static void deja__trace_read(deja_world *w, uint64_t n
 void deja__trace_n(deja_world *w, deja__tk kind, int node, uint64_t a, uint64_t b, const char *text,
                    size_t tlen) {
     assert(text ? text[tlen] == 0 : tlen == 0); /* the whole of text (a cheap check) */
-    /* the record: time, kind, node, a, b (32 bytes, host byte order), written
-     * field by field straight into the buffer */
-    if (w->dlen + 32 > sizeof w->dbuf) deja__trace_flush(w);
-    unsigned char *r = w->dbuf + w->dlen;
-    int64_t t = w->now;
-    int32_t k32 = (int32_t)kind, n32 = node;
-    /* a spawn's source line is in the text trace but not the digest: editing
-     * a file above an rt_spawn must not change every pinned seed's hash */
-    uint64_t b_folded = kind == DEJA__TK_SPAWN ? 0 : b;
-    memcpy(r, &t, 8);
-    memcpy(r + 8, &k32, 4);
-    memcpy(r + 12, &n32, 4);
-    memcpy(r + 16, &a, 8);
-    memcpy(r + 24, &b_folded, 8);
-    w->dlen += 32;
+    /* the record (deja__trace_record). A spawn's source line is in the text
+     * trace but not the digest: editing a file above an rt_spawn must not
+     * change every pinned seed's hash */
+    uint64_t n = deja__trace_record(w, kind, node, a, kind == DEJA__TK_SPAWN ? 0 : b);
     /* log lines are in the text trace but not the digest: rewording a log
      * message must not change every pinned seed's hash */
     if (tlen && kind != DEJA__TK_LOG) deja__fold(w, text, tlen);
     /* the event number is in the text trace, never in the digest */
-    uint64_t n = ++w->trace_n;
     if (w->trace || w->n_obs || n == w->break_at) deja__trace_read(w, n, kind, node, a, b, text, tlen);
 }
 

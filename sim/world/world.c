@@ -31,6 +31,7 @@ deja_world *deja_world_new(uint64_t seed, const deja_params *params) {
     w->net_latency = 50 * RT_MS;
     w->restart_ns = 2 * RT_SEC;
     w->det_tick = INT64_MAX;
+    w->run_limit = -1;
     const char *sk = deja_params_get(params, "mem.stack_kb");
     int64_t kb = 0;
     if (sk && deja_parse_i64(sk, &kb) == 0 && kb > 0 && kb <= (1 << 20)) w->stack_default = (size_t)kb * 1024;
