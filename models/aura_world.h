@@ -32,13 +32,14 @@
     {"clock.step_ms", "0", "size of each NTP correction, either sign (ms)"},                           \
     {"clock.step_every_s", "0", "one NTP correction per node every this many seconds (0: none)"},      \
     {"clock.ntp", "step", "how NTP corrects: step (jump) or slew (500 ppm)"},                          \
+    {"clock.step_sign", "0", "0: each NTP correction forward or backward at random; 1: every one forward; -1: every one backward"}, \
     {"net.latency_ms", "50", "one-way message latency (ms)"},                                          \
     {"net.jitter_ms", "10", "latency jitter, uniform in +-this (ms)"},                                 \
     {"net.loss_pct", "0", "message loss (percent)"},                                                   \
     {"store.kind", store_kind, "the node's store: mem (in memory) or sqlite (on the node's disk)"},    \
     {"store.sync", "1", "1: the store syncs its commits; 0: it skips syncs (not durable)"},              \
     {"store.verify_reads", "1", "1: the store re-reads until two reads agree (masks corrupted reads)"}, \
-    NODE_AURA_SWITCH_PARAMS
+    NODE_AURA_SWITCH_PARAMS, NODE_WALL_SWITCH_PARAMS
 
 /* Builds the nodes, clocks, network and oracle from p; 0, or 2 naming the
  * bad parameter. */

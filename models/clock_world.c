@@ -41,6 +41,9 @@ int deja_clock_nodes(deja_world *w, const deja_params *p, const char *program, c
         deja_params_fixed9(p, "clock.step_ms", 0, 1000000000, &step, err, errlen) ||
         deja_params_fixed9(p, "clock.step_every_s", 0, 1000000000, &every, err, errlen))
         return 2;
+    int64_t sign = 0; /* clock.step_sign, where the scenario has it: 1 every step forward, -1 backward */
+    if (deja_params_get(p, "clock.step_sign") && deja_params_i64(p, "clock.step_sign", -1, 1, &sign, err, errlen))
+        return 2;
     const char *ntp = deja_params_get(p, "clock.ntp");
     int slew = ntp && !strcmp(ntp, "slew");
     if (!ntp || (!slew && strcmp(ntp, "step"))) {
@@ -75,7 +78,8 @@ int deja_clock_nodes(deja_world *w, const deja_params *p, const char *program, c
         deja_world_trace(w, "node %d clock offset_ns=%lld drift_ppb=%lld", id, (long long)o, (long long)d);
         if (step_ns <= 0 || every_ns <= 0) continue;
         for (int64_t t = deja_prng_range(clk, 0, every_ns - 1); t < dur * RT_SEC; t += every_ns) {
-            int64_t delta = deja_prng_below(clk, 2) ? step_ns : -step_ns;
+            int64_t delta = deja_prng_below(clk, 2) ? step_ns : -step_ns; /* drawn whatever the sign */
+            if (sign != 0) delta = sign > 0 ? step_ns : -step_ns;
             if (slew)
                 deja_clock_slew(w, (uint32_t)id, t, delta);
             else

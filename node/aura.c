@@ -7,9 +7,10 @@
  * boundary, the next deferred block or the next request retry, so there is
  * nothing to stop or leak. The one exception: with time sync on
  * (chain.time_tolerance_ms > 0 and ntp.servers > 0) aura_run starts the
- * time-sync task (timesync.h) and stops it before it returns; received
- * timestamps are then checked against its calibrated clock (deferral and
- * slots stay on the raw wall clock).
+ * time-sync task (timesync.h) and stops it before it returns; slots,
+ * timestamps, deferral and received timestamps' checks then follow its
+ * calibrated clock. node.wall_durations=1 times request retries (and time
+ * sync's fit) on the wall clock instead of the monotonic one: the bug.
  *
  * Every import is one group of store writes (store.h): a CONFIRMED fact is
  * held until its group commits, so the node never reports a confirmation
@@ -55,7 +56,7 @@ typedef struct aura__pending {
     uint8_t hash[BLOCK_HASH_LEN];
     uint32_t peer;    /* asked last */
     uint32_t tries;   /* sends so far */
-    int64_t sent_ns;  /* monotonic time of the last send */
+    int64_t sent_ns;  /* aura__clock time of the last send */
 } aura__pending;
 
 /* A block from the near future, held until the local wall clock reaches it. */
@@ -120,6 +121,7 @@ void aura_config_load(aura_config *cfg) {
     if (retry_ms < 1) retry_ms = 1;
     cfg->retry_ns = node_param("aura", "aura.request_retry_ms", retry_ms, 0, AURA_MAX_MS) * RT_MS;
     if (cfg->retry_ns == 0) cfg->retry_ns = retry_ms * RT_MS; /* 0: half a slot */
+    cfg->wall_durations = node_param("aura", "node.wall_durations", 0, 0, 1) != 0;
     int64_t bmax =
         node_param("aura", "aura.broadcast_max", AURA_DEFAULT_BROADCAST_MAX, 0, (int64_t)UINT32_MAX);
     uint32_t fanout = (uint32_t)node_param("aura", "aura.fanout", AURA_DEFAULT_FANOUT, 1, AURA_MAX_COUNT);
@@ -269,12 +271,17 @@ static void aura__pending_remove(aura *a, uint32_t i) {
     a->npending--;
 }
 
+/* The clock request retries are timed on: the monotonic one, or with
+ * node.wall_durations=1 the wall clock (an NTP step backwards then holds a
+ * retry back by the step, one forwards fires it early). */
+static int64_t aura__clock(const aura *a) { return a->cfg.wall_durations ? rt_wall_ns() : rt_mono_ns(); }
+
 /* Asks node `to` for the block with hash h, unless h was asked for less
  * than a retry interval ago (then that request is still in flight). The
  * request is remembered, so a lost request or answer is asked again. */
 static void aura__request(aura *a, uint32_t to, const uint8_t h[BLOCK_HASH_LEN]) {
     if (to == a->cfg.self) return;
-    int64_t now = rt_mono_ns();
+    int64_t now = aura__clock(a);
     for (uint32_t i = 0; i < a->npending; i++) {
         aura__pending *p = &a->pending[i];
         if (memcmp(p->hash, h, BLOCK_HASH_LEN) != 0) continue;
@@ -297,7 +304,7 @@ static void aura__request(aura *a, uint32_t to, const uint8_t h[BLOCK_HASH_LEN])
 /* Forgets requests that were answered, and asks again (of the next peer in
  * turn) those unanswered for a retry interval, up to AURA_REQUEST_TRIES. */
 static void aura__retry_requests(aura *a) {
-    int64_t now = rt_mono_ns();
+    int64_t now = aura__clock(a);
     for (uint32_t i = 0; i < a->npending;) {
         aura__pending *p = &a->pending[i];
         if (chain_knows(a->ch, p->hash) || aura__deferred_find(a, p->hash) >= 0 ||
@@ -683,7 +690,7 @@ static int64_t aura__wait_ns(const aura *a, int64_t wall) {
         if (due < wait) wait = due;
     }
     if (a->npending > 0) {
-        int64_t now = rt_mono_ns();
+        int64_t now = aura__clock(a);
         for (uint32_t i = 0; i < a->npending; i++) {
             int64_t due = a->pending[i].sent_ns + a->cfg.retry_ns - now;
             if (due < wait) wait = due;

@@ -63,6 +63,8 @@ typedef struct aura_config {
     uint32_t defer_max;     /* aura.defer_max, >= 1 */
     int64_t retry_ns;       /* aura.request_retry_ms, > 0 */
     uint32_t fanout;        /* relay tree fan-out; 0: send to every node directly */
+    bool wall_durations;    /* node.wall_durations=1: request retries timed on the wall clock,
+                               and time sync's calibrated clock kept against it (the bug) */
 } aura_config;
 
 typedef struct aura aura;

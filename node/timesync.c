@@ -158,6 +158,7 @@ void timesync_config_load(timesync_config *cfg) {
     cfg->window = (uint32_t)node_param("timesync", "ntp.window", 16, 1, TIMESYNC_MAX_WINDOW);
     cfg->fit_min = (uint32_t)node_param("timesync", "ntp.fit_min", 4, 2, TIMESYNC_MAX_WINDOW);
     cfg->step_ns = node_param("timesync", "ntp.step_ms", 128, 1, TIMESYNC_MAX_MS) * RT_MS;
+    cfg->wall_clock = node_param("timesync", "node.wall_durations", 0, 0, 1) != 0;
 }
 
 /* ---- the calibrated clock ----------------------------------------------- */
@@ -186,6 +187,12 @@ struct timesync {
     uint64_t polls, updates, no_majority, timeouts, steps_seen;
 };
 
+/* The clock the fit is kept against and durations are measured on: the
+ * monotonic one, or with node.wall_durations=1 the raw wall clock (the
+ * field report's failure 2: an NTP step of the raw clock then moves the
+ * calibrated clock with it until the fit notices, two polls later). */
+static int64_t timesync__clock(const timesync *ts) { return ts->cfg.wall_clock ? rt_wall_ns() : rt_mono_ns(); }
+
 /* The published line (and whether there is one), read under the mutex. */
 static bool timesync__read(timesync *ts, timesync_line *l) {
     if (rt_mutex_lock(ts->mu, RT_SEC) != RT_OK) return false; /* never held long */
@@ -203,14 +210,14 @@ bool timesync_synced(timesync *ts) {
 int64_t timesync_now(timesync *ts) {
     timesync_line l;
     if (ts == NULL || !timesync__read(ts, &l)) return rt_wall_ns();
-    int64_t m = rt_mono_ns();
+    int64_t m = timesync__clock(ts);
     return m + timesync_line_at(&l, m);
 }
 
 int64_t timesync_offset(timesync *ts) {
     timesync_line l;
     if (ts == NULL || !timesync__read(ts, &l)) return 0;
-    int64_t m = rt_mono_ns(), wall = rt_wall_ns();
+    int64_t m = timesync__clock(ts), wall = rt_wall_ns();
     return m + timesync_line_at(&l, m) - wall;
 }
 
@@ -225,9 +232,9 @@ int64_t timesync_drift_ppb(timesync *ts) {
 static void timesync__query_all(timesync *ts) {
     for (uint32_t i = 0; i < ts->cfg.servers && rt_ctx_err(ts->ctx) == RT_OK; i++) {
         rt_time_sample s;
-        int64_t m1 = rt_mono_ns();
+        int64_t m1 = timesync__clock(ts);
         int rc = rt_time_query(i, &s, ts->cfg.timeout_ns);
-        int64_t m4 = rt_mono_ns();
+        int64_t m4 = timesync__clock(ts);
         if (rc != RT_OK) {
             ts->timeouts++;
             continue;
@@ -336,7 +343,7 @@ static void timesync__poll(timesync *ts) {
     if (rt_ctx_err(ts->ctx) != RT_OK) return;
     timesync_line l = ts->line; /* only this task writes it */
     bool synced = ts->synced;
-    int64_t now = rt_mono_ns(), est;
+    int64_t now = timesync__clock(ts), est;
     if (timesync__estimate(ts, now, synced, &l, &est) != RT_OK) {
         ts->no_majority++;
         rt_log(RT_LOG_DEBUG, "timesync: no majority of servers agrees; keeping the estimate");
@@ -370,14 +377,14 @@ static void timesync__report(timesync *ts) {
 static void timesync__task(void *arg) {
     timesync *ts = arg;
     rt_chan *done = rt_ctx_done(ts->ctx);
-    int64_t next_poll = rt_mono_ns();
+    int64_t next_poll = timesync__clock(ts);
     int64_t next_report = next_poll + ts->cfg.report_ns;
     while (rt_ctx_err(ts->ctx) == RT_OK) {
-        int64_t now = rt_mono_ns();
+        int64_t now = timesync__clock(ts);
         if (now >= next_poll) {
             timesync__poll(ts);
             next_poll += ts->cfg.poll_ns;
-            now = rt_mono_ns();
+            now = timesync__clock(ts);
             if (next_poll <= now) next_poll = now + ts->cfg.poll_ns; /* never catch up in a burst */
         }
         if (ts->cfg.report_ns > 0 && now >= next_report) {
@@ -386,7 +393,7 @@ static void timesync__task(void *arg) {
         }
         int64_t due = next_poll;
         if (ts->cfg.report_ns > 0 && next_report < due) due = next_report;
-        int64_t wait = due - rt_mono_ns();
+        int64_t wait = due - timesync__clock(ts);
         if (wait < TIMESYNC_MIN_WAIT_NS) wait = TIMESYNC_MIN_WAIT_NS;
         rt_case c = {.ch = done, .op = RT_RECV, .elem = NULL, .result = 0};
         if (rt_select(&c, 1, wait) == 0) break;

@@ -44,6 +44,9 @@ typedef struct timesync_config {
     uint32_t fit_min;   /* ntp.fit_min (4): estimates before the slope is used */
     int64_t step_ns;    /* ntp.step_ms (128): an estimate this far off the line twice in
                            a row restarts the fit */
+    bool wall_clock;    /* node.wall_durations (0): 1 keeps the fit against the raw wall
+                           clock and times polls on it, so an NTP step of the raw clock
+                           moves the calibrated clock (the bug); 0: the monotonic clock */
 } timesync_config;
 
 /* Fills cfg from the node's parameters (defaults above; out-of-range values

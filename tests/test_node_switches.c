@@ -130,6 +130,51 @@ static void test_calibrated_slots(void **state) {
     assert_int_equal(summary_long(&s, "forks"), 0);
 }
 
+/* node.wall_durations=1 in AuRa: time sync on the wall clock, so NTP steps of
+ * 800 ms either way move the calibrated clock the slots follow (a fork);
+ * on the monotonic clock the same steps fork nothing */
+static void test_aura_wall_durations(void **state) {
+    (void)state;
+    const char *sets[] = {"sim.duration_s=300", "ntp.servers=4", "chain.time_tolerance_ms=500", "clock.step_ms=800",
+                          "clock.step_every_s=60", NULL, NULL, NULL};
+    static const char *const signs[] = {"clock.step_sign=-1", "clock.step_sign=1"};
+    for (int i = 0; i < 2; i++) {
+        deja_summary s;
+        sets[5] = signs[i];
+        sets[6] = "node.wall_durations=1";
+        scenario_run("drift-fork", 1, sets, &s, NULL);
+        assert_string_equal(deja_summary_get(&s, "verdict"), "safety");
+        assert_true(summary_long(&s, "forks") > 10);
+        sets[6] = "node.wall_durations=0";
+        scenario_run("drift-fork", 1, sets, &s, NULL);
+        assert_string_equal(deja_summary_get(&s, "verdict"), "ok");
+        assert_true(summary_long(&s, "forks") <= 1);
+    }
+}
+
+/* node.leak=task and node.leak=map on drift-fork under a memory limit: a
+ * leak named before the OOM kill, an OOM kill; the block file done right
+ * (store.block_file=1, node.audit=1) stays flat */
+static void test_block_leaks(void **state) {
+    (void)state;
+    const char *sets[] = {"sim.duration_s=120", "store.kind=sqlite", "mem.limit_mb=16", NULL, NULL, NULL};
+    deja_summary s;
+    sets[3] = "node.leak=task";
+    scenario_run("drift-fork", 1, sets, &s, NULL);
+    assert_string_equal(deja_summary_get(&s, "verdict"), "leak");
+    assert_non_null(strstr(deja_summary_get(&s, "detected"), "'audit' chan send at node/maint.c:"));
+    assert_true(summary_long(&s, "oom_kills") >= 1);
+    sets[3] = "node.leak=map";
+    scenario_run("drift-fork", 1, sets, &s, NULL);
+    assert_string_equal(deja_summary_get(&s, "verdict"), "oom");
+    sets[3] = "store.block_file=1";
+    sets[4] = "node.audit=1";
+    scenario_run("drift-fork", 1, sets, &s, NULL);
+    assert_string_equal(deja_summary_get(&s, "verdict"), "ok");
+    assert_int_equal(summary_long(&s, "oom_kills"), 0);
+    assert_true(summary_long(&s, "peak_resident_kb") < 4096);
+}
+
 int main(void) {
     node_programs_register();
     deja_models_register();
@@ -138,6 +183,8 @@ int main(void) {
         cmocka_unit_test(test_node_leaks),
         cmocka_unit_test(test_false_elections_verdict),
         cmocka_unit_test(test_wall_durations),
+        cmocka_unit_test(test_aura_wall_durations),
+        cmocka_unit_test(test_block_leaks),
         cmocka_unit_test(test_calibrated_slots),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
