@@ -481,6 +481,7 @@ int real_init(const real_opts *o, char *err, size_t errlen) {
     real__id = o->id;
     real__count = o->npeers > 0 ? (uint32_t)o->npeers : 1;
     real__start_ns = real__mono();
+    real__owned_new_life();
     memset(&real__st, 0, sizeof real__st);
     real__data[0] = 0;
     const char *lv = rt_param_str("log.level", "info");

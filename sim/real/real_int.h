@@ -93,11 +93,15 @@ enum { REAL__OWN_CTX = 1, REAL__OWN_TIMER = 2 };
 void real__owned_add(real__owned *o, int kind, const char *name, const char *file, int line);
 /* Forgets o (released, stopped). */
 void real__owned_del(real__owned *o);
-/* How many contexts and timers were reported lost so far. */
+/* How many contexts and timers were reported lost so far (in the process;
+ * each creation site is printed once per start of the node, the rest are
+ * only counted). */
 void real__owned_lost(uint64_t *contexts, uint64_t *timers);
 /* The node stops: reports every timer not stopped (and not reported when
  * its creator returned) with its creation site. Returns how many. */
 int real__owned_node_stop(void);
+/* The node starts (real_init): every site may be reported again once. */
+void real__owned_new_life(void);
 
 /* The calling thread's task, adopting a foreign thread on first use. */
 real__task *real__self(void);

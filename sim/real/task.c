@@ -125,6 +125,30 @@ void rt_yield(void) { sched_yield(); }
 static uint64_t real__lost_ctx, real__lost_timers;
 static real__owned *real__timers; /* every timer not stopped yet, under R */
 
+/* Sites already reported, as the simulator keeps them: a leak per request
+ * prints one line per creation site, the rest are only counted. */
+typedef struct real__lost_site {
+    const char *file;
+    int line, kind;
+} real__lost_site;
+static real__lost_site real__lost_sites[64];
+static int real__n_lost_sites;
+
+/* Counts a lost o; true when its site was not reported yet (R held). */
+static bool real__lost_first(const real__owned *o) {
+    if (o->kind == REAL__OWN_CTX)
+        real__lost_ctx++;
+    else
+        real__lost_timers++;
+    for (int i = 0; i < real__n_lost_sites; i++) {
+        const real__lost_site *s = &real__lost_sites[i];
+        if (s->line == o->line && s->kind == o->kind && !strcmp(s->file, o->file)) return false;
+    }
+    if (real__n_lost_sites < (int)(sizeof real__lost_sites / sizeof real__lost_sites[0]))
+        real__lost_sites[real__n_lost_sites++] = (real__lost_site){o->file, o->line, o->kind};
+    return true;
+}
+
 void real__owned_add(real__owned *o, int kind, const char *name, const char *file, int line) {
     real__task *t = real__self();
     pthread_mutex_lock(&real__R);
@@ -181,13 +205,19 @@ int real__owned_node_stop(void) {
     for (real__owned *o = real__timers; o; o = o->nnext) {
         if (o->reported) continue;
         o->reported = true;
-        real__lost_timers++;
         n++;
-        fprintf(stderr, "deja-node: LEAK (%s): '%s' made at %s:%d was never stopped (the node stopped)\n",
-                o->periodic ? "ticker" : "timer", o->name, o->file, o->line);
+        if (real__lost_first(o))
+            fprintf(stderr, "deja-node: LEAK (%s): '%s' made at %s:%d was never stopped (the node stopped)\n",
+                    o->periodic ? "ticker" : "timer", o->name, o->file, o->line);
     }
     pthread_mutex_unlock(&real__R);
     return n;
+}
+
+void real__owned_new_life(void) {
+    pthread_mutex_lock(&real__R);
+    real__n_lost_sites = 0;
+    pthread_mutex_unlock(&real__R);
 }
 
 void real__owned_lost(uint64_t *contexts, uint64_t *timers) {
@@ -205,14 +235,14 @@ static void real__owned_check(real__task *t) {
         real__owned *o = t->owned;
         if (!o->settled) {
             o->reported = true;
-            if (o->kind == REAL__OWN_CTX) {
-                real__lost_ctx++;
+            if (!real__lost_first(o)) {
+                /* its site was reported: counted only */
+            } else if (o->kind == REAL__OWN_CTX) {
                 fprintf(stderr,
                         "deja-node: LEAK (context): a context made at %s:%d was neither cancelled nor released "
                         "when task #%llu '%s' that made it returned\n",
                         o->file, o->line, (unsigned long long)t->id, t->name);
             } else {
-                real__lost_timers++;
                 fprintf(stderr,
                         "deja-node: LEAK (%s): '%s' made at %s:%d was still running when task #%llu '%s' that "
                         "made it returned\n",
