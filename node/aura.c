@@ -390,18 +390,19 @@ static void aura__reload(aura *a) {
     }
 }
 
-/* Imports b (local: built here) as one store group. On success the
+/* Imports b (hash h; local: built here) as one store group. On success the
  * CONFIRMED facts it caused are reported, their blocks durable now; on a
  * store failure the group is undone, the facts dropped (those heights are
  * confirmed again when the chain gets there again), the chain reloaded,
  * and the status is CHAIN_ERROR. */
-static chain_status aura__import_group(aura *a, const block *b, bool local, chain_result *r) {
+static chain_status aura__import_group(aura *a, const block *b, const uint8_t h[BLOCK_HASH_LEN], bool local,
+                                       chain_result *r) {
     assert(a->ch != NULL && a->nheld == 0 && !a->held_lost);
     memset(r, 0, sizeof *r);
     maint_import_lock(a->mt); /* the block index, then the state */
     int rc = store_begin(a->st);
     if (rc == RT_OK) {
-        chain_import(a->ch, b, local, r);
+        chain_import_hashed(a->ch, b, h, local, r);
         if (r->status == CHAIN_ERROR || a->held_lost) {
             rc = r->rc != RT_OK ? r->rc : RT_ENOMEM;
             store_rollback(a->st);
@@ -463,7 +464,7 @@ static void aura__maybe_produce(aura *a, int64_t wall) {
     block_hash(&b, h);
     char hex[17];
     chain_result r;
-    if (aura__import_group(a, &b, true, &r) != CHAIN_IMPORTED) {
+    if (aura__import_group(a, &b, h, true, &r) != CHAIN_IMPORTED) {
         assert(r.status == CHAIN_ERROR); /* a block built on the head is valid */
         rt_log(RT_LOG_ERROR, "aura: store failed on own block %s: %d", block_hash_hex(h, hex), r.rc);
         return; /* never announced: as if this slot was missed */
@@ -479,11 +480,11 @@ static void aura__maybe_produce(aura *a, int64_t wall) {
 
 /* ---- receiving ---------------------------------------------------------- */
 
-/* Hands a checked, due block to the chain; asks `from` for what an orphan
- * misses. */
-static void aura__import(aura *a, const block *b, uint32_t from) {
+/* Hands a checked, due block (hash h) to the chain; asks `from` for what
+ * an orphan misses. */
+static void aura__import(aura *a, const block *b, const uint8_t h[BLOCK_HASH_LEN], uint32_t from) {
     chain_result r;
-    switch (aura__import_group(a, b, false, &r)) {
+    switch (aura__import_group(a, b, h, false, &r)) {
     case CHAIN_ORPHAN:
         aura__request(a, from, r.missing);
         break;
@@ -542,7 +543,7 @@ static void aura__release_due(aura *a, int64_t wall) {
         if (best < 0) return;
         aura__deferred d = a->defer[best];
         a->defer[best] = a->defer[--a->ndefer];
-        aura__import(a, &d.b, d.from);
+        aura__import(a, &d.b, d.hash, d.from);
         if (a->ch == NULL) return;
     }
 }
@@ -600,7 +601,7 @@ static void aura__on_block(aura *a, const block *b, uint32_t from) {
         aura__defer(a, b, h, from, wall);
         return;
     }
-    aura__import(a, b, from);
+    aura__import(a, b, h, from);
 }
 
 /* Handles one message from the inbox (the caller frees it). */

@@ -3,10 +3,12 @@
  * imported parents, the bounded orphan pool and its cascade, longest-chain
  * fork choice with the lower-hash tie-break, reorg depth, and confirmation
  * at depth k. All state lives in the chain struct; memory is allocated at
- * open (work lists, a small orphan pool), plus one list per confirmation
- * batch, and the orphan pool grows by doubling up to orphan_max as orphans
- * arrive (so ten thousand nodes do not each hold a full pool they never
- * use).
+ * open (work lists, a small orphan pool), plus a list for a confirmation
+ * batch of more than CHAIN_CONFIRM_BATCH heights, and the orphan pool grows
+ * by doubling up to orphan_max as orphans arrive (so ten thousand nodes do
+ * not each hold a full pool they never use). Walks towards genesis (reorg
+ * depth, confirmation, canonical lookups) read blocks in place from a store
+ * that lends them (store.h: store_peek), else copy each out with get.
  */
 #include "chain.h"
 
@@ -198,16 +200,45 @@ static void chain__adopt(chain *c, const uint8_t h[BLOCK_HASH_LEN]) {
     }
 }
 
-/* Replaces (*b, h) by its parent, read from the store. */
-static int chain__step_back(chain *c, block *b, uint8_t h[BLOCK_HASH_LEN]) {
-    assert(b->height > 0);
-    uint64_t height = b->height;
-    memcpy(h, b->parent, BLOCK_HASH_LEN);
-    int rc = store_get(c->st, h, b);
-    assert(rc != RT_OK || b->height + 1 == height);
-    (void)height; /* only read by the assert */
-    return rc;
+/* A place in the tree, as a walk towards genesis sees it: a block's
+ * height, hash and parent. */
+typedef struct chain__pos {
+    uint64_t height;
+    uint8_t hash[BLOCK_HASH_LEN];
+    uint8_t parent[BLOCK_HASH_LEN];
+} chain__pos;
+
+/* The place of block b (hash h). */
+static void chain__pos_of(chain__pos *p, const block *b, const uint8_t h[BLOCK_HASH_LEN]) {
+    p->height = b->height;
+    memcpy(p->hash, h, BLOCK_HASH_LEN);
+    memcpy(p->parent, b->parent, BLOCK_HASH_LEN);
 }
+
+/* Moves *p to its parent, read from the store: in place when the store
+ * lends its blocks (store.h: store_peek), else copied out, one get per
+ * step as a durable store has always been read. RT_OK or the store's
+ * error. */
+static int chain__step_back(chain *c, chain__pos *p) {
+    assert(p->height > 0);
+    const block *b;
+    block copy;
+    if (store_lends(c->st)) {
+        b = store_peek(c->st, p->parent);
+        if (b == NULL) return RT_ENOENT;
+    } else {
+        int rc = store_get(c->st, p->parent, &copy);
+        if (rc != RT_OK) return rc;
+        b = &copy;
+    }
+    assert(b->height + 1 == p->height);
+    p->height = b->height;
+    memcpy(p->hash, p->parent, BLOCK_HASH_LEN);
+    memcpy(p->parent, b->parent, BLOCK_HASH_LEN);
+    return RT_OK;
+}
+
+#define CHAIN_CONFIRM_BATCH 16 /* confirmations listed on the stack; more: one allocation */
 
 /* Reports every height that reached depth k since the last report, in
  * increasing order, and records the new confirmed height. */
@@ -217,18 +248,22 @@ static int chain__confirm(chain *c) {
     uint64_t target = c->head.height - k;
     if (target <= c->confirmed) return RT_OK;
     uint64_t count = target - c->confirmed;
-    chain__hash *hs = rt_malloc((size_t)count * sizeof *hs);
-    if (hs == NULL) return RT_ENOMEM;
-    block b = c->head;
-    uint8_t h[BLOCK_HASH_LEN];
-    memcpy(h, c->head_hash, BLOCK_HASH_LEN);
-    int rc = RT_OK;
-    while (rc == RT_OK && b.height > target) rc = chain__step_back(c, &b, h);
-    for (uint64_t i = count; rc == RT_OK && i-- > 0;) {
-        assert(b.height == c->confirmed + 1 + i);
-        memcpy(hs[i], h, BLOCK_HASH_LEN);
-        if (i > 0) rc = chain__step_back(c, &b, h);
+    chain__hash few[CHAIN_CONFIRM_BATCH];
+    chain__hash *hs = few;
+    if (count > CHAIN_CONFIRM_BATCH) {
+        hs = rt_malloc((size_t)count * sizeof *hs);
+        if (hs == NULL) return RT_ENOMEM;
     }
+    chain__pos p;
+    chain__pos_of(&p, &c->head, c->head_hash);
+    int rc = RT_OK;
+    while (rc == RT_OK && p.height > target) rc = chain__step_back(c, &p);
+    for (uint64_t i = count; rc == RT_OK && i-- > 0;) {
+        assert(p.height == c->confirmed + 1 + i);
+        memcpy(hs[i], p.hash, BLOCK_HASH_LEN);
+        if (i > 0) rc = chain__step_back(c, &p);
+    }
+    block b;
     for (uint64_t i = 0; rc == RT_OK && i < count; i++) {
         rc = store_get(c->st, hs[i], &b);
         if (rc != RT_OK) break;
@@ -236,26 +271,24 @@ static int chain__confirm(chain *c) {
         c->confirmed++;
         chain__emit(c, CHAIN_EV_CONFIRMED, &b, hs[i], false, NODE_REJ_NONE, 0, false);
     }
-    rt_free(hs);
+    if (hs != few) rt_free(hs);
     int mrc = store_set_meta(c->st, CHAIN_META_CONFIRMED, (int64_t)c->confirmed);
     return rc != RT_OK ? rc : mrc;
 }
 
-/* After the head moved from (old, old_hash): measures the reorg, records
- * the head, reports it, and reports new confirmations. */
-static int chain__head_moved(chain *c, const block *old, const uint8_t old_hash[BLOCK_HASH_LEN]) {
+/* After the head moved from `old`: measures the reorg, records the head,
+ * reports it, and reports new confirmations. */
+static int chain__head_moved(chain *c, const chain__pos *old) {
     assert(c->head.height >= old->height);
-    block a = c->head, o = *old;
-    uint8_t ah[BLOCK_HASH_LEN], oh[BLOCK_HASH_LEN];
-    memcpy(ah, c->head_hash, BLOCK_HASH_LEN);
-    memcpy(oh, old_hash, BLOCK_HASH_LEN);
+    chain__pos a, o = *old;
+    chain__pos_of(&a, &c->head, c->head_hash);
     int rc = RT_OK;
-    while (rc == RT_OK && a.height > o.height) rc = chain__step_back(c, &a, ah);
+    while (rc == RT_OK && a.height > o.height) rc = chain__step_back(c, &a);
     uint64_t depth = 0;
-    while (rc == RT_OK && memcmp(ah, oh, BLOCK_HASH_LEN) != 0) {
+    while (rc == RT_OK && memcmp(a.hash, o.hash, BLOCK_HASH_LEN) != 0) {
         assert(a.height == o.height && a.height > 0); /* genesis is shared */
-        rc = chain__step_back(c, &a, ah);
-        if (rc == RT_OK) rc = chain__step_back(c, &o, oh);
+        rc = chain__step_back(c, &a);
+        if (rc == RT_OK) rc = chain__step_back(c, &o);
         depth++;
     }
     if (rc != RT_OK) return rc;
@@ -273,9 +306,18 @@ static int chain__head_moved(chain *c, const block *old, const uint8_t old_hash[
 chain_status chain_import(chain *c, const block *b, bool local, chain_result *out) {
     assert(c != NULL && b != NULL);
     assert(b->payload_len <= BLOCK_PAYLOAD_MAX);
+    uint8_t h[BLOCK_HASH_LEN];
+    block_hash(b, h);
+    return chain_import_hashed(c, b, h, local, out);
+}
+
+chain_status chain_import_hashed(chain *c, const block *b, const uint8_t hash[BLOCK_HASH_LEN], bool local,
+                                 chain_result *out) {
+    assert(c != NULL && b != NULL && hash != NULL);
+    assert(b->payload_len <= BLOCK_PAYLOAD_MAX);
     chain_result r;
     memset(&r, 0, sizeof r);
-    block_hash(b, r.hash);
+    memcpy(r.hash, hash, BLOCK_HASH_LEN);
     if (store_has(c->st, r.hash)) {
         r.status = CHAIN_KNOWN;
     } else if (b->height == 0) {
@@ -290,9 +332,8 @@ chain_status chain_import(chain *c, const block *b, bool local, chain_result *ou
         r.status = CHAIN_ORPHAN;
         chain__missing(c, b->parent, r.missing);
     } else {
-        block old = c->head;
-        uint8_t old_hash[BLOCK_HASH_LEN];
-        memcpy(old_hash, c->head_hash, BLOCK_HASH_LEN);
+        chain__pos old;
+        chain__pos_of(&old, &c->head, c->head_hash);
         node_reason why = NODE_REJ_NONE;
         r.rc = chain__link(c, b, r.hash, local, &why);
         if (why != NODE_REJ_NONE) {
@@ -302,8 +343,8 @@ chain_status chain_import(chain *c, const block *b, bool local, chain_result *ou
         } else {
             chain__adopt(c, r.hash);
             r.status = CHAIN_IMPORTED;
-            if (memcmp(old_hash, c->head_hash, BLOCK_HASH_LEN) != 0) {
-                r.rc = chain__head_moved(c, &old, old_hash);
+            if (memcmp(old.hash, c->head_hash, BLOCK_HASH_LEN) != 0) {
+                r.rc = chain__head_moved(c, &old);
                 if (r.rc != RT_OK) r.status = CHAIN_ERROR;
             }
         }
@@ -379,10 +420,12 @@ bool chain_knows(chain *c, const uint8_t hash[BLOCK_HASH_LEN]) {
 
 int chain_canonical(chain *c, uint64_t height, uint8_t out[BLOCK_HASH_LEN]) {
     if (height > c->head.height) return RT_ENOENT;
-    block b = c->head;
-    memcpy(out, c->head_hash, BLOCK_HASH_LEN);
+    chain__pos p;
+    chain__pos_of(&p, &c->head, c->head_hash);
     int rc = RT_OK;
-    while (rc == RT_OK && b.height > height) rc = chain__step_back(c, &b, out);
+    while (rc == RT_OK && p.height > height) rc = chain__step_back(c, &p);
+    /* on a failed read: the hash of the block that could not be read */
+    memcpy(out, rc == RT_OK ? p.hash : p.parent, BLOCK_HASH_LEN);
     return rc;
 }
 

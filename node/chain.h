@@ -98,6 +98,11 @@ void chain_close(chain *c);
  * returns its status; events fire before it returns, at most one HEAD. */
 chain_status chain_import(chain *c, const block *b, bool local, chain_result *out);
 
+/* The same for a caller that has already hashed b: hash must be
+ * block_hash(b) (not checked: that would cost what it saves). */
+chain_status chain_import_hashed(chain *c, const block *b, const uint8_t hash[BLOCK_HASH_LEN], bool local,
+                                 chain_result *out);
+
 /* The current head block and its hash (valid until the next import). */
 const block *chain_head(const chain *c);
 const uint8_t *chain_head_hash(const chain *c);

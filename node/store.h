@@ -80,6 +80,18 @@ struct store {
 /* Opens an empty in-memory store, or returns NULL when out of memory. */
 store *store_mem_open(void);
 
+/* True when s lends its blocks (store_peek): the memory store, whose reads
+ * have no effect beyond their result, so a caller may read through it as
+ * often as it likes without changing what a run does. A durable store's
+ * reads go to its disk (and meet its faults): read it with get. */
+bool store_lends(const store *s);
+
+/* The block kept under hash in a store that lends (store_lends), read in
+ * place, or NULL when none is kept. Only its first offsetof(block, payload)
+ * + payload_len bytes may be read (never copy it whole); it stays valid
+ * until the store is closed. */
+const block *store_peek(store *s, const uint8_t hash[BLOCK_HASH_LEN]);
+
 /* Settings of the SQLite store (store.* parameters). */
 typedef struct store_sqlite_cfg {
     bool sync;         /* store.sync: false runs synchronous=OFF (commits not

@@ -4,7 +4,9 @@
  * point at compact copies of the blocks (only payload_len payload bytes),
  * plus the head and a small table of named integers. Block hashes are
  * already uniform, so the first 8 bytes serve as the table index. Nothing is
- * ever removed, so probing needs no tombstones. All memory comes from
+ * ever removed, so probing needs no tombstones, and a block's copy stays
+ * where it is until close: the store lends it (store_peek). All memory
+ * comes from
  * rt_malloc and is accounted to the node, so its resident size grows with
  * the chain as a real node's would.
  */
@@ -225,4 +227,16 @@ store *store_mem_open(void) {
         .close = store_mem__close,
     };
     return &m->base;
+}
+
+/* The memory store is the one whose close is store_mem__close (the store
+ * struct has no room for a flag: its size is charged to the node). */
+bool store_lends(const store *s) {
+    assert(s != NULL);
+    return s->close == store_mem__close;
+}
+
+const block *store_peek(store *s, const uint8_t h[BLOCK_HASH_LEN]) {
+    assert(store_lends(s) && h != NULL);
+    return store_mem__find((store_mem *)s, h)->b;
 }

@@ -4,6 +4,8 @@
  *   - the SQLite store passes the memory store's behavioural checks (1000
  *     blocks, head, meta), keeps what was committed across a close, undoes a
  *     rolled-back group, and a chain resumes from it;
+ *   - a chain over it (read by copies) sees the same events as over the
+ *     memory store (which lends its blocks to the chain's walks);
  *   - a record whose bytes no longer match its checksum (changed behind the
  *     store's back with SQL) is reported as RT_FACT_CORRUPTION, never handed
  *     out, queued for a refetch and replaced by a good copy; a lost head
@@ -161,10 +163,16 @@ static void check_behaviour(store *st) {
         CHECK(store_get(st, all[i].h, &got) == RT_OK);
         CHECK(got.slot == (uint64_t)i + 1 && got.height == (uint64_t)i + 1);
         CHECK(memcmp(got.state_root, all[i].b.state_root, BLOCK_HASH_LEN) == 0);
+        /* a store that lends its blocks lends what get copies out */
+        const block *lent = store_lends(st) ? store_peek(st, all[i].h) : NULL;
+        CHECK(!store_lends(st) || (lent != NULL && lent->height == got.height &&
+                                   lent->payload_len == got.payload_len &&
+                                   memcmp(lent, &got, offsetof(block, payload) + got.payload_len) == 0));
     }
     uint8_t absent[BLOCK_HASH_LEN] = {1, 2, 3};
     block got;
     CHECK(!store_has(st, absent) && store_get(st, absent, &got) == RT_ENOENT);
+    CHECK(!store_lends(st) || store_peek(st, absent) == NULL);
     CHECK(store_set_head(st, all[999].h) == RT_OK);
     CHECK(store_get_head(st, h) == RT_OK && memcmp(h, all[999].h, BLOCK_HASH_LEN) == 0);
     int64_t v = 0;
@@ -182,13 +190,14 @@ static void check_behaviour(store *st) {
 
 static void body_behaviour_mem(void) {
     store *st = store_mem_open();
-    CHECK(st != NULL && !st->durable);
+    CHECK(st != NULL && !st->durable && store_lends(st));
     check_behaviour(st);
     store_close(st);
 }
 
 static void body_behaviour_sqlite(void) {
     store *st = open_sqlite();
+    CHECK(!store_lends(st)); /* its reads go to the disk: they are never skipped */
     check_behaviour(st);
     store_close(st);
 
@@ -240,9 +249,96 @@ static void body_chain_resume(void) {
     store_close(st);
 }
 
+/* Chain events, as body_lent_or_copied compares them. */
+typedef struct ev_rec {
+    chain_event_kind kind;
+    uint64_t height, depth;
+    uint8_t hash[BLOCK_HASH_LEN];
+    bool below;
+} ev_rec;
+
+typedef struct ev_log {
+    int n;
+    ev_rec ev[128];
+} ev_log;
+
+static void log_event(void *arg, const chain_event *e) {
+    ev_log *l = arg;
+    CHECK(l->n < 128);
+    if (l->n >= 128) return;
+    ev_rec *x = &l->ev[l->n++];
+    memset(x, 0, sizeof *x);
+    x->kind = e->kind;
+    x->height = e->b->height;
+    x->depth = e->reorg_depth;
+    x->below = e->below_confirmed;
+    memcpy(x->hash, e->hash, BLOCK_HASH_LEN);
+}
+
+/* One history on store st: a short branch A confirmed, then a 25-block
+ * branch B arriving newest first and adopted at once (a reorg below the
+ * confirmed height that confirms 24 heights in one batch), a block
+ * imported with its hash given, and canonical lookups (into canon). */
+static void lent_or_copied_history(store *st, ev_log *l, uint8_t canon[26][BLOCK_HASH_LEN]) {
+    chain_config cc = {.confirm_depth = 1, .orphan_max = 64, .validate = aura_check_parent};
+    chain *c = chain_open(st, &cc, log_event, l);
+    CHECK(c != NULL);
+    hb g = genesis(), a1 = child(&g, 1, 1), a2 = child(&a1, 2, 1), a3 = child(&a2, 3, 1);
+    CHECK(chain_import(c, &a1.b, false, NULL) == CHAIN_IMPORTED);
+    CHECK(chain_import(c, &a2.b, false, NULL) == CHAIN_IMPORTED);
+    CHECK(chain_import(c, &a3.b, false, NULL) == CHAIN_IMPORTED);
+    hb *b = rt_calloc(27, sizeof *b);
+    CHECK(b != NULL);
+    b[0] = g;
+    for (int i = 1; i <= 26; i++) b[i] = child(&b[i - 1], (uint64_t)(10 + i), 9);
+    for (int i = 25; i >= 2; i--) CHECK(chain_import(c, &b[i].b, false, NULL) == CHAIN_ORPHAN);
+    CHECK(chain_import(c, &b[1].b, false, NULL) == CHAIN_IMPORTED);
+    CHECK(chain_head(c)->height == 25 && chain_confirmed(c) == 24);
+    chain_result res;
+    CHECK(chain_import_hashed(c, &b[26].b, b[26].h, false, &res) == CHAIN_IMPORTED);
+    CHECK(memcmp(res.hash, b[26].h, BLOCK_HASH_LEN) == 0);
+    CHECK(memcmp(chain_head_hash(c), b[26].h, BLOCK_HASH_LEN) == 0);
+    CHECK(chain_import_hashed(c, &b[26].b, b[26].h, false, NULL) == CHAIN_KNOWN);
+    for (uint64_t h = 0; h <= 25; h++) CHECK(chain_canonical(c, h, canon[h]) == RT_OK);
+    CHECK(memcmp(canon[7], b[7].h, BLOCK_HASH_LEN) == 0);
+    rt_free(b);
+    chain_close(c);
+}
+
+/* The memory store lends its blocks to the chain's walks, the SQLite store
+ * is read by copies: the same history gives the same events, confirmations
+ * and canonical chain on both. */
+static void body_lent_or_copied(void) {
+    ev_log *l = rt_calloc(2, sizeof *l);
+    uint8_t(*canon)[26][BLOCK_HASH_LEN] = rt_calloc(2, sizeof *canon);
+    CHECK(l != NULL && canon != NULL);
+    store *mem = store_mem_open(), *sql = open_sqlite();
+    CHECK(store_lends(mem) && !store_lends(sql));
+    lent_or_copied_history(mem, &l[0], canon[0]);
+    CHECK(store_begin(sql) == RT_OK);
+    lent_or_copied_history(sql, &l[1], canon[1]);
+    CHECK(store_commit(sql) == RT_OK);
+    store_close(mem);
+    store_close(sql);
+    CHECK(l[0].n == l[1].n && l[0].n > 50);
+    CHECK(memcmp(l[0].ev, l[1].ev, (size_t)l[0].n * sizeof l[0].ev[0]) == 0);
+    CHECK(memcmp(canon[0], canon[1], sizeof canon[0]) == 0);
+    /* confirmed heights: 1, 2 on A; after the reorg 1..24 in one batch on
+     * B; then 25 */
+    uint64_t want[27] = {1, 2}, got[27];
+    for (int i = 0; i < 25; i++) want[2 + i] = (uint64_t)i + 1;
+    int n = 0;
+    for (int i = 0; i < l[0].n; i++)
+        if (l[0].ev[i].kind == CHAIN_EV_CONFIRMED && n < 27) got[n++] = l[0].ev[i].height;
+    CHECK(n == 27 && memcmp(got, want, sizeof want) == 0);
+    rt_free(canon);
+    rt_free(l);
+}
+
 static void test_behaviour_mem(void **s) { (void)s; in_node(body_behaviour_mem); }
 static void test_behaviour_sqlite(void **s) { (void)s; in_node(body_behaviour_sqlite); }
 static void test_chain_resume(void **s) { (void)s; in_node(body_chain_resume); }
+static void test_lent_or_copied(void **s) { (void)s; in_node(body_lent_or_copied); }
 
 /* ---- checksums: corrupt records are reported and never used -------------- */
 
@@ -591,6 +687,7 @@ int main(void) {
         cmocka_unit_test(test_behaviour_mem),
         cmocka_unit_test(test_behaviour_sqlite),
         cmocka_unit_test(test_chain_resume),
+        cmocka_unit_test(test_lent_or_copied),
         cmocka_unit_test(test_checksum),
         cmocka_unit_test(test_crash_recovers),
         cmocka_unit_test(test_crash_recovers_corrupt_reads),
