@@ -173,23 +173,36 @@ static void deja__launch(deja_world *w, deja__flight *f, int64_t lat) {
     deja__schedule(w, w->now + lat, deja__deliver, f, 0);
 }
 
-int rt_send(uint32_t to, const void *data, size_t len) {
-    deja_world *w = deja__w;
-    deja__node *self = deja__self_node();
+/* One message from node `from` to node `to`, leaving now: traced, then
+ * lost to a cut, a partition or the link's loss, or launched with its
+ * latency and faults. */
+static int deja__send(deja_world *w, uint32_t from, uint32_t to, const void *data, size_t len) {
     if (to >= w->n_nodes || len > (1u << 24)) return RT_EINVAL;
-    deja__trace(w, DEJA__TK_SEND, (int)self->id, to, XXH3_64bits(data, len), NULL);
-    const char *why = deja__link_closed(w, self->id, to);
+    assert(from < w->n_nodes);
+    deja__trace(w, DEJA__TK_SEND, (int)from, to, XXH3_64bits(data, len), NULL);
+    const char *why = deja__link_closed(w, from, to);
     if (why) {
-        deja__trace(w, DEJA__TK_DROP, (int)to, self->id, len, why);
+        deja__trace(w, DEJA__TK_DROP, (int)to, from, len, why);
         return RT_OK;
     }
-    if (to != self->id && deja_prng_chance_ppm(w->net_rng, w->net_loss_ppm)) {
-        deja__trace(w, DEJA__TK_DROP, (int)to, self->id, len, "loss");
+    if (to != from && deja_prng_chance_ppm(w->net_rng, w->net_loss_ppm)) {
+        deja__trace(w, DEJA__TK_DROP, (int)to, from, len, "loss");
         return RT_OK;
     }
-    int64_t lat = to != self->id ? deja__net_latency(w, self->id, to, len) : 0;
-    deja__launch(w, deja__flight_new(self->id, to, data, len), lat);
+    int64_t lat = to != from ? deja__net_latency(w, from, to, len) : 0;
+    deja__launch(w, deja__flight_new(from, to, data, len), lat);
     return RT_OK;
+}
+
+int rt_send(uint32_t to, const void *data, size_t len) {
+    return deja__send(deja__w, deja__self_node()->id, to, data, len);
+}
+
+int deja_net_inject(deja_world *w, uint32_t from, uint32_t to, const void *data, size_t len) {
+    assert(w != NULL && data != NULL);
+    if (from >= w->n_nodes || to >= w->n_nodes) return RT_EINVAL;
+    if (w->nodes[from]->down) return RT_OK; /* a crashed sender sends nothing */
+    return deja__send(w, from, to, data, len);
 }
 
 rt_chan *rt_inbox(void) { return deja__self_node()->inbox; }

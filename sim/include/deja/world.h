@@ -229,6 +229,13 @@ void deja_net_bridge(deja_world *w, int64_t at_ns, int64_t len_ns, const uint8_t
  * else the one link node -> peer. */
 void deja_net_clog(deja_world *w, int64_t at_ns, int64_t len_ns, uint32_t node, int32_t peer);
 
+/* Sends len bytes from node `from` to node `to` now, as if `from` had
+ * called rt_send (the same trace, loss, latency and faults): a model's
+ * injected sender, such as a peer flooding the others. Nothing when `from`
+ * is down. RT_OK, or RT_EINVAL for a node out of range or a message over
+ * 16 MiB. */
+int deja_net_inject(deja_world *w, uint32_t from, uint32_t to, const void *data, size_t len);
+
 /* What the network faults did so far. */
 typedef struct deja_net_counts {
     uint64_t dups, reorders, corrupts; /* messages duplicated, held back, damaged */
