@@ -3,11 +3,13 @@
  * aura_world.h): validators, their clocks, the network, the chain oracle.
  *
  * Every clock draw comes from the world's "clock" stream (offsets, drifts,
- * NTP corrections); the network draws from its own.
+ * NTP corrections); the network draws from its own, the flood from
+ * "flood".
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <xxhash.h>
 
 #include "aura_world.h"
 #include "clock_world.h"
@@ -15,7 +17,79 @@
 
 typedef struct deja__aura {
     deja_chain_oracle *oracle;
+    /* the flood (net.flood_rate > 0) */
+    deja_prng *flood_rng;
+    uint32_t flood_from;
+    int64_t flood_gap_ns, flood_end_ns;
+    uint64_t flood_sent; /* transactions sent, each to every other node */
+    int peak_tasks;      /* live tasks of every node, at the flood's ticks */
+    rt_fact_kind refused_kind, verified_kind;
+    uint64_t refused, verified; /* the nodes' p2p facts */
 } deja__aura;
+
+/* The wire form of a gossiped transaction (node/msg.h, MSG_TX): tag 0x03,
+ * the transaction (8 bytes, little-endian), the seal (XXH3-64 of the
+ * bytes before it, little-endian). */
+#define DEJA__TX_TAG 0x03
+#define DEJA__TX_LEN 17
+
+static void deja__tx_encode(uint64_t tx, uint8_t buf[DEJA__TX_LEN]) {
+    buf[0] = DEJA__TX_TAG;
+    for (int i = 0; i < 8; i++) buf[1 + i] = (uint8_t)(tx >> (8 * i));
+    uint64_t seal = XXH3_64bits(buf, 9);
+    for (int i = 0; i < 8; i++) buf[9 + i] = (uint8_t)(seal >> (8 * i));
+}
+
+/* One tick of the flood: a transaction from the flooder to every other
+ * node, then the next tick after a gap uniform in [gap/2, 3*gap/2]. */
+static void deja__flood_tick(deja_world *w, void *arg) {
+    deja__aura *aw = arg;
+    int64_t now = deja_world_now(w);
+    if (now >= aw->flood_end_ns) return;
+    uint8_t buf[DEJA__TX_LEN];
+    for (uint32_t to = 0; to < deja_world_nodes(w); to++) {
+        if (to == aw->flood_from) continue;
+        deja__tx_encode(deja_prng_next(aw->flood_rng), buf);
+        (void)deja_net_inject(w, aw->flood_from, to, buf, sizeof buf);
+    }
+    aw->flood_sent++;
+    int live = deja_world_live_tasks(w, -1);
+    if (live > aw->peak_tasks) aw->peak_tasks = live;
+    int64_t g = aw->flood_gap_ns;
+    deja_world_at(w, now + deja_prng_range(aw->flood_rng, g / 2, g + g / 2), deja__flood_tick, aw);
+}
+
+/* Counts the nodes' p2p refusals and verifications. */
+static void deja__aura_on_fact(void *arg, uint32_t node, int64_t now, const rt_fact *f) {
+    (void)node;
+    (void)now;
+    deja__aura *aw = arg;
+    if (f->kind == aw->refused_kind) aw->refused++;
+    else if (f->kind == aw->verified_kind) aw->verified++;
+}
+
+/* Schedules the flood the net.flood_* parameters ask for; 2 on a bad
+ * value. Draws nothing and schedules nothing without one. */
+static int deja__flood_setup(deja_world *w, deja__aura *aw, const deja_params *p, int64_t nodes, char *err,
+                             size_t errlen) {
+    int64_t rate, from, at, len;
+    if (deja_params_i64(p, "net.flood_rate", 0, 1000000, &rate, err, errlen) ||
+        deja_params_i64(p, "net.flood_from", 0, nodes - 1, &from, err, errlen) ||
+        deja_params_i64(p, "net.flood_at_s", 0, 10000000, &at, err, errlen) ||
+        deja_params_i64(p, "net.flood_s", 0, 10000000, &len, err, errlen))
+        return 2;
+    if (rate == 0 || len == 0 || nodes < 2) return 0;
+    aw->flood_rng = deja_world_stream(w, "flood");
+    aw->flood_from = (uint32_t)from;
+    aw->flood_gap_ns = RT_SEC / rate;
+    if (aw->flood_gap_ns < 2) aw->flood_gap_ns = 2;
+    aw->flood_end_ns = (at + len) * RT_SEC;
+    aw->refused_kind = rt_fact_kind_named("p2p.refused");
+    aw->verified_kind = rt_fact_kind_named("p2p.verified");
+    deja_world_on_fact(w, deja__aura_on_fact, aw);
+    deja_world_at(w, at * RT_SEC, deja__flood_tick, aw);
+    return 0;
+}
 
 static void deja__aura_free(void *p) {
     deja__aura *aw = p;
@@ -43,7 +117,11 @@ int deja_aura_setup(deja_world *w, const deja_params *p, char *err, size_t errle
     if (window > dur * RT_SEC / 2) window = dur * RT_SEC / 2;
     aw->oracle = deja_chain_oracle_new(w, window);
     deja_world_set_data(w, aw, deja__aura_free);
-    return deja_clock_nodes(w, p, "aura", err, errlen);
+    int rc = deja_clock_nodes(w, p, "aura", err, errlen);
+    if (rc) return rc;
+    int64_t nodes;
+    if (deja_params_i64(p, "sim.nodes", 1, INT32_MAX, &nodes, err, errlen)) return 2;
+    return deja__flood_setup(w, aw, p, nodes, err, errlen);
 }
 
 /* Adds the clock error to the chain oracle's metrics and verdict (the
@@ -55,5 +133,12 @@ void deja_aura_finish(deja_world *w, deja_summary *s) {
         if (e > worst) worst = e;
     }
     deja_summary_set(s, "max_clock_error_ms", "%lld", (long long)(worst / RT_MS));
+    deja__aura *aw = deja_world_data(w);
+    if (aw != NULL && aw->flood_rng != NULL) {
+        deja_summary_set(s, "flood_sent", "%llu", (unsigned long long)aw->flood_sent);
+        deja_summary_set(s, "p2p_verified", "%llu", (unsigned long long)aw->verified);
+        deja_summary_set(s, "p2p_refused", "%llu", (unsigned long long)aw->refused);
+        deja_summary_set(s, "peak_tasks", "%d", aw->peak_tasks);
+    }
 }
 

@@ -4,6 +4,13 @@
  * "clock" stream (offset, drift, NTP corrections), a network with latency,
  * jitter and loss, and the chain oracle judging the run.
  *
+ * With net.flood_rate > 0 one node (net.flood_from) floods the others with
+ * gossiped transactions for net.flood_s from net.flood_at_s: an injected
+ * sender (deja_net_inject), its gaps and transactions drawn from the
+ * world's "flood" stream, so a run without a flood draws as before. The
+ * summary then says what the nodes' worker pools made of it (p2p.h):
+ * flood_sent, p2p_verified, p2p_refused, peak_tasks.
+ *
  * A scenario lists DEJA_AURA_PARAMS(...) in its parameter table, with its
  * own defaults, and calls deja_aura_setup / deja_aura_finish.
  */
@@ -39,7 +46,11 @@
     {"store.kind", store_kind, "the node's store: mem (in memory) or sqlite (on the node's disk)"},    \
     {"store.sync", "1", "1: the store syncs its commits; 0: it skips syncs (not durable)"},              \
     {"store.verify_reads", "1", "1: the store re-reads until two reads agree (masks corrupted reads)"}, \
-    NODE_AURA_SWITCH_PARAMS, NODE_WALL_SWITCH_PARAMS
+    NODE_AURA_SWITCH_PARAMS, NODE_WALL_SWITCH_PARAMS,                                                   \
+    {"net.flood_rate", "0", "flood: transactions per second net.flood_from sends each other node (0: no flood)"}, \
+    {"net.flood_from", "0", "flood: the flooding node"},                                               \
+    {"net.flood_at_s", "10", "flood: when it starts (s)"},                                             \
+    {"net.flood_s", "30", "flood: how long it lasts (s)"}
 
 /* Builds the nodes, clocks, network and oracle from p; 0, or 2 naming the
  * bad parameter. */

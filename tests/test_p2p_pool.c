@@ -1,0 +1,108 @@
+/*
+ * test_p2p_pool.c -- the reference node's worker pool for gossiped
+ * transactions (node/p2p.h) under the AuRa world's flood: with the pool
+ * (p2p.pool=4, the default) a flood faster than the verifier is refused
+ * (p2p_refused > 0) and resident memory stays at its size without a flood,
+ * verdict ok; with the bug switch p2p.pool=0 (a task per transaction) the
+ * handlers pile up on the verifier until the task-growth detector names
+ * their group (verdict leak) and the memory limit kills the nodes. A flood
+ * the verifier keeps up with is refused nothing. Also the MSG_TX framing.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "scenario_run.h"
+
+#include "deja/deja.h"
+#include "deja/models.h"
+#include "deja/rt.h"
+#include "msg.h"
+#include "node.h"
+
+/* drift-fork for 20 s, node 0 flooding the others at `rate` transactions a
+ * second each from 5 s to 15 s, under a 32 MiB memory limit per node. */
+static void run_flood(uint64_t seed, const char *rate, const char *pool, deja_summary *s) {
+    char r[64], p[64];
+    snprintf(r, sizeof r, "net.flood_rate=%s", rate);
+    snprintf(p, sizeof p, "p2p.pool=%s", pool);
+    const char *sets[] = {"sim.duration_s=20", "net.flood_at_s=5", "net.flood_s=10", "mem.limit_mb=32", r, p, NULL};
+    scenario_run("drift-fork", seed, sets, s, NULL);
+}
+
+static void test_pool_holds_memory_flat(void **state) {
+    (void)state;
+    deja_summary quiet;
+    const char *sets[] = {"sim.duration_s=20", NULL};
+    scenario_run("drift-fork", 1, sets, &quiet, NULL);
+    long base_kb = summary_long(&quiet, "peak_resident_kb");
+    assert_null(deja_summary_get(&quiet, "p2p_refused")); /* no flood, no p2p metrics */
+    for (uint64_t seed = 1; seed <= 3; seed++) {
+        deja_summary s;
+        run_flood(seed, "2000", "4", &s);
+        assert_string_equal(deja_summary_get(&s, "verdict"), "ok");
+        assert_null(deja_summary_get(&s, "detected"));
+        assert_true(summary_long(&s, "p2p_refused") > 0);
+        /* three nodes, one verifier each at 1000 a second, for 10 s */
+        assert_in_range(summary_long(&s, "p2p_verified"), 29000, 31000);
+        assert_int_equal(summary_long(&s, "oom_kills"), 0);
+        assert_true(summary_long(&s, "peak_resident_kb") <= 2 * base_kb); /* flat: the pool and its queue */
+        assert_true(summary_long(&s, "peak_tasks") <= 4 * 6);           /* main, 4 workers and little else */
+    }
+}
+
+static void test_unbounded_handlers_leak(void **state) {
+    (void)state;
+    deja_summary s;
+    run_flood(1, "2000", "0", &s);
+    assert_string_equal(deja_summary_get(&s, "verdict"), "leak");
+    const char *d = deja_summary_get(&s, "detected");
+    assert_non_null(strstr(d, "leak tasks node "));
+    assert_non_null(strstr(d, "'p2p-handler' mutex at node/p2p.c:"));
+    assert_true(summary_long(&s, "detected_ms") <= 10000); /* within 5 s of the flood */
+    assert_int_equal(summary_long(&s, "p2p_refused"), 0);
+    assert_true(summary_long(&s, "peak_tasks") > 5000);
+    assert_true(summary_long(&s, "oom_kills") >= 1); /* left to grow, it reaches the limit */
+    assert_true(summary_long(&s, "peak_resident_kb") >= 32 * 1024);
+}
+
+/* A flood the verifiers keep up with (500 a second each) is all verified. */
+static void test_pool_keeps_up(void **state) {
+    (void)state;
+    deja_summary s;
+    run_flood(1, "500", "4", &s);
+    assert_string_equal(deja_summary_get(&s, "verdict"), "ok");
+    assert_int_equal(summary_long(&s, "p2p_refused"), 0);
+    assert_int_equal(summary_long(&s, "p2p_verified"), 3 * summary_long(&s, "flood_sent"));
+}
+
+static void test_tx_framing(void **state) {
+    (void)state;
+    uint8_t buf[MSG_TX_LEN];
+    assert_int_equal(msg_encode_tx(0x0102030405060708ull, buf, sizeof buf), MSG_TX_LEN);
+    assert_int_equal(msg_encode_tx(1, buf, sizeof buf - 1), 0);
+    msg d;
+    assert_int_equal(msg_decode(buf, sizeof buf, &d), RT_OK);
+    assert_int_equal(d.tag, MSG_TX);
+    assert_true(d.tx == 0x0102030405060708ull);
+    buf[3] ^= 1; /* damaged: the seal no longer matches */
+    assert_int_equal(msg_decode(buf, sizeof buf, &d), RT_EIO);
+}
+
+int main(void) {
+    node_programs_register();
+    deja_models_register();
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_tx_framing),
+        cmocka_unit_test(test_pool_holds_memory_flat),
+        cmocka_unit_test(test_unbounded_handlers_leak),
+        cmocka_unit_test(test_pool_keeps_up),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
