@@ -472,6 +472,35 @@ static void test_dump(void **state) {
     deja_world_free(w);
 }
 
+static void prog_many(rt_ctx *ctx) {
+    rt_rwlock *l = rt_rwlock_new("L");
+    for (int i = 0; i < 10; i++) rt_spawn("reader", slow_reader, l);
+    rt_spawn("writer", bounded_writer, l);
+    wait_done(ctx);
+    rt_sleep_ns(4 * RT_SEC);
+    rt_rwlock_free(l);
+}
+
+static void test_dump_many_readers(void **state) {
+    (void)state;
+    rt_program_register("t-rw-many", prog_many);
+    deja_world *w = one_node_world(1, "t-rw-many", NULL, RT_SEC, on_fact);
+    deja_world_run(w);
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    deja_world_dump_tasks(w, f);
+    fclose(f);
+    /* the writer's line names the first eight readers, then a count */
+    assert_non_null(strstr(buf, "held for reading by task 2 'reader' (taken at tests/test_rwlock.c:"));
+    assert_non_null(strstr(buf, ", task 9 'reader' (taken at tests/test_rwlock.c:"));
+    assert_null(strstr(buf, "task 10 'reader' (taken"));
+    assert_non_null(strstr(buf, " and 2 more  blocked_for 999 ms"));
+    free(buf);
+    deja_world_shutdown(w, 10 * RT_SEC);
+    deja_world_free(w);
+}
+
 /* ---- determinism ------------------------------------------------------------------------- */
 
 static void random_worker(void *arg) {
@@ -531,6 +560,7 @@ int main(void) {
         cmocka_unit_test(test_stall),
         cmocka_unit_test(test_watchdog),
         cmocka_unit_test(test_dump),
+        cmocka_unit_test(test_dump_many_readers),
         cmocka_unit_test(test_determinism),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -156,7 +156,7 @@ void deja__rw_holders_desc(const rt_rwlock *l, const deja__task *t, FILE *f) {
         fprintf(f, "held for %s by", l->writer ? "writing" : "reading");
         int shown = 0;
         for (const deja__rw_hold *h = l->holds; h; h = h->lnext, shown++) {
-            if (shown == 3) {
+            if (shown == 8) {
                 fprintf(f, " and %d more", (l->writer ? 1 : l->readers) - shown);
                 break;
             }
