@@ -26,7 +26,8 @@ extern "C" {
  * deja_world_detect_stats; parameters deadlock.*, leak.*, watch.*) add
  * what they found and fail the run with the first of
  *   deadlock          a cycle of tasks each waiting without a timeout for
- *                     a mutex the next one holds, or a node whose every
+ *                     a lock (mutex or rwlock) the next one holds (or, for
+ *                     an rwlock, waits for ahead of it), or a node whose every
  *                     task waits on what only another of them could give;
  *   deadlock_timeout  (deadlock.timeout_verdict=1) such a cycle closed by a
  *                     lock wait with a timeout;
