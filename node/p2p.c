@@ -12,6 +12,7 @@
 #include "p2p.h"
 
 #include <assert.h>
+#include <stdatomic.h>
 #include <string.h>
 
 #include "msg.h"
@@ -34,19 +35,22 @@ struct p2p {
     uint32_t workers;   /* p2p.pool */
     int64_t verify_ns;
     rt_fact_kind refused_kind, verified_kind;
-    uint64_t taken, refused, verified, bad;
-    uint64_t live, peak; /* handlers alive (p2p.pool=0) or queued (pool), and their peak */
+    /* counters: workers and handlers are threads in production, so the ones
+     * they touch are atomic; taken, refused and peak are the engine's own */
+    uint64_t taken, refused, peak;
+    atomic_uint_fast64_t verified, bad;
+    atomic_uint_fast64_t live; /* handlers alive (p2p.pool=0) or queued (pool); peak: its most */
 };
 
 /* Checks one verified transaction's form, counts it and frees it. */
 static void p2p__done(p2p *p, rt_msg *m) {
     msg d;
     if (msg_decode(m->data, m->len, &d) == RT_OK && d.tag == MSG_TX) {
-        p->verified++;
+        atomic_fetch_add_explicit(&p->verified, 1, memory_order_relaxed);
         rt_fact f = {.kind = p->verified_kind, .value = m->from};
         rt_fact_report(&f);
     } else {
-        p->bad++;
+        atomic_fetch_add_explicit(&p->bad, 1, memory_order_relaxed);
     }
     rt_msg_free(m);
 }
@@ -72,8 +76,10 @@ static void p2p__worker(void *arg) {
             rt_mutex_unlock(p->verifier);
             break;
         }
-        assert(m != NULL && p->live > 0);
-        p->live--;
+        assert(m != NULL);
+        uint_fast64_t was = atomic_fetch_sub_explicit(&p->live, 1, memory_order_relaxed);
+        assert(was > 0);
+        (void)was;
         p2p__work(p);
         rt_mutex_unlock(p->verifier);
         p2p__done(p, m);
@@ -97,8 +103,9 @@ static void p2p__handler(void *arg) {
     }
     p2p__done(p, j->m);
     rt_free(j);
-    assert(p->live > 0);
-    p->live--;
+    uint_fast64_t was = atomic_fetch_sub_explicit(&p->live, 1, memory_order_relaxed);
+    assert(was > 0);
+    (void)was;
     rt_wg_done(p->wg);
 }
 
@@ -107,6 +114,9 @@ static void p2p__handler(void *arg) {
 static p2p *p2p__start(rt_ctx *ctx) {
     p2p *p = rt_calloc(1, sizeof *p);
     if (p == NULL) return NULL;
+    atomic_init(&p->verified, 0);
+    atomic_init(&p->bad, 0);
+    atomic_init(&p->live, 0);
     p->workers = (uint32_t)node_param("p2p", "p2p.pool", P2P_DEFAULT_POOL, 0, P2P_MAX_POOL);
     int64_t qcap = node_param("p2p", "p2p.queue", P2P_DEFAULT_QUEUE, 1, P2P_MAX_QUEUE);
     p->verify_ns = node_param("p2p", "p2p.verify_us", P2P_DEFAULT_VERIFY_US, 0, P2P_MAX_VERIFY_US) * 1000;
@@ -169,7 +179,8 @@ bool p2p_take(p2p **pp, rt_ctx *ctx, rt_msg *m) {
             return true;
         }
     }
-    if (++p->live > p->peak) p->peak = p->live;
+    uint64_t now = (uint64_t)atomic_fetch_add_explicit(&p->live, 1, memory_order_relaxed) + 1;
+    if (now > p->peak) p->peak = now;
     return true;
 }
 
@@ -180,7 +191,7 @@ void p2p_stop(p2p **pp) {
     rt_ctx_cancel(p->ctx);
     if (rt_wg_wait(p->wg, P2P_STOP_WAIT_NS) != RT_OK) {
         /* handlers still queue on the verifier: they use p, so p stays */
-        rt_log(RT_LOG_ERROR, "p2p: %llu handlers did not stop", (unsigned long long)p->live);
+        rt_log(RT_LOG_ERROR, "p2p: %llu handlers did not stop", (unsigned long long)atomic_load(&p->live));
         return;
     }
     *pp = NULL;
@@ -188,7 +199,8 @@ void p2p_stop(p2p **pp) {
     while (p->queue != NULL && rt_chan_recv(p->queue, &m, 0) == RT_OK) rt_msg_free(m);
     rt_log(RT_LOG_INFO,
            "p2p: stop: %llu transactions, %llu verified, %llu malformed, %llu refused, peak %s %llu",
-           (unsigned long long)p->taken, (unsigned long long)p->verified, (unsigned long long)p->bad,
+           (unsigned long long)p->taken, (unsigned long long)atomic_load(&p->verified),
+           (unsigned long long)atomic_load(&p->bad),
            (unsigned long long)p->refused, p->workers ? "queued" : "handlers", (unsigned long long)p->peak);
     if (p->queue != NULL) rt_chan_free(p->queue);
     rt_mutex_free(p->verifier);
