@@ -15,14 +15,21 @@
 #include "clock_world.h"
 #include "deja/oracle.h"
 
+/* One flood: a plan entry of kind "flood" (deja_aura_kinds_register). */
+typedef struct deja__flood {
+    struct deja__aura *aw;
+    uint32_t from;
+    int64_t gap_ns, end_ns;
+    struct deja__flood *next;
+} deja__flood;
+
 typedef struct deja__aura {
     deja_chain_oracle *oracle;
-    /* the flood (net.flood_rate > 0) */
-    deja_prng *flood_rng;
-    uint32_t flood_from;
-    int64_t flood_gap_ns, flood_end_ns;
-    uint64_t flood_sent; /* transactions sent, each to every other node */
-    int peak_tasks;      /* live tasks of every node, at the flood's ticks */
+    /* the floods (net.flood_rate > 0, or "flood" entries of a given plan) */
+    deja__flood *floods;
+    deja_prng *flood_rng; /* NULL until a flood is scheduled */
+    uint64_t flood_sent;  /* transactions sent, each to every other node */
+    int peak_tasks;       /* live tasks of every node, at the floods' ticks */
     rt_fact_kind refused_kind, verified_kind;
     uint64_t refused, verified; /* the nodes' p2p facts */
 } deja__aura;
@@ -40,23 +47,24 @@ static void deja__tx_encode(uint64_t tx, uint8_t buf[DEJA__TX_LEN]) {
     for (int i = 0; i < 8; i++) buf[9 + i] = (uint8_t)(seal >> (8 * i));
 }
 
-/* One tick of the flood: a transaction from the flooder to every other
+/* One tick of a flood: a transaction from the flooder to every other
  * node, then the next tick after a gap uniform in [gap/2, 3*gap/2]. */
 static void deja__flood_tick(deja_world *w, void *arg) {
-    deja__aura *aw = arg;
+    deja__flood *f = arg;
+    deja__aura *aw = f->aw;
     int64_t now = deja_world_now(w);
-    if (now >= aw->flood_end_ns) return;
+    if (now >= f->end_ns) return;
     uint8_t buf[DEJA__TX_LEN];
     for (uint32_t to = 0; to < deja_world_nodes(w); to++) {
-        if (to == aw->flood_from) continue;
+        if (to == f->from) continue;
         deja__tx_encode(deja_prng_next(aw->flood_rng), buf);
-        (void)deja_net_inject(w, aw->flood_from, to, buf, sizeof buf);
+        (void)deja_net_inject(w, f->from, to, buf, sizeof buf);
     }
     aw->flood_sent++;
     int live = deja_world_live_tasks(w, -1);
     if (live > aw->peak_tasks) aw->peak_tasks = live;
-    int64_t g = aw->flood_gap_ns;
-    deja_world_at(w, now + deja_prng_range(aw->flood_rng, g / 2, g + g / 2), deja__flood_tick, aw);
+    int64_t g = f->gap_ns;
+    deja_world_at(w, now + deja_prng_range(aw->flood_rng, g / 2, g + g / 2), deja__flood_tick, f);
 }
 
 /* Counts the nodes' p2p refusals and verifications. */
@@ -68,31 +76,63 @@ static void deja__aura_on_fact(void *arg, uint32_t node, int64_t now, const rt_f
     else if (f->kind == aw->verified_kind) aw->verified++;
 }
 
-/* Schedules the flood the net.flood_* parameters ask for; 2 on a bad
- * value. Draws nothing and schedules nothing without one. */
-static int deja__flood_setup(deja_world *w, deja__aura *aw, const deja_params *p, int64_t nodes, char *err,
-                             size_t errlen) {
+#define DEJA__FLOOD_MAX_RATE 1000000
+
+/* Schedules the flood plan entry e describes: node e->node sends every
+ * other node e->b transactions a second from e->at_ns for e->a ns. Left
+ * alone outside an AuRa world (no net.flood_rate parameter) and when a
+ * field is out of range (an entry of a hand-written plan). */
+static void deja__flood_schedule(deja_world *w, const deja_plan_entry *e) {
+    deja__aura *aw = deja_world_data(w);
+    if (aw == NULL || deja_params_get(deja_world_params(w), "net.flood_rate") == NULL) return;
+    if (e->node < 0 || (uint32_t)e->node >= deja_world_nodes(w) || e->a <= 0 || e->b <= 0 ||
+        e->b > DEJA__FLOOD_MAX_RATE || e->at_ns > INT64_MAX - e->a)
+        return;
+    if (aw->flood_rng == NULL) {
+        aw->flood_rng = deja_world_stream(w, "flood");
+        aw->refused_kind = rt_fact_kind_named("p2p.refused");
+        aw->verified_kind = rt_fact_kind_named("p2p.verified");
+        deja_world_on_fact(w, deja__aura_on_fact, aw);
+    }
+    deja__flood *f = calloc(1, sizeof *f);
+    if (f == NULL) abort();
+    f->aw = aw;
+    f->from = (uint32_t)e->node;
+    f->gap_ns = RT_SEC / e->b;
+    if (f->gap_ns < 2) f->gap_ns = 2;
+    f->end_ns = e->at_ns + e->a;
+    f->next = aw->floods;
+    aw->floods = f;
+    deja_world_at(w, e->at_ns, deja__flood_tick, f);
+}
+
+static const deja_plan_kind deja__flood_kind = {"flood", deja__flood_schedule};
+
+void deja_aura_kinds_register(void) { deja_plan_kind_register(&deja__flood_kind); }
+
+/* Injects the flood the net.flood_* parameters ask for (one plan entry of
+ * kind "flood"); 2 on a bad value. Draws nothing and injects nothing
+ * without one. */
+static int deja__flood_setup(deja_world *w, const deja_params *p, int64_t nodes, char *err, size_t errlen) {
     int64_t rate, from, at, len;
-    if (deja_params_i64(p, "net.flood_rate", 0, 1000000, &rate, err, errlen) ||
+    if (deja_params_i64(p, "net.flood_rate", 0, DEJA__FLOOD_MAX_RATE, &rate, err, errlen) ||
         deja_params_i64(p, "net.flood_from", 0, nodes - 1, &from, err, errlen) ||
         deja_params_i64(p, "net.flood_at_s", 0, 10000000, &at, err, errlen) ||
         deja_params_i64(p, "net.flood_s", 0, 10000000, &len, err, errlen))
         return 2;
     if (rate == 0 || len == 0 || nodes < 2) return 0;
-    aw->flood_rng = deja_world_stream(w, "flood");
-    aw->flood_from = (uint32_t)from;
-    aw->flood_gap_ns = RT_SEC / rate;
-    if (aw->flood_gap_ns < 2) aw->flood_gap_ns = 2;
-    aw->flood_end_ns = (at + len) * RT_SEC;
-    aw->refused_kind = rt_fact_kind_named("p2p.refused");
-    aw->verified_kind = rt_fact_kind_named("p2p.verified");
-    deja_world_on_fact(w, deja__aura_on_fact, aw);
-    deja_world_at(w, at * RT_SEC, deja__flood_tick, aw);
+    deja_plan_inject(w, &(deja_plan_entry){.kind = "flood", .node = (int32_t)from, .at_ns = at * RT_SEC,
+                                           .a = len * RT_SEC, .b = rate});
     return 0;
 }
 
 static void deja__aura_free(void *p) {
     deja__aura *aw = p;
+    while (aw->floods != NULL) {
+        deja__flood *f = aw->floods;
+        aw->floods = f->next;
+        free(f);
+    }
     free(aw);
 }
 
@@ -121,7 +161,7 @@ int deja_aura_setup(deja_world *w, const deja_params *p, char *err, size_t errle
     if (rc) return rc;
     int64_t nodes;
     if (deja_params_i64(p, "sim.nodes", 1, INT32_MAX, &nodes, err, errlen)) return 2;
-    return deja__flood_setup(w, aw, p, nodes, err, errlen);
+    return deja__flood_setup(w, p, nodes, err, errlen);
 }
 
 /* Adds the clock error to the chain oracle's metrics and verdict (the

@@ -8,6 +8,8 @@
  * gossiped transactions for net.flood_s from net.flood_at_s: an injected
  * sender (deja_net_inject), its gaps and transactions drawn from the
  * world's "flood" stream, so a run without a flood draws as before. The
+ * flood is one entry of the run's fault plan (kind "flood"), so a given
+ * plan can add one, and `deja shrink` can cut it. The
  * summary then says what the nodes' worker pools made of it (p2p.h):
  * flood_sent, p2p_verified, p2p_refused, peak_tasks.
  *
@@ -55,6 +57,11 @@
 /* Builds the nodes, clocks, network and oracle from p; 0, or 2 naming the
  * bad parameter. */
 int deja_aura_setup(deja_world *w, const deja_params *p, char *err, size_t errlen);
+/* Registers the fault kind "flood" (a plan entry: node = the flooder,
+ * at_ns, a = length in ns, b = transactions a second to each other node),
+ * so a given plan can flood any AuRa world. Once, at start-up
+ * (deja_models_register does). */
+void deja_aura_kinds_register(void);
 /* Fills the summary: the chain oracle's metrics and verdict, clock error. */
 void deja_aura_finish(deja_world *w, deja_summary *s);
 

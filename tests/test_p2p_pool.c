@@ -6,7 +6,8 @@
  * verdict ok; with the bug switch p2p.pool=0 (a task per transaction) the
  * handlers pile up on the verifier until the task-growth detector names
  * their group (verdict leak) and the memory limit kills the nodes. A flood
- * the verifier keeps up with is refused nothing. Also the MSG_TX framing.
+ * the verifier keeps up with is refused nothing. The flood is a fault-plan
+ * entry (kind "flood"). Also the MSG_TX framing.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -23,6 +24,7 @@
 #include "deja/deja.h"
 #include "deja/models.h"
 #include "deja/rt.h"
+#include "deja/world.h"
 #include "msg.h"
 #include "node.h"
 
@@ -82,6 +84,53 @@ static void test_pool_keeps_up(void **state) {
     assert_int_equal(summary_long(&s, "p2p_verified"), 3 * summary_long(&s, "flood_sent"));
 }
 
+/* The flood is a plan entry: the run's plan names it, leaving it out (a
+ * mask) leaves the run as without a flood, and a given plan floods a run
+ * whose parameters ask for none. */
+static void test_flood_is_a_plan_entry(void **state) {
+    (void)state;
+    const deja_scenario *sc = deja_scenario_find("drift-fork");
+    assert_non_null(sc);
+    char err[256];
+    deja_params *ov = deja_params_new();
+    const char *sets[] = {"sim.duration_s=20", "net.flood_rate=2000", "net.flood_at_s=5", "net.flood_s=10",
+                          "p2p.pool=0"};
+    for (size_t i = 0; i < sizeof sets / sizeof sets[0]; i++)
+        assert_int_equal(deja_params_parse(ov, sets[i], err, sizeof err), 0);
+    deja_plan *plan = NULL;
+    deja_summary s;
+    deja_run_opts o = {.plan_record = &plan};
+    deja_run(sc, 1, ov, &o, &s, err, sizeof err);
+    assert_string_equal(deja_summary_get(&s, "verdict"), "leak");
+    assert_non_null(plan);
+    assert_int_equal(deja_plan_count(plan), 1);
+    const deja_plan_entry *e = deja_plan_get(plan, 0);
+    assert_string_equal(e->kind, "flood");
+    assert_int_equal(e->node, 0);
+    assert_true(e->at_ns == 5 * RT_SEC && e->a == 10 * RT_SEC && e->b == 2000);
+    /* masked out: no flood, no p2p metrics, the quiet run's hash */
+    deja_run_opts masked = {.plan_mask = "0"};
+    deja_run(sc, 1, ov, &masked, &s, err, sizeof err);
+    assert_string_equal(deja_summary_get(&s, "verdict"), "ok");
+    assert_null(deja_summary_get(&s, "flood_sent"));
+    char *hash = strdup(deja_summary_get(&s, "trace_hash"));
+    deja_params *quiet = deja_params_new();
+    assert_int_equal(deja_params_parse(quiet, "sim.duration_s=20", err, sizeof err), 0);
+    assert_int_equal(deja_params_parse(quiet, "p2p.pool=0", err, sizeof err), 0);
+    deja_run_opts none = {0};
+    deja_run(sc, 1, quiet, &none, &s, err, sizeof err);
+    assert_string_equal(deja_summary_get(&s, "trace_hash"), hash);
+    /* given: the same flood on a run that asks for none */
+    deja_run_opts given = {.plan = plan};
+    deja_run(sc, 1, quiet, &given, &s, err, sizeof err);
+    assert_string_equal(deja_summary_get(&s, "verdict"), "leak");
+    assert_int_equal(summary_long(&s, "flood_sent"), 20005);
+    free(hash);
+    deja_plan_free(plan);
+    deja_params_free(quiet);
+    deja_params_free(ov);
+}
+
 static void test_tx_framing(void **state) {
     (void)state;
     uint8_t buf[MSG_TX_LEN];
@@ -103,6 +152,7 @@ int main(void) {
         cmocka_unit_test(test_pool_holds_memory_flat),
         cmocka_unit_test(test_unbounded_handlers_leak),
         cmocka_unit_test(test_pool_keeps_up),
+        cmocka_unit_test(test_flood_is_a_plan_entry),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
