@@ -4,7 +4,9 @@
  * Per height it keeps the distinct blocks produced (forks) and the block
  * confirmed first (the reference every later confirmation, by any node,
  * must match); per node the last confirmed height and when it moved (a
- * table grown to the highest node id seen: any number of nodes).
+ * table grown to the highest node id seen: any number of nodes). A height
+ * holds its first produced block itself; the rare further ones (forks) are
+ * chained from it into one shared list, so the table of heights stays small.
  */
 #include <assert.h>
 #include <stdlib.h>
@@ -15,12 +17,19 @@
 #define DEJA__MAX_VARIANTS 16
 
 typedef struct deja__height {
-    uint8_t produced[DEJA__MAX_VARIANTS][16];
-    int n_produced;
+    uint8_t produced[16]; /* the first block produced at this height */
     uint8_t confirmed[16];
     uint8_t root[16]; /* state root of the first confirmation */
+    int n_produced;
     int has_confirmed;
+    uint32_t more; /* 1 + index in the oracle's variants of the second one; 0: none */
 } deja__height;
+
+/* A further distinct block produced at one height. */
+typedef struct deja__variant {
+    uint8_t hash[16];
+    uint32_t next; /* 1 + index of the next one at the same height; 0: none */
+} deja__variant;
 
 typedef struct deja__onode {
     uint64_t pre_crash_height; /* confirmed height when it last crashed */
@@ -35,6 +44,8 @@ typedef struct deja__onode {
 struct deja_chain_oracle {
     deja__height *h;
     uint64_t cap;
+    deja__variant *variants; /* further blocks of every height, chained per height */
+    uint32_t n_variants, cap_variants;
     uint64_t blocks, forks, rejected, deferred, safety;
     uint64_t durability, integrity, corruption, recoveries, divergence, media_loss, integrity_media;
     deja_world *w;
@@ -146,11 +157,31 @@ static void deja__on_fact(void *arg, uint32_t node, int64_t now, const rt_fact *
         deja__height *h = deja__at(o, f->height);
         /* past DEJA__MAX_VARIANTS distinct blocks at one height, later ones
          * are counted without deduplication (a pathological fork anyway) */
-        int known = h->n_produced < DEJA__MAX_VARIANTS ? h->n_produced : DEJA__MAX_VARIANTS;
-        for (int i = 0; i < known; i++)
-            if (!memcmp(h->produced[i], f->hash, 16)) return;
-        if (h->n_produced == 1) o->forks++;
-        if (h->n_produced < DEJA__MAX_VARIANTS) memcpy(h->produced[h->n_produced], f->hash, 16);
+        if (h->n_produced == 0) {
+            memcpy(h->produced, f->hash, 16);
+        } else {
+            if (!memcmp(h->produced, f->hash, 16)) return;
+            uint32_t *link = &h->more;
+            for (int i = 1; i < h->n_produced && i < DEJA__MAX_VARIANTS; i++) {
+                assert(*link != 0);
+                deja__variant *v = &o->variants[*link - 1];
+                if (!memcmp(v->hash, f->hash, 16)) return;
+                link = &v->next;
+            }
+            if (h->n_produced == 1) o->forks++;
+            if (h->n_produced < DEJA__MAX_VARIANTS) {
+                assert(*link == 0);
+                if (o->n_variants == o->cap_variants) {
+                    o->cap_variants = o->cap_variants ? 2 * o->cap_variants : 64;
+                    o->variants = realloc(o->variants, (size_t)o->cap_variants * sizeof *o->variants);
+                    assert(o->variants);
+                }
+                deja__variant *v = &o->variants[o->n_variants++];
+                memcpy(v->hash, f->hash, 16);
+                v->next = 0;
+                *link = o->n_variants; /* 1 + its index */
+            }
+        }
         h->n_produced++;
         o->blocks++;
         break;
@@ -260,5 +291,6 @@ static void deja__chain_free(void *state) {
     for (uint32_t i = 0; i < o->n_nodes; i++) free(o->nodes[i].confirmed);
     free(o->nodes);
     free(o->h);
+    free(o->variants);
     free(o);
 }
