@@ -5,7 +5,8 @@
  * (p2p_refused > 0) and resident memory stays at its size without a flood,
  * verdict ok; with the bug switch p2p.pool=0 (a task per transaction) the
  * handlers pile up on the verifier until the task-growth detector names
- * their group (verdict leak) and the memory limit kills the nodes. A flood
+ * their group (verdict leak) and the memory limit kills the nodes (verdict
+ * oom without the task-growth detector). A flood
  * the verifier keeps up with is refused nothing. The flood is a fault-plan
  * entry (kind "flood"). Also the MSG_TX framing.
  */
@@ -72,6 +73,12 @@ static void test_unbounded_handlers_leak(void **state) {
     assert_true(summary_long(&s, "peak_tasks") > 5000);
     assert_true(summary_long(&s, "oom_kills") >= 1); /* left to grow, it reaches the limit */
     assert_true(summary_long(&s, "peak_resident_kb") >= 32 * 1024);
+    /* without the task-growth detector the OOM kill is the verdict */
+    const char *sets[] = {"sim.duration_s=20", "net.flood_at_s=5", "net.flood_s=10", "mem.limit_mb=32",
+                          "net.flood_rate=2000", "p2p.pool=0", "leak.sample_ms=0", NULL};
+    scenario_run("drift-fork", 1, sets, &s, NULL);
+    assert_string_equal(deja_summary_get(&s, "verdict"), "oom");
+    assert_int_equal(summary_long(&s, "oom_kills"), 3);
 }
 
 /* A flood the verifiers keep up with (500 a second each) is all verified. */
