@@ -107,9 +107,9 @@ static void queued_reader(void *arg) {
     rt_rwlock_runlock(o->l);
 }
 
-/* Waits (bounded) until the dump shows `what`. */
+/* Waits (up to 5 s: the machine may be loaded) until the dump shows `what`. */
 static bool dump_shows(const char *what) {
-    for (int i = 0; i < 200; i++) {
+    for (int i = 0; i < 1000; i++) {
         char *buf = NULL;
         size_t len = 0;
         FILE *f = open_memstream(&buf, &len);
