@@ -175,6 +175,23 @@ static void test_block_leaks(void **state) {
     assert_true(summary_long(&s, "peak_resident_kb") < 4096);
 }
 
+/* the habit of bounded channel operations: the watchdog names the audit's
+ * unbounded send (verdict stuck, with the task-growth detector off); the
+ * audit done right, its send in a select with its context, passes */
+static void test_watchdog_stuck(void **state) {
+    (void)state;
+    const char *sets[] = {"sim.duration_s=30", "watch.block_ms=2000", "watch.verdict=1", "leak.sample_ms=0", NULL, NULL};
+    deja_summary s;
+    sets[4] = "node.leak=chan";
+    scenario_run("drift-fork", 1, sets, &s, NULL);
+    assert_string_equal(deja_summary_get(&s, "verdict"), "stuck");
+    assert_non_null(strstr(deja_summary_get(&s, "detected"), "'audit' chan send at node/maint.c:"));
+    sets[4] = "node.audit=1";
+    scenario_run("drift-fork", 1, sets, &s, NULL);
+    assert_string_equal(deja_summary_get(&s, "verdict"), "ok");
+    assert_int_equal(summary_long(&s, "stuck_ops"), 0);
+}
+
 int main(void) {
     node_programs_register();
     deja_models_register();
@@ -185,6 +202,7 @@ int main(void) {
         cmocka_unit_test(test_wall_durations),
         cmocka_unit_test(test_aura_wall_durations),
         cmocka_unit_test(test_block_leaks),
+        cmocka_unit_test(test_watchdog_stuck),
         cmocka_unit_test(test_calibrated_slots),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
