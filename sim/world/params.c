@@ -38,20 +38,25 @@ void deja_params_free(deja_params *p) {
     free(p);
 }
 
+/* Room for at least n entries. */
+static void deja__params_reserve(deja_params *p, int n) {
+    if (n <= p->cap) return;
+    while (p->cap < n) p->cap = p->cap ? 2 * p->cap : 16;
+    p->v = realloc(p->v, (size_t)p->cap * sizeof *p->v);
+    assert(p->v);
+}
+
 int deja_params_set(deja_params *p, const char *key, const char *val) {
-    if (strlen(key) >= DEJA__PKEY || strlen(val) >= DEJA__PVAL) return -1;
+    size_t klen = strlen(key), vlen = strlen(val);
+    if (klen >= DEJA__PKEY || vlen >= DEJA__PVAL) return -1;
     for (int i = 0; i < p->n; i++)
-        if (!strcmp(p->v[i].key, key)) {
-            snprintf(p->v[i].val, DEJA__PVAL, "%s", val);
+        if (p->v[i].key[0] == key[0] && !strcmp(p->v[i].key, key)) {
+            memmove(p->v[i].val, val, vlen + 1);
             return 0;
         }
-    if (p->n == p->cap) {
-        p->cap = p->cap ? 2 * p->cap : 16;
-        p->v = realloc(p->v, (size_t)p->cap * sizeof *p->v);
-        assert(p->v);
-    }
-    snprintf(p->v[p->n].key, DEJA__PKEY, "%s", key);
-    snprintf(p->v[p->n].val, DEJA__PVAL, "%s", val);
+    deja__params_reserve(p, p->n + 1);
+    memcpy(p->v[p->n].key, key, klen + 1);
+    memcpy(p->v[p->n].val, val, vlen + 1);
     p->n++;
     return 0;
 }
@@ -76,8 +81,8 @@ int deja_params_parse(deja_params *p, const char *kv, char *err, size_t errlen) 
 
 const char *deja_params_get(const deja_params *p, const char *key) {
     if (!p) return NULL;
-    for (int i = 0; i < p->n; i++)
-        if (!strcmp(p->v[i].key, key)) return p->v[i].val;
+    for (int i = 0; i < p->n; i++) /* the first byte first: most keys differ there */
+        if (p->v[i].key[0] == key[0] && !strcmp(p->v[i].key, key)) return p->v[i].val;
     return NULL;
 }
 
@@ -95,7 +100,11 @@ const char *deja_params_val(const deja_params *p, int i) {
 
 deja_params *deja_params_clone(const deja_params *p) {
     deja_params *c = deja_params_new();
-    for (int i = 0; p && i < p->n; i++) deja_params_set(c, p->v[i].key, p->v[i].val);
+    if (p && p->n > 0) { /* its keys are distinct already: the entries as they are */
+        deja__params_reserve(c, p->n);
+        memcpy(c->v, p->v, (size_t)p->n * sizeof *p->v);
+        c->n = p->n;
+    }
     return c;
 }
 
