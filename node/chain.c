@@ -13,6 +13,7 @@
 #include "chain.h"
 
 #include <assert.h>
+#include <stddef.h>
 #include <string.h>
 
 #include "deja/rt.h"
@@ -54,6 +55,13 @@ static void chain__emit(chain *c, chain_event_kind kind, const block *b, const u
         .below_confirmed = below,
     };
     if (c->fn != NULL) c->fn(c->arg, &ev);
+}
+
+/* True when the store lends its blocks and h is the head's hash: then the
+ * chain's own copy of the head stands for a read of it (reads of such a
+ * store change nothing, so skipping one changes nothing either). */
+static bool chain__lent_head(const chain *c, const uint8_t h[BLOCK_HASH_LEN]) {
+    return store_lends(c->st) && memcmp(h, c->head_hash, BLOCK_HASH_LEN) == 0;
 }
 
 /* True when (b, h) beats the current head under the fork-choice rule. */
@@ -155,10 +163,15 @@ static node_reason chain__check(const chain *c, const block *b, const block *par
  * failed). Returns RT_OK or the store's error. */
 static int chain__link(chain *c, const block *b, const uint8_t h[BLOCK_HASH_LEN], bool local,
                        node_reason *why) {
-    block parent;
-    int rc = store_get(c->st, b->parent, &parent);
+    block copy;
+    const block *parent = &c->head; /* a block built on the head: no read */
+    int rc = RT_OK;
+    if (!chain__lent_head(c, b->parent)) {
+        rc = store_get(c->st, b->parent, &copy);
+        parent = &copy;
+    }
     if (rc == RT_OK) {
-        *why = chain__check(c, b, &parent);
+        *why = chain__check(c, b, parent);
         if (*why == NODE_REJ_NONE) rc = store_put(c->st, h, b);
     }
     if (rc != RT_OK) *why = NODE_REJ_STORE;
@@ -216,16 +229,18 @@ static void chain__pos_of(chain__pos *p, const block *b, const uint8_t h[BLOCK_H
 }
 
 /* Moves *p to its parent, read from the store: in place when the store
- * lends its blocks (store.h: store_peek), else copied out, one get per
- * step as a durable store has always been read. RT_OK or the store's
- * error. */
-static int chain__step_back(chain *c, chain__pos *p) {
+ * lends its blocks (store.h: store_peek; *lent, when asked for, is then
+ * that block), else copied out (*lent NULL), one get per step as a durable
+ * store has always been read. RT_OK or the store's error. */
+static int chain__step_back_lent(chain *c, chain__pos *p, const block **lent) {
     assert(p->height > 0);
     const block *b;
     block copy;
+    if (lent != NULL) *lent = NULL;
     if (store_lends(c->st)) {
         b = store_peek(c->st, p->parent);
         if (b == NULL) return RT_ENOENT;
+        if (lent != NULL) *lent = b;
     } else {
         int rc = store_get(c->st, p->parent, &copy);
         if (rc != RT_OK) return rc;
@@ -237,6 +252,8 @@ static int chain__step_back(chain *c, chain__pos *p) {
     memcpy(p->parent, b->parent, BLOCK_HASH_LEN);
     return RT_OK;
 }
+
+static int chain__step_back(chain *c, chain__pos *p) { return chain__step_back_lent(c, p, NULL); }
 
 #define CHAIN_CONFIRM_BATCH 16 /* confirmations listed on the stack; more: one allocation */
 
@@ -256,16 +273,21 @@ static int chain__confirm(chain *c) {
     }
     chain__pos p;
     chain__pos_of(&p, &c->head, c->head_hash);
+    const block *lent = NULL; /* the block at p, when the store lent it */
     int rc = RT_OK;
-    while (rc == RT_OK && p.height > target) rc = chain__step_back(c, &p);
+    while (rc == RT_OK && p.height > target) rc = chain__step_back_lent(c, &p, &lent);
     for (uint64_t i = count; rc == RT_OK && i-- > 0;) {
         assert(p.height == c->confirmed + 1 + i);
         memcpy(hs[i], p.hash, BLOCK_HASH_LEN);
-        if (i > 0) rc = chain__step_back(c, &p);
+        if (i > 0) rc = chain__step_back_lent(c, &p, &lent);
     }
     block b;
     for (uint64_t i = 0; rc == RT_OK && i < count; i++) {
-        rc = store_get(c->st, hs[i], &b);
+        if (i == 0 && lent != NULL) { /* the walk ended on it: copy it, no second look-up */
+            memcpy(&b, lent, offsetof(block, payload) + lent->payload_len);
+        } else {
+            rc = store_get(c->st, hs[i], &b);
+        }
         if (rc != RT_OK) break;
         assert(b.height == c->confirmed + 1);
         c->confirmed++;
@@ -283,6 +305,8 @@ static int chain__head_moved(chain *c, const chain__pos *old) {
     chain__pos a, o = *old;
     chain__pos_of(&a, &c->head, c->head_hash);
     int rc = RT_OK;
+    if (store_lends(c->st) && a.height == o.height + 1 && memcmp(a.parent, o.hash, BLOCK_HASH_LEN) == 0)
+        a = o; /* the new head extends the old one: the step back is known */
     while (rc == RT_OK && a.height > o.height) rc = chain__step_back(c, &a);
     uint64_t depth = 0;
     while (rc == RT_OK && memcmp(a.hash, o.hash, BLOCK_HASH_LEN) != 0) {
@@ -327,7 +351,7 @@ chain_status chain_import_hashed(chain *c, const block *b, const uint8_t hash[BL
     } else if (chain__orphan_find(c, r.hash) >= 0) {
         r.status = CHAIN_ORPHAN;
         chain__missing(c, b->parent, r.missing);
-    } else if (!store_has(c->st, b->parent)) {
+    } else if (!chain__lent_head(c, b->parent) && !store_has(c->st, b->parent)) {
         chain__orphan_add(c, b, r.hash);
         r.status = CHAIN_ORPHAN;
         chain__missing(c, b->parent, r.missing);
