@@ -489,6 +489,12 @@ void *deja__node_alloc_as(deja__node *n, size_t size, size_t charged);
 void deja__node_free(deja__node *n, void *p);
 /* Frees everything still allocated by node n. */
 void deja__node_free_all(deja__node *n);
+/* malloc and free through a cache of small freed blocks (mem.c); the size
+ * given to free is the one given to alloc. deja__cache_release empties it
+ * (when a world is freed). */
+void *deja__cache_alloc(size_t size);
+void deja__cache_free(void *p, size_t size);
+void deja__cache_release(void);
 
 /* ---- trace (trace.c) --------------------------------------------------- */
 

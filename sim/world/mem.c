@@ -16,11 +16,97 @@
 
 #define DEJA__MAGIC 0xde1a0a11c0ffee00ull
 
+/* ---- small blocks ---------------------------------------------------------
+ * Blocks of up to 1 KiB come in 16-byte size classes, carved from 64 KiB
+ * chunks; a freed one waits on its class's list for the next allocation of
+ * that class. The host's malloc and free cost more than all the rest of a
+ * simulated allocation; the node's accounting is the same either way (what
+ * is charged, and when). Process-wide (one world runs at a time): the
+ * chunks go when a world is freed, after everything in it was. Off under
+ * AddressSanitizer, which must see every free to catch a use after it. */
+
+#if defined(__SANITIZE_ADDRESS__)
+#define DEJA__CACHE 0
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define DEJA__CACHE 0
+#endif
+#endif
+#ifndef DEJA__CACHE
+#define DEJA__CACHE 1
+#endif
+
+#define DEJA__CACHE_CLASSES 64       /* 16-byte classes: blocks of up to 1 KiB */
+#define DEJA__CHUNK_BYTES (64 * 1024) /* carved into blocks */
+
+typedef struct deja__free_block {
+    struct deja__free_block *next;
+} deja__free_block;
+
+typedef struct deja__chunk {
+    struct deja__chunk *next;
+    size_t used;
+    _Alignas(16) unsigned char data[DEJA__CHUNK_BYTES];
+} deja__chunk;
+
+static deja__free_block *deja__cache[DEJA__CACHE_CLASSES + 1];
+static deja__chunk *deja__chunks; /* the newest first: blocks are carved from it */
+
+/* The size class of a block of size bytes (0: not cached). */
+static size_t deja__cache_class(size_t size) {
+    size_t c = size ? (size + 15) / 16 : 1;
+    return DEJA__CACHE && c <= DEJA__CACHE_CLASSES ? c : 0;
+}
+
+void *deja__cache_alloc(size_t size) {
+    size_t c = deja__cache_class(size);
+    if (c == 0) return malloc(size);
+    deja__free_block *b = deja__cache[c];
+    if (b != NULL) {
+        deja__cache[c] = b->next;
+        return b;
+    }
+    deja__chunk *k = deja__chunks;
+    if (k == NULL || DEJA__CHUNK_BYTES - k->used < c * 16) {
+        k = malloc(sizeof *k);
+        if (k == NULL) return NULL;
+        k->next = deja__chunks;
+        k->used = 0;
+        deja__chunks = k;
+    }
+    void *p = k->data + k->used;
+    k->used += c * 16;
+    return p;
+}
+
+void deja__cache_free(void *p, size_t size) {
+    if (!p) return;
+    size_t c = deja__cache_class(size);
+    if (c == 0) {
+        free(p);
+        return;
+    }
+    deja__free_block *b = p;
+    b->next = deja__cache[c];
+    deja__cache[c] = b;
+}
+
+void deja__cache_release(void) {
+    memset(deja__cache, 0, sizeof deja__cache);
+    while (deja__chunks) {
+        deja__chunk *k = deja__chunks;
+        deja__chunks = k->next;
+        free(k);
+    }
+}
+
+/* ---- accounted allocation ------------------------------------------------ */
+
 void *deja__node_alloc(deja__node *n, size_t size) { return deja__node_alloc_as(n, size, size); }
 
 void *deja__node_alloc_as(deja__node *n, size_t size, size_t charged) {
     assert(charged <= size);
-    deja__alloc *a = malloc(sizeof *a + size);
+    deja__alloc *a = deja__cache_alloc(sizeof *a + size);
     if (!a) return NULL;
     a->size = size;
     a->charged = charged;
@@ -43,7 +129,7 @@ void deja__node_free(deja__node *n, void *p) {
     a->next->prev = a->prev;
     n->heap_bytes -= (int64_t)a->charged;
     assert(n->heap_bytes >= 0);
-    free(a);
+    deja__cache_free(a, sizeof *a + a->size);
 }
 
 void deja__node_free_all(deja__node *n) {

@@ -89,19 +89,19 @@ static void deja__deliver(deja_world *w, void *arg, uint64_t u, int drop) {
     (void)u;
     deja__flight *f = arg;
     if (drop) {
-        free(f);
+        deja__cache_free(f, sizeof *f + f->len);
         return;
     }
     deja__node *dst = w->nodes[f->to];
     if (dst->down) {
         deja__trace(w, DEJA__TK_DROP, (int)f->to, f->from, f->len, "node down");
-        free(f);
+        deja__cache_free(f, sizeof *f + f->len);
         return;
     }
     const char *why = deja__link_closed(w, f->from, f->to);
     if (why) {
         deja__trace(w, DEJA__TK_DROP, (int)f->to, f->from, f->len, why);
-        free(f);
+        deja__cache_free(f, sizeof *f + f->len);
         return;
     }
     rt_msg *m = deja__node_alloc(dst, sizeof *m + f->len);
@@ -115,11 +115,11 @@ static void deja__deliver(deja_world *w, void *arg, uint64_t u, int drop) {
     } else {
         deja__trace(w, DEJA__TK_DELIVER, (int)f->to, f->from, XXH3_64bits(f->data, f->len), NULL);
     }
-    free(f);
+    deja__cache_free(f, sizeof *f + f->len);
 }
 
 static deja__flight *deja__flight_new(uint32_t from, uint32_t to, const void *data, size_t len) {
-    deja__flight *f = malloc(sizeof *f + len);
+    deja__flight *f = deja__cache_alloc(sizeof *f + len);
     assert(f);
     f->from = from;
     f->to = to;

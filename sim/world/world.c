@@ -80,6 +80,7 @@ void deja_world_free(deja_world *w) {
     deja_params_free(w->params);
     if (deja__w == w) deja__w = NULL;
     free(w);
+    deja__cache_release(); /* what its nodes and messages freed last */
 }
 
 uint64_t deja_world_seed(const deja_world *w) { return w->seed; }
