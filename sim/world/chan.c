@@ -92,6 +92,7 @@ static void deja__complete(deja__waiter *wt, int result) {
     wt->sel->done = 1;
     wt->sel->fired = wt->index;
     wt->sel->result = result;
+    deja_fiber_warm(&wt->task->fiber); /* it runs soon */
     deja__wake(deja__w, wt->task, RT_OK);
 }
 

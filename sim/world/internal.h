@@ -13,6 +13,7 @@
 
 #include <assert.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -43,19 +44,8 @@ typedef struct deja__event {
 /* Schedules fn(arg, u) at true time t (>= now). */
 void deja__schedule(deja_world *w, int64_t t, deja__ev_fn fn, void *arg, uint64_t u);
 
-/* The event queue (evq.c): (time, seq) order, one FIFO per instant. Events
- * must be pushed with growing seq. */
+/* The event queue (evq.h, evq.c; the scheduler's alone). */
 typedef struct deja__evq deja__evq;
-deja__evq *deja__evq_new(void);
-void deja__evq_free(deja__evq *q);
-void deja__evq_push(deja__evq *q, const deja__event *ev);
-/* The earliest event (the queue must not be empty). */
-deja__event deja__evq_pop(deja__evq *q);
-/* The earliest event, left in the queue (NULL when it is empty). */
-const deja__event *deja__evq_peek(const deja__evq *q);
-/* 1 and the earliest event's time in *t, or 0 when the queue is empty. */
-int deja__evq_next(const deja__evq *q, int64_t *t);
-size_t deja__evq_len(const deja__evq *q);
 
 /* ---- tasks ------------------------------------------------------------- */
 
@@ -71,39 +61,44 @@ struct deja__waiter;
 struct deja__owned;
 
 typedef struct deja__task {
-    uint64_t id;
+    /* First the fields of the message path (every switch, park and wake),
+     * in the first two cache lines: tasks are 64-byte aligned. */
+    deja_fiber fiber;
+    struct deja__task *run_next; /* run queue link */
     struct deja__node *node;
+    uint64_t id;
+    uint64_t wait_gen;        /* bumped at every wake: stale timeouts ignored */
+    deja__tstate state;
+    int timeouts_pending;     /* timeout events still pointing at this task */
+    int wake_result;          /* set by whoever wakes a blocked task */
+    int wline;
+    const char *wfile;        /* site of the task's latest blocking rt_* call */
+    const char *blocked_kind; /* "chan recv", "select", "sleep", "mutex"... */
+    const char *blocked_on;   /* name of the object */
+    int64_t blocked_since;    /* true time it parked */
+    bool internal_wait;       /* parked without deadline on what only its node's tasks can give */
+    bool wait_bounded;        /* parked with a deadline */
+    bool wait_cancellable;    /* its select includes a context's done channel */
+    int fired;                /* select: index of the case that fired */
+    struct deja__owned *owned; /* contexts and timers it created, not yet released */
+    struct deja__rw_hold *rw_held; /* its holds of rwlocks */
+    /* the rest: spawn, exit, the detectors (detect.c) and the task dump */
     const char *name; /* static string from the caller */
     const char *file;
     int line;
     rt_task_fn fn;
     void *arg;
-    deja__tstate state;
-    const char *blocked_kind; /* "chan recv", "select", "sleep", "mutex"... */
-    const char *blocked_on;   /* name of the object */
     int64_t created;          /* true time */
-    uint64_t wait_gen;        /* bumped at every wake: stale timeouts ignored */
-    int timeouts_pending;     /* timeout events still pointing at this task */
-    int wake_result;          /* set by whoever wakes a blocked task */
-    int fired;                /* select: index of the case that fired */
-    /* for the detectors (detect.c) and the task dump */
-    const char *wfile;        /* site of the task's latest blocking rt_* call */
-    int wline;
-    int64_t blocked_since;    /* true time it parked */
     struct rt_mutex *wait_mutex; /* the mutex it waits for, or NULL */
-    bool internal_wait;       /* parked without deadline on what only its node's tasks can give */
-    bool wait_bounded;        /* parked with a deadline */
-    bool wait_cancellable;    /* its select includes a context's done channel */
     uint64_t stuck_gen;       /* wait_gen + 1 of the wait the watchdog reported */
-    struct deja__owned *owned; /* contexts and timers it created, not yet released */
     struct rt_rwlock *wait_rw; /* the rwlock it waits for, or NULL (rwlock.c) */
     bool wait_write;           /* ... to write (else to read) */
-    struct deja__rw_hold *rw_held; /* its holds of rwlocks */
     uint64_t det_mark;         /* the wait-for graph walk that visited it last (detect.c) */
-    deja_fiber fiber;
-    struct deja__task *run_next;       /* run queue link */
     struct deja__task *prev, *next;    /* node's live-task list */
 } deja__task;
+#if defined(DEJA_ASM_SWITCH)
+_Static_assert(offsetof(deja__task, rw_held) + sizeof(void *) <= 128, "the message path's fields fill two cache lines");
+#endif
 
 /* ---- nodes ------------------------------------------------------------- */
 
