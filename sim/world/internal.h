@@ -517,6 +517,13 @@ void deja__trace_n(deja_world *w, deja__tk kind, int node, uint64_t a, uint64_t 
 /* Folds the buffered records into the digest state (the digest value is
  * the same either way: XXH3 hashes the concatenated bytes). */
 void deja__trace_flush(deja_world *w);
+/* Runs the digest's library code once on the calling (the thread's own,
+ * large) stack. A shared library's internal calls are bound at their first
+ * use, and its run-time dispatch probes the CPU then; the dynamic linker
+ * saves the whole vector register file on the stack that makes the call
+ * (about 2.7 KiB with AVX-512): more than a small task stack holds, and
+ * the first digest flush may come from a task. */
+void deja__digest_warm(void);
 /* What event number n does beyond the digest: its text trace line, the
  * observers, a breakpoint (trace.c; text has tlen bytes). */
 void deja__trace_read(deja_world *w, uint64_t n, deja__tk kind, int node, uint64_t a, uint64_t b, const char *text,

@@ -16,22 +16,6 @@
 #include "internal.h"
 #include "net.h"
 
-/* Runs the digest's library code once on this (the thread's own, large)
- * stack. A shared library's internal calls are bound at their first use,
- * and the dynamic linker saves the whole vector register file on the
- * stack that makes it (about 2.7 KiB with AVX-512): more than a small task
- * stack holds, and the first digest flush may come from a task. */
-static void deja__digest_warm(void) {
-    static const unsigned char zeros[4096];
-    XXH3_state_t *st = XXH3_createState();
-    assert(st);
-    XXH3_64bits_reset_withSeed(st, 0);
-    XXH3_64bits_update(st, zeros, 100);
-    XXH3_64bits_update(st, zeros, sizeof zeros);
-    (void)XXH3_64bits_digest(st);
-    XXH3_freeState(st);
-}
-
 deja_world *deja_world_new(uint64_t seed, const deja_params *params) {
     assert(deja__w == NULL || !"one world at a time");
     deja_init();
