@@ -162,8 +162,10 @@ static void deja__on_fact(void *arg, uint32_t node, int64_t now, const rt_fact *
         } else {
             if (!memcmp(h->produced, f->hash, 16)) return;
             uint32_t *link = &h->more;
+            uint32_t last = 0; /* the variant whose next is link (1 + its index), 0: h->more */
             for (int i = 1; i < h->n_produced && i < DEJA__MAX_VARIANTS; i++) {
                 assert(*link != 0);
+                last = *link;
                 deja__variant *v = &o->variants[*link - 1];
                 if (!memcmp(v->hash, f->hash, 16)) return;
                 link = &v->next;
@@ -175,6 +177,7 @@ static void deja__on_fact(void *arg, uint32_t node, int64_t now, const rt_fact *
                     o->cap_variants = o->cap_variants ? 2 * o->cap_variants : 64;
                     o->variants = realloc(o->variants, (size_t)o->cap_variants * sizeof *o->variants);
                     assert(o->variants);
+                    if (last != 0) link = &o->variants[last - 1].next; /* the table moved */
                 }
                 deja__variant *v = &o->variants[o->n_variants++];
                 memcpy(v->hash, f->hash, 16);
