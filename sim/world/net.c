@@ -26,6 +26,7 @@
 
 typedef struct deja__flight {
     uint32_t from, to, len;
+    uint64_t digest; /* XXH3-64 of data (what its send and delivery trace) */
     uint8_t data[];
 } deja__flight;
 
@@ -113,17 +114,19 @@ static void deja__deliver(deja_world *w, void *arg, uint64_t u, int drop) {
         deja__trace(w, DEJA__TK_DROP, (int)f->to, f->from, f->len, "inbox full");
         deja__node_free(dst, m);
     } else {
-        deja__trace(w, DEJA__TK_DELIVER, (int)f->to, f->from, XXH3_64bits(f->data, f->len), NULL);
+        deja__trace(w, DEJA__TK_DELIVER, (int)f->to, f->from, f->digest, NULL);
     }
     deja__cache_free(f, sizeof *f + f->len);
 }
 
-static deja__flight *deja__flight_new(uint32_t from, uint32_t to, const void *data, size_t len) {
+static deja__flight *deja__flight_new(uint32_t from, uint32_t to, const void *data, size_t len,
+                                      uint64_t digest) {
     deja__flight *f = deja__cache_alloc(sizeof *f + len);
     assert(f);
     f->from = from;
     f->to = to;
     f->len = (uint32_t)len;
+    f->digest = digest;
     memcpy(f->data, data, len);
     return f;
 }
@@ -136,6 +139,7 @@ static void deja__corrupt(deja_world *w, deja__flight *f) {
         uint64_t bit = deja_prng_below(n->corrupt_rng, (uint64_t)f->len * 8);
         f->data[bit / 8] ^= (uint8_t)(1u << (bit % 8));
     }
+    f->digest = XXH3_64bits(f->data, f->len);
     n->corrupts++;
     deja__trace(w, DEJA__TK_NOTE, (int)f->to, f->from, (uint64_t)flips, "corrupt");
 }
@@ -161,7 +165,7 @@ static void deja__launch(deja_world *w, deja__flight *f, int64_t lat) {
         deja__flight *dup = NULL;
         int64_t dlat = 0;
         if (n->dup_ppm && deja_prng_chance_ppm(n->dup_rng, n->dup_ppm)) {
-            dup = deja__flight_new(f->from, f->to, f->data, f->len);
+            dup = deja__flight_new(f->from, f->to, f->data, f->len, f->digest);
             dlat = lat + deja_prng_range(n->dup_rng, 0, w->net_latency + w->net_jitter);
             n->dups++;
             deja__trace(w, DEJA__TK_NOTE, (int)f->to, f->from, (uint64_t)dlat, "dup");
@@ -179,7 +183,8 @@ static void deja__launch(deja_world *w, deja__flight *f, int64_t lat) {
 static int deja__send(deja_world *w, uint32_t from, uint32_t to, const void *data, size_t len) {
     if (to >= w->n_nodes || len > (1u << 24)) return RT_EINVAL;
     assert(from < w->n_nodes);
-    deja__trace(w, DEJA__TK_SEND, (int)from, to, XXH3_64bits(data, len), NULL);
+    uint64_t digest = XXH3_64bits(data, len);
+    deja__trace(w, DEJA__TK_SEND, (int)from, to, digest, NULL);
     const char *why = deja__link_closed(w, from, to);
     if (why) {
         deja__trace(w, DEJA__TK_DROP, (int)to, from, len, why);
@@ -190,7 +195,7 @@ static int deja__send(deja_world *w, uint32_t from, uint32_t to, const void *dat
         return RT_OK;
     }
     int64_t lat = to != from ? deja__net_latency(w, from, to, len) : 0;
-    deja__launch(w, deja__flight_new(from, to, data, len), lat);
+    deja__launch(w, deja__flight_new(from, to, data, len, digest), lat);
     return RT_OK;
 }
 
