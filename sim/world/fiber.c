@@ -213,9 +213,6 @@ void deja_fiber_free(deja_fiber *f) {
 
 #if defined(DEJA_ASM_SWITCH)
 
-/* In sim/arch/switch_*.S: saves callee-saved registers on the current stack,
- * stores sp in *from_sp, loads to_sp and restores from it. */
-extern void deja__switch(void **from_sp, void *to_sp);
 /* First code a new fiber runs: calls entry(arg) from the saved registers. */
 extern void deja__fiber_start(void);
 
@@ -251,11 +248,6 @@ int deja_fiber_init(deja_fiber *f, size_t stack_size, void (*entry)(void *), voi
 #error "no assembly switch for this architecture: build with -DDEJA_UCONTEXT=ON"
 #endif
     return 0;
-}
-
-void deja_fiber_switch(deja_fiber *from, deja_fiber *to) {
-    assert(from != to);
-    deja__switch(&from->sp, to->sp);
 }
 
 #else /* ucontext */

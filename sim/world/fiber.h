@@ -11,6 +11,7 @@
 #ifndef DEJA_SIM_FIBER_H
 #define DEJA_SIM_FIBER_H
 
+#include <assert.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
@@ -93,6 +94,16 @@ size_t deja_fiber_regions(void);
 /* Releases f's stack (f must not be running). */
 void deja_fiber_free(deja_fiber *f);
 /* Saves the current context in from and resumes to. */
+#if defined(DEJA_ASM_SWITCH)
+/* In arch/switch_*.S: saves callee-saved registers on the current stack,
+ * stores sp in *from_sp, loads to_sp and restores from it. */
+extern void deja__switch(void **from_sp, void *to_sp);
+static inline void deja_fiber_switch(deja_fiber *from, deja_fiber *to) {
+    assert(from != to);
+    deja__switch(&from->sp, to->sp);
+}
+#else
 void deja_fiber_switch(deja_fiber *from, deja_fiber *to);
+#endif
 
 #endif /* DEJA_SIM_FIBER_H */

@@ -248,7 +248,7 @@ static inline void deja__ready(deja_world *w, deja__task *t) {
  * for none); returns the wake result (RT_ETIMEDOUT on the deadline). */
 int deja__park(deja_world *w, const char *kind, const char *on, int64_t deadline);
 /* Wakes a parked task with result r (no-op when it is not blocked). */
-void deja__wake(deja_world *w, deja__task *t, int r);
+static inline void deja__wake(deja_world *w, deja__task *t, int r);
 /* The running task (asserted non-NULL: rt calls come from tasks). */
 static inline deja__task *deja__self(void) {
     assert(deja__w && deja__w->cur && "rt_* called outside a simulated task");
@@ -553,6 +553,18 @@ static inline void deja__trace_fast(deja_world *w, deja__tk kind, int node, uint
     uint64_t n = deja__trace_record(w, kind, node, a, b);
     if (__builtin_expect(w->trace != NULL || w->n_obs > 0 || n == w->break_at, 0))
         deja__trace_read(w, n, kind, node, a, b, NULL, 0);
+}
+
+static inline void deja__wake(deja_world *w, deja__task *t, int r) {
+    if (t->state != DEJA__T_BLOCKED) return;
+    if (t->internal_wait) {
+        t->internal_wait = false;
+        t->node->n_internal--;
+    }
+    t->wait_gen++;
+    t->wake_result = r;
+    deja__trace_fast(w, DEJA__TK_WAKE, (int)t->node->id, t->id, (uint64_t)(int64_t)r);
+    deja__ready(w, t);
 }
 
 /* True when the text of trace events is read (a text trace is open, or an

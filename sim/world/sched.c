@@ -41,11 +41,15 @@ static void deja__overflow_report(void *arg) {
 
 /* ---- events -------------------------------------------------------------- */
 
-void deja__schedule(deja_world *w, int64_t t, deja__ev_fn fn, void *arg, uint64_t u) {
+static inline void deja__schedule_in(deja_world *w, int64_t t, deja__ev_fn fn, void *arg, uint64_t u) {
     assert(t >= w->now);
-    if (!w->evq) w->evq = deja__evq_new();
+    if (__builtin_expect(!w->evq, 0)) w->evq = deja__evq_new();
     deja__event ev = {t, w->seq++, fn, arg, u};
     deja__evq_push(w->evq, &ev);
+}
+
+void deja__schedule(deja_world *w, int64_t t, deja__ev_fn fn, void *arg, uint64_t u) {
+    deja__schedule_in(w, t, fn, arg, u);
 }
 
 /* 1 and the time of the next event in *t, or 0 when none is pending. */
@@ -228,28 +232,35 @@ static inline void deja__warm_ahead(const deja__evq *q) {
     if (e && e->fn == deja__timeout) deja_fiber_warm(&((const deja__task *)e->arg)->fiber);
 }
 
-/* Runs the earliest event when the event loop would run it next (within
- * its limit, no detector sample due first) and it is a task's timeout,
- * whose handler is small enough for a task's stack: 1, or 0 when the
- * scheduler's loop must take over. The same steps as that loop's. */
-static inline int deja__timeout_inline(deja_world *w) {
-    int64_t at;
-    const deja__qev *e = w->evq ? deja__evq_peek(w->evq, &at) : NULL;
-    if (!e || e->fn != deja__timeout || at > w->run_limit || at > w->det_tick) return 0;
-    deja__warm_ahead(w->evq);
-    deja__event ev = deja__evq_pop(w->evq);
-    assert(ev.t >= w->now);
-    w->now = ev.t;
-    w->events++;
-    deja__timeout(w, ev.arg, ev.u, 0);
-    return 1;
+/* With no task runnable: runs the earliest events while the event loop
+ * would run them next (within its limit, no detector sample due first)
+ * and they are tasks' timeouts, whose handler is small enough for a task's
+ * stack, until one makes a task runnable. The same steps as that loop's.
+ * Returns that task, or NULL when the scheduler's loop must take over.
+ * Out of line: its frame is gone by the time the caller switches away. */
+__attribute__((noinline)) static deja__task *deja__run_timeouts(deja_world *w) {
+    deja__evq *q = w->evq;
+    if (!q) return NULL;
+    for (;;) {
+        int64_t at;
+        const deja__qev *e = deja__evq_peek(q, &at);
+        if (!e || e->fn != deja__timeout || at > w->run_limit || at > w->det_tick) return NULL;
+        deja__warm_ahead(q);
+        deja__event ev = deja__evq_pop(q);
+        assert(ev.t >= w->now);
+        w->now = ev.t;
+        w->events++;
+        deja__timeout(w, ev.arg, ev.u, 0);
+        deja__task *n = deja__next_task(w);
+        if (n) return n;
+    }
 }
 
 /* The running task stops running (it blocked or yielded): control passes
  * straight to the next runnable task, in the order the scheduler's loop
  * would resume them, without a round trip through the scheduler's stack.
  * With none runnable, the task runs the next events itself while they are
- * timeouts (deja__timeout_inline); anything else is the scheduler's.
+ * timeouts (deja__run_timeouts); anything else is the scheduler's.
  * Returns when the task is resumed. Its canary is checked as it leaves. */
 static void deja__to_sched(deja_world *w) {
     deja__task *t = w->cur;
@@ -258,13 +269,12 @@ static void deja__to_sched(deja_world *w) {
     deja__task *n = deja__next_task(w);
     if (!n) {
         w->cur = NULL; /* as in the scheduler's loop: the events run outside any task */
-        while (!n && deja__timeout_inline(w)) n = deja__next_task(w);
+        n = deja__run_timeouts(w);
     }
     if (n) {
         deja__resume_prep(w, n);
         if (n != t) deja_fiber_switch(&t->fiber, &n->fiber);
     } else {
-        w->cur = NULL;
         deja_fiber_switch(&t->fiber, &w->sched_fiber);
     }
     assert(w->cur == t && t->state == DEJA__T_RUNNING);
@@ -311,23 +321,12 @@ int deja__park(deja_world *w, const char *kind, const char *on, int64_t deadline
     }
     if (deadline >= 0) {
         t->timeouts_pending++;
-        deja__schedule(w, deadline, deja__timeout, t, t->wait_gen);
+        deja__schedule_in(w, deadline, deja__timeout, t, t->wait_gen);
     }
     deja__to_sched(w);
     return t->wake_result;
 }
 
-void deja__wake(deja_world *w, deja__task *t, int r) {
-    if (t->state != DEJA__T_BLOCKED) return;
-    if (t->internal_wait) {
-        t->internal_wait = false;
-        t->node->n_internal--;
-    }
-    t->wait_gen++;
-    t->wake_result = r;
-    deja__trace_fast(w, DEJA__TK_WAKE, (int)t->node->id, t->id, (uint64_t)(int64_t)r);
-    deja__ready(w, t);
-}
 
 /* Resumes every runnable task until the run queue is empty. The tasks pass
  * control among themselves (deja__to_sched); it comes back here when the
