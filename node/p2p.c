@@ -157,14 +157,20 @@ bool p2p_take(p2p **pp, rt_ctx *ctx, rt_msg *m) {
         rt_msg_free(m);
         return true;
     }
+    /* counted before it is handed over: the worker or handler that takes it
+     * may count it off at once (a thread, in production) */
+    uint64_t now = (uint64_t)atomic_fetch_add_explicit(&p->live, 1, memory_order_relaxed) + 1;
+    if (now > p->peak) p->peak = now;
     if (p->workers > 0) {
         if (rt_chan_send(p->queue, &m, 0) != RT_OK) { /* full: refuse, never wait */
+            atomic_fetch_sub_explicit(&p->live, 1, memory_order_relaxed);
             p2p__refuse(p, m);
             return true;
         }
     } else {
         p2p__job *j = rt_malloc(sizeof *j);
         if (j == NULL) {
+            atomic_fetch_sub_explicit(&p->live, 1, memory_order_relaxed);
             p2p__refuse(p, m);
             return true;
         }
@@ -175,13 +181,23 @@ bool p2p_take(p2p **pp, rt_ctx *ctx, rt_msg *m) {
         if (rt_spawn_with("p2p-handler", p2p__handler, j, &o) != RT_OK) {
             rt_wg_done(p->wg);
             rt_free(j);
+            atomic_fetch_sub_explicit(&p->live, 1, memory_order_relaxed);
             p2p__refuse(p, m);
             return true;
         }
     }
-    uint64_t now = (uint64_t)atomic_fetch_add_explicit(&p->live, 1, memory_order_relaxed) + 1;
-    if (now > p->peak) p->peak = now;
     return true;
+}
+
+void p2p_stats_get(p2p *p, p2p_stats *out) {
+    assert(out != NULL);
+    memset(out, 0, sizeof *out);
+    if (p == NULL) return;
+    out->taken = p->taken;
+    out->verified = (uint64_t)atomic_load(&p->verified);
+    out->bad = (uint64_t)atomic_load(&p->bad);
+    out->refused = p->refused;
+    out->peak = p->peak;
 }
 
 void p2p_stop(p2p **pp) {

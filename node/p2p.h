@@ -36,6 +36,17 @@ typedef struct p2p p2p;
  * NULL until the first transaction, which starts the handler under ctx. */
 bool p2p_take(p2p **pp, rt_ctx *ctx, rt_msg *m);
 
+/* What the handler did so far (all zero when it never started). */
+typedef struct p2p_stats {
+    uint64_t taken;    /* transactions received */
+    uint64_t verified; /* verified and well-formed */
+    uint64_t bad;      /* verified, then found malformed */
+    uint64_t refused;  /* dropped: the queue was full (or no memory) */
+    uint64_t peak;     /* most queued or being handed to a worker at once (pool), or most
+                        * handlers alive (p2p.pool=0) */
+} p2p_stats;
+void p2p_stats_get(p2p *p, p2p_stats *out);
+
 /* Stops the workers (waits a bounded time: handlers still blocked are left
  * behind, as a process would leave them), frees what it can and logs the
  * counts; *pp is NULL after, unless handlers were left. A no-op on NULL. */
