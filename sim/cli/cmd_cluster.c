@@ -8,6 +8,11 @@
  * it forks and execs deja-node (next to this executable, or $DEJA_NODE_BIN),
  * stops the nodes with SIGTERM and reads their facts files, through the
  * header-only launcher sim/real/cluster.h that the cluster test uses too.
+ * With --scenario NAME the cluster is also judged by that scenario's own
+ * oracles, fed the facts files (deja_judge_facts, sim/lab/judge.c): a
+ * team's binary built on deja_main knows its scenarios, so `kvsim cluster
+ * --node-bin kvnode --scenario kv` judges real runs as the simulator does.
+ * --judge DIR judges a cluster directory again without starting anything.
  */
 #include <errno.h>
 #include <libgen.h>
@@ -19,14 +24,17 @@
 
 #include "../real/cluster.h"
 #include "cli.h"
+#include "deja/deja.h"
 #include "../real/cluster_election.h"
 
 static const char deja__cluster_help[] =
     "usage: deja cluster --nodes N --duration-s S [--set key=value]... [--base-port P]\n"
     "                    [--faketime NODE=OFFSET_MS]... [--kill NODE@SEC[:DOWN_SEC]]\n"
     "                    [--data-dir DIR] [--grace-s S] [--program NAME]\n"
+    "                    [--scenario NAME]\n"
     "                    [--node-bin PATH] [--net-loss-pct P] [--net-dup-pct P] [--net-delay-ms D]\n"
     "                    [--net-jitter-ms J] [--net-reorder-pct P] [--net-reorder-ms R] [--net-seed S]\n"
+    "       deja cluster --judge DIR --scenario NAME [--nodes N] [--set key=value]...\n"
     "       deja cluster --election-trials N [--nodes 5] [--set key=value]... [--csv FILE]\n"
     "                    [--seed S] [--faketime NODE=OFFSET_MS]... [--data-dir DIR]\n\n"
     "Starts N deja-node processes on 127.0.0.1 (UDP ports P..P+N-1, free ones by\n"
@@ -50,6 +58,18 @@ static const char deja__cluster_help[] =
     "                             writes one row per trial; --seed S the crash points\n"
     "  --node-bin PATH            the daemon to start: a team's own, built on\n"
     "                             deja_node_main (deja/daemon.h; docs/own-node.md)\n"
+    "  --scenario NAME            judge the cluster with the oracles of this\n"
+    "                             binary's scenario NAME too (its world is built,\n"
+    "                             with the --set it knows, but never run; it must\n"
+    "                             have --nodes nodes): the nodes' facts are fed to\n"
+    "                             them in wall-time order (a restart as the node\n"
+    "                             events crash, restart); prints oracle, facts, the\n"
+    "                             oracle's metrics (oracle_KEY where a key above\n"
+    "                             has the name), oracle_verdict; verdict is the\n"
+    "                             cluster's own when not ok, else the oracle's\n"
+    "  --judge DIR                start nothing: judge the cluster directory DIR\n"
+    "                             (node-I/facts) with --scenario's oracles; --nodes\n"
+    "                             defaults to the node-I folders there\n"
     "  --net-*                    passed to every node: faults its transport injects\n"
     "                             on the datagrams it sends (loss, duplication, delay,\n"
     "                             jitter, reordering; see deja-node --help)\n"
@@ -61,7 +81,8 @@ static const char deja__cluster_help[] =
     "deferred, imported, restarts, exit_status (per node), with Raft leaders and\n"
     "last_term (a committed entry counts as confirmed), verdict (ok, safety,\n"
     "state_root, corruption or node_exit), data_dir.\n"
-    "exit status: 0 verdict ok, 1 otherwise, 2 bad input\n";
+    "exit status: 0 verdict ok, 1 otherwise, 2 bad input (a malformed facts line\n"
+    "is named by file and line)\n";
 
 static volatile sig_atomic_t deja__cluster_stop;
 
@@ -137,6 +158,64 @@ static void deja__node_bin(char *out, size_t len) {
     snprintf(out, len, "%s/deja-node", dirname(self));
 }
 
+/* The keys `deja cluster` prints itself: an oracle's metric of one of
+ * these names is printed as oracle_KEY. */
+static const char *const deja__cluster_keys[] = {
+    "nodes", "duration_s", "blocks", "forks", "confirmed_height", "confirmed_max", "confirmed_heights", "agree",
+    "conflict", "roots_agree", "corruption", "integrity_failed", "rejected", "deferred", "imported", "restarts",
+    "exit_status", "leaders", "last_term", "verdict", "data_dir", "interrupted", "oracle", NULL,
+};
+
+/* Prints what the oracles said (js from deja_judge_facts), all but the
+ * final verdict line. */
+static void deja__cluster_print_judged(const deja_summary *js) {
+    printf("oracle=%s\n", deja_summary_get(js, "scenario"));
+    for (int i = 0; i < js->n; i++) {
+        const char *k = js->key[i];
+        if (!strcmp(k, "scenario") || !strcmp(k, "verdict")) continue;
+        bool clash = false;
+        for (int j = 0; deja__cluster_keys[j] && !clash; j++) clash = !strcmp(k, deja__cluster_keys[j]);
+        printf("%s%s=%s\n", clash ? "oracle_" : "", k, js->val[i]);
+    }
+    printf("oracle_verdict=%s\n", deja_summary_get(js, "verdict"));
+}
+
+/* Judges cluster directory dir with sc's oracles (the --set of o that sc
+ * knows apply): 0, 1 (an oracle failed), or 2 after printing why. */
+static int deja__cluster_judge(const deja_scenario *sc, const deja_cluster_opts *o, const char *dir,
+                               deja_summary *js) {
+    char err[512];
+    deja_params *ov = deja_params_new();
+    int rc = 0;
+    for (int i = 0; i < o->nsets && !rc; i++) rc = deja_params_parse(ov, o->sets[i], err, sizeof err);
+    if (!rc) rc = deja_judge_facts(sc, ov, dir, o->nodes, js, err, sizeof err);
+    deja_params_free(ov);
+    if (rc == 2) deja_cli_eprintf("deja cluster: %s\n", err);
+    return rc;
+}
+
+/* --judge DIR: judges an existing cluster directory and prints it. */
+static int deja__cluster_judge_only(const deja_scenario *sc, const char *dir, int nodes, deja_cluster_opts *o) {
+    if (nodes < 0) { /* the node-I folders there */
+        char path[PATH_MAX + 32];
+        struct stat sb;
+        for (nodes = 0; nodes < DEJA_CLUSTER_MAX; nodes++) {
+            snprintf(path, sizeof path, "%s/node-%d", dir, nodes);
+            if (stat(path, &sb) != 0 || !S_ISDIR(sb.st_mode)) break;
+        }
+        if (nodes == 0) return deja_cli_usage_error("cluster", "--judge: %s holds no node-0 folder", dir);
+    }
+    o->nodes = nodes;
+    deja_summary js;
+    int rc = deja__cluster_judge(sc, o, dir, &js);
+    if (rc == 2) return 2;
+    printf("nodes=%d\n", nodes);
+    deja__cluster_print_judged(&js);
+    printf("verdict=%s\ndata_dir=%s\n", deja_summary_get(&js, "verdict"), dir);
+    fflush(stdout);
+    return rc;
+}
+
 int deja_cmd_cluster(int argc, char **argv) {
     deja_cluster_opts o;
     memset(&o, 0, sizeof o);
@@ -158,6 +237,8 @@ int deja_cmd_cluster(int argc, char **argv) {
     long nodes = -1, trials = 0, seed = 1;
     const char *csv = NULL;
     char node_bin[PATH_MAX] = ""; /* --node-bin */
+    const deja_scenario *judge_sc = NULL; /* --scenario */
+    const char *judge_dir = NULL;         /* --judge */
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
@@ -257,6 +338,12 @@ int deja_cmd_cluster(int argc, char **argv) {
                 rc = deja_cli_usage_error("cluster", "--node-bin: '%s' is not a path", v);
             else
                 snprintf(node_bin, sizeof node_bin, "%s", v);
+        } else if (!strcmp(flag, "--scenario")) {
+            if (!(judge_sc = deja_scenario_find(v)))
+                rc = deja_cli_usage_error("cluster", "--scenario: no scenario '%s' in this binary (see its 'scenarios')",
+                                          v);
+        } else if (!strcmp(flag, "--judge")) {
+            judge_dir = v;
         } else if (!strcmp(flag, "--data-dir")) {
             snprintf(dir, sizeof dir, "%s", v);
         } else if (!strcmp(flag, "--grace-s")) {
@@ -272,6 +359,18 @@ int deja_cmd_cluster(int argc, char **argv) {
         }
     }
     int rc = 0;
+    if (judge_dir || judge_sc) {
+        if (judge_dir && !judge_sc)
+            rc = deja_cli_usage_error("cluster", "--judge: needs --scenario NAME (whose oracles judge)");
+        else if (trials > 0)
+            rc = deja_cli_usage_error("cluster", "--scenario: not with --election-trials");
+        if (!rc && judge_dir) {
+            rc = deja__cluster_judge_only(judge_sc, judge_dir, (int)nodes, &o);
+            free(sets);
+            free(node_args);
+            return rc;
+        }
+    }
     if (trials > 0 && nodes < 0) nodes = 5;
     if (trials > 0 && o.duration_ms < 0) o.duration_ms = 0;
     if (nodes < 0)
@@ -336,6 +435,9 @@ int deja_cmd_cluster(int argc, char **argv) {
     int run = deja_cluster_run(&o, &r, err, sizeof err);
     sigaction(SIGINT, &old_int, NULL);
     sigaction(SIGTERM, &old_term, NULL);
+    deja_summary js;
+    int jrc = -1;
+    if (!run && judge_sc) jrc = deja__cluster_judge(judge_sc, &o, dir, &js); /* o.sets live in sets */
     free(sets);
     free(node_args);
     if (run) {
@@ -343,6 +445,11 @@ int deja_cmd_cluster(int argc, char **argv) {
         return 2;
     }
     const char *verdict = deja_cluster_verdict(&r);
+    if (jrc == 2) {
+        printf("data_dir=%s\n", dir);
+        fflush(stdout);
+        return 2;
+    }
     printf("nodes=%d\nduration_s=%.3f\nblocks=%llu\nforks=%llu\nconfirmed_height=%llu\nconfirmed_max=%llu\n", r.nodes,
            (double)o.duration_ms / 1000.0, (unsigned long long)r.blocks, (unsigned long long)r.forks,
            (unsigned long long)r.confirmed_min, (unsigned long long)r.confirmed_max);
@@ -356,7 +463,12 @@ int deja_cmd_cluster(int argc, char **argv) {
            (unsigned long long)r.deferred, (unsigned long long)r.imported, o.kill_node >= 0 ? 1 : 0);
     for (int i = 0; i < r.nodes; i++) printf("%s%d", i ? "," : "", r.node[i].exit_status);
     if (r.leaders) printf("\nleaders=%llu\nlast_term=%llu", (unsigned long long)r.leaders, (unsigned long long)r.last_term);
-    printf("\nverdict=%s\ndata_dir=%s\n", verdict, dir);
+    printf("\n");
+    if (jrc >= 0) {
+        deja__cluster_print_judged(&js);
+        if (!strcmp(verdict, "ok")) verdict = deja_summary_get(&js, "verdict");
+    }
+    printf("verdict=%s\ndata_dir=%s\n", verdict, dir);
     if (deja__cluster_stop) printf("interrupted=yes\n");
     fflush(stdout);
     return strcmp(verdict, "ok") ? 1 : 0;

@@ -137,6 +137,14 @@ void deja_world_add_oracle(deja_world *w, const deja_oracle_ops *ops, void *stat
     if (ops->on_fact) deja_world_on_fact(w, ops->on_fact, state);
 }
 
+void deja_world_feed_oracles(deja_world *w, uint32_t node, int64_t now, const rt_fact *f) {
+    assert(w && node < w->n_nodes);
+    if (now > w->now) w->now = now;
+    if (!f) return;
+    for (int i = 0; i < w->n_oracles; i++)
+        if (w->oracles[i].ops->on_fact) w->oracles[i].ops->on_fact(w->oracles[i].state, node, w->now, f);
+}
+
 void deja_world_finish_oracles(deja_world *w, deja_summary *s) {
     for (int i = 0; i < w->n_oracles; i++)
         if (w->oracles[i].ops->finish) w->oracles[i].ops->finish(w->oracles[i].state, w, s);

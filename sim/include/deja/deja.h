@@ -160,6 +160,29 @@ const char *deja_tool_name(void);
 void deja_replay_command(const char *scenario, uint64_t seed, const deja_params *overrides,
                          char *buf, size_t len);
 
+/* ---- judging a production cluster's facts ------------------------------ */
+
+/* Judges what a real cluster did with a scenario's own oracles, as the
+ * simulator judges a run: builds sc's world (defaults, then the overrides
+ * sc knows; the others are the nodes' own and are left out) WITHOUT
+ * running it, so its setup attaches its oracles; reads DIR/node-I/facts
+ * for I in 0..nodes-1 (the format of production's facts file,
+ * docs/production.md; a missing file counts as empty, a last line torn by
+ * a SIGKILL is left out); merges them in wall-time order (each file's own
+ * order kept); and hands every fact to every oracle's on_fact with its
+ * node and its time since the cluster's first start line. A node's second
+ * and later "start" lines arrive as the node events DEJA_FACT_CRASH then
+ * DEJA_FACT_RESTART at the restart's instant (production does not record
+ * when a process died). Then the oracles' finish fills out: scenario,
+ * verdict (ok unless an oracle failed the run), facts (lines fed),
+ * restarts, span_ms, then the oracles' metrics. The scenario's own finish
+ * and the generic detectors do not run: they judge the simulated run.
+ * Returns 0 (ok), 1 (an oracle failed), or 2 with err naming the file and
+ * line of a malformed fact, a bad parameter, or a world whose node count
+ * is not `nodes`. */
+int deja_judge_facts(const deja_scenario *sc, const deja_params *overrides, const char *dir, int nodes,
+                     deja_summary *out, char *err, size_t errlen);
+
 /* ---- seed files -------------------------------------------------------- */
 
 /* A seed file (seeds/NAME.seed) keeps a run worth replaying: text lines

@@ -352,6 +352,13 @@ typedef struct deja_oracle_ops {
 void deja_world_add_oracle(deja_world *w, const deja_oracle_ops *ops, void *state);
 /* Calls the finish of every attached oracle (the runner does, once). */
 void deja_world_finish_oracles(deja_world *w, deja_summary *s);
+/* Judging facts that happened elsewhere (a production cluster's facts
+ * files, deja_judge_facts in deja.h) with the oracles of a world that
+ * never runs: moves the world's clock forward to now (never back) and,
+ * when f is not NULL, hands f to every attached oracle's on_fact as if
+ * node had reported it at now. No other listener sees it, nothing is
+ * traced. Call it with non-decreasing now, before deja_world_finish_oracles. */
+void deja_world_feed_oracles(deja_world *w, uint32_t node, int64_t now, const rt_fact *f);
 
 /* What the process model counted for one node over the run. */
 typedef struct deja_node_stat {
