@@ -6,7 +6,11 @@
 # replay command, fails with its own verdict when its bug is on, prints its
 # own fact kind by name in the text trace, sweeps and plots a small grid;
 # its daemon runs as a 3-node production cluster under `deja cluster
-# --node-bin`, whose facts files name the kind too. Last, the installed
+# --node-bin`, whose facts files name the kind too; kvsim's own cluster
+# command judges such a cluster with the kv oracle (--scenario kv): ok for
+# the node as it is, kv_gap with its bug on and datagrams lost, and --judge
+# re-judges a directory (a hand-written one too; a malformed line is named
+# by file and line, exit 2). Last, the installed
 # prefix is moved and its deja still finds its plot scripts.
 # Usage: own_node.sh SOURCE_DIR BUILD_DIR C_COMPILER
 set -eu
@@ -80,6 +84,56 @@ grep -q '^verdict=ok$' "$dir/cluster.txt" || fail "the cluster's verdict is not 
 for i in 0 1 2; do
     grep -q ' kv\.apply ' "$dir/cluster/node-$i/facts" || fail "node $i's facts file does not name kv.apply"
 done
+step "the same cluster judged by the kv oracle: kvsim cluster --scenario kv"
+"$kvsim" cluster --nodes 3 --duration-s 2 --grace-s 5 --node-bin "$dir/cmake/kvnode" --scenario kv \
+    --data-dir "$dir/judged" >"$dir/judged.txt" 2>"$dir/judged.err" ||
+    { cat "$dir/judged.txt" "$dir/judged.err" >&2; fail "kvsim cluster --scenario kv failed"; }
+for k in verdict oracle_verdict; do
+    grep -q "^$k=ok\$" "$dir/judged.txt" || fail "kvsim cluster --scenario kv: $k is not ok"
+done
+grep -q '^oracle=kv$' "$dir/judged.txt" || fail "kvsim cluster --scenario kv: no oracle=kv"
+for k in facts kv_applied_min kv_committed; do
+    grep -q "^$k=[1-9][0-9]*\$" "$dir/judged.txt" || fail "kvsim cluster --scenario kv: $k is 0 or missing"
+done
+grep -q '^kv_gaps=0$' "$dir/judged.txt" || fail "kvsim cluster --scenario kv: kv_gaps is not 0"
+
+step "the bug in production: kv.bug=1 and 10 % of datagrams lost give the oracle's kv_gap"
+set +e
+"$kvsim" cluster --nodes 3 --duration-s 2 --grace-s 5 --node-bin "$dir/cmake/kvnode" --scenario kv \
+    --set kv.bug=1 --net-loss-pct 10 --data-dir "$dir/buggy" >"$dir/buggy.txt" 2>"$dir/buggy.err"
+rc=$?
+set -e
+[ "$rc" = 1 ] || { cat "$dir/buggy.txt" "$dir/buggy.err" >&2; fail "the buggy cluster exited $rc, not 1"; }
+grep -q '^verdict=kv_gap$' "$dir/buggy.txt" || fail "the buggy cluster's verdict is not kv_gap"
+grep -q '^kv_gaps=[1-9]' "$dir/buggy.txt" || fail "the buggy cluster: kv_gaps is 0"
+grep -q '^exit_status=0,0,0$' "$dir/buggy.txt" || fail "the buggy cluster: its nodes did not exit 0"
+
+step "--judge: a cluster directory judged again, and a hand-written one"
+set +e
+"$kvsim" cluster --judge "$dir/buggy" --scenario kv >"$dir/rejudged.txt" 2>&1
+rc=$?
+set -e
+[ "$rc" = 1 ] && grep -q '^verdict=kv_gap$' "$dir/rejudged.txt" || fail "--judge of the buggy cluster: not kv_gap ($rc)"
+z=00000000000000000000000000000000
+mkdir -p "$dir/hand/node-0" "$dir/hand/node-1"
+printf '1000 start 0 0 %s %s 0 %s\n2000 kv.apply 1 0 %s %s 0 %s\n3000 kv.apply 3 0 %s %s 0 %s\n' \
+    $z $z $z $z $z $z $z $z $z >"$dir/hand/node-0/facts"
+printf '1500 start 0 0 %s %s 1 %s\n2500 kv.apply 1 0 %s %s 0 %s\n' $z $z $z $z $z $z >"$dir/hand/node-1/facts"
+set +e
+"$kvsim" cluster --judge "$dir/hand" --scenario kv --set kv.nodes=2 >"$dir/hand.txt" 2>&1
+rc=$?
+set -e
+[ "$rc" = 1 ] && grep -q '^kv_first_violation=node 0 applied 3 after 1 at 0 ms$' "$dir/hand.txt" ||
+    { cat "$dir/hand.txt" >&2; fail "--judge of a hand-written gap: not kv_gap ($rc)"; }
+echo "2600 kv.apply 2 0 $z nothex 0" >>"$dir/hand/node-1/facts"
+set +e
+"$kvsim" cluster --judge "$dir/hand" --scenario kv --set kv.nodes=2 >/dev/null 2>"$dir/bad.err"
+rc=$?
+set -e
+[ "$rc" = 2 ] || fail "--judge of a malformed facts file exited $rc, not 2"
+grep -q "node-1/facts:3: PARENT is not 32 hex digits" "$dir/bad.err" || fail "malformed facts: $(cat "$dir/bad.err")"
+[ "$(wc -l <"$dir/bad.err")" = 1 ] || fail "malformed facts: not a one-line message"
+
 step "the installed deja, moved elsewhere, still finds its plot scripts"
 mv "$dir/prefix" "$dir/moved"
 env -u DEJA_PLOTS_DIR "$dir/moved/bin/deja" plot --help | grep -qF "reads them from $dir/moved/bin/../share/deja/plots" ||

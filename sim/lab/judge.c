@@ -99,10 +99,10 @@ static int deja__judge_kind(const char *name, rt_fact_kind *out) {
 
 /* Parses one line (without its newline) into *jf; NULL, or what is wrong. */
 static const char *deja__judge_line(char *line, deja__jfact *jf) {
-    char *tok[9];
+    char *tok[8];
     int nt = 0;
     for (char *save = NULL, *t = strtok_r(line, " \t\r", &save); t; t = strtok_r(NULL, " \t\r", &save)) {
-        if (nt == 9) return "more than 8 fields";
+        if (nt == 8) return "more than 8 fields";
         tok[nt++] = t;
     }
     if (nt < 7) return "fewer than 7 fields (WALL_NS KIND HEIGHT SLOT HASH PARENT VALUE [ROOT])";
