@@ -15,7 +15,7 @@
  *
  * Layout of a cluster directory DIR: DIR/node-I/{facts,status,log} for each
  * node I (log is the node's stdout and stderr). The facts format is the one
- * real.h documents: "WALL_NS KIND HEIGHT SLOT HASH PARENT VALUE" lines, a
+ * real.h documents: "WALL_NS KIND HEIGHT SLOT HASH PARENT VALUE ROOT" lines, a
  * "start" line opening each incarnation of the node.
  *
  * libfaketime note: with FAKETIME_DONT_FAKE_MONOTONIC=1, libfaketime 0.9.10
