@@ -364,8 +364,8 @@ int deja_cmd_cluster(int argc, char **argv) {
             rc = deja_cli_usage_error("cluster", "--judge: needs --scenario NAME (whose oracles judge)");
         else if (trials > 0)
             rc = deja_cli_usage_error("cluster", "--scenario: not with --election-trials");
-        if (!rc && judge_dir) {
-            rc = deja__cluster_judge_only(judge_sc, judge_dir, (int)nodes, &o);
+        if (!rc && judge_dir) rc = deja__cluster_judge_only(judge_sc, judge_dir, (int)nodes, &o);
+        if (rc || judge_dir) {
             free(sets);
             free(node_args);
             return rc;
@@ -398,6 +398,11 @@ int deja_cmd_cluster(int argc, char **argv) {
         rc = deja_cli_usage_error("cluster", "--node-bin: cannot run %s: %s", bin, strerror(errno));
     if (!rc && access(bin, X_OK) != 0)
         rc = deja_cli_usage_error("cluster", "cannot run deja-node at %s (build it, or set DEJA_NODE_BIN)", bin);
+    if (!rc && judge_sc) { /* a scenario that cannot judge this cluster fails now, not after the run */
+        deja_summary js0;
+        o.nodes = (int)nodes;
+        rc = deja__cluster_judge(judge_sc, &o, NULL, &js0) == 2 ? 2 : 0;
+    }
     if (!rc && !dir[0]) {
         snprintf(dir, sizeof dir, "/tmp/deja-cluster-XXXXXX");
         if (!mkdtemp(dir)) rc = deja_cli_usage_error("cluster", "--data-dir: cannot create %s: %s", dir, strerror(errno));

@@ -175,9 +175,9 @@ static int deja__judge_params(const deja_scenario *sc, const deja_params *overri
 
 int deja_judge_facts(const deja_scenario *sc, const deja_params *overrides, const char *dir, int nodes,
                      deja_summary *out, char *err, size_t errlen) {
-    assert(sc && dir && out && nodes >= 0);
+    assert(sc && out && nodes >= 0);
     struct stat sb;
-    if (stat(dir, &sb) != 0 || !S_ISDIR(sb.st_mode)) {
+    if (dir && (stat(dir, &sb) != 0 || !S_ISDIR(sb.st_mode))) {
         snprintf(err, errlen, "%s: not a cluster directory", dir);
         return 2;
     }
@@ -194,7 +194,7 @@ int deja_judge_facts(const deja_scenario *sc, const deja_params *overrides, cons
     deja__jnode *nd = calloc((size_t)(nodes ? nodes : 1), sizeof *nd);
     if (!nd) abort();
     char path[PATH_MAX];
-    for (int i = 0; i < nodes && !rc; i++) {
+    for (int i = 0; i < nodes && !rc && dir; i++) {
         snprintf(path, sizeof path, "%s/node-%d/facts", dir, i);
         rc = deja__judge_read(path, i, &nd[i], err, errlen);
     }

@@ -179,7 +179,8 @@ void deja_replay_command(const char *scenario, uint64_t seed, const deja_params 
  * and the generic detectors do not run: they judge the simulated run.
  * Returns 0 (ok), 1 (an oracle failed), or 2 with err naming the file and
  * line of a malformed fact, a bad parameter, or a world whose node count
- * is not `nodes`. */
+ * is not `nodes`. With dir NULL nothing is read (a check of the scenario,
+ * its parameters and node count before a cluster starts). */
 int deja_judge_facts(const deja_scenario *sc, const deja_params *overrides, const char *dir, int nodes,
                      deja_summary *out, char *err, size_t errlen);
 
