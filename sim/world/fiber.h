@@ -41,11 +41,17 @@ size_t deja_fiber_stack_round(size_t stack_size);
 /* Nonzero when f's canary band (the lowest 64 bytes of its stack, zero
  * while its task keeps within the stack) was written: its task overflowed.
  * Eight loads and an OR: it runs at every switch. */
+typedef uint64_t deja__v2 __attribute__((vector_size(16)));
 static inline int deja_fiber_overflowed(const deja_fiber *f) {
     if (!f->stack) return 0;
-    uint64_t b[8];
-    memcpy(b, f->stack, sizeof b);
-    return ((b[0] | b[1]) | (b[2] | b[3]) | (b[4] | b[5]) | (b[6] | b[7])) != 0;
+    const char *p = f->stack;
+    deja__v2 b0, b1, b2, b3;
+    memcpy(&b0, p, 16);
+    memcpy(&b1, p + 16, 16);
+    memcpy(&b2, p + 32, 16);
+    memcpy(&b3, p + 48, 16);
+    deja__v2 x = (b0 | b1) | (b2 | b3);
+    return (x[0] | x[1]) != 0;
 }
 /* Starts loading the cache line at p (a hint; no effect on results). The
  * empty volatile asm keeps the compiler from deleting a function that only

@@ -217,6 +217,7 @@ struct deja_world {
     deja_observer_fn obs_fns[4];
     void *obs_args[4];
     uint64_t break_at;      /* event number to call deja_break at, 0: never */
+    uint64_t trace_look;    /* events numbered from this on go to deja__trace_read (deja__trace_relook) */
     bool break_on_violation;
     bool violated;          /* first violation recorded */
     uint64_t viol_event;
@@ -524,6 +525,9 @@ void deja__trace_flush(deja_world *w);
  * (about 2.7 KiB with AVX-512): more than a small task stack holds, and
  * the first digest flush may come from a task. */
 void deja__digest_warm(void);
+/* Sets w->trace_look from the text trace, the observers and the break
+ * point: 0 when every event is read, break_at when only it is, else never. */
+void deja__trace_relook(deja_world *w);
 /* What event number n does beyond the digest: its text trace line, the
  * observers, a breakpoint (trace.c; text has tlen bytes). */
 void deja__trace_read(deja_world *w, uint64_t n, deja__tk kind, int node, uint64_t a, uint64_t b, const char *text,
@@ -551,7 +555,7 @@ static inline uint64_t deja__trace_record(deja_world *w, deja__tk kind, int node
 static inline void deja__trace_fast(deja_world *w, deja__tk kind, int node, uint64_t a, uint64_t b) {
     assert(kind != DEJA__TK_SPAWN);
     uint64_t n = deja__trace_record(w, kind, node, a, b);
-    if (__builtin_expect(w->trace != NULL || w->n_obs > 0 || n == w->break_at, 0))
+    if (__builtin_expect(n >= w->trace_look, 0))
         deja__trace_read(w, n, kind, node, a, b, NULL, 0);
 }
 

@@ -96,6 +96,16 @@ __attribute__((noinline)) void deja__trace_read(deja_world *w, uint64_t n, deja_
     }
     if (w->n_obs) deja__observe(w, n, deja__tk_names[kind], node, a, b, text);
     if (n == w->break_at) deja_break();
+    deja__trace_relook(w); /* past the break point: no more reads */
+}
+
+void deja__trace_relook(deja_world *w) {
+    if (w->trace || w->n_obs)
+        w->trace_look = 0;
+    else if (w->break_at > w->trace_n)
+        w->trace_look = w->break_at;
+    else
+        w->trace_look = UINT64_MAX;
 }
 
 void deja__trace_n(deja_world *w, deja__tk kind, int node, uint64_t a, uint64_t b, const char *text,
@@ -109,7 +119,7 @@ void deja__trace_n(deja_world *w, deja__tk kind, int node, uint64_t a, uint64_t 
      * message must not change every pinned seed's hash */
     if (tlen && kind != DEJA__TK_LOG) deja__fold(w, text, tlen);
     /* the event number is in the text trace, never in the digest */
-    if (w->trace || w->n_obs || n == w->break_at) deja__trace_read(w, n, kind, node, a, b, text, tlen);
+    if (n >= w->trace_look) deja__trace_read(w, n, kind, node, a, b, text, tlen);
 }
 
 __attribute__((noinline)) void deja_break(void) {
@@ -122,6 +132,7 @@ void deja_world_on_event(deja_world *w, deja_observer_fn fn, void *arg) {
     w->obs_fns[w->n_obs] = fn;
     w->obs_args[w->n_obs] = arg;
     w->n_obs++;
+    deja__trace_relook(w);
 }
 
 void deja_world_violation(deja_world *w, const char *verdict) {
@@ -143,7 +154,10 @@ int deja_world_first_violation(const deja_world *w, uint64_t *event, int64_t *t,
     return 1;
 }
 
-void deja_world_break_at(deja_world *w, uint64_t event) { w->break_at = event; }
+void deja_world_break_at(deja_world *w, uint64_t event) {
+    w->break_at = event;
+    deja__trace_relook(w);
+}
 void deja_world_break_on_violation(deja_world *w, bool on) { w->break_on_violation = on; }
 
 void deja_world_trace(deja_world *w, const char *fmt, ...) {

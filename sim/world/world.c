@@ -33,6 +33,7 @@ deja_world *deja_world_new(uint64_t seed, const deja_params *params) {
     w->restart_ns = 2 * RT_SEC;
     w->det_tick = INT64_MAX;
     w->run_limit = -1;
+    w->trace_look = UINT64_MAX;
     const char *sk = deja_params_get(params, "mem.stack_kb");
     int64_t kb = 0;
     if (sk && deja_parse_i64(sk, &kb) == 0 && kb > 0 && kb <= (1 << 20)) w->stack_default = (size_t)kb * 1024;
@@ -72,7 +73,10 @@ const deja_params *deja_world_params(const deja_world *w) { return w->params; }
 int64_t deja_world_now(const deja_world *w) { return w->now; }
 uint32_t deja_world_nodes(const deja_world *w) { return w->n_nodes; }
 uint64_t deja_world_events(const deja_world *w) { return w->events; }
-void deja_world_set_trace(deja_world *w, FILE *trace) { w->trace = trace; }
+void deja_world_set_trace(deja_world *w, FILE *trace) {
+    w->trace = trace;
+    deja__trace_relook(w);
+}
 
 void deja_world_set_duration(deja_world *w, int64_t ns) {
     assert(ns > 0);
