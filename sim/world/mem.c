@@ -21,9 +21,12 @@
  * chunks; a freed one waits on its class's list for the next allocation of
  * that class. The host's malloc and free cost more than all the rest of a
  * simulated allocation; the node's accounting is the same either way (what
- * is charged, and when). Process-wide (one world runs at a time): the
- * chunks go when a world is freed, after everything in it was. Off under
- * AddressSanitizer, which must see every free to catch a use after it. */
+ * is charged, and when). Process-wide (one world runs at a time): when a
+ * world is freed, after everything in it was, the lists are emptied and the
+ * first DEJA__CHUNKS_KEPT chunks are kept for the next world (their pages
+ * stay mapped: a run after a run does not fault them in again), the rest
+ * freed. Off under AddressSanitizer, which must see every free to catch a
+ * use after it. */
 
 #if defined(__SANITIZE_ADDRESS__)
 #define DEJA__CACHE 0
@@ -38,6 +41,7 @@
 
 #define DEJA__CACHE_CLASSES 64       /* 16-byte classes: blocks of up to 1 KiB */
 #define DEJA__CHUNK_BYTES (64 * 1024) /* carved into blocks */
+#define DEJA__CHUNKS_KEPT 32          /* from one world to the next: 2 MiB */
 
 typedef struct deja__free_block {
     struct deja__free_block *next;
@@ -50,7 +54,8 @@ typedef struct deja__chunk {
 } deja__chunk;
 
 static deja__free_block *deja__cache[DEJA__CACHE_CLASSES + 1];
-static deja__chunk *deja__chunks; /* the newest first: blocks are carved from it */
+static deja__chunk *deja__chunks;    /* oldest first */
+static deja__chunk *deja__chunk_cur; /* the one blocks are carved from (NULL: none yet) */
 
 /* The size class of a block of size bytes (0: not cached). */
 static size_t deja__cache_class(size_t size) {
@@ -66,13 +71,23 @@ void *deja__cache_alloc(size_t size) {
         deja__cache[c] = b->next;
         return b;
     }
-    deja__chunk *k = deja__chunks;
+    deja__chunk *k = deja__chunk_cur;
     if (k == NULL || DEJA__CHUNK_BYTES - k->used < c * 16) {
-        k = malloc(sizeof *k);
-        if (k == NULL) return NULL;
-        k->next = deja__chunks;
-        k->used = 0;
-        deja__chunks = k;
+        if (k != NULL && k->next != NULL) { /* a kept one, empty */
+            k = k->next;
+            assert(k->used == 0);
+        } else {
+            deja__chunk *n = malloc(sizeof *n);
+            if (n == NULL) return NULL;
+            n->next = NULL;
+            n->used = 0;
+            if (k != NULL)
+                k->next = n;
+            else
+                deja__chunks = n;
+            k = n;
+        }
+        deja__chunk_cur = k;
     }
     void *p = k->data + k->used;
     k->used += c * 16;
@@ -93,11 +108,17 @@ void deja__cache_free(void *p, size_t size) {
 
 void deja__cache_release(void) {
     memset(deja__cache, 0, sizeof deja__cache);
-    while (deja__chunks) {
-        deja__chunk *k = deja__chunks;
-        deja__chunks = k->next;
+    deja__chunk **at = &deja__chunks;
+    for (int kept = 0; *at != NULL && kept < DEJA__CHUNKS_KEPT; kept++) {
+        (*at)->used = 0;
+        at = &(*at)->next;
+    }
+    while (*at != NULL) {
+        deja__chunk *k = *at;
+        *at = k->next;
         free(k);
     }
+    deja__chunk_cur = deja__chunks;
 }
 
 /* ---- accounted allocation ------------------------------------------------ */
