@@ -5,7 +5,8 @@
  * files are merged in wall-time order with times from the first start,
  * that named kinds and the optional root parse, that a restart arrives as
  * the crash and restart node events, that a torn last line is left out,
- * that the oracle's verdict is the judge's, and that a malformed line or a
+ * that the oracle's verdict is the judge's, that clock skews given are
+ * taken off before merging, and that a malformed line or a
  * wrong node count is bad input (2) naming the file and line.
  */
 #include <setjmp.h>
@@ -152,6 +153,28 @@ static void test_clock_step_back(void **state) {
     assert_true(test__seen[1].now >= test__seen[0].now);
 }
 
+/* A node whose clock ran 5 us ahead (libfaketime) is merged by real time. */
+static void test_skew(void **state) {
+    (void)state;
+    write_facts(0, "1000 start 0 0 " Z " " Z " 0 " Z "\n"
+                   "2500 jt.step 1 0 " Z " " Z " 0 " Z "\n");
+    write_facts(1, "7000 start 0 0 " Z " " Z " 1 " Z "\n"
+                   "8000 jt.step 2 0 " Z " " Z " 0 " Z "\n");
+    const int64_t skew[2] = {0, 5000};
+    deja_summary s;
+    char err[256];
+    test__n = 0;
+    assert_int_equal(deja_judge_facts_skewed(&jt_scenario, NULL, test__dir, 2, skew, &s, err, sizeof err), 0);
+    assert_int_equal(test__n, 2);
+    assert_int_equal(test__seen[0].node, 0);
+    assert_int_equal(test__seen[0].now, 1500);
+    assert_int_equal(test__seen[1].node, 1);
+    assert_int_equal(test__seen[1].now, 2000);
+    test__n = 0;
+    assert_int_equal(deja_judge_facts(&jt_scenario, NULL, test__dir, 2, &s, err, sizeof err), 0);
+    assert_int_equal(test__seen[1].now, 7000); /* without the skew, node 1's fact comes 5 us late */
+}
+
 /* A second start line is a restart: crash then restart, at its instant;
  * a torn last line (no newline: a SIGKILL mid-write) is left out. */
 static void test_restart_and_torn_line(void **state) {
@@ -244,6 +267,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_merge_order, test__setup, test__teardown),
         cmocka_unit_test_setup_teardown(test_clock_step_back, test__setup, test__teardown),
+        cmocka_unit_test_setup_teardown(test_skew, test__setup, test__teardown),
         cmocka_unit_test_setup_teardown(test_restart_and_torn_line, test__setup, test__teardown),
         cmocka_unit_test_setup_teardown(test_oracle_fails, test__setup, test__teardown),
         cmocka_unit_test_setup_teardown(test_malformed, test__setup, test__teardown),

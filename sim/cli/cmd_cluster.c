@@ -70,6 +70,8 @@ static const char deja__cluster_help[] =
     "  --judge DIR                start nothing: judge the cluster directory DIR\n"
     "                             (node-I/facts) with --scenario's oracles; --nodes\n"
     "                             defaults to the node-I folders there\n"
+    "  (with --scenario or --judge, --faketime offsets are taken off the nodes'\n"
+    "  wall times before their facts are merged)\n"
     "  --net-*                    passed to every node: faults its transport injects\n"
     "                             on the datagrams it sends (loss, duplication, delay,\n"
     "                             jitter, reordering; see deja-node --help)\n"
@@ -188,7 +190,9 @@ static int deja__cluster_judge(const deja_scenario *sc, const deja_cluster_opts 
     deja_params *ov = deja_params_new();
     int rc = 0;
     for (int i = 0; i < o->nsets && !rc; i++) rc = deja_params_parse(ov, o->sets[i], err, sizeof err);
-    if (!rc) rc = deja_judge_facts(sc, ov, dir, o->nodes, js, err, sizeof err);
+    int64_t skew[DEJA_CLUSTER_MAX] = {0}; /* --faketime: each node's clock offset */
+    for (int i = 0; i < o->nodes && i < DEJA_CLUSTER_MAX; i++) skew[i] = o->fake[i] ? o->fake_ms[i] * 1000000 : 0;
+    if (!rc) rc = deja_judge_facts_skewed(sc, ov, dir, o->nodes, skew, js, err, sizeof err);
     deja_params_free(ov);
     if (rc == 2) deja_cli_eprintf("deja cluster: %s\n", err);
     return rc;

@@ -119,9 +119,10 @@ static const char *deja__judge_line(char *line, deja__jfact *jf) {
     return NULL;
 }
 
-/* Reads path into *nd (a missing file is empty). 0, or 2 with err naming
- * the file and line. */
-static int deja__judge_read(const char *path, int node, deja__jnode *nd, char *err, size_t errlen) {
+/* Reads path into *nd (a missing file is empty), skew_ns taken off every
+ * wall time. 0, or 2 with err naming the file and line. */
+static int deja__judge_read(const char *path, int node, int64_t skew_ns, deja__jnode *nd, char *err,
+                            size_t errlen) {
     FILE *f = fopen(path, "r");
     if (!f) {
         if (errno == ENOENT) return 0;
@@ -151,6 +152,7 @@ static int deja__judge_read(const char *path, int node, deja__jnode *nd, char *e
             nd->v = v;
             nd->cap = c;
         }
+        jf.wall -= skew_ns;
         nd->v[nd->n++] = jf;
     }
     free(line);
@@ -175,6 +177,11 @@ static int deja__judge_params(const deja_scenario *sc, const deja_params *overri
 
 int deja_judge_facts(const deja_scenario *sc, const deja_params *overrides, const char *dir, int nodes,
                      deja_summary *out, char *err, size_t errlen) {
+    return deja_judge_facts_skewed(sc, overrides, dir, nodes, NULL, out, err, errlen);
+}
+
+int deja_judge_facts_skewed(const deja_scenario *sc, const deja_params *overrides, const char *dir, int nodes,
+                            const int64_t *skew_ns, deja_summary *out, char *err, size_t errlen) {
     assert(sc && out && nodes >= 0);
     struct stat sb;
     if (dir && (stat(dir, &sb) != 0 || !S_ISDIR(sb.st_mode))) {
@@ -196,7 +203,7 @@ int deja_judge_facts(const deja_scenario *sc, const deja_params *overrides, cons
     char path[PATH_MAX];
     for (int i = 0; i < nodes && !rc && dir; i++) {
         snprintf(path, sizeof path, "%s/node-%d/facts", dir, i);
-        rc = deja__judge_read(path, i, &nd[i], err, errlen);
+        rc = deja__judge_read(path, i, skew_ns ? skew_ns[i] : 0, &nd[i], err, errlen);
     }
     uint64_t fed = 0, restarts = 0;
     int64_t t0 = INT64_MAX, last = 0;

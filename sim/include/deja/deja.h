@@ -183,6 +183,11 @@ void deja_replay_command(const char *scenario, uint64_t seed, const deja_params 
  * its parameters and node count before a cluster starts). */
 int deja_judge_facts(const deja_scenario *sc, const deja_params *overrides, const char *dir, int nodes,
                      deja_summary *out, char *err, size_t errlen);
+/* The same for nodes whose wall clocks were off (libfaketime: deja cluster
+ * --faketime): skew_ns[I] (node I's wall clock minus the real one) is
+ * taken off its WALL_NS before merging. skew_ns NULL: none. */
+int deja_judge_facts_skewed(const deja_scenario *sc, const deja_params *overrides, const char *dir, int nodes,
+                            const int64_t *skew_ns, deja_summary *out, char *err, size_t errlen);
 
 /* ---- seed files -------------------------------------------------------- */
 
