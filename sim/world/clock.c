@@ -60,10 +60,8 @@ int64_t deja__true_at_mono(const deja__node *n, int64_t m) {
     return t;
 }
 
-int64_t deja__deadline(deja_world *w, const deja__node *n, int64_t timeout_ns) {
-    if (timeout_ns < 0) return -1;
-    if (timeout_ns == 0) return w->now;
-    if (n->drift_ppb == 0) return w->now + timeout_ns; /* mono is true time plus a constant */
+int64_t deja__deadline_drift(deja_world *w, const deja__node *n, int64_t timeout_ns) {
+    assert(timeout_ns > 0 && n->drift_ppb != 0);
     int64_t t = deja__true_at_mono(n, deja__mono(n, w->now) + timeout_ns);
     return t < w->now ? w->now : t;
 }

@@ -318,9 +318,17 @@ int64_t deja__mono(const deja__node *n, int64_t t);
 int64_t deja__wall(const deja__node *n, int64_t t);
 /* The first true time at which the node's monotonic clock reads >= m. */
 int64_t deja__true_at_mono(const deja__node *n, int64_t m);
+/* deja__deadline for a drifting node and a positive timeout. */
+int64_t deja__deadline_drift(deja_world *w, const deja__node *n, int64_t timeout_ns);
 /* Converts a relative monotonic timeout of the running node to an absolute
- * true-time deadline (-1 for RT_FOREVER, now for 0). */
-int64_t deja__deadline(deja_world *w, const deja__node *n, int64_t timeout_ns);
+ * true-time deadline (-1 for RT_FOREVER, now for 0). Inline: without drift
+ * the monotonic clock is true time plus a constant. */
+static inline int64_t deja__deadline(deja_world *w, const deja__node *n, int64_t timeout_ns) {
+    if (timeout_ns < 0) return -1;
+    if (timeout_ns == 0) return w->now;
+    if (n->drift_ppb == 0) return w->now + timeout_ns;
+    return deja__deadline_drift(w, n, timeout_ns);
+}
 
 /* ---- detectors (detect.c) ---------------------------------------------- */
 

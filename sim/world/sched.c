@@ -222,7 +222,9 @@ static void deja__timeout(deja_world *w, void *arg, uint64_t gen, int drop);
  * (its struct warmed earlier gives where its stack is). Hints only. */
 #define DEJA__AHEAD 4
 #define DEJA__AHEAD_FAR 8
+#define DEJA__WARM_MIN 256 /* fewer tasks share the deadline: they are in cache */
 static inline void deja__warm_ahead(const deja__evq *q) {
+    if (!deja__evq_ahead(q, DEJA__WARM_MIN)) return;
     const deja__qev *e = deja__evq_ahead(q, DEJA__AHEAD_FAR);
     if (e && e->fn == deja__timeout) {
         deja_prefetch(e->arg);
