@@ -523,6 +523,9 @@ void deja__trace(deja_world *w, deja__tk kind, int node, uint64_t a, uint64_t b,
 /* The same with the text's length known (tlen == strlen(text), 0 for NULL). */
 void deja__trace_n(deja_world *w, deja__tk kind, int node, uint64_t a, uint64_t b, const char *text,
                    size_t tlen);
+/* A fact's event (rt_fact_report): kind and height, with the 32 hex digits
+ * of its hash for text, as deja__trace_n would fold them. */
+void deja__trace_fact(deja_world *w, int node, uint64_t kind, uint64_t height, const uint8_t hash[16]);
 /* Folds the buffered records into the digest state (the digest value is
  * the same either way: XXH3 hashes the concatenated bytes). */
 void deja__trace_flush(deja_world *w);

@@ -150,39 +150,9 @@ void deja_world_finish_oracles(deja_world *w, deja_summary *s) {
         if (w->oracles[i].ops->finish) w->oracles[i].ops->finish(w->oracles[i].state, w, s);
 }
 
-/* Writes the 16 bytes of h as 32 lowercase hex digits (no NUL). On a
- * little-endian host four bytes at a time in one 64-bit register: each
- * byte spread to a 16-bit lane, its nibbles swapped into digit order, and
- * every nibble n turned into '0' + n, plus 39 more past 9 ('a' - '0' - 10),
- * with no carry between lanes. Elsewhere one digit at a time. */
-static void deja__hex16(const uint8_t h[16], char out[32]) {
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-    for (int i = 0; i < 16; i += 4) {
-        uint32_t v;
-        memcpy(&v, h + i, 4);
-        uint64_t x = v;
-        x = (x | x << 16) & 0x0000ffff0000ffffull;
-        x = (x | x << 8) & 0x00ff00ff00ff00ffull; /* byte k in the low half of lane k */
-        uint64_t y = (x >> 4 & 0x000f000f000f000full) | (x & 0x000f000f000f000full) << 8;
-        uint64_t past9 = (y + 0x0606060606060606ull) >> 4 & 0x0101010101010101ull;
-        uint64_t digits = y + 0x3030303030303030ull + past9 * 39;
-        memcpy(out + 2 * i, &digits, 8);
-    }
-#else
-    static const char digits[] = "0123456789abcdef";
-    for (int i = 0; i < 16; i++) {
-        out[2 * i] = digits[h[i] >> 4];
-        out[2 * i + 1] = digits[h[i] & 15];
-    }
-#endif
-}
-
 void rt_fact_report(const rt_fact *f) {
     deja_world *w = deja__w;
     deja__node *n = deja__self_node();
-    char hex[33]; /* the hash as text: the digest folds that text */
-    deja__hex16(f->hash, hex);
-    hex[32] = 0;
-    deja__trace_n(w, DEJA__TK_FACT, (int)n->id, (uint64_t)f->kind, f->height, hex, 32);
+    deja__trace_fact(w, (int)n->id, (uint64_t)f->kind, f->height, f->hash);
     for (int i = 0; i < w->n_listeners; i++) w->listeners[i](w->listener_args[i], n->id, w->now, f);
 }

@@ -14,6 +14,10 @@
 
 #include "internal.h"
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 /* Where the xxHash library has its run-time dispatch (x86-64: AVX2 or
  * AVX-512 when the CPU has them), the digest's updates use it: the same
  * XXH3 value, a fraction of the scalar code's instructions. */
@@ -120,6 +124,46 @@ void deja__trace_n(deja_world *w, deja__tk kind, int node, uint64_t a, uint64_t 
     if (tlen && kind != DEJA__TK_LOG) deja__fold(w, text, tlen);
     /* the event number is in the text trace, never in the digest */
     if (n >= w->trace_look) deja__trace_read(w, n, kind, node, a, b, text, tlen);
+}
+
+/* Writes the 16 bytes of h as 32 lowercase hex digits (no NUL). With SSE2
+ * (every x86-64) all at once: the high and the low nibbles of every byte,
+ * interleaved into digit order, and each nibble n turned into '0' + n,
+ * plus 39 more past 9 ('a' - '0' - 10). Elsewhere one digit at a time. */
+static void deja__hex16(const uint8_t h[16], char out[32]) {
+#if defined(__SSE2__)
+    __m128i v = _mm_loadu_si128((const __m128i *)(const void *)h);
+    __m128i nib = _mm_set1_epi8(0x0f);
+    __m128i hi = _mm_and_si128(_mm_srli_epi16(v, 4), nib), lo = _mm_and_si128(v, nib);
+    __m128i d0 = _mm_unpacklo_epi8(hi, lo), d1 = _mm_unpackhi_epi8(hi, lo);
+    __m128i nine = _mm_set1_epi8(9), zero = _mm_set1_epi8('0'), past = _mm_set1_epi8(39);
+    d0 = _mm_add_epi8(_mm_add_epi8(d0, zero), _mm_and_si128(_mm_cmpgt_epi8(d0, nine), past));
+    d1 = _mm_add_epi8(_mm_add_epi8(d1, zero), _mm_and_si128(_mm_cmpgt_epi8(d1, nine), past));
+    _mm_storeu_si128((__m128i *)(void *)out, d0);
+    _mm_storeu_si128((__m128i *)(void *)(out + 16), d1);
+#else
+    static const char digits[] = "0123456789abcdef";
+    for (int i = 0; i < 16; i++) {
+        out[2 * i] = digits[h[i] >> 4];
+        out[2 * i + 1] = digits[h[i] & 15];
+    }
+#endif
+}
+
+void deja__trace_fact(deja_world *w, int node, uint64_t kind, uint64_t height, const uint8_t hash[16]) {
+    /* the same bytes as deja__trace_n with the hash's hex digits for text,
+     * the digits formed in the buffer itself, right after the record */
+    if (w->dlen + 64 > sizeof w->dbuf) deja__trace_flush(w);
+    uint64_t n = deja__trace_record(w, DEJA__TK_FACT, node, kind, height);
+    char *hex = (char *)w->dbuf + w->dlen;
+    deja__hex16(hash, hex);
+    w->dlen += 32;
+    if (n >= w->trace_look) {
+        char text[33];
+        memcpy(text, hex, 32);
+        text[32] = 0;
+        deja__trace_read(w, n, DEJA__TK_FACT, node, kind, height, text, 32);
+    }
 }
 
 __attribute__((noinline)) void deja_break(void) {
