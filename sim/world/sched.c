@@ -5,8 +5,11 @@
  *
  * The loop is: resume every runnable task in FIFO order (each runs until it
  * blocks, yields or ends); when none is left, pop the earliest event, move
- * virtual time to it and run its handler. Nothing here depends on pointer
- * values or on the host's clock, so a seed replays byte for byte.
+ * virtual time to it and run its handler. A task that blocks does the
+ * loop's next steps itself while they are cheap (resume the next runnable
+ * task, run a timeout event) and switches straight to the task that runs
+ * next; the order is the loop's. Nothing here depends on pointer values or
+ * on the host's clock, so a seed replays byte for byte.
  */
 #include <assert.h>
 #include <stdlib.h>
