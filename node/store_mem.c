@@ -77,11 +77,11 @@ static int store_mem__grow(store_mem *m) {
     if (n == NULL) return RT_ENOMEM;
     m->slots = n;
     m->cap = ncap;
-    for (uint64_t i = 0; i < ocap; i++) {
+    for (uint64_t i = 0; i < ocap; i++) { /* distinct hashes: the first empty slot, no compare */
         if (old[i].b == NULL) continue;
-        store_mem__entry *e = store_mem__find(m, old[i].hash);
-        assert(e->b == NULL);
-        *e = old[i];
+        uint64_t j = store_mem__index(old[i].hash, ncap);
+        while (n[j].b != NULL) j = (j + 1) & (ncap - 1);
+        n[j] = old[i];
     }
     rt_free(old);
     return RT_OK;
