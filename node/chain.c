@@ -181,8 +181,8 @@ static int chain__link(chain *c, const block *b, const uint8_t h[BLOCK_HASH_LEN]
         return rc;
     }
     chain__emit(c, CHAIN_EV_IMPORTED, b, h, local, NODE_REJ_NONE, 0, false);
-    if (chain__better(c, b, h)) {
-        c->head = *b;
+    if (chain__better(c, b, h)) { /* its payload_len bytes of payload: the rest means nothing */
+        memcpy(&c->head, b, offsetof(block, payload) + b->payload_len);
         memcpy(c->head_hash, h, BLOCK_HASH_LEN);
     }
     return RT_OK;

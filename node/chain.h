@@ -103,7 +103,8 @@ chain_status chain_import(chain *c, const block *b, bool local, chain_result *ou
 chain_status chain_import_hashed(chain *c, const block *b, const uint8_t hash[BLOCK_HASH_LEN], bool local,
                                  chain_result *out);
 
-/* The current head block and its hash (valid until the next import). */
+/* The current head block and its hash (valid until the next import); as
+ * everywhere, only payload_len bytes of its payload mean anything. */
 const block *chain_head(const chain *c);
 const uint8_t *chain_head_hash(const chain *c);
 
