@@ -1,6 +1,7 @@
 /*
  * fuzz_msg.c -- libFuzzer target for the reference node's gossip messages
- * (node/msg.c) and the block encoding under them (node/block.c).
+ * (node/msg.c: blocks, block requests, transactions) and the block encoding
+ * under them (node/block.c).
  *
  * Whatever the bytes, msg_decode must not read past them or crash; and what
  * it accepts (the input, and the input sealed) must be canonical: re-encoding the decoded message gives back
@@ -26,6 +27,8 @@ static void check_msg(const uint8_t *data, size_t size) {
         size_t n = 0;
         if (m.tag == MSG_BLOCK) n = msg_encode_block(&m.b, out, sizeof out);
         else if (m.tag == MSG_GET_BLOCK) n = msg_encode_get_block(m.hash, out, sizeof out);
+        else if (m.tag == MSG_TX) n = msg_encode_tx(m.tx, out, sizeof out);
+        else abort(); /* accepted a tag this check does not know: teach it */
         if (n != size || memcmp(out, data, size)) abort(); /* accepted but not canonical */
     }
 }
