@@ -24,13 +24,7 @@
 
 #include "deja/rt.h"
 #include "real/real.h"
-
-static int setup(void **state) {
-    (void)state;
-    real_opts o = {0};
-    char err[256];
-    return real_init(&o, err, sizeof err);
-}
+#include "real_fixture.h"
 
 /* Sends stderr to a temporary file until capture_end, which returns what
  * was written (caller frees). */
@@ -155,8 +149,8 @@ static void test_careful(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_careless, setup, NULL),
-        cmocka_unit_test_setup_teardown(test_careful, setup, NULL),
+        cmocka_unit_test_setup_teardown(test_careless, real_fixture_setup, NULL),
+        cmocka_unit_test_setup_teardown(test_careful, real_fixture_setup, NULL),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     real_shutdown(RT_SEC);

@@ -31,20 +31,9 @@
 
 #include "deja/rt.h"
 #include "real/real.h"
+#include "real_fixture.h"
 
 /* ---- helpers ----------------------------------------------------------- */
-
-static int setup(void **state) {
-    (void)state;
-    real_opts o = {0};
-    char err[256];
-    return real_init(&o, err, sizeof err);
-}
-
-static int teardown(void **state) {
-    (void)state;
-    return real_shutdown(5 * RT_SEC) == 0 ? 0 : -1;
-}
 
 static int threads_now(void) {
     DIR *d = opendir("/proc/self/task");
@@ -179,7 +168,7 @@ static void test_chan_close_wakes(void **state) {
     assert_int_equal(atomic_load(&s.closed), 2);
     rt_chan_free(r.ch);
     rt_chan_free(s.ch);
-    assert_int_equal(setup(NULL), 0);
+    assert_int_equal(real_fixture_setup(NULL), 0);
 }
 
 typedef struct pp {
@@ -213,7 +202,7 @@ static void test_chan_stress(void **state) {
     assert_int_equal(real_shutdown(RT_SEC), 0);
     rt_chan_free(p.in);
     rt_chan_free(p.out);
-    assert_int_equal(setup(NULL), 0);
+    assert_int_equal(real_fixture_setup(NULL), 0);
 }
 
 /* ---- select ------------------------------------------------------------ */
@@ -265,7 +254,7 @@ static void test_select(void **state) {
     assert_int_equal(real_shutdown(RT_SEC), 0);
     rt_chan_free(a);
     rt_chan_free(b);
-    assert_int_equal(setup(NULL), 0);
+    assert_int_equal(real_fixture_setup(NULL), 0);
 }
 
 /* ---- contexts ---------------------------------------------------------- */
@@ -304,7 +293,7 @@ static void test_ctx_cancel(void **state) {
     rt_ctx_release(child);
     rt_ctx_release(other);
     rt_ctx_release(root);
-    assert_int_equal(setup(NULL), 0);
+    assert_int_equal(real_fixture_setup(NULL), 0);
 }
 
 static void test_ctx_deadline(void **state) {
@@ -358,7 +347,7 @@ static void test_wait_group(void **state) {
     assert_int_equal(atomic_load(&w.n), 8);
     assert_int_equal(real_shutdown(RT_SEC), 0);
     rt_wg_free(w.wg);
-    assert_int_equal(setup(NULL), 0);
+    assert_int_equal(real_fixture_setup(NULL), 0);
 }
 
 typedef struct mw {
@@ -388,7 +377,7 @@ static void test_mutex(void **state) {
     for (int i = 0; i < 4; i++) rt_spawn("mx", mutex_worker, &w);
     assert_int_equal(real_shutdown(10 * RT_SEC), 0);
     assert_int_equal(w.counter, 80000);
-    assert_int_equal(setup(NULL), 0);
+    assert_int_equal(real_fixture_setup(NULL), 0);
     rt_spawn("holder", mutex_holder, &w);
     rt_sleep_ns(30 * RT_MS);
     /* The dump names the mutex and its owner. */
@@ -407,7 +396,7 @@ static void test_mutex(void **state) {
     rt_mutex_unlock(w.m);
     assert_int_equal(real_shutdown(RT_SEC), 0);
     rt_mutex_free(w.m);
-    assert_int_equal(setup(NULL), 0);
+    assert_int_equal(real_fixture_setup(NULL), 0);
 }
 
 /* ---- timers ------------------------------------------------------------ */
@@ -640,7 +629,7 @@ static void test_net_facts(void **state) {
     real_opts bad = {.data_dir = "/proc/version/sub"};
     assert_int_equal(real_init(&bad, err, sizeof err), 2);
     assert_non_null(strstr(err, "--data"));
-    assert_int_equal(setup(NULL), 0);
+    assert_int_equal(real_fixture_setup(NULL), 0);
 }
 
 /* ---- disk -------------------------------------------------------------- */
@@ -697,7 +686,7 @@ static void test_disk(void **state) {
     sqlite3_finalize(q);
     sqlite3_close(db);
     assert_int_equal(real_shutdown(RT_SEC), 0);
-    assert_int_equal(setup(NULL), 0);
+    assert_int_equal(real_fixture_setup(NULL), 0);
 }
 
 /* ---- dumps, inspector, shutdown ---------------------------------------- */
@@ -732,7 +721,7 @@ static void test_dump_and_inspect(void **state) {
     rt_chan_close(never);
     assert_int_equal(real_shutdown(RT_SEC), 0);
     rt_chan_free(never);
-    assert_int_equal(setup(NULL), 0);
+    assert_int_equal(real_fixture_setup(NULL), 0);
 }
 
 static void sleeper(void *arg) {
@@ -776,27 +765,27 @@ static void test_shutdown_no_threads(void **state) {
     assert_non_null(strstr(ibuf, "inspect: node=0"));
     free(ibuf);
     assert_int_equal(threads_now(), before);
-    assert_int_equal(setup(NULL), 0);
+    assert_int_equal(real_fixture_setup(NULL), 0);
 }
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_chan_buffered, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_chan_unbuffered, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_chan_close_wakes, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_chan_stress, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_select, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_ctx_cancel, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_ctx_deadline, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_wait_group, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_mutex, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_timers, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_memory_params, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_net_facts, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_net_many_peers, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_disk, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_dump_and_inspect, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_shutdown_no_threads, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_chan_buffered, real_fixture_setup, real_fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_chan_unbuffered, real_fixture_setup, real_fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_chan_close_wakes, real_fixture_setup, real_fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_chan_stress, real_fixture_setup, real_fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_select, real_fixture_setup, real_fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_ctx_cancel, real_fixture_setup, real_fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_ctx_deadline, real_fixture_setup, real_fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_wait_group, real_fixture_setup, real_fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_mutex, real_fixture_setup, real_fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_timers, real_fixture_setup, real_fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_memory_params, real_fixture_setup, real_fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_net_facts, real_fixture_setup, real_fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_net_many_peers, real_fixture_setup, real_fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_disk, real_fixture_setup, real_fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_dump_and_inspect, real_fixture_setup, real_fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_shutdown_no_threads, real_fixture_setup, real_fixture_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

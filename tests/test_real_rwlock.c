@@ -22,18 +22,7 @@
 
 #include "deja/rt.h"
 #include "real/real.h"
-
-static int setup(void **state) {
-    (void)state;
-    real_opts o = {0};
-    char err[256];
-    return real_init(&o, err, sizeof err);
-}
-
-static int teardown(void **state) {
-    (void)state;
-    return real_shutdown(5 * RT_SEC) == 0 ? 0 : -1;
-}
+#include "real_fixture.h"
 
 /* ---- exclusion under load ------------------------------------------------ */
 
@@ -77,7 +66,7 @@ static void test_exclusion(void **state) {
     assert_true(atomic_load(&s->max_readers) >= 2); /* readers did share it */
     rt_rwlock_free(s->l);
     free(s);
-    assert_int_equal(setup(NULL), 0);
+    assert_int_equal(real_fixture_setup(NULL), 0);
 }
 
 /* ---- the queue's order ------------------------------------------------------ */
@@ -139,7 +128,7 @@ static void test_writer_not_starved(void **state) {
     assert_int_equal(o.writer_in, 1); /* the writer first, then the reader behind it */
     assert_int_equal(o.reader2_in, 2);
     rt_rwlock_free(o.l);
-    assert_int_equal(setup(NULL), 0);
+    assert_int_equal(real_fixture_setup(NULL), 0);
 }
 
 static void test_writer_gives_up(void **state) {
@@ -167,7 +156,7 @@ static void test_writer_gives_up(void **state) {
     assert_int_equal(rt_rwlock_rlock(o.l, 0), RT_ETIMEDOUT);
     rt_rwlock_wunlock(o.l);
     rt_rwlock_free(o.l);
-    assert_int_equal(setup(NULL), 0);
+    assert_int_equal(real_fixture_setup(NULL), 0);
 }
 
 static void writer_holds(void *arg) {
@@ -194,15 +183,15 @@ static void test_dump_names_writer(void **state) {
     assert_true(dump_shows(" compactor, taken at tests/test_real_rwlock.c:"));
     assert_int_equal(real_shutdown(5 * RT_SEC), 0);
     rt_rwlock_free(l);
-    assert_int_equal(setup(NULL), 0);
+    assert_int_equal(real_fixture_setup(NULL), 0);
 }
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_exclusion, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_writer_not_starved, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_writer_gives_up, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_dump_names_writer, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_exclusion, real_fixture_setup, real_fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_writer_not_starved, real_fixture_setup, real_fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_writer_gives_up, real_fixture_setup, real_fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_dump_names_writer, real_fixture_setup, real_fixture_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
