@@ -1,7 +1,8 @@
 #!/bin/sh
 # own_node.sh -- the tutorial node (docs/own-node/) built out of tree
 # against deja *installed into a temporary prefix*, as docs/own-node.md
-# tells a team to do it: with find_package(deja) and with pkg-config. Its
+# tells a team to do it: with find_package(deja) and with pkg-config. Both
+# simulation binaries are linked with immediate binding (BIND_NOW). Its
 # binary runs, saves a seed that replays (match=yes), names itself in the
 # replay command, fails with its own verdict when its bug is on, prints its
 # own fact kind by name in the text trace, sweeps and plots a small grid;
@@ -36,6 +37,14 @@ mkdir "$dir/make"
 cp "$src/docs/own-node/"*.c "$src/docs/own-node/"*.h "$src/docs/own-node/Makefile" "$dir/make/"
 PKG_CONFIG_PATH="$dir/prefix/lib/pkgconfig" make -C "$dir/make" CC="$cc" >"$dir/make.log" 2>&1 ||
     { cat "$dir/make.log" >&2; fail "the pkg-config build failed"; }
+
+step "both simulation binaries bind every symbol at load time (-z now: no lazy binding on a task's stack)"
+if command -v readelf >/dev/null 2>&1; then
+    for b in "$dir/cmake/kvsim" "$dir/make/kvsim"; do
+        readelf -d "$b" | grep -Eq '\(FLAGS\).*BIND_NOW|\(FLAGS_1\).*NOW' ||
+            fail "$b is linked for lazy binding (no BIND_NOW in readelf -d)"
+    done
+fi
 
 kvsim=$dir/cmake/kvsim
 cd "$dir"

@@ -60,6 +60,14 @@ set(DEJA_PC_SANITIZE "")
 if(DEJA_SANITIZE)
   set(DEJA_PC_SANITIZE "-fsanitize=address,undefined")
 endif()
+# The simulator's binaries bind every symbol at load time, as deja::world's
+# interface asks of CMake users (CMakeLists.txt: a lazily bound call saves
+# the vector registers on a task's small stack). The production backend's
+# tasks are threads with stacks of 256 KiB or more: deja-real needs no flag.
+set(DEJA_PC_LINK_NOW "")
+if(NOT APPLE)
+  set(DEJA_PC_LINK_NOW "-Wl,-z,now")
+endif()
 foreach(pc deja deja-real deja-reference)
   configure_file(${PROJECT_SOURCE_DIR}/scripts/cmake/${pc}.pc.in ${PROJECT_BINARY_DIR}/pkgconfig/${pc}.pc @ONLY)
   install(FILES ${PROJECT_BINARY_DIR}/pkgconfig/${pc}.pc DESTINATION ${DEJA_PKGCONFIG_DIR})
