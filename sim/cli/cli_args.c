@@ -3,7 +3,9 @@
  * subcommands (see cli_args.h). Every error goes through
  * deja_cli_usage_error, so each names the flag and value at fault.
  */
+#include <assert.h>
 #include <errno.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -96,6 +98,144 @@ int deja_cli_u64(const char *cmd, const char *flag, const char *val, uint64_t lo
     *out = v;
     return 0;
 }
+
+/* Parses val as a signed integer in [lo, hi] for flag: 0, or 2 after a
+ * usage error naming the flag and value. */
+static int cli__i64(const char *cmd, const char *flag, const char *val, int64_t lo, int64_t hi, int64_t *out) {
+    int64_t v;
+    if (deja_parse_i64(val, &v)) return deja_cli_usage_error(cmd, "%s '%s': not an integer", flag, val);
+    if (v < lo || v > hi)
+        return deja_cli_usage_error(cmd, "%s '%s': must be between %lld and %lld", flag, val, (long long)lo,
+                                    (long long)hi);
+    *out = v;
+    return 0;
+}
+
+/* Adds key=value val of flag to over: 0, or 2 after a usage error. */
+static int cli__set(const char *cmd, const char *flag, const char *val, deja_params *over) {
+    char perr[256];
+    assert(over);
+    if (!strchr(val, '=') || val[0] == '=') return deja_cli_usage_error(cmd, "%s '%s': expected key=value", flag, val);
+    if (deja_params_parse(over, val, perr, sizeof perr)) return deja_cli_usage_error(cmd, "%s: %s", flag, perr);
+    return 0;
+}
+
+/* Stores val (given for row o, spelt flag) at dest as o's kind says: 0, or
+ * 2 after a usage error naming flag. */
+static int cli__store(const char *cmd, const deja_cli_opt *o, const char *flag, const char *val, void *dest) {
+    switch (o->kind) {
+    case DEJA_CLI_STR:
+        *(const char **)dest = val;
+        return 0;
+    case DEJA_CLI_U64:
+        return deja_cli_u64(cmd, flag, val, o->lo, o->hi, dest);
+    case DEJA_CLI_I64:
+        return cli__i64(cmd, flag, val, o->ilo, o->ihi, dest);
+    case DEJA_CLI_SET:
+        return cli__set(cmd, flag, val, *(deja_params **)dest);
+    case DEJA_CLI_FN:
+        assert(o->parse);
+        return o->parse(cmd, o->name, val, dest);
+    case DEJA_CLI_BOOL:
+        break;
+    }
+    assert(!"a BOOL row has no value to store");
+    return 2;
+}
+
+/* The most rows a command's tables may hold (the size of the walk's
+ * given-already marks). */
+#define CLI__MAX_ROWS 64
+
+/* The row of spec spelt a[0..len) (its name or alias), or NULL; its
+ * destination in *dest (opts plus the offsets), its index over all the
+ * tables in *k and the spelling matched in *flag. */
+static const deja_cli_opt *cli__find(const deja_cli_spec *spec, void *opts, const char *a, size_t len, void **dest,
+                                     int *k, const char **flag) {
+    int idx = 0;
+    for (const deja_cli_table *t = spec->tables; t->rows; t++) {
+        for (const deja_cli_opt *o = t->rows; o->name; o++, idx++) {
+            const char *hit = NULL;
+            if (strlen(o->name) == len && !strncmp(o->name, a, len)) hit = o->name;
+            if (o->alias && strlen(o->alias) == len && !strncmp(o->alias, a, len)) hit = o->alias;
+            if (!hit) continue;
+            *dest = (char *)opts + t->base + o->off;
+            *k = idx;
+            *flag = hit;
+            return o;
+        }
+    }
+    assert(idx <= CLI__MAX_ROWS);
+    return NULL;
+}
+
+/* Takes the positional argument a of spec: 0, or 2 when there is no room. */
+static int cli__positional(const deja_cli_spec *spec, const char *a, const char **pos, int *npos) {
+    if (*npos < spec->max_pos) {
+        pos[(*npos)++] = a;
+        return 0;
+    }
+    if (spec->pos_name && *npos > 0)
+        return deja_cli_usage_error(spec->cmd, "unexpected argument '%s' (the %s is '%s')", a, spec->pos_name, pos[0]);
+    if (spec->pos_note) return deja_cli_usage_error(spec->cmd, "unexpected argument '%s' (%s)", a, spec->pos_note);
+    return deja_cli_usage_error(spec->cmd, "unexpected argument '%s'", a);
+}
+
+int deja_cli_parse(const deja_cli_spec *spec, int argc, char **argv, void *opts, const char **pos, int *npos) {
+    assert(spec && spec->cmd && spec->tables && opts && npos && (pos || spec->max_pos == 0));
+    unsigned char given[CLI__MAX_ROWS] = {0};
+    *npos = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (deja_cli_is_help(a)) return DEJA_CLI_HELP;
+        int is_flag = a[0] == '-' && (spec->long_only ? a[1] == '-' : a[1] != 0);
+        if (!is_flag) {
+            if (cli__positional(spec, a, pos, npos)) return 2;
+            continue;
+        }
+        const char *eq = strchr(a, '=');
+        size_t len = eq ? (size_t)(eq - a) : strlen(a);
+        void *dest = NULL;
+        int k = 0;
+        const char *flag = NULL;
+        const deja_cli_opt *o = cli__find(spec, opts, a, len, &dest, &k, &flag);
+        if (!o || (o->kind == DEJA_CLI_BOOL && eq)) return deja_cli_usage_error(spec->cmd, "unknown flag '%s'", a);
+        assert(k < CLI__MAX_ROWS);
+        if (o->kind == DEJA_CLI_BOOL) {
+            *(bool *)dest = true;
+            continue;
+        }
+        const char *val;
+        if (eq) {
+            val = eq + 1;
+        } else if (i + 1 >= argc) {
+            return deja_cli_usage_error(spec->cmd, "%s needs a value", flag);
+        } else {
+            val = argv[++i];
+        }
+        if (given[k] && o->kind != DEJA_CLI_SET && !o->repeat)
+            return deja_cli_usage_error(spec->cmd, "%s given twice (it takes one value)", flag);
+        given[k] = 1;
+        if (!*val) return deja_cli_usage_error(spec->cmd, "%s '': an empty value", flag);
+        if (cli__store(spec->cmd, o, flag, val, dest)) return 2;
+    }
+    return 0;
+}
+
+const deja_cli_opt deja_cli_scenario_rows[] = {
+    {.name = "--seed", .kind = DEJA_CLI_STR, .off = offsetof(deja_cli_scenario_flags, seed)},
+    {.name = "--set", .kind = DEJA_CLI_SET, .off = offsetof(deja_cli_scenario_flags, over)},
+    {0},
+};
+
+const deja_cli_opt deja_cli_debug_rows[] = {
+    {.name = "--trace", .kind = DEJA_CLI_STR, .off = offsetof(deja_cli_debug_flags, trace)},
+    {.name = "--dump-tasks", .kind = DEJA_CLI_BOOL, .off = offsetof(deja_cli_debug_flags, dump_tasks)},
+    {.name = "--break-at-event", .kind = DEJA_CLI_U64, .off = offsetof(deja_cli_debug_flags, break_at), .lo = 1,
+     .hi = UINT64_MAX},
+    {.name = "--break-on-verdict", .kind = DEJA_CLI_BOOL, .off = offsetof(deja_cli_debug_flags, break_verdict)},
+    {0},
+};
 
 int deja_cli_dir_writable(const char *path) {
     const char *slash = strrchr(path, '/');

@@ -6,25 +6,110 @@
 #ifndef DEJA_CLI_ARGS_H
 #define DEJA_CLI_ARGS_H
 
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "deja/deja.h"
 
 /* True for -h, --help and help. */
 int deja_cli_is_help(const char *arg);
+/* Parses the value of flag as an unsigned integer in [lo, hi]; 0, or 2 after
+ * printing a usage error naming the flag and the value. */
+int deja_cli_u64(const char *cmd, const char *flag, const char *val, uint64_t lo, uint64_t hi, uint64_t *out);
+
+/* ---- the flag table ------------------------------------------------------
+ *
+ * A command declares its flags as a static table of deja_cli_opt rows
+ * (ended by a row with a NULL name) and deja_cli_parse walks argv against
+ * it. Destinations are offsets into the command's own options struct, so
+ * one table serves every call, and the rows that several commands share
+ * (deja_cli_scenario_rows, deja_cli_debug_rows) sit in a struct of their
+ * own placed anywhere in the command's struct (deja_cli_table.base).
+ *
+ * A flag with a value is given as "--flag value" or "--flag=value"; the
+ * value may not be empty, and only the repeatable kinds (SET, and FN rows
+ * with repeat) may be given twice. A BOOL flag takes no value. Every error
+ * is one line naming the flag (deja_cli_usage_error) and exit status 2. */
+typedef enum deja_cli_kind {
+    DEJA_CLI_STR,  /* const char *: the value as given */
+    DEJA_CLI_U64,  /* uint64_t: an unsigned decimal in [lo, hi] */
+    DEJA_CLI_I64,  /* int64_t: a signed decimal in [ilo, ihi] */
+    DEJA_CLI_BOOL, /* bool: set to true; takes no value */
+    DEJA_CLI_SET,  /* deja_params *: key=value added to it; repeatable */
+    DEJA_CLI_FN,   /* anything: parse(cmd, name, value, destination) */
+} deja_cli_kind;
+
+typedef struct deja_cli_opt {
+    const char *name;  /* "--seed", "-o"; NULL ends the table */
+    const char *alias; /* another spelling of the same flag, or NULL */
+    deja_cli_kind kind;
+    size_t off;        /* destination: offset into the table's struct */
+    uint64_t lo, hi;   /* U64: the range */
+    int64_t ilo, ihi;  /* I64: the range */
+    /* FN: parses val into dest; 0, or 2 after a usage error naming flag. */
+    int (*parse)(const char *cmd, const char *flag, const char *val, void *dest);
+    bool repeat;       /* FN: may be given more than once */
+} deja_cli_opt;
+
+/* One table of a command: its rows, and where their struct sits in the
+ * command's options struct (0 for the command's own rows). */
+typedef struct deja_cli_table {
+    const deja_cli_opt *rows;
+    size_t base;
+} deja_cli_table;
+
+/* What a command accepts: its tables (ended by a NULL rows), and its
+ * positional arguments: at most max_pos of them. One more is "unexpected
+ * argument 'X'", followed by " (the POS_NAME is 'FIRST')" when pos_name is
+ * set, else " (POS_NOTE)" when pos_note is set. With long_only, only words
+ * starting with "--" are flags ("-x" is then a positional argument). */
+typedef struct deja_cli_spec {
+    const char *cmd;
+    const deja_cli_table *tables;
+    int max_pos;
+    const char *pos_name;
+    const char *pos_note;
+    bool long_only;
+} deja_cli_spec;
+
+/* deja_cli_parse's result when -h, --help or help was given. */
+#define DEJA_CLI_HELP (-1)
+
+/* Walks argv[1..argc-1] left to right against spec, storing each flag's
+ * value through opts and the positional arguments in pos[0..*npos-1] (pos
+ * holds spec->max_pos entries). Stops at the first bad argument: 2 after
+ * its one-line usage error; DEJA_CLI_HELP at a help word; else 0. */
+int deja_cli_parse(const deja_cli_spec *spec, int argc, char **argv, void *opts, const char **pos, int *npos);
+
+/* The flags of the commands that run a scenario (run, shrink, timeline):
+ * --seed N (kept as text: the command parses it once it knows what it
+ * runs) and --set key=value. over must be a deja_params before parsing. */
+typedef struct deja_cli_scenario_flags {
+    const char *seed;
+    deja_params *over;
+} deja_cli_scenario_flags;
+extern const deja_cli_opt deja_cli_scenario_rows[];
+
+/* The flags of the commands that run and can be debugged (run, replay):
+ * --trace FILE, --dump-tasks, --break-at-event N, --break-on-verdict. */
+typedef struct deja_cli_debug_flags {
+    const char *trace;
+    bool dump_tasks;
+    uint64_t break_at;
+    bool break_verdict;
+} deja_cli_debug_flags;
+extern const deja_cli_opt deja_cli_debug_rows[];
+
 /* Matches argv[*i] against "--name": 1 with *val set (and *i advanced past a
  * separate value) when it matches, 0 when it does not, 2 when the value is
  * missing or empty, or when the flag was already given and is not one of
  * the repeatable ones (--set, --grid): a usage error naming the flag is
  * printed. */
 int deja_cli_flag(const char *cmd, int argc, char **argv, int *i, const char *name, const char **val);
-/* Parses the value of flag as an unsigned integer in [lo, hi]; 0, or 2 after
- * printing a usage error naming the flag and the value. */
-int deja_cli_u64(const char *cmd, const char *flag, const char *val, uint64_t lo, uint64_t hi, uint64_t *out);
 /* Adds the value of a --set flag (m: what deja_cli_flag returned for it) to
  * over: 0, or 2 after a usage error naming the flag and value. */
 int deja_cli_set(const char *cmd, int m, const char *val, deja_params *over);
-
 
 struct deja_outfile;
 /* Opens output file path for flag (deja/outfile.h) unless *rc is already

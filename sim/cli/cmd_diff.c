@@ -9,6 +9,7 @@
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -107,28 +108,32 @@ static int diff__side(const char *spec, const char *name, FILE **trace, deja_sum
     return 0;
 }
 
+/* Everything `deja diff` is given, filled by its flag table. */
+typedef struct diff__opts {
+    uint64_t context;
+} diff__opts;
+
+static const deja_cli_opt diff__rows[] = {
+    {.name = "--context", .kind = DEJA_CLI_U64, .off = offsetof(diff__opts, context), .lo = 0, .hi = 64},
+    {0},
+};
+
+static const deja_cli_table diff__tables[] = {{diff__rows, 0}, {0}};
+
+/* Only "--" words are flags: "-x" is a side (and then not a file or run). */
+static const deja_cli_spec diff__spec = {
+    .cmd = "diff", .tables = diff__tables, .max_pos = 2, .pos_note = "compare two runs", .long_only = true};
+
 int deja_cmd_diff(int argc, char **argv) {
-    const char *side[2] = {NULL, NULL}, *ctx_s = NULL;
-    int n = 0, rc = 0;
-    for (int i = 1; i < argc && !rc; i++) {
-        const char *v;
-        int m;
-        if (deja_cli_is_help(argv[i])) {
-            diff__help(stdout);
-            return 0;
-        } else if ((m = deja_cli_flag("diff", argc, argv, &i, "--context", &v))) {
-            rc = m == 1 ? 0 : m;
-            ctx_s = v;
-        } else if (argv[i][0] == '-' && argv[i][1] == '-') {
-            rc = deja_cli_usage_error("diff", "unknown flag '%s'", argv[i]);
-        } else if (n < 2) {
-            side[n++] = argv[i];
-        } else {
-            rc = deja_cli_usage_error("diff", "unexpected argument '%s' (compare two runs)", argv[i]);
-        }
+    diff__opts a = {.context = 8};
+    const char *side[2] = {NULL, NULL};
+    int n = 0;
+    int rc = deja_cli_parse(&diff__spec, argc, argv, &a, side, &n);
+    if (rc == DEJA_CLI_HELP) {
+        diff__help(stdout);
+        return 0;
     }
-    uint64_t ctx = 8;
-    if (!rc && ctx_s) rc = deja_cli_u64("diff", "--context", ctx_s, 0, 64, &ctx);
+    uint64_t ctx = a.context;
     if (!rc && n < 2) rc = deja_cli_usage_error("diff", "need two runs: A and B");
     if (rc) return rc;
     FILE *ta = NULL, *tb = NULL;

@@ -7,6 +7,7 @@
  * match=yes|no, and maps the result to the exit status.
  */
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -68,43 +69,42 @@ static int replay__rehash(const char *path, const deja_summary *s) {
     return rc;
 }
 
+/* Everything `deja replay` is given, filled by its flag tables. */
+typedef struct replay__opts {
+    deja_cli_debug_flags dbg;
+    bool rehash;
+} replay__opts;
+
+static const deja_cli_opt replay__rows[] = {
+    {.name = "--rehash", .kind = DEJA_CLI_BOOL, .off = offsetof(replay__opts, rehash)},
+    {0},
+};
+
+static const deja_cli_table replay__tables[] = {
+    {deja_cli_debug_rows, offsetof(replay__opts, dbg)},
+    {replay__rows, 0},
+    {0},
+};
+
+static const deja_cli_spec replay__spec = {
+    .cmd = "replay", .tables = replay__tables, .max_pos = 1, .pos_note = "one seed file at a time"};
+
 int deja_cmd_replay(int argc, char **argv) {
-    const char *path = NULL, *trace_path = NULL, *break_s = NULL;
-    bool dump = false, rehash = false, break_verdict = false;
-    for (int i = 1; i < argc; i++) {
-        const char *v;
-        int m;
-        if (deja_cli_is_help(argv[i])) {
-            replay__help(stdout);
-            return 0;
-        } else if ((m = deja_cli_flag("replay", argc, argv, &i, "--trace", &v))) {
-            if (m != 1) return m;
-            trace_path = v;
-        } else if (!strcmp(argv[i], "--dump-tasks")) {
-            dump = true;
-        } else if ((m = deja_cli_flag("replay", argc, argv, &i, "--break-at-event", &v))) {
-            if (m != 1) return m;
-            break_s = v;
-        } else if (!strcmp(argv[i], "--break-on-verdict")) {
-            break_verdict = true;
-        } else if (!strcmp(argv[i], "--rehash")) {
-            rehash = true;
-        } else if (argv[i][0] == '-' && argv[i][1]) {
-            return deja_cli_usage_error("replay", "unknown flag '%s'", argv[i]);
-        } else if (path) {
-            return deja_cli_usage_error("replay", "unexpected argument '%s' (one seed file at a time)", argv[i]);
-        } else {
-            path = argv[i];
-        }
+    replay__opts a = {0};
+    const char *path = NULL;
+    int npos = 0;
+    int rc = deja_cli_parse(&replay__spec, argc, argv, &a, &path, &npos);
+    if (rc == DEJA_CLI_HELP) {
+        replay__help(stdout);
+        return 0;
     }
-    if (!path) return deja_cli_usage_error("replay", "missing FILE.seed");
-    int rc = 0;
-    uint64_t break_at = 0;
-    if (break_s && deja_cli_u64("replay", "--break-at-event", break_s, 1, UINT64_MAX, &break_at)) return 2;
-    deja_outfile *trace = deja_cli_outfile("replay", "--trace", trace_path, &rc);
     if (rc) return rc;
-    deja_run_opts opts = {.trace = trace ? trace->f : NULL, .dump_tasks = dump, .dump_on_failure = true,
-                          .dump_out = stderr, .break_at_event = break_at, .break_on_verdict = break_verdict};
+    if (!path) return deja_cli_usage_error("replay", "missing FILE.seed");
+    deja_outfile *trace = deja_cli_outfile("replay", "--trace", a.dbg.trace, &rc);
+    if (rc) return rc;
+    deja_run_opts opts = {.trace = trace ? trace->f : NULL, .dump_tasks = a.dbg.dump_tasks, .dump_on_failure = true,
+                          .dump_out = stderr, .break_at_event = a.dbg.break_at,
+                          .break_on_verdict = a.dbg.break_verdict};
     deja_summary s;
     char err[1024] = "";
     rc = deja_replay(path, &opts, &s, err, sizeof err);
@@ -117,7 +117,7 @@ int deja_cmd_replay(int argc, char **argv) {
     }
     deja_summary_print(&s, stdout);
     fflush(stdout);
-    if (rc == 1 && rehash) return replay__rehash(path, &s);
+    if (rc == 1 && a.rehash) return replay__rehash(path, &s);
     if (rc == 1) deja_cli_error("replay", "mismatch: %s", err);
     return rc;
 }

@@ -9,6 +9,7 @@
  * the run.
  */
 #include <errno.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -72,12 +73,22 @@ static void run__help(FILE *out) {
             "parameter, missing or bad --seed, unwritable file).\n");
 }
 
+/* The instants of --dump-at. */
+typedef struct run__instants {
+    int64_t at[64];
+    int n;
+} run__instants;
+
 /* Parses "T1,T2,..." (seconds, or NNNms / NNNs) into increasing ns
- * instants; 0, or 2 with the flag named. */
-static int run__dump_at(const char *v, int64_t *out, int max, int *n) {
+ * instants in dest (a run__instants); 0, or 2 with the flag named. */
+static int run__dump_at(const char *cmd, const char *flag, const char *v, void *dest) {
+    run__instants *d = dest;
+    const int max = (int)(sizeof d->at / sizeof d->at[0]);
+    int64_t *out = d->at;
+    int *n = &d->n;
     *n = 0;
     char buf[1024];
-    if (strlen(v) >= sizeof buf || !*v) return deja_cli_usage_error("run", "--dump-at '%s': expected T1,T2,...", v);
+    if (strlen(v) >= sizeof buf || !*v) return deja_cli_usage_error(cmd, "%s '%s': expected T1,T2,...", flag, v);
     snprintf(buf, sizeof buf, "%s", v);
     for (char *save = NULL, *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
         size_t len = strlen(tok);
@@ -89,75 +100,58 @@ static int run__dump_at(const char *v, int64_t *out, int max, int *n) {
             tok[len - 1] = 0;
         }
         if (deja_parse_i64(tok, &x) || x < 0 || x > INT64_MAX / scale)
-            return deja_cli_usage_error("run", "--dump-at '%s': '%s' is not a time (seconds, or 1500ms)", v, tok);
-        if (*n == max) return deja_cli_usage_error("run", "--dump-at '%s': at most %d instants", v, max);
+            return deja_cli_usage_error(cmd, "%s '%s': '%s' is not a time (seconds, or 1500ms)", flag, v, tok);
+        if (*n == max) return deja_cli_usage_error(cmd, "%s '%s': at most %d instants", flag, v, max);
         if (*n > 0 && x * scale <= out[*n - 1])
-            return deja_cli_usage_error("run", "--dump-at '%s': instants must increase", v);
+            return deja_cli_usage_error(cmd, "%s '%s': instants must increase", flag, v);
         out[(*n)++] = x * scale;
     }
-    return *n ? 0 : deja_cli_usage_error("run", "--dump-at '%s': expected T1,T2,...", v);
+    return *n ? 0 : deja_cli_usage_error(cmd, "%s '%s': expected T1,T2,...", flag, v);
 }
 
+/* Everything `deja run` is given, filled by its flag tables. */
+typedef struct run__opts {
+    deja_cli_scenario_flags sc;
+    deja_cli_debug_flags dbg;
+    const char *timeline, *save, *plan, *plan_mask, *use_plan, *perfetto;
+    run__instants dump_at;
+    bool dump_diff;
+} run__opts;
+
+#define RUN__STR(flag, field) {.name = flag, .kind = DEJA_CLI_STR, .off = offsetof(run__opts, field)}
+static const deja_cli_opt run__rows[] = {
+    RUN__STR("--timeline", timeline),
+    RUN__STR("--save", save),
+    RUN__STR("--plan", plan),
+    RUN__STR("--plan-mask", plan_mask),
+    RUN__STR("--use-plan", use_plan),
+    RUN__STR("--perfetto", perfetto),
+    {.name = "--dump-at", .kind = DEJA_CLI_FN, .off = offsetof(run__opts, dump_at), .parse = run__dump_at},
+    {.name = "--dump-diff", .kind = DEJA_CLI_BOOL, .off = offsetof(run__opts, dump_diff)},
+    {0},
+};
+
+static const deja_cli_table run__tables[] = {
+    {deja_cli_scenario_rows, offsetof(run__opts, sc)},
+    {deja_cli_debug_rows, offsetof(run__opts, dbg)},
+    {run__rows, 0},
+    {0},
+};
+
+static const deja_cli_spec run__spec = {.cmd = "run", .tables = run__tables, .max_pos = 1, .pos_name = "scenario"};
+
 int deja_cmd_run(int argc, char **argv) {
-    const char *scenario = NULL, *seed_s = NULL, *trace_path = NULL, *save = NULL, *timeline_path = NULL;
-    const char *plan_path = NULL, *plan_mask = NULL, *use_plan = NULL, *break_s = NULL, *perfetto_path = NULL;
-    bool dump = false, dump_diff = false, break_verdict = false;
-    int64_t dump_at[64];
-    int n_dump_at = 0;
-    deja_params *over = deja_params_new();
-    int rc = 0;
-    for (int i = 1; i < argc && !rc; i++) {
-        const char *v;
-        int m;
-        if (deja_cli_is_help(argv[i])) {
-            run__help(stdout);
-            deja_params_free(over);
-            return 0;
-        } else if ((m = deja_cli_flag("run", argc, argv, &i, "--seed", &v))) {
-            rc = m == 1 ? 0 : m;
-            seed_s = v;
-        } else if ((m = deja_cli_flag("run", argc, argv, &i, "--set", &v))) {
-            rc = deja_cli_set("run", m, v, over);
-        } else if ((m = deja_cli_flag("run", argc, argv, &i, "--trace", &v))) {
-            rc = m == 1 ? 0 : m;
-            trace_path = v;
-        } else if ((m = deja_cli_flag("run", argc, argv, &i, "--timeline", &v))) {
-            rc = m == 1 ? 0 : m;
-            timeline_path = v;
-        } else if ((m = deja_cli_flag("run", argc, argv, &i, "--save", &v))) {
-            rc = m == 1 ? 0 : m;
-            save = v;
-        } else if ((m = deja_cli_flag("run", argc, argv, &i, "--plan", &v))) {
-            rc = m == 1 ? 0 : m;
-            plan_path = v;
-        } else if ((m = deja_cli_flag("run", argc, argv, &i, "--plan-mask", &v))) {
-            rc = m == 1 ? 0 : m;
-            plan_mask = v;
-        } else if ((m = deja_cli_flag("run", argc, argv, &i, "--use-plan", &v))) {
-            rc = m == 1 ? 0 : m;
-            use_plan = v;
-        } else if ((m = deja_cli_flag("run", argc, argv, &i, "--dump-at", &v))) {
-            rc = m == 1 ? run__dump_at(v, dump_at, 64, &n_dump_at) : m;
-        } else if (!strcmp(argv[i], "--dump-diff")) {
-            dump_diff = true;
-        } else if ((m = deja_cli_flag("run", argc, argv, &i, "--break-at-event", &v))) {
-            rc = m == 1 ? 0 : m;
-            break_s = v;
-        } else if ((m = deja_cli_flag("run", argc, argv, &i, "--perfetto", &v))) {
-            rc = m == 1 ? 0 : m;
-            perfetto_path = v;
-        } else if (!strcmp(argv[i], "--break-on-verdict")) {
-            break_verdict = true;
-        } else if (!strcmp(argv[i], "--dump-tasks")) {
-            dump = true;
-        } else if (argv[i][0] == '-' && argv[i][1]) {
-            rc = deja_cli_usage_error("run", "unknown flag '%s'", argv[i]);
-        } else if (scenario) {
-            rc = deja_cli_usage_error("run", "unexpected argument '%s' (the scenario is '%s')", argv[i], scenario);
-        } else {
-            scenario = argv[i];
-        }
+    run__opts a = {.sc.over = deja_params_new()};
+    const char *scenario = NULL;
+    int npos = 0;
+    int rc = deja_cli_parse(&run__spec, argc, argv, &a, &scenario, &npos);
+    if (rc == DEJA_CLI_HELP) {
+        run__help(stdout);
+        deja_params_free(a.sc.over);
+        return 0;
     }
+    deja_params *over = a.sc.over;
+    const char *seed_s = a.sc.seed, *save = a.save, *plan_mask = a.plan_mask, *use_plan = a.use_plan;
     const deja_scenario *sc = NULL;
     uint64_t seed = 0;
     if (!rc && !scenario) rc = deja_cli_usage_error("run", "missing SCENARIO");
@@ -173,12 +167,10 @@ int deja_cmd_run(int argc, char **argv) {
             rc = deja_cli_usage_error("run", "--set: %s", perr);
         deja_params_free(all);
     }
-    if (!rc && dump_diff && n_dump_at < 2)
+    if (!rc && a.dump_diff && a.dump_at.n < 2)
         rc = deja_cli_usage_error("run", "--dump-diff needs --dump-at with at least two instants");
     if (!rc && save && !deja_cli_dir_writable(save))
         rc = deja_cli_usage_error("run", "--save '%s': its directory is not writable", save);
-    uint64_t break_at = 0;
-    if (!rc && break_s) rc = deja_cli_u64("run", "--break-at-event", break_s, 1, UINT64_MAX, &break_at);
     deja_plan *given = NULL;
     if (!rc && use_plan) {
         char perr[512];
@@ -190,10 +182,10 @@ int deja_cmd_run(int argc, char **argv) {
     }
     /* Outputs go to temporary files renamed into place only on success
      * (deja/outfile.h): a failing command leaves existing files untouched. */
-    deja_outfile *plan_out = deja_cli_outfile("run", "--plan", plan_path, &rc);
-    deja_outfile *trace = deja_cli_outfile("run", "--trace", trace_path, &rc);
-    deja_outfile *timeline = deja_cli_outfile("run", "--timeline", timeline_path, &rc);
-    deja_outfile *perfetto = deja_cli_outfile("run", "--perfetto", perfetto_path, &rc);
+    deja_outfile *plan_out = deja_cli_outfile("run", "--plan", a.plan, &rc);
+    deja_outfile *trace = deja_cli_outfile("run", "--trace", a.dbg.trace, &rc);
+    deja_outfile *timeline = deja_cli_outfile("run", "--timeline", a.timeline, &rc);
+    deja_outfile *perfetto = deja_cli_outfile("run", "--perfetto", a.perfetto, &rc);
     if (rc) {
         deja_outfile_abort(perfetto);
         deja_outfile_abort(trace);
@@ -204,11 +196,11 @@ int deja_cmd_run(int argc, char **argv) {
         return rc;
     }
 
-    deja_run_opts opts = {.trace = trace ? trace->f : NULL, .dump_tasks = dump, .dump_on_failure = true,
+    deja_run_opts opts = {.trace = trace ? trace->f : NULL, .dump_tasks = a.dbg.dump_tasks, .dump_on_failure = true,
                           .dump_out = stderr, .timeline = timeline ? timeline->f : NULL,
                           .plan_mask = plan_mask, .plan = given, .plan_out = plan_out ? plan_out->f : NULL,
-                          .dump_at = dump_at, .n_dump_at = n_dump_at, .dump_diff = dump_diff,
-                          .break_at_event = break_at, .break_on_verdict = break_verdict};
+                          .dump_at = a.dump_at.at, .n_dump_at = a.dump_at.n, .dump_diff = a.dump_diff,
+                          .break_at_event = a.dbg.break_at, .break_on_verdict = a.dbg.break_verdict};
     deja_perfetto *pf = perfetto ? deja_perfetto_new(perfetto->f) : NULL;
     if (pf) {
         opts.observer = deja_perfetto_observe;
@@ -221,7 +213,7 @@ int deja_cmd_run(int argc, char **argv) {
     deja_summary_clear(&s);
     rc = deja_run(sc, seed, over, &opts, &s, err, sizeof err);
     int run_rc = rc;
-    if (pf && deja_perfetto_finish(pf) && rc != 2) rc = deja_cli_usage_error("run", "--perfetto '%s': write failed", perfetto_path);
+    if (pf && deja_perfetto_finish(pf) && rc != 2) rc = deja_cli_usage_error("run", "--perfetto '%s': write failed", a.perfetto);
     rc = deja_cli_commit("run", "--perfetto", perfetto, rc);
     rc = deja_cli_commit("run", "--plan", plan_out, rc);
     rc = deja_cli_commit("run", "--trace", trace, rc);

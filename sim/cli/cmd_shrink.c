@@ -4,6 +4,7 @@
  * way (deja_shrink, deja/debug.h), with a table of what it cut.
  */
 #include <errno.h>
+#include <stddef.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
@@ -31,38 +32,40 @@ static void shrink__help(FILE *out) {
             "shrink); 2 bad input.\n");
 }
 
+/* Everything `deja shrink` is given, filled by its flag tables. */
+typedef struct shrink__opts {
+    deja_cli_scenario_flags sc;
+    const char *out;
+    uint64_t max_runs;
+} shrink__opts;
+
+static const deja_cli_opt shrink__rows[] = {
+    {.name = "-o", .kind = DEJA_CLI_STR, .off = offsetof(shrink__opts, out)},
+    {.name = "--max-runs", .kind = DEJA_CLI_U64, .off = offsetof(shrink__opts, max_runs), .lo = 1, .hi = 1000000},
+    {0},
+};
+
+static const deja_cli_table shrink__tables[] = {
+    {deja_cli_scenario_rows, offsetof(shrink__opts, sc)},
+    {shrink__rows, 0},
+    {0},
+};
+
+static const deja_cli_spec shrink__spec = {.cmd = "shrink", .tables = shrink__tables, .max_pos = 1};
+
 int deja_cmd_shrink(int argc, char **argv) {
-    const char *first = NULL, *seed_s = NULL, *outp = NULL, *max_s = NULL;
-    deja_params *over = deja_params_new();
-    int rc = 0;
-    for (int i = 1; i < argc && !rc; i++) {
-        const char *v;
-        int m;
-        if (deja_cli_is_help(argv[i])) {
-            shrink__help(stdout);
-            deja_params_free(over);
-            return 0;
-        } else if ((m = deja_cli_flag("shrink", argc, argv, &i, "--seed", &v))) {
-            rc = m == 1 ? 0 : m;
-            seed_s = v;
-        } else if ((m = deja_cli_flag("shrink", argc, argv, &i, "-o", &v))) {
-            rc = m == 1 ? 0 : m;
-            outp = v;
-        } else if ((m = deja_cli_flag("shrink", argc, argv, &i, "--max-runs", &v))) {
-            rc = m == 1 ? 0 : m;
-            max_s = v;
-        } else if ((m = deja_cli_flag("shrink", argc, argv, &i, "--set", &v))) {
-            rc = deja_cli_set("shrink", m, v, over);
-        } else if (argv[i][0] == '-' && argv[i][1]) {
-            rc = deja_cli_usage_error("shrink", "unknown flag '%s'", argv[i]);
-        } else if (first) {
-            rc = deja_cli_usage_error("shrink", "unexpected argument '%s'", argv[i]);
-        } else {
-            first = argv[i];
-        }
+    shrink__opts a = {.sc.over = deja_params_new(), .max_runs = 2000};
+    const char *first = NULL;
+    int npos = 0;
+    int rc = deja_cli_parse(&shrink__spec, argc, argv, &a, &first, &npos);
+    if (rc == DEJA_CLI_HELP) {
+        shrink__help(stdout);
+        deja_params_free(a.sc.over);
+        return 0;
     }
-    uint64_t max_runs = 2000;
-    if (!rc && max_s) rc = deja_cli_u64("shrink", "--max-runs", max_s, 1, 1000000, &max_runs);
+    deja_params *over = a.sc.over;
+    const char *seed_s = a.sc.seed, *outp = a.out;
+    uint64_t max_runs = a.max_runs;
     if (!rc && !first) rc = deja_cli_usage_error("shrink", "missing FILE.seed or SCENARIO");
     deja_cli_target tg;
     memset(&tg, 0, sizeof tg);

@@ -4,6 +4,7 @@
  * self-contained HTML page of the run.
  */
 #include <inttypes.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,41 +31,42 @@ static void timeline__help(FILE *out) {
             "exit status: 0 written (whatever the verdict); 2 bad input.\n");
 }
 
+/* Everything `deja timeline` is given, filled by its flag tables. */
+typedef struct timeline__opts {
+    deja_cli_scenario_flags sc;
+    const char *out, *window;
+    uint64_t max_items;
+} timeline__opts;
+
+static const deja_cli_opt timeline__rows[] = {
+    {.name = "-o", .kind = DEJA_CLI_STR, .off = offsetof(timeline__opts, out)},
+    {.name = "--window", .kind = DEJA_CLI_STR, .off = offsetof(timeline__opts, window)},
+    {.name = "--max-items", .kind = DEJA_CLI_U64, .off = offsetof(timeline__opts, max_items), .lo = 1,
+     .hi = 100000000},
+    {0},
+};
+
+static const deja_cli_table timeline__tables[] = {
+    {deja_cli_scenario_rows, offsetof(timeline__opts, sc)},
+    {timeline__rows, 0},
+    {0},
+};
+
+static const deja_cli_spec timeline__spec = {.cmd = "timeline", .tables = timeline__tables, .max_pos = 1};
+
 int deja_cmd_timeline(int argc, char **argv) {
-    const char *first = NULL, *seed_s = NULL, *outp = NULL, *max_s = NULL, *win_s = NULL;
-    deja_params *over = deja_params_new();
-    int rc = 0;
-    for (int i = 1; i < argc && !rc; i++) {
-        const char *v;
-        int m;
-        if (deja_cli_is_help(argv[i])) {
-            timeline__help(stdout);
-            deja_params_free(over);
-            return 0;
-        } else if ((m = deja_cli_flag("timeline", argc, argv, &i, "--seed", &v))) {
-            rc = m == 1 ? 0 : m;
-            seed_s = v;
-        } else if ((m = deja_cli_flag("timeline", argc, argv, &i, "-o", &v))) {
-            rc = m == 1 ? 0 : m;
-            outp = v;
-        } else if ((m = deja_cli_flag("timeline", argc, argv, &i, "--window", &v))) {
-            rc = m == 1 ? 0 : m;
-            win_s = v;
-        } else if ((m = deja_cli_flag("timeline", argc, argv, &i, "--max-items", &v))) {
-            rc = m == 1 ? 0 : m;
-            max_s = v;
-        } else if ((m = deja_cli_flag("timeline", argc, argv, &i, "--set", &v))) {
-            rc = deja_cli_set("timeline", m, v, over);
-        } else if (argv[i][0] == '-' && argv[i][1]) {
-            rc = deja_cli_usage_error("timeline", "unknown flag '%s'", argv[i]);
-        } else if (first) {
-            rc = deja_cli_usage_error("timeline", "unexpected argument '%s'", argv[i]);
-        } else {
-            first = argv[i];
-        }
+    timeline__opts a = {.sc.over = deja_params_new(), .max_items = 200000};
+    const char *first = NULL;
+    int npos = 0;
+    int rc = deja_cli_parse(&timeline__spec, argc, argv, &a, &first, &npos);
+    if (rc == DEJA_CLI_HELP) {
+        timeline__help(stdout);
+        deja_params_free(a.sc.over);
+        return 0;
     }
-    uint64_t max_items = 200000;
-    if (!rc && max_s) rc = deja_cli_u64("timeline", "--max-items", max_s, 1, 100000000, &max_items);
+    deja_params *over = a.sc.over;
+    const char *seed_s = a.sc.seed, *outp = a.out, *win_s = a.window;
+    uint64_t max_items = a.max_items;
     int64_t win_a = 0, win_b = 0;
     if (!rc && win_s) {
         char a[64], b[64];
