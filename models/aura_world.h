@@ -5,13 +5,12 @@
  * jitter and loss, and the chain oracle judging the run.
  *
  * With net.flood_rate > 0 one node (net.flood_from) floods the others with
- * gossiped transactions for net.flood_s from net.flood_at_s: an injected
- * sender (deja_net_inject), its gaps and transactions drawn from the
- * world's "flood" stream, so a run without a flood draws as before. The
- * flood is one entry of the run's fault plan (kind "flood"), so a given
- * plan can add one, and `deja shrink` can cut it. The
- * summary then says what the nodes' worker pools made of it (p2p.h):
- * flood_sent, p2p_verified, p2p_refused, peak_tasks.
+ * gossiped transactions for net.flood_s from net.flood_at_s: the
+ * framework's flood (deja/world.h: DEJA_FLOOD_PARAMS, a fault-plan entry of
+ * kind "flood", the "flood" stream) with this world's payload, a MSG_TX
+ * transaction. The summary then says what the nodes' worker pools made of
+ * it (p2p.h): p2p_verified and p2p_refused, next to the flood's own
+ * flood_sent and peak_tasks.
  *
  * A scenario lists DEJA_AURA_PARAMS(...) in its parameter table, with its
  * own defaults, and calls deja_aura_setup / deja_aura_finish.
@@ -49,19 +48,11 @@
     {"store.sync", "1", "1: the store syncs its commits; 0: it skips syncs (not durable)"},              \
     {"store.verify_reads", "1", "1: the store re-reads until two reads agree (masks corrupted reads)"}, \
     NODE_AURA_SWITCH_PARAMS, NODE_WALL_SWITCH_PARAMS,                                                   \
-    {"net.flood_rate", "0", "flood: transactions per second net.flood_from sends each other node (0: no flood)"}, \
-    {"net.flood_from", "0", "flood: the flooding node"},                                               \
-    {"net.flood_at_s", "10", "flood: when it starts (s)"},                                             \
-    {"net.flood_s", "30", "flood: how long it lasts (s)"}
+    DEJA_FLOOD_PARAMS
 
 /* Builds the nodes, clocks, network and oracle from p; 0, or 2 naming the
  * bad parameter. */
 int deja_aura_setup(deja_world *w, const deja_params *p, char *err, size_t errlen);
-/* Registers the fault kind "flood" (a plan entry: node = the flooder,
- * at_ns, a = length in ns, b = transactions a second to each other node),
- * so a given plan can flood any AuRa world. Once, at start-up
- * (deja_models_register does). */
-void deja_aura_kinds_register(void);
 /* Fills the summary: the chain oracle's metrics and verdict, clock error. */
 void deja_aura_finish(deja_world *w, deja_summary *s);
 

@@ -8,8 +8,6 @@
 #include "deja/deja.h"
 #include "deja/models.h"
 
-#include "aura_world.h"
-
 extern const deja_scenario deja_scenario_drift_fork;
 extern const deja_scenario deja_scenario_storage_faults;
 extern const deja_scenario deja_scenario_mem_leak;
@@ -21,7 +19,6 @@ extern const deja_scenario deja_scenario_timeout_sweep;
 extern const deja_scenario deja_scenario_lease_fork;
 
 void deja_models_register(void) {
-    deja_aura_kinds_register();
     deja_scenario_register(&deja_scenario_drift_fork);
     deja_scenario_register(&deja_scenario_storage_faults);
     deja_scenario_register(&deja_scenario_mem_leak);

@@ -208,6 +208,7 @@ struct deja_world {
     int64_t det_tick;      /* next instant a detector samples (INT64_MAX: none) */
     struct deja__timesrv *timesrv; /* the time servers (timesrv.c), or NULL */
     struct deja__plan_state *plan; /* the fault plan (plan.c), or NULL before the first fault */
+    struct deja__flood *flood; /* the flood payload and floods (flood.c), or NULL */
     deja_partition_fn part_fns[4]; /* deja_net_on_partition */
     void *part_args[4];
     int n_part;
@@ -306,6 +307,13 @@ void deja__bridge_schedule(deja_world *w, const deja_plan_entry *e);
 void deja__clog_schedule(deja_world *w, const deja_plan_entry *e);
 /* Frees the world's plan state. */
 void deja__plan_free(deja_world *w);
+
+/* ---- floods (flood.c) ----------------------------------------------------- */
+
+typedef struct deja__flood deja__flood;
+/* The flood kind (node = flooder, a = length, b = messages a second). */
+void deja__flood_schedule(deja_world *w, const deja_plan_entry *e);
+void deja__flood_free(deja__flood *fs);
 
 /* ---- time servers (timesrv.c) ------------------------------------------- */
 

@@ -42,8 +42,9 @@ static deja_plan_kind deja__kinds[DEJA__PLAN_KINDS] = {
     {"crash", deja__crash_schedule}, {"pause", deja__pause_schedule},         {"step", deja__step_schedule},
     {"slew", deja__slew_schedule},   {"partition", deja__partition_schedule},
     {"oneway", deja__oneway_schedule}, {"bridge", deja__bridge_schedule},     {"clog", deja__clog_schedule},
+    {"flood", deja__flood_schedule},
 };
-static int deja__nkinds = 8;
+static int deja__nkinds = 9;
 
 static const deja_plan_kind *deja__kind(const char *name) {
     for (int i = 0; i < deja__nkinds; i++)

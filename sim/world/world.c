@@ -57,6 +57,7 @@ void deja_world_free(deja_world *w) {
         if (w->oracles[i].ops->free) w->oracles[i].ops->free(w->oracles[i].state);
     if (w->data_free) w->data_free(w->data);
     deja__timesrv_free(w->timesrv);
+    deja__flood_free(w->flood);
     deja__plan_free(w);
     deja__net_free(w->net);
     free(w->timeline);

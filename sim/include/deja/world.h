@@ -262,7 +262,8 @@ extern const deja_param_def deja_net_fault_params[];
  * disk faults: parameters, see docs/debugging.md) are not plan entries. */
 typedef struct deja_plan_entry {
     uint32_t id;          /* place in the run's plan, from 0, in injection order */
-    char kind[16];        /* "crash", "pause", "step", "slew", "partition" or a registered kind */
+    char kind[16];        /* "crash", "pause", "step", "slew", "partition", "oneway", "bridge",
+                             "clog", "flood" or a registered kind */
     int32_t node;         /* the node it hits, -1 for none (a partition) */
     int64_t at_ns;        /* true time it fires */
     int64_t a, b;         /* the kind's parameters: crash a = restart delay (-1: never),
@@ -274,7 +275,7 @@ typedef struct deja_plan_entry {
 
 /* A kind of fault: schedule arranges for the fault e describes to happen at
  * e->at_ns (>= now) in w. Register once at start-up, before any run; the
- * five built-in kinds need no registration. Names are at most 15 chars. */
+ * built-in kinds (those above) need no registration. Names are at most 15 chars. */
 typedef struct deja_plan_kind {
     const char *name;
     void (*schedule)(deja_world *w, const deja_plan_entry *e);
@@ -325,6 +326,66 @@ void deja_world_plan_use(deja_world *w, const deja_plan *given);
 void deja_plan_inject_rest(deja_world *w);
 /* The run's plan so far: every injected entry, enabled or not. */
 const deja_plan *deja_world_plan(const deja_world *w);
+
+/* ---- floods (flood.c) ---------------------------------------------------- */
+
+/* A flood: one node sends every other node messages at a fixed rate for a
+ * while -- a peer gossiping faster than the others can handle (the node
+ * that spawns a task per message and runs out of memory). The framework
+ * times the flood and sends; the scenario says what a message is. Each
+ * message reaches the target as if the flooder had called rt_send(to, ...):
+ * in the target's inbox (rt_inbox(), one per node, no ports), an rt_msg
+ * whose `from` is the flooder, with the network's latency, loss and faults;
+ * a crashed flooder sends nothing. So the payload is whatever the node's own
+ * peers send it, in its own wire format.
+ *
+ * A flood is a fault-plan entry of kind "flood": node = the flooder, at_ns,
+ * a = length (ns), b = messages a second to each other node (1..1000000).
+ * Every tick sends one message to each other node, then waits a gap
+ * uniform in [gap/2, 3*gap/2] (gap = 1 s / b); gaps and payloads draw from
+ * the world's "flood" stream, only once a flood is scheduled. A flood entry
+ * in a world whose scenario set no payload is ignored. */
+
+/* What a flood sends. make writes one message into buf (at most cap
+ * bytes, cap as set here), drawing whatever varies from rng (the "flood"
+ * stream: draw the same amount each call to keep seeds stable), and returns
+ * its length, 1..cap; it is called once per target per tick, targets in
+ * increasing order. start, when not NULL, is called once, when the world's
+ * first flood is scheduled (during setup or the given plan's injection):
+ * the place to start counting what the nodes make of it. */
+typedef struct deja_flood_payload {
+    size_t (*make)(void *arg, deja_prng *rng, uint8_t *buf, size_t cap);
+    size_t cap; /* 1 .. 16 MiB */
+    void (*start)(void *arg, deja_world *w);
+} deja_flood_payload;
+
+/* Sets the world's flood payload (copied; arg is passed to make and start
+ * and must outlive the world). Call from the scenario's setup, before any
+ * flood is injected; once per world. */
+void deja_flood_payload_set(deja_world *w, const deja_flood_payload *pl, void *arg);
+
+/* The parameters of a flood, for a scenario's parameter table. */
+#define DEJA_FLOOD_PARAMS                                                                                        \
+    {"net.flood_rate", "0", "flood: messages per second net.flood_from sends each other node (0: no flood)"},    \
+    {"net.flood_from", "0", "flood: the flooding node"},                                                         \
+    {"net.flood_at_s", "10", "flood: when it starts (s)"},                                                       \
+    {"net.flood_s", "30", "flood: how long it lasts (s)"}
+
+/* Injects the flood net.flood_* ask for (one plan entry of kind "flood");
+ * nothing, and no draw, when the rate or the length is 0 or the world has
+ * fewer than two nodes. Call from setup, after adding the nodes and setting
+ * the payload. 0, or 2 naming the bad parameter. */
+int deja_flood_setup(deja_world *w, const deja_params *p, char *err, size_t errlen);
+
+/* What the floods did so far. A world with a flood scheduled also adds
+ * flood_sent (ticks: each one message to every other node) and peak_tasks
+ * (live tasks of every node, the most seen at a tick) to its summary. */
+typedef struct deja_flood_stat {
+    uint32_t floods;  /* flood entries scheduled */
+    uint64_t sent;    /* ticks */
+    int peak_tasks;
+} deja_flood_stat;
+void deja_flood_stats(const deja_world *w, deja_flood_stat *out);
 
 /* ---- facts and oracles ------------------------------------------------- */
 
