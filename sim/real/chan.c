@@ -11,7 +11,8 @@
  * records which case fired, unlinks all the task's other sudogs and signals
  * it. So an unbuffered send completes exactly when a receiver takes the
  * element, and a select performs exactly one case. Mutexes and wait groups
- * have their own pthread locks.
+ * have their own pthread locks; a mutex records its owner's hold, and a
+ * wait for it without a timeout is checked first (lockwait.c).
  */
 #include <assert.h>
 #include <errno.h>
@@ -505,40 +506,81 @@ void rt_wg_free(rt_wg *wg) {
 /* ---- mutexes ----------------------------------------------------------- */
 
 struct rt_mutex {
+    real__lk k; /* kind and name: first (lockwait.c) */
     pthread_mutex_t mu;
     pthread_cond_t cv;
-    real__task *owner;
-    const char *file; /* where the owner took it */
-    int line;
+    real__task *owner; /* &real__gone once its owner returned holding it */
+    real__hold *hold;  /* the owner's hold (site, instant); NULL then */
     int waiters;
-    char name[48];
 };
+
+/* The owner of a mutex whose task returned holding it: it stays locked. */
+static real__task real__gone = {.name = "(returned)", .file = "?"};
 
 rt_mutex *rt_mutex_new(const char *name) {
     rt_mutex *m = calloc(1, sizeof *m);
     if (!m) return NULL;
+    m->k.kind = REAL__LK_MUTEX;
     pthread_mutex_init(&m->mu, NULL);
     real__cond_init(&m->cv);
-    snprintf(m->name, sizeof m->name, "%s", name ? name : "mutex");
+    snprintf(m->k.name, sizeof m->k.name, "%s", name ? name : "mutex");
     return m;
 }
 
+/* Task t, about to wait without a deadline for m (mu held), makes sure the
+ * wait can end: relocking its own mutex, or waiting for an owner that
+ * waits for a lock t holds, is reported and the process aborts; else t
+ * enters the wait-for table. */
+static void real__mutex_check(rt_mutex *m, real__task *t, const char *file, int line) {
+    real__dl_party p[2] = {{.task = t, .wants = {.lock = &m->k, .write = true, .file = file, .line = line}}};
+    if (m->owner == t) {
+        p[0].holds = m->hold;
+        real__deadlock(p, 1, &m->mu, false);
+    }
+    real__lw_lock();
+    const real__hold *mine;
+    real__lkwait theirs;
+    if (m->hold && real__lw_cycle(t, m->hold, &theirs, &mine)) {
+        p[0].holds = mine;
+        p[1] = (real__dl_party){.task = m->owner, .holds = m->hold, .wants = theirs};
+        real__deadlock(p, 2, &m->mu, true);
+    }
+    real__lw_enter(t, &m->k, true, file, line);
+    real__lw_unlock();
+}
+
 int rt_mutex_lock_at(rt_mutex *m, int64_t timeout_ns, const char *file, int line) {
-    real__site(file, line);
     real__task *t = real__self();
+    t->wfile = file;
+    t->wline = line;
     struct timespec abs;
     bool bounded = real__deadline(timeout_ns, &abs);
+    real__hold *h = real__hold_get(t);
+    h->lock = &m->k;
+    h->write = true;
+    h->file = file;
+    h->line = line;
     int rc = RT_OK;
+    bool entered = false; /* in the wait-for table */
     pthread_mutex_lock(&m->mu);
-    assert(m->owner != t && "rt_mutex_lock: the owner locks again (self-deadlock)");
     if (m->owner) {
+        if (!bounded) { /* a relock or a cycle of two aborts there */
+            real__mutex_check(m, t, file, line);
+            entered = true;
+        }
+        assert(m->owner != t && "rt_mutex_lock: the owner locks again with a timeout (self-deadlock)");
         if (timeout_ns == 0) {
             pthread_mutex_unlock(&m->mu);
+            real__hold_put(t, h);
             return RT_ETIMEDOUT;
         }
         char what[160];
-        snprintf(what, sizeof what, "%s (owner #%llu %s, taken at %s:%d)", m->name,
-                 (unsigned long long)m->owner->id, m->owner->name, m->file ? m->file : "?", m->line);
+        if (m->hold)
+            snprintf(what, sizeof what, "%s (owner #%llu %s, taken at %s:%d)", m->k.name,
+                     (unsigned long long)m->owner->id, m->owner->name, m->hold->file ? m->hold->file : "?",
+                     m->hold->line);
+        else
+            snprintf(what, sizeof what, "%s (owner returned)", m->k.name);
         real__task_block(t, REAL__MUTEX, what);
         m->waiters++;
         while (m->owner) {
@@ -552,19 +594,38 @@ int rt_mutex_lock_at(rt_mutex *m, int64_t timeout_ns, const char *file, int line
         real__task_unblock(t);
     }
     if (rc == RT_OK) {
+        h->since_ns = real__mono_coarse();
         m->owner = t;
-        m->file = file;
-        m->line = line;
+        m->hold = h;
     }
     pthread_mutex_unlock(&m->mu);
+    if (entered) real__lw_leave(t);
+    if (rc == RT_OK)
+        real__hold_own(t, h);
+    else
+        real__hold_put(t, h);
     return rc;
 }
 
 void rt_mutex_unlock(rt_mutex *m) {
+    real__task *t = real__self();
     pthread_mutex_lock(&m->mu);
-    assert(m->owner == real__self() && "rt_mutex_unlock: caller is not the owner");
+    assert(m->owner == t && m->hold && "rt_mutex_unlock: caller is not the owner");
+    real__hold *h = m->hold;
     m->owner = NULL;
+    m->hold = NULL;
     if (m->waiters) pthread_cond_signal(&m->cv);
+    pthread_mutex_unlock(&m->mu);
+    real__hold_put(t, h);
+}
+
+void real__mutex_orphan(const real__lk *k, real__hold *h) {
+    assert(k->kind == REAL__LK_MUTEX);
+    rt_mutex *m = (rt_mutex *)(void *)(uintptr_t)k; /* k is m's first member */
+    pthread_mutex_lock(&m->mu);
+    assert(m->hold == h);
+    m->owner = &real__gone; /* m stays locked: nobody can release it */
+    m->hold = NULL;
     pthread_mutex_unlock(&m->mu);
 }
 

@@ -338,19 +338,31 @@ void real_status_print(FILE *out) {
     real__owned_lost(&lost_ctx, &lost_timers);
     fprintf(out, "lost_contexts=%llu\nlost_timers=%llu\n", (unsigned long long)lost_ctx,
             (unsigned long long)lost_timers);
+    fprintf(out, "deadlocks=%llu\n", (unsigned long long)real__deadlocks());
     for (int r = 0; r < REAL_DROP_N; r++)
         fprintf(out, "dropped_%s=%llu\n", real__net_drop_name(r), (unsigned long long)real__net_drops(r));
 }
 
-/* Rewrites DIR/status atomically. */
+int64_t real__start_mono(void) { return real__start_ns; }
+
+/* Rewrites DIR/status atomically (one writer at a time: the status thread,
+ * init and shutdown, a deadlock's report). */
 static void real__status_write(void) {
+    static pthread_mutex_t once_at_a_time = PTHREAD_MUTEX_INITIALIZER;
+    pthread_mutex_lock(&once_at_a_time);
     char tmp[4200], fin[4200];
     snprintf(tmp, sizeof tmp, "%s/status.tmp", real__data);
     snprintf(fin, sizeof fin, "%s/status", real__data);
     FILE *f = fopen(tmp, "we");
-    if (!f) return;
-    real_status_print(f);
-    if (fclose(f) == 0) rename(tmp, fin);
+    if (f) {
+        real_status_print(f);
+        if (fclose(f) == 0) rename(tmp, fin);
+    }
+    pthread_mutex_unlock(&once_at_a_time);
+}
+
+void real__status_now(void) {
+    if (real__data[0]) real__status_write();
 }
 
 static pthread_mutex_t real__S = PTHREAD_MUTEX_INITIALIZER;

@@ -128,7 +128,8 @@ int real_live_tasks(void);
  * tasks, resident_bytes (RSS), heap_bytes (rt_malloc), mapped_bytes
  * (rt_map regions), produced, imported,
  * rejected, deferred, corruption, integrity_failed, inbox_dropped,
- * auth (on|off), dropped_short, dropped_oversized, dropped_bad_magic,
+ * auth (on|off), lost_contexts, lost_timers, deadlocks (reported; the
+ * process aborts at the first), dropped_short, dropped_oversized, dropped_bad_magic,
  * dropped_unknown_sender, dropped_undecodable, dropped_bad_mac,
  * dropped_replayed, uptime_ms. */
 void real_status_print(FILE *out);

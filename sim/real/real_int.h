@@ -9,7 +9,10 @@
  *   G  the channel lock (chan.c): every channel, select and context;
  *   R  the task registry (task.c): task list, states, zombies.
  * Mutexes, rwlocks and wait groups have their own locks and only take R
- * inside them.
+ * inside them; a lock's own mutex may also be held while taking
+ *   W  the wait-for table (lockwait.c), taken by a task about to wait
+ *      without a deadline for a mutex or rwlock, and never held while
+ *      taking any other lock.
  * A task is a pthread; each task (and each foreign thread that blocks in an
  * rt_* call, adopted on first use) has a real__task with a condition variable
  * on which it waits under G for a channel or select to fire it.
@@ -41,6 +44,25 @@ typedef enum real__state {
 
 struct real__sudog;
 struct real__owned;
+struct real__hold;
+struct real__hchunk;
+
+/* What a lock is to the wait-for check: the first member of rt_mutex and
+ * of rt_rwlock, so that a hold or a wait can name either. */
+typedef enum real__lk_kind { REAL__LK_MUTEX = 1, REAL__LK_RWLOCK = 2 } real__lk_kind;
+typedef struct real__lk {
+    real__lk_kind kind;
+    char name[48];
+} real__lk;
+
+/* A task's wait without a deadline for a lock, in the wait-for table (W). */
+typedef struct real__lkwait {
+    const real__lk *lock; /* NULL: not waiting without a deadline for a lock */
+    bool write;           /* rwlock: waits to write; mutex: true */
+    const char *file;     /* the waiting call's site */
+    int line;
+    int64_t since_ns;
+} real__lkwait;
 
 typedef struct real__task {
     uint64_t id;
@@ -66,6 +88,11 @@ typedef struct real__task {
     struct real__sudog *sgs;
     int nsg;
     struct real__owned *owned; /* contexts and timers it made, under R */
+    /* The locks it holds (lockwait.c): read and changed by its own thread
+     * only; the free hold slots; its wait in the wait-for table (under W). */
+    struct real__hold *held, *hfree;
+    struct real__hchunk *hchunks;
+    real__lkwait lw;
     struct real__task *prev, *next; /* registry list (live or zombie) */
 } real__task;
 
@@ -117,9 +144,113 @@ int real__tasks_wait(int64_t grace_ns);
 void real__inspect_tick(FILE *out);
 void real__signals_stop(void);
 
+/* ---- lock holds and the wait-for check (lockwait.c) -------------------- */
+
+/* One hold of a mutex or rwlock by a task: a slot of the task's own pool,
+ * linked in the task's list of holds (by its own thread only) and, for an
+ * rwlock, in the lock's list of holders (under the lock's mutex). */
+typedef struct real__hold {
+    struct real__hold *tprev, *tnext; /* the task's holds, or its free slots */
+    struct real__hold *lprev, *lnext; /* the rwlock's holders */
+    const real__lk *lock;
+    real__task *task;
+    bool write;  /* rwlock: a write hold; mutex: true */
+    bool listed; /* in the task's list of holds */
+    const char *file; /* where it was taken */
+    int line;
+    int64_t since_ns; /* when (coarse monotonic clock) */
+} real__hold;
+
+/* Adds a chunk of free slots to t's pool (out of memory: abort). */
+void real__holds_grow(real__task *t);
+
+/* A free slot of the calling task t's pool, not yet in its list of holds.
+ * (Inline: every lock taken goes through these three.) */
+static inline real__hold *real__hold_get(real__task *t) {
+    if (!t->hfree) real__holds_grow(t);
+    real__hold *h = t->hfree;
+    t->hfree = h->tnext;
+    h->tprev = h->tnext = h->lprev = h->lnext = NULL;
+    h->listed = false;
+    h->task = t;
+    return h;
+}
+
+/* Puts h, taken by t (its own thread), at the head of t's list of holds. */
+static inline void real__hold_own(real__task *t, real__hold *h) {
+    h->listed = true;
+    h->tprev = NULL;
+    h->tnext = t->held;
+    if (t->held) t->held->tprev = h;
+    t->held = h;
+}
+
+/* Takes h out of t's list of holds (when it was there) and frees the slot. */
+static inline void real__hold_put(real__task *t, real__hold *h) {
+    if (h->listed) {
+        if (h->tprev)
+            h->tprev->tnext = h->tnext;
+        else
+            t->held = h->tnext;
+        if (h->tnext) h->tnext->tprev = h->tprev;
+    }
+    h->listed = false;
+    h->lock = NULL;
+    h->tnext = t->hfree;
+    t->hfree = h;
+}
+
+/* The latest hold of lock k by t (for writing when write, for reading
+ * when !write), or NULL. t's own thread only. */
+real__hold *real__hold_find(const real__task *t, const real__lk *k, bool write);
+/* t ends (its thread returns or exits): every lock it still holds stays
+ * held by a task that returned (as in the simulator); then the pool is
+ * freed. */
+void real__holds_exit(real__task *t);
+/* The lock files' side of real__holds_exit (k's mutex taken inside). */
+void real__rw_orphan(const real__lk *k, real__hold *h);
+void real__mutex_orphan(const real__lk *k, real__hold *h);
+
+/* The wait-for table (W). The calling task t, holding lock k's own mutex,
+ * is about to wait without a deadline: real__lw_lock takes W, then the
+ * lock file asks real__lw_cycle for each holder that keeps t out, then
+ * real__lw_enter records t's wait and real__lw_unlock drops W. After the
+ * wait, real__lw_leave (W taken inside) forgets it. */
+void real__lw_lock(void);
+void real__lw_unlock(void);
+/* With W held: whether holder h (not t) waits without a deadline for a
+ * lock that t holds in a way that keeps h out; then *theirs is h's wait
+ * and *mine t's hold that keeps it out. */
+bool real__lw_cycle(const real__task *t, const real__hold *h, real__lkwait *theirs, const real__hold **mine);
+void real__lw_enter(real__task *t, const real__lk *k, bool write, const char *file, int line);
+void real__lw_leave(real__task *t);
+
+/* One task of a deadlock report: the task, what it holds that the
+ * previous one waits for (a hold, or `ahead_of` when it is queued ahead of
+ * that task in lock `ahead_lock`), and the lock it waits for. */
+typedef struct real__dl_party {
+    const real__task *task;
+    const real__hold *holds;
+    const real__lk *ahead_lock;
+    uint64_t ahead_of;
+    real__lkwait wants;
+} real__dl_party;
+
+/* A deadlock found by the calling task (parties[0], about to wait without
+ * a deadline) while it holds mutex mu (and W when w_held): writes the
+ * report (the simulator's words) while the records are still consistent,
+ * releases those locks, counts it (deadlocks in the status), prints the
+ * report on stderr, rewrites the status file and aborts the process. */
+_Noreturn void real__deadlock(const real__dl_party *parties, int n, pthread_mutex_t *mu, bool w_held);
+/* Deadlocks found in this process so far. */
+uint64_t real__deadlocks(void);
+
 /* ---- time (timer.c) ---------------------------------------------------- */
 
 int64_t real__mono(void);
+/* The same clock at tick resolution (a few ms), cheap enough for every
+ * lock taken. */
+int64_t real__mono_coarse(void);
 /* Converts a timeout from now into an absolute CLOCK_MONOTONIC timespec.
  * Returns false when timeout is RT_FOREVER (no deadline). */
 bool real__deadline(int64_t timeout_ns, struct timespec *abs);
@@ -211,5 +342,10 @@ int64_t real__mapped_bytes(void);
 
 /* (real_status_print in real.h writes the status lines.) */
 int64_t real__heap_bytes(void);
+/* When the node started (real__mono), the origin of uptime_ms and of the
+ * instants in deadlock reports. */
+int64_t real__start_mono(void);
+/* Rewrites DIR/status now (nothing without a data directory). */
+void real__status_now(void);
 
 #endif /* DEJA_REAL_INT_H */

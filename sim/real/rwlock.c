@@ -4,11 +4,15 @@
  * order, a writer alone or the run of readers at the head together, so
  * that writers are not starved by readers nor readers by writers.
  *
- * A lock is a pthread mutex, a monotonic condition variable and a queue of
- * waiter records that live on the waiting threads' stacks. A release marks
- * the waiters it serves as granted (the lock is theirs from that moment)
- * and wakes every waiter; each one checks its own record. The writer and
- * the latest reader are recorded (task and site) for task dumps.
+ * A lock is a pthread mutex, a monotonic condition variable, a queue of
+ * waiter records that live on the waiting threads' stacks and the list of
+ * its holders' records (lockwait.c: task, read or write, site, instant).
+ * A release marks the waiters it serves as granted (the lock is theirs
+ * from that moment) and wakes every waiter; each one checks its own
+ * record. A task about to wait without a deadline first checks that the
+ * wait can end (lockwait.c): waiting for itself, or for a holder that
+ * waits for it, is a deadlock, reported before the process aborts. The
+ * holders are shown in task dumps.
  */
 #include <assert.h>
 #include <errno.h>
@@ -19,51 +23,63 @@
 
 typedef struct real__rw_waiter {
     struct real__rw_waiter *prev, *next;
-    real__task *task;
-    bool write, granted;
-    const char *file;
-    int line;
+    real__hold *h; /* the hold it gets when granted (task, write, site) */
+    bool granted, bounded;
+    int64_t since_ns;
 } real__rw_waiter;
 
-/* Who took the lock, for dumps: copied, so it outlives the task. */
-typedef struct real__rw_who {
-    uint64_t id;
-    char name[32];
-    const char *file;
-    int line;
-} real__rw_who;
-
 struct rt_rwlock {
+    real__lk k; /* kind and name: first (lockwait.c) */
     pthread_mutex_t mu;
     pthread_cond_t cv;
-    int readers;
-    real__task *writer;
-    real__rw_who wwho, rwho; /* the writer; the latest reader */
+    int readers;      /* read holds, those of tasks that returned included */
+    bool writer;      /* held for writing */
+    real__hold *whold; /* the writer's hold; NULL when its task returned holding it */
+    real__hold *holds, *holds_tail; /* the holders' records, oldest first */
     real__rw_waiter *head, *tail;
-    char name[48];
 };
 
 rt_rwlock *rt_rwlock_new(const char *name) {
     rt_rwlock *l = calloc(1, sizeof *l);
     if (!l) return NULL;
+    l->k.kind = REAL__LK_RWLOCK;
     pthread_mutex_init(&l->mu, NULL);
     real__cond_init(&l->cv);
-    snprintf(l->name, sizeof l->name, "%s", name ? name : "rwlock");
+    snprintf(l->k.name, sizeof l->k.name, "%s", name ? name : "rwlock");
     return l;
 }
 
-/* Gives l to t (mu held). */
-static void real__rw_take(rt_rwlock *l, real__task *t, bool write, const char *file, int line) {
-    assert(!l->writer && (!write || l->readers == 0));
-    real__rw_who *who = write ? &l->wwho : &l->rwho;
-    who->id = t->id;
-    snprintf(who->name, sizeof who->name, "%s", t->name);
-    who->file = file;
-    who->line = line;
-    if (write)
-        l->writer = t;
+/* Gives l to hold h (its task, mode and site filled in), now (mu held). */
+static void real__rw_take(rt_rwlock *l, real__hold *h) {
+    assert(!l->writer && (!h->write || l->readers == 0));
+    assert(h->lock == &l->k && h->task);
+    h->since_ns = real__mono_coarse();
+    h->lnext = NULL;
+    h->lprev = l->holds_tail;
+    if (l->holds_tail)
+        l->holds_tail->lnext = h;
     else
+        l->holds = h;
+    l->holds_tail = h;
+    if (h->write) {
+        l->writer = true;
+        l->whold = h;
+    } else {
         l->readers++;
+    }
+}
+
+/* Takes h out of l's holders (mu held). */
+static void real__rw_drop(rt_rwlock *l, real__hold *h) {
+    if (h->lprev)
+        h->lprev->lnext = h->lnext;
+    else
+        l->holds = h->lnext;
+    if (h->lnext)
+        h->lnext->lprev = h->lprev;
+    else
+        l->holds_tail = h->lprev;
+    h->lprev = h->lnext = NULL;
 }
 
 static void real__rw_unlink(rt_rwlock *l, real__rw_waiter *w) {
@@ -84,43 +100,100 @@ static void real__rw_grant(rt_rwlock *l) {
     bool any = false;
     real__rw_waiter *w;
     while ((w = l->head)) {
-        if (l->writer || (w->write && l->readers > 0)) break;
+        if (l->writer || (w->h->write && l->readers > 0)) break;
         real__rw_unlink(l, w);
-        real__rw_take(l, w->task, w->write, w->file, w->line);
+        real__rw_take(l, w->h);
         w->granted = true;
         any = true;
-        if (w->write) break;
+        if (w->h->write) break;
     }
     if (any) pthread_cond_broadcast(&l->cv);
+}
+
+/* Task t, about to wait without a deadline for l (mu held), makes sure the
+ * wait can end: a wait for itself or a cycle of two is reported and the
+ * process aborts; else t enters the wait-for table. */
+static void real__rw_check(rt_rwlock *l, real__task *t, bool write, const char *file, int line) {
+    real__dl_party p[2] = {{.task = t, .wants = {.lock = &l->k, .write = write, .file = file, .line = line}}};
+    if (l->whold && l->whold->task == t) { /* it writes: any second lock waits for itself */
+        p[0].holds = l->whold;
+        real__deadlock(p, 1, &l->mu, false);
+    }
+    real__hold *mine = l->readers > 0 ? real__hold_find(t, &l->k, false) : NULL;
+    if (mine && write) { /* an upgrade: the write waits for its own read */
+        p[0].holds = mine;
+        real__deadlock(p, 1, &l->mu, false);
+    }
+    if (mine) { /* it reads again, behind a writer that waits for it */
+        for (const real__rw_waiter *q = l->head; q; q = q->next) {
+            if (!q->h->write || q->bounded) continue;
+            p[0].holds = mine;
+            p[1] = (real__dl_party){.task = q->h->task, .ahead_lock = &l->k, .ahead_of = t->id,
+                                    .wants = {.lock = &l->k, .write = true, .file = q->h->file,
+                                              .line = q->h->line, .since_ns = q->since_ns}};
+            real__deadlock(p, 2, &l->mu, false);
+        }
+    }
+    real__lw_lock();
+    /* The holders that keep t out: the writer, or every reader when t writes. */
+    if (l->writer || write) {
+        for (const real__hold *h = l->holds; h; h = h->lnext) {
+            const real__hold *tmine;
+            real__lkwait theirs;
+            if (!real__lw_cycle(t, h, &theirs, &tmine)) continue;
+            p[0].holds = tmine;
+            p[1] = (real__dl_party){.task = h->task, .holds = h, .wants = theirs};
+            real__deadlock(p, 2, &l->mu, true);
+        }
+    }
+    real__lw_enter(t, &l->k, write, file, line);
+    real__lw_unlock();
+}
+
+/* Describes l and its holders for dumps (mu held). */
+static void real__rw_what(const rt_rwlock *l, char *what, size_t len) {
+    const real__hold *w = l->whold, *r = l->holds_tail;
+    if (l->writer && w)
+        snprintf(what, len, "%s (writer #%llu %s, taken at %s:%d)", l->k.name, (unsigned long long)w->task->id,
+                 w->task->name, w->file ? w->file : "?", w->line);
+    else if (l->writer)
+        snprintf(what, len, "%s (writer returned)", l->k.name);
+    else if (r)
+        snprintf(what, len, "%s (%d readers, latest #%llu %s, taken at %s:%d)", l->k.name, l->readers,
+                 (unsigned long long)r->task->id, r->task->name, r->file ? r->file : "?", r->line);
+    else
+        snprintf(what, len, "%s (%d readers, returned)", l->k.name, l->readers);
 }
 
 static int real__rw_lock(rt_rwlock *l, bool write, int64_t timeout_ns, const char *file, int line) {
     real__task *t = real__self();
     t->wfile = file;
     t->wline = line;
+    real__hold *h = real__hold_get(t);
+    h->lock = &l->k;
+    h->write = write;
+    h->file = file;
+    h->line = line;
     struct timespec abs;
-    bool bounded = real__deadline(timeout_ns, &abs);
+    bool bounded = timeout_ns != 0 && real__deadline(timeout_ns, &abs);
     int rc = RT_OK;
     pthread_mutex_lock(&l->mu);
     if (!l->head && !l->writer && (!write || l->readers == 0)) {
-        real__rw_take(l, t, write, file, line);
+        real__rw_take(l, h);
         pthread_mutex_unlock(&l->mu);
+        real__hold_own(t, h);
         return RT_OK;
     }
     if (timeout_ns == 0) {
         pthread_mutex_unlock(&l->mu);
+        real__hold_put(t, h);
         return RT_ETIMEDOUT;
     }
-    assert((bounded || l->writer != t) && "rt_rwlock: the writer waits for itself without a timeout (self-deadlock)");
+    if (!bounded) real__rw_check(l, t, write, file, line);
     char what[160];
-    if (l->writer)
-        snprintf(what, sizeof what, "%s (writer #%llu %s, taken at %s:%d)", l->name, (unsigned long long)l->wwho.id,
-                 l->wwho.name, l->wwho.file ? l->wwho.file : "?", l->wwho.line);
-    else
-        snprintf(what, sizeof what, "%s (%d readers, latest #%llu %s, taken at %s:%d)", l->name, l->readers,
-                 (unsigned long long)l->rwho.id, l->rwho.name, l->rwho.file ? l->rwho.file : "?", l->rwho.line);
+    real__rw_what(l, what, sizeof what);
     real__task_block(t, write ? REAL__WLOCK : REAL__RLOCK, what);
-    real__rw_waiter w = {.task = t, .write = write, .file = file, .line = line, .prev = l->tail};
+    real__rw_waiter w = {.h = h, .bounded = bounded, .since_ns = real__mono(), .prev = l->tail};
     if (l->tail)
         l->tail->next = &w;
     else
@@ -137,6 +210,11 @@ static int real__rw_lock(rt_rwlock *l, bool write, int64_t timeout_ns, const cha
     }
     real__task_unblock(t);
     pthread_mutex_unlock(&l->mu);
+    if (!bounded) real__lw_leave(t);
+    if (rc == RT_OK)
+        real__hold_own(t, h);
+    else
+        real__hold_put(t, h);
     return rc;
 }
 
@@ -149,18 +227,40 @@ int rt_rwlock_wlock_at(rt_rwlock *l, int64_t timeout_ns, const char *file, int l
 }
 
 void rt_rwlock_runlock(rt_rwlock *l) {
+    real__task *t = real__self();
+    real__hold *h = real__hold_find(t, &l->k, false);
+    assert(h && "rt_rwlock_runlock: the calling task does not hold it for reading");
     pthread_mutex_lock(&l->mu);
-    assert(l->readers > 0 && "rt_rwlock_runlock: not held for reading");
+    assert(l->readers > 0 && !l->writer);
+    real__rw_drop(l, h);
     l->readers--;
     real__rw_grant(l);
     pthread_mutex_unlock(&l->mu);
+    real__hold_put(t, h);
 }
 
 void rt_rwlock_wunlock(rt_rwlock *l) {
+    real__task *t = real__self();
     pthread_mutex_lock(&l->mu);
-    assert(l->writer == real__self() && "rt_rwlock_wunlock: caller is not the writer");
-    l->writer = NULL;
+    real__hold *h = l->whold;
+    assert(l->writer && h && h->task == t && "rt_rwlock_wunlock: caller is not the writer");
+    real__rw_drop(l, h);
+    l->writer = false;
+    l->whold = NULL;
     real__rw_grant(l);
+    pthread_mutex_unlock(&l->mu);
+    real__hold_put(t, h);
+}
+
+void real__rw_orphan(const real__lk *k, real__hold *h) {
+    assert(k->kind == REAL__LK_RWLOCK);
+    rt_rwlock *l = (rt_rwlock *)(void *)(uintptr_t)k; /* k is l's first member */
+    pthread_mutex_lock(&l->mu);
+    real__rw_drop(l, h);
+    if (h->write) {
+        assert(l->whold == h);
+        l->whold = NULL; /* l stays held for writing: nobody can release it */
+    }
     pthread_mutex_unlock(&l->mu);
 }
 

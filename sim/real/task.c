@@ -38,6 +38,7 @@ static _Thread_local real__task *real__tls;
 static void real__adopted_exit(void *p) {
     real__task *t = p;
     assert(t->external);
+    real__holds_exit(t); /* locks it still holds stay held, by a returned task */
     pthread_mutex_lock(&real__R);
     if (t->prev)
         t->prev->next = t->next;
@@ -260,6 +261,7 @@ static void *real__task_main(void *p) {
     real__task *t = p;
     real__tls = t;
     t->fn(t->arg);
+    real__holds_exit(t); /* locks it still holds stay held, by a returned task */
     if (t->owned) real__owned_check(t);
     real__tls = NULL;
     pthread_mutex_lock(&real__R);

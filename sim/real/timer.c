@@ -32,6 +32,14 @@ static int64_t real__ts_ns(clockid_t c) {
 
 int64_t real__mono(void) { return real__ts_ns(CLOCK_MONOTONIC); }
 
+int64_t real__mono_coarse(void) {
+#ifdef CLOCK_MONOTONIC_COARSE
+    return real__ts_ns(CLOCK_MONOTONIC_COARSE);
+#else
+    return real__ts_ns(CLOCK_MONOTONIC);
+#endif
+}
+
 int64_t rt_mono_ns(void) { return real__ts_ns(CLOCK_MONOTONIC); }
 
 int64_t rt_wall_ns(void) { return real__ts_ns(CLOCK_REALTIME); }

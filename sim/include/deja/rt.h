@@ -182,9 +182,9 @@ typedef struct rt_rwlock rt_rwlock;
  * starved by a stream of readers) and readers are never starved by
  * writers. Neither lock is recursive: a task that holds the lock and asks
  * for it again, for writing (an "upgrade") or for reading while a writer
- * waits, waits for itself; the simulator reports that as a deadlock (the
- * production backend asserts when a writer waits for itself without a
- * timeout, and cannot tell the readers' case). */
+ * waits, waits for itself; both backends report that as a deadlock when
+ * the wait has no timeout (the production backend then aborts the
+ * process, docs/production.md). */
 rt_rwlock *rt_rwlock_new(const char *name);
 /* RT_OK or RT_ETIMEDOUT (timeout 0 = try once). The holders and the sites
  * where they took the lock are recorded: a wait that closes a cycle of
