@@ -33,6 +33,7 @@ typedef struct test__opts {
     int calls;              /* --each: how many times the FN row ran */
     char last[32];          /* --each: the last value */
     deja_cli_debug_flags dbg;
+    int rest_at;            /* --rest: its index in argv */
 } test__opts;
 
 /* An FN row: counts its calls, keeps the value, refuses "bad". */
@@ -52,6 +53,7 @@ static const deja_cli_opt test__rows[] = {
     {.name = "-o", .alias = "--output", .kind = DEJA_CLI_STR, .off = offsetof(test__opts, out)},
     {.name = "--each", .kind = DEJA_CLI_FN, .off = offsetof(test__opts, calls), .parse = test__each, .repeat = true},
     {.name = "--once", .kind = DEJA_CLI_FN, .off = offsetof(test__opts, calls), .parse = test__each},
+    {.name = "--rest", .kind = DEJA_CLI_REST, .off = offsetof(test__opts, rest_at)},
     {0},
 };
 
@@ -177,6 +179,17 @@ static void test_fn_rows(void **state) {
     assert_int_equal(test__o.calls, 1);
 }
 
+/* A REST flag ends the walk: what follows is its own, unparsed. */
+static void test_rest_row(void **state) {
+    (void)state;
+    assert_int_equal(test__parse("a", "--rest", "--bogus", "b", "--count", "0", NULL), 0);
+    assert_int_equal(test__o.rest_at, 2);
+    assert_int_equal(test__npos, 1);
+    assert_int_equal(test__o.count, 0);
+    test__error(test__parse("--rest=x", NULL), "unknown flag '--rest=x'");
+    test__error(test__parse("--bogus", "--rest", NULL), "unknown flag '--bogus'");
+}
+
 static void test_value_errors(void **state) {
     (void)state;
     test__error(test__parse("--name", NULL), "--name needs a value");
@@ -246,6 +259,7 @@ int main(void) {
         cmocka_unit_test(test_shared_rows_land_in_their_struct),
         cmocka_unit_test(test_bool_and_alias),
         cmocka_unit_test(test_fn_rows),
+        cmocka_unit_test(test_rest_row),
         cmocka_unit_test(test_value_errors),
         cmocka_unit_test(test_unknown_flags_and_positionals),
         cmocka_unit_test(test_help_and_leftmost_error),

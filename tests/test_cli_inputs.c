@@ -216,6 +216,11 @@ static void test_bad_flags(void **state) {
     test__one_line(err, "--seeds '18446744073709551616': too large");
     assert_int_equal(test__deja(err, sizeof err, "run", "drift-fork", "--seed", "18446744073709551616", NULL), 2);
     test__one_line(err, "--seed '18446744073709551616'");
+    /* a flag's missing value, in every command that has numbers */
+    assert_int_equal(test__deja(err, sizeof err, "bench", "--tasks", NULL), 2);
+    test__one_line(err, "--tasks needs a value");
+    assert_int_equal(test__deja(err, sizeof err, "bench", "--ring", "8", "--ring", "9", NULL), 2);
+    test__one_line(err, "--ring given twice");
     /* --set and --grid may repeat */
     assert_int_equal(test__deja(err, sizeof err, "run", "drift-fork", "--seed", "1", "--set", "sim.duration_s=5",
                                 "--set", "clock.offset_ms=100", NULL),

@@ -1,7 +1,8 @@
 /*
- * cli_args.c -- flag matching and number parsing shared by the `deja`
- * subcommands (see cli_args.h). Every error goes through
- * deja_cli_usage_error, so each names the flag and value at fault.
+ * cli_args.c -- the flag-table walker (deja_cli_parse) and the number
+ * parsing, output files and run targets shared by the `deja` subcommands
+ * (see cli_args.h). Every error goes through deja_cli_usage_error, so
+ * each names the flag and value at fault.
  */
 #include <assert.h>
 #include <errno.h>
@@ -17,55 +18,6 @@
 
 int deja_cli_is_help(const char *arg) {
     return !strcmp(arg, "-h") || !strcmp(arg, "--help") || !strcmp(arg, "help");
-}
-
-/* Flags that may be given more than once; every other flag with a value
- * is single-valued, and a second one is an error rather than silently
- * replacing the first. */
-static const char *const cli__repeatable[] = {"--set", "--grid", NULL};
-
-/* The flags seen in the command line being parsed (argv, up to index
- * last): a new parse (another argv, or an index not past the last one)
- * starts afresh. */
-static struct {
-    char **argv;
-    int last;
-    int n;
-    const char *name[64];
-} cli__seen;
-
-/* 1 when flag name was already given in this command line (and records it). */
-static int cli__repeated(char **argv, int i, const char *name) {
-    for (int r = 0; cli__repeatable[r]; r++)
-        if (!strcmp(cli__repeatable[r], name)) return 0;
-    if (cli__seen.argv != argv || i <= cli__seen.last) {
-        cli__seen.argv = argv;
-        cli__seen.n = 0;
-    }
-    cli__seen.last = i;
-    for (int k = 0; k < cli__seen.n; k++)
-        if (!strcmp(cli__seen.name[k], name)) return 1;
-    if (cli__seen.n < 64) cli__seen.name[cli__seen.n++] = name;
-    return 0;
-}
-
-int deja_cli_flag(const char *cmd, int argc, char **argv, int *i, const char *name, const char **val) {
-    const char *a = argv[*i];
-    size_t n = strlen(name);
-    if (strncmp(a, name, n)) return 0;
-    if (a[n] == '=') {
-        *val = a + n + 1;
-    } else if (a[n]) {
-        return 0;
-    } else if (*i + 1 >= argc) {
-        return deja_cli_usage_error(cmd, "%s needs a value", name);
-    } else {
-        *val = argv[++*i];
-    }
-    if (cli__repeated(argv, *i, name))
-        return deja_cli_usage_error(cmd, "%s given twice (it takes one value)", name);
-    if (!**val) return deja_cli_usage_error(cmd, "%s '': an empty value", name);
-    return 1;
 }
 
 int deja_cli_u32_pair(const char *cmd, const char *flag, const char *val, uint32_t *a, uint32_t *b) {
@@ -137,9 +89,10 @@ static int cli__store(const char *cmd, const deja_cli_opt *o, const char *flag, 
         assert(o->parse);
         return o->parse(cmd, o->name, val, dest);
     case DEJA_CLI_BOOL:
+    case DEJA_CLI_REST:
         break;
     }
-    assert(!"a BOOL row has no value to store");
+    assert(!"a BOOL or REST row has no value to store");
     return 2;
 }
 
@@ -199,8 +152,13 @@ int deja_cli_parse(const deja_cli_spec *spec, int argc, char **argv, void *opts,
         int k = 0;
         const char *flag = NULL;
         const deja_cli_opt *o = cli__find(spec, opts, a, len, &dest, &k, &flag);
-        if (!o || (o->kind == DEJA_CLI_BOOL && eq)) return deja_cli_usage_error(spec->cmd, "unknown flag '%s'", a);
+        bool valueless = o && (o->kind == DEJA_CLI_BOOL || o->kind == DEJA_CLI_REST);
+        if (!o || (valueless && eq)) return deja_cli_usage_error(spec->cmd, "unknown flag '%s'", a);
         assert(k < CLI__MAX_ROWS);
+        if (o->kind == DEJA_CLI_REST) {
+            *(int *)dest = i;
+            return 0;
+        }
         if (o->kind == DEJA_CLI_BOOL) {
             *(bool *)dest = true;
             continue;
@@ -264,14 +222,6 @@ int deja_cli_commit(const char *cmd, const char *flag, struct deja_outfile *o, i
     if (deja_outfile_commit(o)) rc = deja_cli_usage_error(cmd, "%s '%s': %s", flag, path, strerror(errno));
     free(path);
     return rc;
-}
-
-int deja_cli_set(const char *cmd, int m, const char *val, deja_params *over) {
-    if (m != 1) return m;
-    char perr[256];
-    if (!strchr(val, '=') || val[0] == '=') return deja_cli_usage_error(cmd, "--set '%s': expected key=value", val);
-    if (deja_params_parse(over, val, perr, sizeof perr)) return deja_cli_usage_error(cmd, "--set: %s", perr);
-    return 0;
 }
 
 int deja_cli_target_resolve(const char *cmd, const char *first, const char *seed_s, const deja_params *over,

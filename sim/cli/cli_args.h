@@ -1,7 +1,8 @@
 /*
  * cli_args.h -- the small command-line helpers the `deja` subcommands share:
- * flags given as "--name value" or "--name=value", help detection, and
- * strict number parsing with messages that name the flag.
+ * one table-driven flag parser (flags given as "--name value" or
+ * "--name=value"), help detection, and strict number parsing with
+ * messages that name the flag.
  */
 #ifndef DEJA_CLI_ARGS_H
 #define DEJA_CLI_ARGS_H
@@ -29,7 +30,8 @@ int deja_cli_u64(const char *cmd, const char *flag, const char *val, uint64_t lo
  *
  * A flag with a value is given as "--flag value" or "--flag=value"; the
  * value may not be empty, and only the repeatable kinds (SET, and FN rows
- * with repeat) may be given twice. A BOOL flag takes no value. Every error
+ * with repeat) may be given twice. BOOL and REST flags take no value of
+ * their own. Every error
  * is one line naming the flag (deja_cli_usage_error) and exit status 2. */
 typedef enum deja_cli_kind {
     DEJA_CLI_STR,  /* const char *: the value as given */
@@ -38,6 +40,8 @@ typedef enum deja_cli_kind {
     DEJA_CLI_BOOL, /* bool: set to true; takes no value */
     DEJA_CLI_SET,  /* deja_params *: key=value added to it; repeatable */
     DEJA_CLI_FN,   /* anything: parse(cmd, name, value, destination) */
+    DEJA_CLI_REST, /* int: the index of the flag in argv; the words after it
+                    * are its own, and the walk ends there */
 } deja_cli_kind;
 
 typedef struct deja_cli_opt {
@@ -79,7 +83,8 @@ typedef struct deja_cli_spec {
 /* Walks argv[1..argc-1] left to right against spec, storing each flag's
  * value through opts and the positional arguments in pos[0..*npos-1] (pos
  * holds spec->max_pos entries). Stops at the first bad argument: 2 after
- * its one-line usage error; DEJA_CLI_HELP at a help word; else 0. */
+ * its one-line usage error; DEJA_CLI_HELP at a help word; else 0 (at the
+ * end of argv, or at a REST flag). */
 int deja_cli_parse(const deja_cli_spec *spec, int argc, char **argv, void *opts, const char **pos, int *npos);
 
 /* The flags of the commands that run a scenario (run, shrink, timeline):
@@ -100,16 +105,6 @@ typedef struct deja_cli_debug_flags {
     bool break_verdict;
 } deja_cli_debug_flags;
 extern const deja_cli_opt deja_cli_debug_rows[];
-
-/* Matches argv[*i] against "--name": 1 with *val set (and *i advanced past a
- * separate value) when it matches, 0 when it does not, 2 when the value is
- * missing or empty, or when the flag was already given and is not one of
- * the repeatable ones (--set, --grid): a usage error naming the flag is
- * printed. */
-int deja_cli_flag(const char *cmd, int argc, char **argv, int *i, const char *name, const char **val);
-/* Adds the value of a --set flag (m: what deja_cli_flag returned for it) to
- * over: 0, or 2 after a usage error naming the flag and value. */
-int deja_cli_set(const char *cmd, int m, const char *val, deja_params *over);
 
 struct deja_outfile;
 /* Opens output file path for flag (deja/outfile.h) unless *rc is already

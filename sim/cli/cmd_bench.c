@@ -21,6 +21,7 @@
  */
 #include <assert.h>
 #include <inttypes.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -482,30 +483,45 @@ static void bench__nodes_10k(int reps, int *rc) {
     fflush(stdout);
 }
 
+/* Everything `deja bench` is given, filled by its flag table. */
+typedef struct bench__args {
+    bool quick;
+    uint64_t tasks, ring;
+    const char *scenario;
+} bench__args;
+
+/* --scenario: a registered scenario's name into the const char * at dest. */
+static int bench__scenario(const char *cmd, const char *flag, const char *val, void *dest) {
+    (void)flag;
+    if (!deja_scenario_find(val)) return deja_cli_usage_error(cmd, "unknown scenario '%s'", val);
+    *(const char **)dest = val;
+    return 0;
+}
+
+static const deja_cli_opt bench__rows[] = {
+    {.name = "--quick", .kind = DEJA_CLI_BOOL, .off = offsetof(bench__args, quick)},
+    {.name = "--tasks", .kind = DEJA_CLI_U64, .off = offsetof(bench__args, tasks), .lo = 1, .hi = 100000000},
+    {.name = "--scenario", .kind = DEJA_CLI_FN, .off = offsetof(bench__args, scenario), .parse = bench__scenario},
+    {.name = "--ring", .kind = DEJA_CLI_U64, .off = offsetof(bench__args, ring), .lo = 2, .hi = 100000000},
+    {0},
+};
+
+static const deja_cli_table bench__tables[] = {{bench__rows, 0}, {0}};
+
+static const deja_cli_spec bench__spec = {.cmd = "bench", .tables = bench__tables};
+
 int deja_cmd_bench(int argc, char **argv) {
-    int quick = 0;
-    uint64_t scale_tasks = 0, ring_tasks = 0;
-    const char *only_scenario = NULL;
-    for (int i = 1; i < argc; i++) {
-        const char *val;
-        int f;
-        if (deja_cli_is_help(argv[i])) {
-            bench__help(stdout);
-            return 0;
-        } else if (!strcmp(argv[i], "--quick")) {
-            quick = 1;
-        } else if ((f = deja_cli_flag("bench", argc, argv, &i, "--tasks", &val)) != 0) {
-            if (f < 0 || deja_cli_u64("bench", "--tasks", val, 1, 100000000, &scale_tasks)) return 2;
-        } else if ((f = deja_cli_flag("bench", argc, argv, &i, "--scenario", &val)) != 0) {
-            if (f < 0) return 2;
-            if (!deja_scenario_find(val)) return deja_cli_usage_error("bench", "unknown scenario '%s'", val);
-            only_scenario = val;
-        } else if ((f = deja_cli_flag("bench", argc, argv, &i, "--ring", &val)) != 0) {
-            if (f < 0 || deja_cli_u64("bench", "--ring", val, 2, 100000000, &ring_tasks)) return 2;
-        } else {
-            return deja_cli_usage_error("bench", "unexpected argument '%s'", argv[i]);
-        }
+    bench__args a = {0};
+    int npos = 0;
+    int prc = deja_cli_parse(&bench__spec, argc, argv, &a, NULL, &npos);
+    if (prc == DEJA_CLI_HELP) {
+        bench__help(stdout);
+        return 0;
     }
+    if (prc) return prc;
+    const int quick = a.quick;
+    const uint64_t scale_tasks = a.tasks, ring_tasks = a.ring;
+    const char *only_scenario = a.scenario;
     rt_program_register("bench-switch", bench__switch_main);
     rt_program_register("bench-pingpong", bench__pingpong_main);
     rt_program_register("bench-many", bench__many_main);

@@ -27,6 +27,7 @@
 #include <errno.h>
 #include <math.h>
 #include <sqlite3.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1456,57 +1457,45 @@ out:
     return rc;
 }
 
+/* Everything `deja plot` is given, filled by its flag table. */
+typedef struct plot__args {
+    const char *db, *out, *csv, *where, *timeline, *real, *x, *y, *series, *scenario;
+    bool table;
+} plot__args;
+
+#define PLOT__STR(flag, field) {.name = flag, .kind = DEJA_CLI_STR, .off = offsetof(plot__args, field)}
+static const deja_cli_opt plot__rows[] = {
+    PLOT__STR("--db", db),
+    {.name = "-o", .alias = "--output", .kind = DEJA_CLI_STR, .off = offsetof(plot__args, out)},
+    PLOT__STR("--csv", csv),
+    PLOT__STR("--where", where),
+    PLOT__STR("--timeline", timeline),
+    PLOT__STR("--real", real),
+    PLOT__STR("--x", x),
+    PLOT__STR("--y", y),
+    PLOT__STR("--series", series),
+    PLOT__STR("--scenario", scenario),
+    {.name = "--table", .kind = DEJA_CLI_BOOL, .off = offsetof(plot__args, table)},
+    {0},
+};
+
+static const deja_cli_table plot__tables[] = {{plot__rows, 0}, {0}};
+
+static const deja_cli_spec plot__spec = {.cmd = "plot", .tables = plot__tables, .max_pos = 1, .pos_name = "kind"};
+
 int deja_cmd_plot(int argc, char **argv) {
-    const char *kind = NULL, *dbpath = NULL, *out = NULL, *csv = NULL, *where = NULL, *timeline = NULL;
-    const char *xkey = NULL, *ykey = NULL, *series = NULL, *scenario = NULL, *real = NULL;
-    int table = 0;
-    for (int i = 1; i < argc; i++) {
-        const char *v;
-        int m;
-        if (deja_cli_is_help(argv[i])) {
-            plot__help(stdout);
-            return 0;
-        } else if ((m = deja_cli_flag("plot", argc, argv, &i, "--db", &v))) {
-            if (m != 1) return m;
-            dbpath = v;
-        } else if ((m = deja_cli_flag("plot", argc, argv, &i, "-o", &v)) ||
-                   (m = deja_cli_flag("plot", argc, argv, &i, "--output", &v))) {
-            if (m != 1) return m;
-            out = v;
-        } else if ((m = deja_cli_flag("plot", argc, argv, &i, "--csv", &v))) {
-            if (m != 1) return m;
-            csv = v;
-        } else if ((m = deja_cli_flag("plot", argc, argv, &i, "--where", &v))) {
-            if (m != 1) return m;
-            where = v;
-        } else if ((m = deja_cli_flag("plot", argc, argv, &i, "--timeline", &v))) {
-            if (m != 1) return m;
-            timeline = v;
-        } else if ((m = deja_cli_flag("plot", argc, argv, &i, "--real", &v))) {
-            if (m != 1) return m;
-            real = v;
-        } else if ((m = deja_cli_flag("plot", argc, argv, &i, "--x", &v))) {
-            if (m != 1) return m;
-            xkey = v;
-        } else if ((m = deja_cli_flag("plot", argc, argv, &i, "--y", &v))) {
-            if (m != 1) return m;
-            ykey = v;
-        } else if ((m = deja_cli_flag("plot", argc, argv, &i, "--series", &v))) {
-            if (m != 1) return m;
-            series = v;
-        } else if ((m = deja_cli_flag("plot", argc, argv, &i, "--scenario", &v))) {
-            if (m != 1) return m;
-            scenario = v;
-        } else if (!strcmp(argv[i], "--table")) {
-            table = 1;
-        } else if (argv[i][0] == '-' && argv[i][1]) {
-            return deja_cli_usage_error("plot", "unknown flag '%s'", argv[i]);
-        } else if (kind) {
-            return deja_cli_usage_error("plot", "unexpected argument '%s' (the kind is '%s')", argv[i], kind);
-        } else {
-            kind = argv[i];
-        }
+    plot__args a = {0};
+    const char *kind = NULL;
+    int npos = 0;
+    int prc = deja_cli_parse(&plot__spec, argc, argv, &a, &kind, &npos);
+    if (prc == DEJA_CLI_HELP) {
+        plot__help(stdout);
+        return 0;
     }
+    if (prc) return prc;
+    const char *dbpath = a.db, *out = a.out, *csv = a.csv, *where = a.where, *timeline = a.timeline;
+    const char *xkey = a.x, *ykey = a.y, *series = a.series, *scenario = a.scenario, *real = a.real;
+    int table = a.table;
     if (!kind) return deja_cli_usage_error("plot", "missing KIND (e.g. drift-fork or memory)");
     const plot__kind *k = NULL;
     for (size_t i = 0; i < PLOT__NKINDS; i++)

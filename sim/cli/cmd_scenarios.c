@@ -3,6 +3,8 @@
  * its summary and every parameter with its default and help, as the
  * scenario table (deja_scenarios) declares them.
  */
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -118,23 +120,31 @@ static void scenarios__json(const deja_scenario *sc, FILE *out) {
     fputc('}', out);
 }
 
+/* Everything `deja scenarios` is given, filled by its flag table. */
+typedef struct scenarios__args {
+    bool json;
+} scenarios__args;
+
+static const deja_cli_opt scenarios__rows[] = {
+    {.name = "--json", .kind = DEJA_CLI_BOOL, .off = offsetof(scenarios__args, json)},
+    {0},
+};
+
+static const deja_cli_table scenarios__tables[] = {{scenarios__rows, 0}, {0}};
+
+static const deja_cli_spec scenarios__spec = {.cmd = "scenarios", .tables = scenarios__tables, .max_pos = 1};
+
 int deja_cmd_scenarios(int argc, char **argv) {
+    scenarios__args a = {0};
     const char *only = NULL;
-    int json = 0;
-    for (int i = 1; i < argc; i++) {
-        if (deja_cli_is_help(argv[i])) {
-            scenarios__help(stdout);
-            return 0;
-        } else if (!strcmp(argv[i], "--json")) {
-            json = 1;
-        } else if (argv[i][0] == '-' && argv[i][1]) {
-            return deja_cli_usage_error("scenarios", "unknown flag '%s'", argv[i]);
-        } else if (only) {
-            return deja_cli_usage_error("scenarios", "unexpected argument '%s'", argv[i]);
-        } else {
-            only = argv[i];
-        }
+    int npos = 0;
+    int rc = deja_cli_parse(&scenarios__spec, argc, argv, &a, &only, &npos);
+    if (rc == DEJA_CLI_HELP) {
+        scenarios__help(stdout);
+        return 0;
     }
+    if (rc) return rc;
+    const bool json = a.json;
     const deja_scenario *one = NULL;
     if (only && !(one = deja_scenario_find(only))) return deja_cli_usage_error("scenarios", "unknown scenario '%s'", only);
     const deja_scenario *const *all = deja_scenarios();

@@ -6,6 +6,7 @@
  * pool are in the simulator library (sim/sweep*.c, deja/sweep.h) so the
  * tests can drive them directly.
  */
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -80,91 +81,92 @@ static int sweep__merge(int argc, char **argv, int at) {
     return 0;
 }
 
-int deja_cmd_sweep(int argc, char **argv) {
+/* Everything `deja sweep` is given, filled by its flag table. */
+typedef struct sweep__args {
     deja_sweep_opts o;
-    memset(&o, 0, sizeof o);
     deja_grid grid;
-    deja_grid_init(&grid);
-    deja_params *base = deja_params_new();
-    const char *seeds_s = NULL;
-    uint64_t v64;
+    deja_params *base;
+    uint64_t jobs;
+    bool quiet;
+    int merge_at; /* the index of --merge in argv, 0 without */
+} sweep__args;
+
+/* --grid: adds an axis to the deja_grid at dest. */
+static int sweep__grid(const char *cmd, const char *flag, const char *val, void *dest) {
+    char err[512];
+    (void)flag;
+    if (deja_grid_add(dest, val, err, sizeof err)) return deja_cli_usage_error(cmd, "%s", err);
+    return 0;
+}
+
+/* --shard I/K into the deja_sweep_opts at dest. */
+static int sweep__shard(const char *cmd, const char *flag, const char *val, void *dest) {
+    deja_sweep_opts *o = dest;
+    uint32_t si, sk;
+    if (deja_cli_u32_pair(cmd, flag, val, &si, &sk)) return 2;
+    if (sk == 0 || si >= sk) return deja_cli_usage_error(cmd, "%s '%s': expected I/K with 0 <= I < K", flag, val);
+    o->shard_i = si;
+    o->shard_k = sk;
+    return 0;
+}
+
+static const deja_cli_opt sweep__rows[] = {
+    {.name = "--grid", .kind = DEJA_CLI_FN, .off = offsetof(sweep__args, grid), .parse = sweep__grid, .repeat = true},
+    {.name = "--set", .kind = DEJA_CLI_SET, .off = offsetof(sweep__args, base)},
+    {.name = "--seeds", .kind = DEJA_CLI_U64, .off = offsetof(sweep__args, o.seeds), .lo = 1, .hi = 100000000},
+    {.name = "--seed-start", .kind = DEJA_CLI_U64, .off = offsetof(sweep__args, o.seed_start), .hi = UINT64_MAX},
+    {.name = "--jobs", .kind = DEJA_CLI_U64, .off = offsetof(sweep__args, jobs), .lo = 1, .hi = 256},
+    {.name = "--db", .kind = DEJA_CLI_STR, .off = offsetof(sweep__args, o.db)},
+    {.name = "--shard", .kind = DEJA_CLI_FN, .off = offsetof(sweep__args, o), .parse = sweep__shard},
+    {.name = "--quiet", .alias = "-q", .kind = DEJA_CLI_BOOL, .off = offsetof(sweep__args, quiet)},
+    {.name = "--merge", .kind = DEJA_CLI_REST, .off = offsetof(sweep__args, merge_at)},
+    {0},
+};
+
+static const deja_cli_table sweep__tables[] = {{sweep__rows, 0}, {0}};
+
+static const deja_cli_spec sweep__spec = {.cmd = "sweep", .tables = sweep__tables, .max_pos = 1, .pos_name = "scenario"};
+
+int deja_cmd_sweep(int argc, char **argv) {
+    sweep__args a = {.base = deja_params_new()};
+    deja_sweep_opts *o = &a.o;
+    deja_grid_init(&a.grid);
     long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-    o.jobs = ncpu > 0 ? (int)(ncpu > 256 ? 256 : ncpu) : 1;
-    o.seed_start = 1;
-    o.shard_k = 1;
-    o.progress = 1;
-    o.out = stdout;
-    int rc = 0;
-    for (int i = 1; i < argc && !rc; i++) {
-        const char *v;
-        int m;
-        char err[512];
-        if (deja_cli_is_help(argv[i])) {
-            sweep__help(stdout);
-            goto out;
-        } else if (!strcmp(argv[i], "--merge")) {
-            if (o.scenario || grid.n || deja_params_count(base) || seeds_s || o.db) {
-                rc = deja_cli_usage_error("sweep", "--merge takes only OUT.db IN.db...");
-                break;
-            }
-            rc = sweep__merge(argc, argv, i);
-            goto out;
-        } else if ((m = deja_cli_flag("sweep", argc, argv, &i, "--grid", &v))) {
-            if (m != 1) rc = m;
-            else if (deja_grid_add(&grid, v, err, sizeof err)) rc = deja_cli_usage_error("sweep", "%s", err);
-        } else if ((m = deja_cli_flag("sweep", argc, argv, &i, "--set", &v))) {
-            rc = deja_cli_set("sweep", m, v, base);
-        } else if ((m = deja_cli_flag("sweep", argc, argv, &i, "--seeds", &v))) {
-            if (m != 1) rc = m;
-            else rc = deja_cli_u64("sweep", "--seeds", v, 1, 100000000, &o.seeds);
-            seeds_s = v;
-        } else if ((m = deja_cli_flag("sweep", argc, argv, &i, "--seed-start", &v))) {
-            if (m != 1) rc = m;
-            else rc = deja_cli_u64("sweep", "--seed-start", v, 0, UINT64_MAX, &o.seed_start);
-        } else if ((m = deja_cli_flag("sweep", argc, argv, &i, "--jobs", &v))) {
-            if (m != 1) rc = m;
-            else if (!(rc = deja_cli_u64("sweep", "--jobs", v, 1, 256, &v64))) o.jobs = (int)v64;
-        } else if ((m = deja_cli_flag("sweep", argc, argv, &i, "--db", &v))) {
-            if (m != 1) rc = m;
-            o.db = v;
-        } else if ((m = deja_cli_flag("sweep", argc, argv, &i, "--shard", &v))) {
-            uint32_t si, sk;
-            if (m != 1) rc = m;
-            else if (!(rc = deja_cli_u32_pair("sweep", "--shard", v, &si, &sk)) && (sk == 0 || si >= sk))
-                rc = deja_cli_usage_error("sweep", "--shard '%s': expected I/K with 0 <= I < K", v);
-            if (!rc) {
-                o.shard_i = si;
-                o.shard_k = sk;
-            }
-        } else if (!strcmp(argv[i], "--quiet") || !strcmp(argv[i], "-q")) {
-            o.progress = 0;
-        } else if (argv[i][0] == '-' && argv[i][1]) {
-            rc = deja_cli_usage_error("sweep", "unknown flag '%s'", argv[i]);
-        } else if (o.scenario) {
-            rc = deja_cli_usage_error("sweep", "unexpected argument '%s' (the scenario is '%s')", argv[i],
-                                      o.scenario);
-        } else {
-            o.scenario = argv[i];
+    a.jobs = ncpu > 0 ? (uint64_t)(ncpu > 256 ? 256 : ncpu) : 1;
+    o->seed_start = 1;
+    o->shard_k = 1;
+    int npos = 0;
+    int rc = deja_cli_parse(&sweep__spec, argc, argv, &a, &o->scenario, &npos);
+    o->jobs = (int)a.jobs;
+    o->progress = !a.quiet;
+    o->out = stdout;
+    if (rc == DEJA_CLI_HELP) {
+        sweep__help(stdout);
+        rc = 0;
+    } else if (!rc && a.merge_at) {
+        if (o->scenario || a.grid.n || deja_params_count(a.base) || o->seeds || o->db)
+            rc = deja_cli_usage_error("sweep", "--merge takes only OUT.db IN.db...");
+        else
+            rc = sweep__merge(argc, argv, a.merge_at);
+    } else {
+        if (!rc && !o->scenario) rc = deja_cli_usage_error("sweep", "missing SCENARIO");
+        if (!rc && !deja_scenario_find(o->scenario))
+            rc = deja_cli_usage_error("sweep", "unknown scenario '%s'; 'deja scenarios' lists them", o->scenario);
+        if (!rc && !o->seeds) rc = deja_cli_usage_error("sweep", "missing --seeds N");
+        if (!rc && !o->db) rc = deja_cli_usage_error("sweep", "missing --db FILE");
+        if (!rc && o->seed_start + (o->seeds - 1) < o->seed_start)
+            rc = deja_cli_usage_error("sweep", "--seed-start %llu + --seeds %llu overflows 64 bits",
+                                      (unsigned long long)o->seed_start, (unsigned long long)o->seeds);
+        if (!rc) {
+            o->grid = &a.grid;
+            o->base = a.base;
+            deja_sweep_stats st;
+            char err[1024];
+            rc = deja_sweep_run(o, &st, err, sizeof err);
+            if (rc == 2) deja_cli_error("sweep", "%s", err);
         }
     }
-    if (!rc && !o.scenario) rc = deja_cli_usage_error("sweep", "missing SCENARIO");
-    if (!rc && !deja_scenario_find(o.scenario))
-        rc = deja_cli_usage_error("sweep", "unknown scenario '%s'; 'deja scenarios' lists them", o.scenario);
-    if (!rc && !seeds_s) rc = deja_cli_usage_error("sweep", "missing --seeds N");
-    if (!rc && !o.db) rc = deja_cli_usage_error("sweep", "missing --db FILE");
-    if (!rc && o.seed_start + (o.seeds - 1) < o.seed_start)
-        rc = deja_cli_usage_error("sweep", "--seed-start %llu + --seeds %llu overflows 64 bits",
-                                  (unsigned long long)o.seed_start, (unsigned long long)o.seeds);
-    if (!rc) {
-        o.grid = &grid;
-        o.base = base;
-        deja_sweep_stats st;
-        char err[1024];
-        rc = deja_sweep_run(&o, &st, err, sizeof err);
-        if (rc == 2) deja_cli_error("sweep", "%s", err);
-    }
-out:
-    deja_grid_free(&grid);
-    deja_params_free(base);
+    deja_grid_free(&a.grid);
+    deja_params_free(a.base);
     return rc;
 }
