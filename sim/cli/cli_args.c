@@ -140,7 +140,10 @@ int deja_cli_parse(const deja_cli_spec *spec, int argc, char **argv, void *opts,
     *npos = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
-        if (deja_cli_is_help(a)) return DEJA_CLI_HELP;
+        if (deja_cli_is_help(a)) {
+            if (spec->help) spec->help(stdout);
+            return DEJA_CLI_HELP;
+        }
         int is_flag = a[0] == '-' && (spec->long_only ? a[1] == '-' : a[1] != 0);
         if (!is_flag) {
             if (cli__positional(spec, a, pos, npos)) return 2;
@@ -185,6 +188,20 @@ const deja_cli_opt deja_cli_scenario_rows[] = {
     {.name = "--set", .kind = DEJA_CLI_SET, .off = offsetof(deja_cli_scenario_flags, over)},
     {0},
 };
+
+int deja_cli_parse_scenario(const deja_cli_spec *spec, int argc, char **argv, void *opts, deja_cli_scenario_flags *sc,
+                            const char **first) {
+    assert(spec->max_pos == 1);
+    int npos = 0;
+    *first = NULL;
+    sc->over = deja_params_new();
+    int rc = deja_cli_parse(spec, argc, argv, opts, first, &npos);
+    if (rc == DEJA_CLI_HELP) {
+        deja_params_free(sc->over);
+        sc->over = NULL;
+    }
+    return rc;
+}
 
 const deja_cli_opt deja_cli_debug_rows[] = {
     {.name = "--trace", .kind = DEJA_CLI_STR, .off = offsetof(deja_cli_debug_flags, trace)},

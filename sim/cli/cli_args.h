@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "deja/deja.h"
 
@@ -67,9 +68,11 @@ typedef struct deja_cli_table {
  * positional arguments: at most max_pos of them. One more is "unexpected
  * argument 'X'", followed by " (the POS_NAME is 'FIRST')" when pos_name is
  * set, else " (POS_NOTE)" when pos_note is set. With long_only, only words
- * starting with "--" are flags ("-x" is then a positional argument). */
+ * starting with "--" are flags ("-x" is then a positional argument).
+ * help, when set, prints the command's --help text. */
 typedef struct deja_cli_spec {
     const char *cmd;
+    void (*help)(FILE *out);
     const deja_cli_table *tables;
     int max_pos;
     const char *pos_name;
@@ -83,7 +86,8 @@ typedef struct deja_cli_spec {
 /* Walks argv[1..argc-1] left to right against spec, storing each flag's
  * value through opts and the positional arguments in pos[0..*npos-1] (pos
  * holds spec->max_pos entries). Stops at the first bad argument: 2 after
- * its one-line usage error; DEJA_CLI_HELP at a help word; else 0 (at the
+ * its one-line usage error; DEJA_CLI_HELP at a help word (after printing
+ * spec->help on stdout); else 0 (at the
  * end of argv, or at a REST flag). */
 int deja_cli_parse(const deja_cli_spec *spec, int argc, char **argv, void *opts, const char **pos, int *npos);
 
@@ -95,6 +99,13 @@ typedef struct deja_cli_scenario_flags {
     deja_params *over;
 } deja_cli_scenario_flags;
 extern const deja_cli_opt deja_cli_scenario_rows[];
+
+/* deja_cli_parse for a command with one positional argument (*first, NULL
+ * when absent) whose options hold a deja_cli_scenario_flags sc: sc->over
+ * is made first, and freed again when the result is DEJA_CLI_HELP; on any
+ * other result the caller frees it. */
+int deja_cli_parse_scenario(const deja_cli_spec *spec, int argc, char **argv, void *opts, deja_cli_scenario_flags *sc,
+                            const char **first);
 
 /* The flags of the commands that run and can be debugged (run, replay):
  * --trace FILE, --dump-tasks, --break-at-event N, --break-on-verdict. */

@@ -122,17 +122,14 @@ static const deja_cli_table diff__tables[] = {{diff__rows, 0}, {0}};
 
 /* Only "--" words are flags: "-x" is a side (and then not a file or run). */
 static const deja_cli_spec diff__spec = {
-    .cmd = "diff", .tables = diff__tables, .max_pos = 2, .pos_note = "compare two runs", .long_only = true};
+    .cmd = "diff", .help = diff__help, .tables = diff__tables, .max_pos = 2, .pos_note = "compare two runs", .long_only = true};
 
 int deja_cmd_diff(int argc, char **argv) {
     diff__opts a = {.context = 8};
     const char *side[2] = {NULL, NULL};
     int n = 0;
     int rc = deja_cli_parse(&diff__spec, argc, argv, &a, side, &n);
-    if (rc == DEJA_CLI_HELP) {
-        diff__help(stdout);
-        return 0;
-    }
+    if (rc == DEJA_CLI_HELP) return 0;
     uint64_t ctx = a.context;
     if (!rc && n < 2) rc = deja_cli_usage_error("diff", "need two runs: A and B");
     if (rc) return rc;

@@ -51,18 +51,13 @@ static const deja_cli_table shrink__tables[] = {
     {0},
 };
 
-static const deja_cli_spec shrink__spec = {.cmd = "shrink", .tables = shrink__tables, .max_pos = 1};
+static const deja_cli_spec shrink__spec = {.cmd = "shrink", .help = shrink__help, .tables = shrink__tables, .max_pos = 1};
 
 int deja_cmd_shrink(int argc, char **argv) {
-    shrink__opts a = {.sc.over = deja_params_new(), .max_runs = 2000};
-    const char *first = NULL;
-    int npos = 0;
-    int rc = deja_cli_parse(&shrink__spec, argc, argv, &a, &first, &npos);
-    if (rc == DEJA_CLI_HELP) {
-        shrink__help(stdout);
-        deja_params_free(a.sc.over);
-        return 0;
-    }
+    shrink__opts a = {.max_runs = 2000};
+    const char *first;
+    int rc = deja_cli_parse_scenario(&shrink__spec, argc, argv, &a, &a.sc, &first);
+    if (rc == DEJA_CLI_HELP) return 0;
     deja_params *over = a.sc.over;
     const char *seed_s = a.sc.seed, *outp = a.out;
     uint64_t max_runs = a.max_runs;

@@ -125,7 +125,7 @@ static const deja_cli_opt sweep__rows[] = {
 
 static const deja_cli_table sweep__tables[] = {{sweep__rows, 0}, {0}};
 
-static const deja_cli_spec sweep__spec = {.cmd = "sweep", .tables = sweep__tables, .max_pos = 1, .pos_name = "scenario"};
+static const deja_cli_spec sweep__spec = {.cmd = "sweep", .help = sweep__help, .tables = sweep__tables, .max_pos = 1, .pos_name = "scenario"};
 
 int deja_cmd_sweep(int argc, char **argv) {
     sweep__args a = {.base = deja_params_new()};
@@ -141,7 +141,6 @@ int deja_cmd_sweep(int argc, char **argv) {
     o->progress = !a.quiet;
     o->out = stdout;
     if (rc == DEJA_CLI_HELP) {
-        sweep__help(stdout);
         rc = 0;
     } else if (!rc && a.merge_at) {
         if (o->scenario || a.grid.n || deja_params_count(a.base) || o->seeds || o->db)

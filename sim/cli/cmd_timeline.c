@@ -52,18 +52,13 @@ static const deja_cli_table timeline__tables[] = {
     {0},
 };
 
-static const deja_cli_spec timeline__spec = {.cmd = "timeline", .tables = timeline__tables, .max_pos = 1};
+static const deja_cli_spec timeline__spec = {.cmd = "timeline", .help = timeline__help, .tables = timeline__tables, .max_pos = 1};
 
 int deja_cmd_timeline(int argc, char **argv) {
-    timeline__opts a = {.sc.over = deja_params_new(), .max_items = 200000};
-    const char *first = NULL;
-    int npos = 0;
-    int rc = deja_cli_parse(&timeline__spec, argc, argv, &a, &first, &npos);
-    if (rc == DEJA_CLI_HELP) {
-        timeline__help(stdout);
-        deja_params_free(a.sc.over);
-        return 0;
-    }
+    timeline__opts a = {.max_items = 200000};
+    const char *first;
+    int rc = deja_cli_parse_scenario(&timeline__spec, argc, argv, &a, &a.sc, &first);
+    if (rc == DEJA_CLI_HELP) return 0;
     deja_params *over = a.sc.over;
     const char *seed_s = a.sc.seed, *outp = a.out, *win_s = a.window;
     uint64_t max_items = a.max_items;
