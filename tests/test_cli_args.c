@@ -4,7 +4,8 @@
  * accepted in both spellings ("--f v", "--f=v"), and every error (unknown
  * flag, missing or empty value, a flag given twice, a value out of range,
  * a positional argument too many) exit status 2 with one line on stderr
- * naming the flag, and the walk stopping at the leftmost bad argument.
+ * naming the flag, and the walk stopping at the leftmost bad argument;
+ * and the --help lines printed from the table.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -246,6 +247,33 @@ static void test_help_and_leftmost_error(void **state) {
     test__error(test__parse("--bogus", "--count", "0", NULL), "unknown flag '--bogus'");
 }
 
+/* --help from the table: rows with help text only, the label padded to the
+ * column (or two spaces past a long one), further lines indented to it. */
+static void test_help_from_the_table(void **state) {
+    (void)state;
+    static const deja_cli_opt rows[] = {
+        {.name = "-o", .kind = DEJA_CLI_STR, .metavar = "OUT", .help = "where it goes\n(default: stdout)"},
+        {.name = "--hidden", .kind = DEJA_CLI_BOOL},
+        {.name = "--quiet", .kind = DEJA_CLI_BOOL, .help = "no progress"},
+        {.name = "--a-long-flag", .kind = DEJA_CLI_STR, .metavar = "VALUE", .help = "past the column"},
+        {0},
+    };
+    static const deja_cli_table tables[] = {{rows, 0}, {0}};
+    const deja_cli_spec spec = {.cmd = "t", .tables = tables};
+    FILE *f = tmpfile();
+    assert_non_null(f);
+    deja_cli_help_flags(f, &spec, 12);
+    rewind(f);
+    char buf[1024];
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    buf[n] = 0;
+    fclose(f);
+    assert_string_equal(buf, "  -o OUT      where it goes\n"
+                             "              (default: stdout)\n"
+                             "  --quiet     no progress\n"
+                             "  --a-long-flag VALUE  past the column\n");
+}
+
 static int test__teardown(void **state) {
     (void)state;
     deja_params_free(test__o.sc.over);
@@ -263,6 +291,7 @@ int main(void) {
         cmocka_unit_test(test_value_errors),
         cmocka_unit_test(test_unknown_flags_and_positionals),
         cmocka_unit_test(test_help_and_leftmost_error),
+        cmocka_unit_test(test_help_from_the_table),
     };
     return cmocka_run_group_tests(tests, NULL, test__teardown);
 }

@@ -189,6 +189,25 @@ const deja_cli_opt deja_cli_scenario_rows[] = {
     {0},
 };
 
+void deja_cli_help_flags(FILE *out, const deja_cli_spec *spec, int width) {
+    assert(width > 0);
+    for (const deja_cli_table *t = spec->tables; t->rows; t++) {
+        for (const deja_cli_opt *o = t->rows; o->name; o++) {
+            if (!o->help) continue;
+            char label[128];
+            snprintf(label, sizeof label, "%s%s%s", o->name, o->metavar ? " " : "", o->metavar ? o->metavar : "");
+            int len = (int)strlen(label);
+            fprintf(out, "  %s%*s", label, len + 2 <= width ? width - len : 2, "");
+            for (const char *h = o->help; *h;) {
+                size_t n = strcspn(h, "\n");
+                fprintf(out, "%.*s\n", (int)n, h);
+                h += n;
+                if (*h) fprintf(out, "%*s", 2 + width, ""), h++;
+            }
+        }
+    }
+}
+
 int deja_cli_parse_scenario(const deja_cli_spec *spec, int argc, char **argv, void *opts, deja_cli_scenario_flags *sc,
                             const char **first) {
     assert(spec->max_pos == 1);

@@ -55,6 +55,9 @@ typedef struct deja_cli_opt {
     /* FN: parses val into dest; 0, or 2 after a usage error naming flag. */
     int (*parse)(const char *cmd, const char *flag, const char *val, void *dest);
     bool repeat;       /* FN: may be given more than once */
+    const char *metavar; /* --help: what the value is ("N", "FILE"), or NULL */
+    const char *help;    /* --help: what the flag does ('\n' between lines), or
+                          * NULL to leave the row out of deja_cli_help_flags */
 } deja_cli_opt;
 
 /* One table of a command: its rows, and where their struct sits in the
@@ -79,6 +82,11 @@ typedef struct deja_cli_spec {
     const char *pos_note;
     bool long_only;
 } deja_cli_spec;
+
+/* Prints, for each row of spec with help text, "  NAME METAVAR" padded to
+ * width columns (or followed by two spaces when longer) and its help,
+ * each further line of it indented to the same column. */
+void deja_cli_help_flags(FILE *out, const deja_cli_spec *spec, int width);
 
 /* deja_cli_parse's result when -h, --help or help was given. */
 #define DEJA_CLI_HELP (-1)

@@ -19,6 +19,8 @@
 #include "cli_args.h"
 #include "deja/debug.h"
 
+static const struct deja_cli_spec diff__spec;
+
 static void diff__help(FILE *out) {
     fprintf(out,
             "usage: deja diff A B [--context N]\n\n"
@@ -29,9 +31,9 @@ static void diff__help(FILE *out) {
             "  FILE.seed                a seed file, run again\n"
             "  FILE                     a text trace ('deja run ... --trace FILE')\n"
             "  'SCENARIO --seed N [--set key=value]...'\n"
-            "                           a run's arguments, as one argument\n\n"
-            "  --context N   events shown before the difference (default 8, at most 64)\n\n"
-            "Typical uses: a pinned seed whose hash changed after a code change\n"
+            "                           a run's arguments, as one argument\n\n");
+    deja_cli_help_flags(out, &diff__spec, 14);
+    fprintf(out, "\nTypical uses: a pinned seed whose hash changed after a code change\n"
             "(diff the seed file against a trace saved before), the same seed under\n"
             "two parameter values, or traces from two builds. The comparison\n"
             "streams: memory does not grow with the length of the traces.\n\n"
@@ -114,7 +116,8 @@ typedef struct diff__opts {
 } diff__opts;
 
 static const deja_cli_opt diff__rows[] = {
-    {.name = "--context", .kind = DEJA_CLI_U64, .off = offsetof(diff__opts, context), .lo = 0, .hi = 64},
+    {.name = "--context", .kind = DEJA_CLI_U64, .off = offsetof(diff__opts, context), .lo = 0, .hi = 64,
+     .metavar = "N", .help = "events shown before the difference (default 8, at most 64)"},
     {0},
 };
 

@@ -13,6 +13,8 @@
 #include "cli_args.h"
 #include "deja/debug.h"
 
+static const struct deja_cli_spec shrink__spec;
+
 static void shrink__help(FILE *out) {
     fprintf(out,
             "usage: deja shrink FILE.seed [-o OUT.seed] [--max-runs N]\n"
@@ -24,11 +26,9 @@ static void shrink__help(FILE *out) {
             "clock.offset_ms=0, disk.*_pct=0), then the faults once more. Progress on\n"
             "stderr; at the end a table (faults, duration, nodes, runs spent) and a\n"
             "seed file of the minimal run, which 'deja replay' checks. The same\n"
-            "input always gives the same seed file.\n\n"
-            "  -o OUT.seed       where the minimal run goes (default: FILE.min.seed,\n"
-            "                    or SCENARIO-SEED.min.seed)\n"
-            "  --max-runs N      stop shrinking after N runs (default 2000)\n\n"
-            "exit status: 0 shrunk and written; 1 the run does not fail (nothing to\n"
+            "input always gives the same seed file.\n\n");
+    deja_cli_help_flags(out, &shrink__spec, 18);
+    fprintf(out, "\nexit status: 0 shrunk and written; 1 the run does not fail (nothing to\n"
             "shrink); 2 bad input.\n");
 }
 
@@ -40,8 +40,10 @@ typedef struct shrink__opts {
 } shrink__opts;
 
 static const deja_cli_opt shrink__rows[] = {
-    {.name = "-o", .kind = DEJA_CLI_STR, .off = offsetof(shrink__opts, out)},
-    {.name = "--max-runs", .kind = DEJA_CLI_U64, .off = offsetof(shrink__opts, max_runs), .lo = 1, .hi = 1000000},
+    {.name = "-o", .kind = DEJA_CLI_STR, .off = offsetof(shrink__opts, out), .metavar = "OUT.seed",
+     .help = "where the minimal run goes (default: FILE.min.seed,\nor SCENARIO-SEED.min.seed)"},
+    {.name = "--max-runs", .kind = DEJA_CLI_U64, .off = offsetof(shrink__opts, max_runs), .lo = 1, .hi = 1000000,
+     .metavar = "N", .help = "stop shrinking after N runs (default 2000)"},
     {0},
 };
 

@@ -14,6 +14,8 @@
 #include "deja/debug.h"
 #include "deja/outfile.h"
 
+static const struct deja_cli_spec timeline__spec;
+
 static void timeline__help(FILE *out) {
     fprintf(out,
             "usage: deja timeline FILE.seed -o RUN.html [--window A:B] [--max-items N]\n"
@@ -23,12 +25,9 @@ static void timeline__help(FILE *out) {
             "messages as lines from send to delivery, facts (blocks, coloured by hash:\n"
             "a fork shows two colours at one height), crashes, restarts, pauses, clock\n"
             "steps and slews, partitions and the first violation. The wheel zooms, a\n"
-            "drag pans, a double click resets; hovering shows an event's details.\n\n"
-            "  -o RUN.html     the page to write (required)\n"
-            "  --window A:B    open the page on seconds A to B of the run (default: all)\n"
-            "  --max-items N   keep at most N messages and marks (default 200000; the\n"
-            "                  page says how many more were left out)\n\n"
-            "exit status: 0 written (whatever the verdict); 2 bad input.\n");
+            "drag pans, a double click resets; hovering shows an event's details.\n\n");
+    deja_cli_help_flags(out, &timeline__spec, 16);
+    fprintf(out, "\nexit status: 0 written (whatever the verdict); 2 bad input.\n");
 }
 
 /* Everything `deja timeline` is given, filled by its flag tables. */
@@ -39,10 +38,13 @@ typedef struct timeline__opts {
 } timeline__opts;
 
 static const deja_cli_opt timeline__rows[] = {
-    {.name = "-o", .kind = DEJA_CLI_STR, .off = offsetof(timeline__opts, out)},
-    {.name = "--window", .kind = DEJA_CLI_STR, .off = offsetof(timeline__opts, window)},
+    {.name = "-o", .kind = DEJA_CLI_STR, .off = offsetof(timeline__opts, out), .metavar = "RUN.html",
+     .help = "the page to write (required)"},
+    {.name = "--window", .kind = DEJA_CLI_STR, .off = offsetof(timeline__opts, window), .metavar = "A:B",
+     .help = "open the page on seconds A to B of the run (default: all)"},
     {.name = "--max-items", .kind = DEJA_CLI_U64, .off = offsetof(timeline__opts, max_items), .lo = 1,
-     .hi = 100000000},
+     .hi = 100000000, .metavar = "N",
+     .help = "keep at most N messages and marks (default 200000; the\npage says how many more were left out)"},
     {0},
 };
 
