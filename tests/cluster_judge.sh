@@ -3,7 +3,8 @@
 # reference node judged by the simulator's chain oracle (drift-fork) beside
 # the cluster's own judgement, the two agreeing on the blocks produced and
 # the lowest confirmed height; and the bad inputs of --scenario and --judge
-# (exit 2, one line, before any node starts).
+# (exit 2, one line, before any node starts), --nodes beyond what Linux
+# can start among them.
 # Usage: cluster_judge.sh DEJA
 set -eu
 deja=$1
@@ -28,6 +29,11 @@ expect2 "no scenario 'nope'" --nodes 3 --duration-s 1 --scenario nope
 expect2 "builds 4 nodes, the cluster has 3" --nodes 3 --duration-s 1 --scenario drift-fork --data-dir "$dir/never"
 [ ! -e "$dir/never" ] || fail "a cluster that cannot be judged started anyway"
 expect2 "holds no node-0 folder" --judge "$dir" --scenario drift-fork
+# deja cluster sizes its tables from --nodes; only Linux's bound on one
+# argument (every node's --peers lists all nodes) limits it
+expect2 "9000 is more than 8000" --nodes 9000 --duration-s 1 --data-dir "$dir/never"
+expect2 "node 70 is not below --nodes 66" --nodes 66 --duration-s 1 --faketime 70=5 --data-dir "$dir/never"
+[ ! -e "$dir/never" ] || fail "a cluster with a bad count started anyway"
 
 "$deja" cluster --nodes 3 --duration-s 3 --set aura.slot_ms=250 --set sim.nodes=3 --scenario drift-fork \
     --data-dir "$dir/c" >"$dir/c.txt" 2>"$dir/c.err" || { cat "$dir/c.txt" "$dir/c.err" >&2; fail "the judged cluster failed"; }

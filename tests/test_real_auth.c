@@ -282,6 +282,7 @@ static void test_cluster_under_attack(void **state) {
     assert_true(r.agree);
     assert_string_equal(deja_cluster_verdict(&r), "ok");
     assert_true(r.confirmed_min >= 4);
+    deja_cluster_result_free(&r);
 }
 
 int main(void) {

@@ -65,6 +65,7 @@ static void test_cluster_agrees(void **state) {
     assert_true(r.blocks >= 8 && r.blocks <= 16);
     assert_true(r.confirmed_min >= 5);
     for (int i = 0; i < 4; i++) assert_true(r.node[i].produced >= 1);
+    deja_cluster_result_free(&r);
 }
 
 static void test_cluster_kill_restart(void **state) {
@@ -88,6 +89,7 @@ static void test_cluster_kill_restart(void **state) {
     /* it caught up: its second life confirmed (nearly) as far as the others */
     assert_true(r.node[3].confirmed_last + 2 >= r.node[0].confirmed);
     assert_true(r.node[3].confirmed_last >= 10);
+    deja_cluster_result_free(&r);
 }
 
 static char *const sets_sqlite[] = {"aura.slot_ms=500", "store.kind=sqlite"};
@@ -118,6 +120,7 @@ static void test_cluster_sqlite_restart(void **state) {
     /* killed at 4 s with 500 ms slots: a few blocks were confirmed on disk */
     assert_true(r.node[3].recovered_last >= 2);
     assert_true(r.node[3].confirmed_last + 2 >= r.node[0].confirmed);
+    deja_cluster_result_free(&r);
     /* SIGTERM left every database intact */
     for (int i = 0; i < 4; i++) {
         char path[128];
@@ -245,6 +248,7 @@ static void test_daemon_signals(void **state) {
     assert_int_equal(deja_cluster_analyze(base, 1, &r), 0);
     assert_true(r.blocks >= 4);
     assert_int_equal(r.node[0].incarnations, 1);
+    deja_cluster_result_free(&r);
 }
 
 /* Every function declared in rt.h is defined (T) in libdeja_real.a or in

@@ -89,6 +89,7 @@ static void test_raft_cluster_commits(void **state) {
     assert_string_equal(deja_cluster_verdict(&r), "ok");
     assert_true(r.leaders >= 1 && r.last_term >= 1);
     assert_true(r.confirmed_min >= 5); /* a block every 100 ms, committed on every node */
+    deja_cluster_result_free(&r);
     char cmd[PATH_MAX + 32];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
     assert_int_equal(system(cmd), 0);

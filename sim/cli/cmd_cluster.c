@@ -14,8 +14,10 @@
  * --node-bin kvnode --scenario kv` judges real runs as the simulator does.
  * --judge DIR judges a cluster directory again without starting anything.
  */
+#include <assert.h>
 #include <errno.h>
 #include <libgen.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,7 +41,9 @@ static const char deja__cluster_help[] =
     "                    [--seed S] [--faketime NODE=OFFSET_MS]... [--data-dir DIR]\n\n"
     "Starts N deja-node processes on 127.0.0.1 (UDP ports P..P+N-1, free ones by\n"
     "default), lets them run S seconds, stops them with SIGTERM and judges their\n"
-    "facts files. Every --set goes to every node (e.g. aura.slot_ms=500).\n"
+    "facts files. N is at most 8000 (every node's --peers lists all nodes: Linux\n"
+    "takes 128 KiB in one argument) and below the user's process limit.\n"
+    "Every --set goes to every node (e.g. aura.slot_ms=500).\n"
     "  --faketime NODE=OFFSET_MS  run NODE under libfaketime, its clocks OFFSET_MS\n"
     "                             (may be negative) off the real time\n"
     "  --kill NODE@SEC[:DOWN]     SIGKILL NODE at SEC, restart it DOWN s later (1)\n"
@@ -182,6 +186,48 @@ static void deja__cluster_print_judged(const deja_summary *js) {
     printf("oracle_verdict=%s\n", deja_summary_get(js, "verdict"));
 }
 
+/* What deja_cmd_cluster allocates: the --set and --net-* arguments, the
+ * --faketime pairs as given, and the per-node tables made from them. */
+typedef struct deja__cluster_bufs {
+    char **sets, **node_args;
+    long *fk_node;     /* --faketime NODE=OFFSET_MS, in order */
+    int64_t *fk_ms;
+    int nfk;
+    bool *fake;        /* per node, once the node count is known */
+    int64_t *fake_ms;
+} deja__cluster_bufs;
+
+static void deja__cluster_bufs_free(deja__cluster_bufs *b) {
+    free(b->sets);
+    free(b->node_args);
+    free(b->fk_node);
+    free(b->fk_ms);
+    free(b->fake);
+    free(b->fake_ms);
+    memset(b, 0, sizeof *b);
+}
+
+/* Makes o's per-node libfaketime tables (nodes entries) from the --faketime
+ * pairs in b: 0, or 2 after a usage message when a pair names a node not
+ * below nodes. No tables when no pair was given. */
+static int deja__cluster_fake_tables(deja__cluster_bufs *b, deja_cluster_opts *o, long nodes) {
+    assert(nodes >= 1 && !b->fake);
+    for (int k = 0; k < b->nfk; k++)
+        if (b->fk_node[k] >= nodes)
+            return deja_cli_usage_error("cluster", "--faketime: node %ld is not below --nodes %ld", b->fk_node[k], nodes);
+    if (!b->nfk) return 0;
+    b->fake = calloc((size_t)nodes, sizeof *b->fake);
+    b->fake_ms = calloc((size_t)nodes, sizeof *b->fake_ms);
+    if (!b->fake || !b->fake_ms) abort();
+    for (int k = 0; k < b->nfk; k++) {
+        b->fake[b->fk_node[k]] = true;
+        b->fake_ms[b->fk_node[k]] = b->fk_ms[k];
+    }
+    o->fake = b->fake;
+    o->fake_ms = b->fake_ms;
+    return 0;
+}
+
 /* Judges cluster directory dir with sc's oracles (the --set of o that sc
  * knows apply): 0, 1 (an oracle failed), or 2 after printing why. */
 static int deja__cluster_judge(const deja_scenario *sc, const deja_cluster_opts *o, const char *dir,
@@ -190,30 +236,34 @@ static int deja__cluster_judge(const deja_scenario *sc, const deja_cluster_opts 
     deja_params *ov = deja_params_new();
     int rc = 0;
     for (int i = 0; i < o->nsets && !rc; i++) rc = deja_params_parse(ov, o->sets[i], err, sizeof err);
-    int64_t skew[DEJA_CLUSTER_MAX] = {0}; /* --faketime: each node's clock offset */
-    for (int i = 0; i < o->nodes && i < DEJA_CLUSTER_MAX; i++) skew[i] = o->fake[i] ? o->fake_ms[i] * 1000000 : 0;
+    int64_t *skew = calloc((size_t)(o->nodes > 0 ? o->nodes : 1), sizeof *skew); /* --faketime: clock offsets */
+    if (!skew) abort();
+    for (int i = 0; i < o->nodes; i++) skew[i] = deja__cl_fake_ns(o, i);
     if (!rc) rc = deja_judge_facts_skewed(sc, ov, dir, o->nodes, skew, js, err, sizeof err);
+    free(skew);
     deja_params_free(ov);
     if (rc == 2) deja_cli_eprintf("deja cluster: %s\n", err);
     return rc;
 }
 
 /* --judge DIR: judges an existing cluster directory and prints it. */
-static int deja__cluster_judge_only(const deja_scenario *sc, const char *dir, int nodes, deja_cluster_opts *o) {
+static int deja__cluster_judge_only(const deja_scenario *sc, const char *dir, long nodes, deja_cluster_opts *o,
+                                    deja__cluster_bufs *b) {
     if (nodes < 0) { /* the node-I folders there */
         char path[PATH_MAX + 32];
         struct stat sb;
-        for (nodes = 0; nodes < DEJA_CLUSTER_MAX; nodes++) {
-            snprintf(path, sizeof path, "%s/node-%d", dir, nodes);
+        for (nodes = 0; nodes < INT_MAX; nodes++) {
+            snprintf(path, sizeof path, "%s/node-%ld", dir, nodes);
             if (stat(path, &sb) != 0 || !S_ISDIR(sb.st_mode)) break;
         }
         if (nodes == 0) return deja_cli_usage_error("cluster", "--judge: %s holds no node-0 folder", dir);
     }
-    o->nodes = nodes;
+    o->nodes = (int)nodes;
+    if (deja__cluster_fake_tables(b, o, nodes)) return 2;
     deja_summary js;
     int rc = deja__cluster_judge(sc, o, dir, &js);
     if (rc == 2) return 2;
-    printf("nodes=%d\n", nodes);
+    printf("nodes=%ld\n", nodes);
     deja__cluster_print_judged(&js);
     printf("verdict=%s\ndata_dir=%s\n", deja_summary_get(&js, "verdict"), dir);
     fflush(stdout);
@@ -227,16 +277,17 @@ int deja_cmd_cluster(int argc, char **argv) {
     o.down_ms = 1000;
     o.grace_ms = 10000;
     o.duration_ms = -1;
-    char **sets = calloc((size_t)argc + 1, sizeof *sets);
-    char **node_args = calloc(2 * (size_t)argc + 1, sizeof *node_args);
-    if (!sets || !node_args) {
-        free(sets);
-        free(node_args);
+    deja__cluster_bufs b = {0};
+    char **sets = b.sets = calloc((size_t)argc + 1, sizeof *sets);
+    char **node_args = b.node_args = calloc(2 * (size_t)argc + 1, sizeof *node_args);
+    b.fk_node = calloc((size_t)argc + 1, sizeof *b.fk_node);
+    b.fk_ms = calloc((size_t)argc + 1, sizeof *b.fk_ms);
+    if (!sets || !node_args || !b.fk_node || !b.fk_ms) {
+        deja__cluster_bufs_free(&b);
         return 2;
     }
     o.sets = sets;
     o.node_args = node_args;
-    bool any_fake = false;
     char dir[PATH_MAX] = "";
     long nodes = -1, trials = 0, seed = 1;
     const char *csv = NULL;
@@ -247,8 +298,7 @@ int deja_cmd_cluster(int argc, char **argv) {
         const char *a = argv[i];
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
             fputs(deja__cluster_help, stdout);
-            free(sets);
-            free(node_args);
+            deja__cluster_bufs_free(&b);
             return 0;
         }
         const char *eq = strncmp(a, "--", 2) == 0 ? strchr(a, '=') : NULL;
@@ -265,8 +315,8 @@ int deja_cmd_cluster(int argc, char **argv) {
         } else if (!v) {
             rc = deja_cli_usage_error("cluster", "%s: missing value", flag);
         } else if (!strcmp(flag, "--nodes")) {
-            if (deja__parse_int(v, 1, DEJA_CLUSTER_MAX, &nodes))
-                rc = deja_cli_usage_error("cluster", "--nodes: '%s' is not a number in 1..%d", v, DEJA_CLUSTER_MAX);
+            if (deja__parse_int(v, 1, INT_MAX, &nodes))
+                rc = deja_cli_usage_error("cluster", "--nodes: '%s' is not a number of nodes (1 or more)", v);
         } else if (!strcmp(flag, "--duration-s")) {
             if (deja__parse_secs(v, &o.duration_ms))
                 rc = deja_cli_usage_error("cluster", "--duration-s: '%s' is not a number of seconds", v);
@@ -291,13 +341,12 @@ int deja_cmd_cluster(int argc, char **argv) {
             } else {
                 memcpy(idbuf, v, il);
                 idbuf[il] = 0;
-                if (deja__parse_int(idbuf, 0, DEJA_CLUSTER_MAX - 1, &node) ||
+                if (deja__parse_int(idbuf, 0, INT_MAX - 1, &node) ||
                     deja__parse_int(e + 1, -86400000L, 86400000L, &off))
                     rc = deja_cli_usage_error("cluster", "--faketime: '%s' is not NODE=OFFSET_MS", v);
                 else {
-                    o.fake[node] = true;
-                    o.fake_ms[node] = off;
-                    any_fake = true;
+                    b.fk_node[b.nfk] = node;
+                    b.fk_ms[b.nfk++] = off;
                 }
             }
         } else if (!strcmp(flag, "--kill")) {
@@ -315,7 +364,7 @@ int deja_cmd_cluster(int argc, char **argv) {
                 idbuf[il] = 0;
                 memcpy(tbuf, at + 1, tl);
                 tbuf[tl] = 0;
-                if (deja__parse_int(idbuf, 0, DEJA_CLUSTER_MAX - 1, &node) || deja__parse_secs(tbuf, &o.kill_at_ms) ||
+                if (deja__parse_int(idbuf, 0, INT_MAX - 1, &node) || deja__parse_secs(tbuf, &o.kill_at_ms) ||
                     (colon && deja__parse_secs(colon + 1, &down)))
                     rc = deja_cli_usage_error("cluster", "--kill: '%s' is not NODE@SEC[:DOWN_SEC]", v);
                 o.kill_node = (int)node;
@@ -357,8 +406,7 @@ int deja_cmd_cluster(int argc, char **argv) {
             rc = deja_cli_usage_error("cluster", "unknown flag '%s'", flag);
         }
         if (rc) {
-            free(sets);
-            free(node_args);
+            deja__cluster_bufs_free(&b);
             return rc;
         }
     }
@@ -368,17 +416,19 @@ int deja_cmd_cluster(int argc, char **argv) {
             rc = deja_cli_usage_error("cluster", "--judge: needs --scenario NAME (whose oracles judge)");
         else if (trials > 0)
             rc = deja_cli_usage_error("cluster", "--scenario: not with --election-trials");
-        if (!rc && judge_dir) rc = deja__cluster_judge_only(judge_sc, judge_dir, (int)nodes, &o);
+        if (!rc && judge_dir) rc = deja__cluster_judge_only(judge_sc, judge_dir, nodes, &o, &b);
         if (rc || judge_dir) {
-            free(sets);
-            free(node_args);
+            deja__cluster_bufs_free(&b);
             return rc;
         }
     }
     if (trials > 0 && nodes < 0) nodes = 5;
     if (trials > 0 && o.duration_ms < 0) o.duration_ms = 0;
+    char cerr[256];
     if (nodes < 0)
         rc = deja_cli_usage_error("cluster", "--nodes: missing");
+    else if (deja_cluster_check_nodes(nodes, cerr, sizeof cerr))
+        rc = deja_cli_usage_error("cluster", "%s", cerr);
     else if (trials > 0 && (o.kill_node >= 0 || (o.program && strcmp(o.program, "raft"))))
         rc = deja_cli_usage_error("cluster", "--election-trials: runs raft and kills the leader itself (no --kill, "
                                              "--program raft only)");
@@ -386,11 +436,10 @@ int deja_cmd_cluster(int argc, char **argv) {
         rc = deja_cli_usage_error("cluster", "--duration-s: missing");
     else if (o.kill_node >= nodes)
         rc = deja_cli_usage_error("cluster", "--kill: node %d is not below --nodes %ld", o.kill_node, nodes);
-    for (int i = (int)nodes; i < DEJA_CLUSTER_MAX && !rc && nodes >= 0; i++)
-        if (o.fake[i]) rc = deja_cli_usage_error("cluster", "--faketime: node %d is not below --nodes %ld", i, nodes);
+    if (!rc) rc = deja__cluster_fake_tables(&b, &o, nodes);
     if (!rc && o.base_port && o.base_port + nodes - 1 > 65535)
         rc = deja_cli_usage_error("cluster", "--base-port: %d + %ld nodes passes port 65535", o.base_port, nodes);
-    if (!rc && any_fake && !(o.faketime_lib = deja_cluster_faketime_lib()))
+    if (!rc && b.nfk && !(o.faketime_lib = deja_cluster_faketime_lib()))
         rc = deja_cli_usage_error("cluster", "--faketime: libfaketime not found (apt-get install faketime, or set "
                                              "DEJA_FAKETIME_LIB)");
     char bin[PATH_MAX];
@@ -412,8 +461,7 @@ int deja_cmd_cluster(int argc, char **argv) {
         if (!mkdtemp(dir)) rc = deja_cli_usage_error("cluster", "--data-dir: cannot create %s: %s", dir, strerror(errno));
     }
     if (rc) {
-        free(sets);
-        free(node_args);
+        deja__cluster_bufs_free(&b);
         return rc;
     }
     o.nodes = (int)nodes;
@@ -434,8 +482,7 @@ int deja_cmd_cluster(int argc, char **argv) {
         int erc = deja_cluster_election(&o, &ec, stdout, err, sizeof err);
         sigaction(SIGINT, &old_int, NULL);
         sigaction(SIGTERM, &old_term, NULL);
-        free(sets);
-        free(node_args);
+        deja__cluster_bufs_free(&b);
         if (erc) fprintf(stderr, "deja cluster: %s\n", err);
         else if (deja__cluster_stop) printf("interrupted=yes\n");
         fflush(stdout);
@@ -447,14 +494,15 @@ int deja_cmd_cluster(int argc, char **argv) {
     deja_summary js;
     int jrc = -1;
     if (!run && judge_sc) jrc = deja__cluster_judge(judge_sc, &o, dir, &js); /* o.sets live in sets */
-    free(sets);
-    free(node_args);
+    deja__cluster_bufs_free(&b);
     if (run) {
+        deja_cluster_result_free(&r);
         deja_cli_eprintf("deja cluster: %s\n", err);
         return 2;
     }
     const char *verdict = deja_cluster_verdict(&r);
     if (jrc == 2) {
+        deja_cluster_result_free(&r);
         printf("data_dir=%s\n", dir);
         fflush(stdout);
         return 2;
@@ -480,5 +528,7 @@ int deja_cmd_cluster(int argc, char **argv) {
     printf("verdict=%s\ndata_dir=%s\n", verdict, dir);
     if (deja__cluster_stop) printf("interrupted=yes\n");
     fflush(stdout);
-    return strcmp(verdict, "ok") ? 1 : 0;
+    int ok = !strcmp(verdict, "ok");
+    deja_cluster_result_free(&r);
+    return ok ? 0 : 1;
 }

@@ -18,6 +18,9 @@
  * real.h documents: "WALL_NS KIND HEIGHT SLOT HASH PARENT VALUE ROOT" lines, a
  * "start" line opening each incarnation of the node.
  *
+ * The tables are sized from the node count (heap); the only bound is the
+ * one Linux forces (DEJA_CLUSTER_NODES_MAX, deja_cluster_check_nodes).
+ *
  * libfaketime note: with FAKETIME_DONT_FAKE_MONOTONIC=1, libfaketime 0.9.10
  * breaks pthread_cond_timedwait on a CLOCK_MONOTONIC condition variable (it
  * returns at once) and clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME) (it
@@ -28,6 +31,7 @@
 #define DEJA_REAL_CLUSTER_H
 
 #include <arpa/inet.h>
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -38,6 +42,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/types.h>
@@ -45,7 +50,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#define DEJA_CLUSTER_MAX 64
+/* Every node gets --peers with every node's address ("127.0.0.1:PORT,", at
+ * most 16 bytes each) as one argument, and Linux takes at most 128 KiB
+ * (MAX_ARG_STRLEN) in one argument: more nodes than this cannot start. */
+#define DEJA_CLUSTER_NODES_MAX 8000
 #define DEJA__CL_UNUSED __attribute__((unused))
 
 typedef struct deja_cluster_opts {
@@ -59,8 +67,8 @@ typedef struct deja_cluster_opts {
     char *const *sets;    /* "key=value" passed as --set to every node */
     int nnode_args;
     char *const *node_args; /* more arguments for every node (the --net-* faults) */
-    bool fake[DEJA_CLUSTER_MAX];
-    int64_t fake_ms[DEJA_CLUSTER_MAX]; /* wall-clock offset under libfaketime */
+    const bool *fake;                  /* NULL, or one entry per node: run it under libfaketime */
+    const int64_t *fake_ms;            /* with fake: each node's wall-clock offset */
     const char *faketime_lib;          /* needed when a fake[] is set */
     int kill_node;                     /* -1: none; else SIGKILL it at kill_at_ms */
     int64_t kill_at_ms, down_ms;       /* ... and restart it down_ms later */
@@ -88,8 +96,47 @@ typedef struct deja_cluster_result {
     bool roots_agree; /* confirmations of one block name one state root */
     uint64_t leaders, last_term; /* Raft: leader facts (one per elected leader) and the highest term */
     char conflict[160];
-    deja_cluster_node node[DEJA_CLUSTER_MAX];
+    deja_cluster_node *node; /* nodes entries, on the heap: deja_cluster_result_free */
 } deja_cluster_result;
+
+/* Frees what r holds (r itself is the caller's); r may be freed twice. */
+DEJA__CL_UNUSED static void deja_cluster_result_free(deja_cluster_result *r) {
+    free(r->node);
+    r->node = NULL;
+}
+
+/* True when node i of o runs under libfaketime. */
+static bool deja__cl_faked(const deja_cluster_opts *o, int i) { return o->fake && o->fake[i]; }
+
+/* Node i's clock offset under libfaketime in ns (0 when it has none). */
+DEJA__CL_UNUSED static int64_t deja__cl_fake_ns(const deja_cluster_opts *o, int i) {
+    return deja__cl_faked(o, i) ? o->fake_ms[i] * 1000000 : 0;
+}
+
+/* Whether a cluster of n processes can start here: 1..DEJA_CLUSTER_NODES_MAX
+ * and within this user's process limit (RLIMIT_NPROC). 0, or -1 with a
+ * message naming --nodes in err. */
+static int deja_cluster_check_nodes(long n, char *err, size_t errlen) {
+    if (n < 1) {
+        snprintf(err, errlen, "--nodes: %ld is not 1 or more", n);
+        return -1;
+    }
+    if (n > DEJA_CLUSTER_NODES_MAX) {
+        snprintf(err, errlen,
+                 "--nodes: %ld is more than %d (every node's --peers lists all nodes, and Linux takes at most 128 KiB "
+                 "in one argument)",
+                 n, DEJA_CLUSTER_NODES_MAX);
+        return -1;
+    }
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NPROC, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY && (rlim_t)n >= rl.rlim_cur &&
+        geteuid() != 0) {
+        snprintf(err, errlen, "--nodes: %ld processes are more than this user may run (ulimit -u: %llu)", n,
+                 (unsigned long long)rl.rlim_cur);
+        return -1;
+    }
+    return 0;
+}
 
 /* ---- facts analysis ---------------------------------------------------- */
 
@@ -127,14 +174,16 @@ static int deja__cl_cmp(const void *x, const void *y) {
     return strcmp(a->hash, b->hash);
 }
 
-/* Reads DIR/node-I/facts of every node into r (exit statuses untouched).
+/* Reads DIR/node-I/facts of every node into r, which it fills anew (exit
+ * statuses -1; free it with deja_cluster_result_free, whatever it returns).
  * Returns 0, or -1 when memory runs out. Missing files count as empty. */
 DEJA__CL_UNUSED static int deja_cluster_analyze(const char *dir, int nodes, deja_cluster_result *r) {
     deja__cl_vec prod = {0}, conf = {0};
     int rc = 0;
+    assert(nodes >= 0);
+    memset(r, 0, sizeof *r);
+    if (!(r->node = calloc((size_t)(nodes ? nodes : 1), sizeof *r->node))) return -1;
     r->nodes = nodes;
-    r->blocks = r->forks = r->rejected = r->deferred = r->imported = r->corruption = r->integrity_failed = 0;
-    r->leaders = r->last_term = 0;
     r->roots_agree = true;
     r->confirmed_min = UINT64_MAX;
     r->confirmed_max = 0;
@@ -142,8 +191,7 @@ DEJA__CL_UNUSED static int deja_cluster_analyze(const char *dir, int nodes, deja
     r->conflict[0] = 0;
     for (int i = 0; i < nodes; i++) {
         deja_cluster_node *nd = &r->node[i];
-        nd->incarnations = 0;
-        nd->confirmed = nd->confirmed_last = nd->recovered_last = nd->produced = nd->imported = nd->rejected = nd->deferred = 0;
+        nd->exit_status = -1;
         char path[PATH_MAX];
         snprintf(path, sizeof path, "%s/node-%d/facts", dir, i);
         FILE *f = fopen(path, "r");
@@ -353,7 +401,8 @@ static pid_t deja__cl_spawn(const deja_cluster_opts *o, int i, const char *peers
     for (int a = 0; a < o->nnode_args; a++) argv[k++] = o->node_args[a];
     argv[k] = NULL;
     char fake[48];
-    if (o->fake[i]) {
+    bool faked = deja__cl_faked(o, i);
+    if (faked) {
         int64_t ms = o->fake_ms[i], a = ms < 0 ? -ms : ms;
         snprintf(fake, sizeof fake, "%c%lld.%03lld", ms < 0 ? '-' : '+', (long long)(a / 1000), (long long)(a % 1000));
     }
@@ -381,7 +430,7 @@ static pid_t deja__cl_spawn(const deja_cluster_opts *o, int i, const char *peers
         sigprocmask(SIG_SETMASK, &none, NULL);
         signal(SIGINT, SIG_DFL);
         signal(SIGTERM, SIG_DFL);
-        if (o->fake[i]) {
+        if (faked) {
             setenv("LD_PRELOAD", o->faketime_lib, 1);
             setenv("FAKETIME", fake, 1);
             unsetenv("FAKETIME_DONT_FAKE_MONOTONIC"); /* see the note at the top */
@@ -392,8 +441,8 @@ static pid_t deja__cl_spawn(const deja_cluster_opts *o, int i, const char *peers
     }
     free(argv);
     if (o->progress)
-        fprintf(o->progress, "cluster: node %d pid %d on %s%s%s\n", i, (int)pid, listen, o->fake[i] ? " faketime " : "",
-                o->fake[i] ? fake : "");
+        fprintf(o->progress, "cluster: node %d pid %d on %s%s%s\n", i, (int)pid, listen, faked ? " faketime " : "",
+                faked ? fake : "");
     return pid;
 }
 
@@ -403,15 +452,13 @@ static int deja__cl_status(int ws) {
     return -1;
 }
 
-/* Runs the cluster as o says and judges it into r. Returns 0 when the run
+/* Runs the cluster as o says and judges it into r (free it with
+ * deja_cluster_result_free, whatever this returns). Returns 0 when the run
  * happened (whatever its verdict), 2 with err set when it could not start. */
 DEJA__CL_UNUSED static int deja_cluster_run(const deja_cluster_opts *o, deja_cluster_result *r, char *err,
                                             size_t errlen) {
     memset(r, 0, sizeof *r);
-    if (o->nodes < 1 || o->nodes > DEJA_CLUSTER_MAX) {
-        snprintf(err, errlen, "--nodes: %d is not in 1..%d", o->nodes, DEJA_CLUSTER_MAX);
-        return 2;
-    }
+    if (deja_cluster_check_nodes(o->nodes, err, errlen)) return 2;
     if (access(o->node_bin, X_OK) != 0) {
         snprintf(err, errlen, "cannot run %.300s: %s (set DEJA_NODE_BIN)", o->node_bin, strerror(errno));
         return 2;
@@ -429,15 +476,19 @@ DEJA__CL_UNUSED static int deja_cluster_run(const deja_cluster_opts *o, deja_clu
         snprintf(err, errlen, "--base-port: %d..%d is not a port range", base, base + o->nodes - 1);
         return 2;
     }
-    size_t plen = (size_t)o->nodes * 24 + 1;
+    size_t plen = (size_t)o->nodes * 24 + 1, pl = 0;
     char *peers = calloc(1, plen);
-    if (!peers) {
+    pid_t *pid = calloc((size_t)o->nodes, sizeof *pid);
+    int *ex = calloc((size_t)o->nodes, sizeof *ex); /* each node's exit status: code, 128+signal, -1 */
+    if (!peers || !pid || !ex) {
+        free(peers);
+        free(pid);
+        free(ex);
         snprintf(err, errlen, "out of memory");
         return 2;
     }
     for (int i = 0; i < o->nodes; i++)
-        snprintf(peers + strlen(peers), plen - strlen(peers), "%s127.0.0.1:%d", i ? "," : "", base + i);
-    pid_t pid[DEJA_CLUSTER_MAX];
+        pl += (size_t)snprintf(peers + pl, plen - pl, "%s127.0.0.1:%d", i ? "," : "", base + i);
     char path[PATH_MAX + 32];
     snprintf(path, sizeof path, "%s/go", o->dir);
     unlink(path);
@@ -446,12 +497,14 @@ DEJA__CL_UNUSED static int deja_cluster_run(const deja_cluster_opts *o, deja_clu
         unlink(path);
     }
     for (int i = 0; i < o->nodes; i++) {
-        r->node[i].exit_status = -1;
+        ex[i] = -1;
         pid[i] = deja__cl_spawn(o, i, peers, base + i, err, errlen);
         if (pid[i] < 0) {
             for (int j = 0; j < i; j++) kill(pid[j], SIGKILL);
             for (int j = 0; j < i; j++) waitpid(pid[j], NULL, 0);
             free(peers);
+            free(pid);
+            free(ex);
             return 2;
         }
     }
@@ -466,11 +519,11 @@ DEJA__CL_UNUSED static int deja_cluster_run(const deja_cluster_opts *o, deja_clu
             if (access(path, F_OK) == 0)
                 ready++;
             else if (pid[i] > 0 && waitpid(pid[i], &ws, WNOHANG) == pid[i]) { /* failed to start */
-                r->node[i].exit_status = deja__cl_status(ws);
+                ex[i] = deja__cl_status(ws);
                 pid[i] = 0;
                 if (o->progress)
                     fprintf(o->progress, "cluster: node %d failed to start, status %d (see %s/node-%d/log)\n", i,
-                            r->node[i].exit_status, o->dir, i);
+                            ex[i], o->dir, i);
                 ready = o->nodes; /* stop waiting: the run goes on and reports it */
                 break;
             }
@@ -488,11 +541,11 @@ DEJA__CL_UNUSED static int deja_cluster_run(const deja_cluster_opts *o, deja_clu
         for (int i = 0; i < o->nodes; i++) { /* a node that stops by itself */
             int ws;
             if (pid[i] > 0 && waitpid(pid[i], &ws, WNOHANG) == pid[i]) {
-                r->node[i].exit_status = deja__cl_status(ws);
+                ex[i] = deja__cl_status(ws);
                 pid[i] = 0;
                 if (o->progress)
                     fprintf(o->progress, "cluster: node %d exited early with status %d (see %s/node-%d/log)\n", i,
-                            r->node[i].exit_status, o->dir, i);
+                            ex[i], o->dir, i);
             }
         }
         if (o->kill_node >= 0 && o->kill_node < o->nodes && !killed && el >= o->kill_at_ms) {
@@ -510,7 +563,7 @@ DEJA__CL_UNUSED static int deja_cluster_run(const deja_cluster_opts *o, deja_clu
             int k = o->kill_node;
             pid[k] = deja__cl_spawn(o, k, peers, base + k, err, errlen);
             if (pid[k] < 0) pid[k] = 0;
-            r->node[k].exit_status = -1;
+            ex[k] = -1;
         }
     }
     for (int i = 0; i < o->nodes; i++)
@@ -521,7 +574,7 @@ DEJA__CL_UNUSED static int deja_cluster_run(const deja_cluster_opts *o, deja_clu
         for (int i = 0; i < o->nodes; i++) {
             int ws;
             if (pid[i] > 0 && waitpid(pid[i], &ws, WNOHANG) == pid[i]) {
-                r->node[i].exit_status = deja__cl_status(ws);
+                ex[i] = deja__cl_status(ws);
                 pid[i] = 0;
             }
             live |= pid[i] > 0;
@@ -531,7 +584,7 @@ DEJA__CL_UNUSED static int deja_cluster_run(const deja_cluster_opts *o, deja_clu
             for (int i = 0; i < o->nodes; i++) {
                 int ws;
                 if (pid[i] > 0 && kill(pid[i], SIGKILL) == 0 && waitpid(pid[i], &ws, 0) == pid[i])
-                    r->node[i].exit_status = deja__cl_status(ws);
+                    ex[i] = deja__cl_status(ws);
                 pid[i] = 0;
             }
             break;
@@ -539,13 +592,14 @@ DEJA__CL_UNUSED static int deja_cluster_run(const deja_cluster_opts *o, deja_clu
         deja__cl_sleep_ms(10);
     }
     free(peers);
-    int ex[DEJA_CLUSTER_MAX];
-    for (int i = 0; i < o->nodes; i++) ex[i] = r->node[i].exit_status;
+    free(pid);
     if (deja_cluster_analyze(o->dir, o->nodes, r)) {
+        free(ex);
         snprintf(err, errlen, "out of memory reading facts");
         return 2;
     }
     for (int i = 0; i < o->nodes; i++) r->node[i].exit_status = ex[i];
+    free(ex);
     return 0;
 }
 

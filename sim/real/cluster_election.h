@@ -96,8 +96,10 @@ static int64_t deja__ce_heartbeat_ns(char *const *sets, int n) {
 }
 
 /* Reads the facts of the survivors (nodes 1..n-1) into t, relative to the
- * kill at kill_wall. fake_ns: each node's clock offset under libfaketime. */
-static void deja__ce_read(const char *dir, int n, const int64_t *fake_ns, int64_t kill_wall, deja__ce_trial *t) {
+ * kill at kill_wall. fake_ns: each node's clock offset under libfaketime;
+ * follow_t and at: room for n entries each. */
+static void deja__ce_read(const char *dir, int n, const int64_t *fake_ns, int64_t kill_wall, deja__ce_trial *t,
+                          int64_t *follow_t, int64_t *at) {
     uint64_t lead_term = 0;
     int64_t lead_t = -1;
     uint32_t lead = 0;
@@ -105,7 +107,6 @@ static void deja__ce_read(const char *dir, int n, const int64_t *fake_ns, int64_
     t->rounds = 0;
     t->disturbed = false;
     /* two passes: the first elected leader, then who followed it */
-    int64_t follow_t[DEJA_CLUSTER_MAX];
     for (int pass = 0; pass < 2; pass++)
         for (int i = 1; i < n; i++) {
             char path[PATH_MAX];
@@ -141,7 +142,6 @@ static void deja__ce_read(const char *dir, int n, const int64_t *fake_ns, int64_
     if (lead_t < 0 || t->disturbed) return;
     t->downtime = lead_t;
     /* a majority: the leader and the earliest followers, the majority-th arrival */
-    int64_t at[DEJA_CLUSTER_MAX];
     int k = 0;
     at[k++] = lead_t;
     for (int i = 1; i < n; i++)
@@ -179,32 +179,12 @@ static void deja__ce_stop(pid_t *pid, int n, int64_t grace_ms) {
         }
 }
 
-/* One trial in o->dir. 0, or 2 with err set. */
-static int deja__ce_trial_run(const deja_cluster_opts *o, const deja_cluster_election_cfg *c, int64_t hb_ns,
-                              uint64_t *rng, deja__ce_trial *t, char *err, size_t errlen) {
-    memset(t, 0, sizeof *t);
-    t->downtime = t->majority = -1;
-    if (mkdir(o->dir, 0755) != 0 && errno != EEXIST) {
-        snprintf(err, errlen, "%.300s: %s", o->dir, strerror(errno));
-        return 2;
-    }
-    int base = o->base_port ? o->base_port : deja__cl_pick_ports(o->nodes);
-    if (base < 0) {
-        snprintf(err, errlen, "no %d consecutive free UDP ports found", o->nodes);
-        return 2;
-    }
-    char peers[DEJA_CLUSTER_MAX * 24 + 1] = "";
-    for (int i = 0; i < o->nodes; i++)
-        snprintf(peers + strlen(peers), sizeof peers - strlen(peers), "%s127.0.0.1:%d", i ? "," : "", base + i);
-    pid_t pid[DEJA_CLUSTER_MAX] = {0};
-    for (int i = 0; i < o->nodes; i++) {
-        pid[i] = deja__cl_spawn(o, i, peers, base + i, err, errlen);
-        if (pid[i] < 0) {
-            pid[i] = 0;
-            deja__ce_stop(pid, o->nodes, 0);
-            return 2;
-        }
-    }
+/* The rest of a trial, once its nodes are started (pid): waits for them,
+ * kills the leader, measures. 0, or 2 with err set. The tables have room
+ * for o->nodes entries each. */
+static int deja__ce_trial_go(const deja_cluster_opts *o, const deja_cluster_election_cfg *c, int64_t hb_ns,
+                             uint64_t *rng, deja__ce_trial *t, pid_t *pid, int64_t *fake_ns, int64_t *follow_t,
+                             int64_t *at, char *err, size_t errlen) {
     char path[PATH_MAX + 32];
     int64_t tb = deja__cl_now_ms();
     for (int ready = 0; ready < o->nodes;) {
@@ -234,18 +214,57 @@ static int deja__ce_trial_run(const deja_cluster_opts *o, const deja_cluster_ele
     kill(pid[0], SIGKILL);
     waitpid(pid[0], NULL, 0);
     pid[0] = 0;
-    int64_t fake_ns[DEJA_CLUSTER_MAX];
-    for (int i = 0; i < o->nodes; i++) fake_ns[i] = o->fake[i] ? o->fake_ms[i] * 1000000 : 0;
+    for (int i = 0; i < o->nodes; i++) fake_ns[i] = deja__cl_fake_ns(o, i);
     /* wait for a leader a majority follows (read every 50 ms), at most wait_ms */
     int64_t tk = deja__cl_now_ms();
     while (deja__cl_now_ms() - tk < c->wait_ms && !(o->stop && *o->stop)) {
         deja__cl_sleep_ms(50);
-        deja__ce_read(o->dir, o->nodes, fake_ns, kill_wall, t);
+        deja__ce_read(o->dir, o->nodes, fake_ns, kill_wall, t, follow_t, at);
         if (t->majority >= 0 || t->disturbed) break;
     }
     deja__ce_stop(pid, o->nodes, 3000);
-    deja__ce_read(o->dir, o->nodes, fake_ns, kill_wall, t);
+    deja__ce_read(o->dir, o->nodes, fake_ns, kill_wall, t, follow_t, at);
     return 0;
+}
+
+/* One trial in o->dir. 0, or 2 with err set. */
+static int deja__ce_trial_run(const deja_cluster_opts *o, const deja_cluster_election_cfg *c, int64_t hb_ns,
+                              uint64_t *rng, deja__ce_trial *t, char *err, size_t errlen) {
+    memset(t, 0, sizeof *t);
+    t->downtime = t->majority = -1;
+    if (mkdir(o->dir, 0755) != 0 && errno != EEXIST) {
+        snprintf(err, errlen, "%.300s: %s", o->dir, strerror(errno));
+        return 2;
+    }
+    int base = o->base_port ? o->base_port : deja__cl_pick_ports(o->nodes);
+    if (base < 0) {
+        snprintf(err, errlen, "no %d consecutive free UDP ports found", o->nodes);
+        return 2;
+    }
+    size_t n = (size_t)o->nodes, plen = n * 24 + 1, pl = 0;
+    char *peers = calloc(1, plen);
+    pid_t *pid = calloc(n, sizeof *pid);
+    int64_t *fake_ns = calloc(n, sizeof *fake_ns), *follow_t = calloc(n, sizeof *follow_t),
+            *at = calloc(n, sizeof *at);
+    if (!peers || !pid || !fake_ns || !follow_t || !at) abort();
+    for (int i = 0; i < o->nodes; i++)
+        pl += (size_t)snprintf(peers + pl, plen - pl, "%s127.0.0.1:%d", i ? "," : "", base + i);
+    int rc = 0;
+    for (int i = 0; i < o->nodes && !rc; i++) {
+        pid[i] = deja__cl_spawn(o, i, peers, base + i, err, errlen);
+        if (pid[i] < 0) {
+            pid[i] = 0;
+            deja__ce_stop(pid, o->nodes, 0);
+            rc = 2;
+        }
+    }
+    if (!rc) rc = deja__ce_trial_go(o, c, hb_ns, rng, t, pid, fake_ns, follow_t, at, err, errlen);
+    free(peers);
+    free(pid);
+    free(fake_ns);
+    free(follow_t);
+    free(at);
+    return rc;
 }
 
 static int deja__ce_cmp(const void *a, const void *b) {
@@ -288,6 +307,7 @@ DEJA__CL_UNUSED static int deja_cluster_election(const deja_cluster_opts *base, 
         snprintf(err, errlen, "--election-trials: needs --nodes 3 or more (five as in the paper)");
         return 2;
     }
+    if (deja_cluster_check_nodes(base->nodes, err, errlen)) return 2;
     int nsets = (int)DEJA__CE_NDEF + base->nsets;
     char **sets = calloc((size_t)nsets + 1, sizeof *sets);
     int64_t *down = calloc((size_t)c->trials, sizeof *down), *maj = calloc((size_t)c->trials, sizeof *maj);
