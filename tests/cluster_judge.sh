@@ -26,16 +26,17 @@ expect2() { # expect2 WHAT ARGS...: exit 2 with a one-line message
 }
 expect2 "needs --scenario" --judge "$dir"
 expect2 "no scenario 'nope'" --nodes 3 --duration-s 1 --scenario nope
-expect2 "builds 4 nodes, the cluster has 3" --nodes 3 --duration-s 1 --scenario drift-fork --data-dir "$dir/never"
+expect2 "sim.nodes=4: scenario drift-fork builds 4 nodes, the cluster has 3" --nodes 3 --duration-s 1 \
+    --scenario drift-fork --set sim.nodes=4 --data-dir "$dir/never"
 [ ! -e "$dir/never" ] || fail "a cluster that cannot be judged started anyway"
-expect2 "holds no node-0 folder" --judge "$dir" --scenario drift-fork
+expect2 "holds no node-I/facts file" --judge "$dir" --scenario drift-fork
 # deja cluster sizes its tables from --nodes; only Linux's bound on one
 # argument (every node's --peers lists all nodes) limits it
 expect2 "9000 is more than 8000" --nodes 9000 --duration-s 1 --data-dir "$dir/never"
 expect2 "node 70 is not below --nodes 66" --nodes 66 --duration-s 1 --faketime 70=5 --data-dir "$dir/never"
 [ ! -e "$dir/never" ] || fail "a cluster with a bad count started anyway"
 
-"$deja" cluster --nodes 3 --duration-s 3 --set aura.slot_ms=250 --set sim.nodes=3 --scenario drift-fork \
+"$deja" cluster --nodes 3 --duration-s 3 --set aura.slot_ms=250 --scenario drift-fork \
     --data-dir "$dir/c" >"$dir/c.txt" 2>"$dir/c.err" || { cat "$dir/c.txt" "$dir/c.err" >&2; fail "the judged cluster failed"; }
 [ "$(get verdict "$dir/c.txt")" = ok ] && [ "$(get oracle_verdict "$dir/c.txt")" = ok ] ||
     fail "verdict $(get verdict "$dir/c.txt"), oracle_verdict $(get oracle_verdict "$dir/c.txt")"
@@ -46,7 +47,11 @@ blocks=$(get blocks "$dir/c.txt")
 [ "$(get confirmed "$dir/c.txt")" = "$(get confirmed_height "$dir/c.txt")" ] ||
     fail "the chain oracle's confirmed $(get confirmed "$dir/c.txt") is not confirmed_height $(get confirmed_height "$dir/c.txt")"
 [ "$(get facts "$dir/c.txt")" -gt 0 ] || fail "no facts fed"
-"$deja" cluster --judge "$dir/c" --scenario drift-fork --set sim.nodes=3 --set aura.slot_ms=250 >"$dir/j.txt" ||
+"$deja" cluster --judge "$dir/c" --scenario drift-fork --set aura.slot_ms=250 >"$dir/j.txt" ||
     fail "--judge of the same directory failed"
+[ "$(get nodes "$dir/j.txt")" = 3 ] || fail "--judge did not infer 3 nodes from the facts files"
+expect2 "nodes: 4, but $dir/c holds the facts of 3 nodes" --judge "$dir/c" --scenario drift-fork --nodes 4
+expect2 "sim.nodes=4: scenario drift-fork builds 4 nodes, the cluster has 3" --judge "$dir/c" --scenario drift-fork \
+    --set sim.nodes=4
 [ "$(get oracle_blocks "$dir/j.txt")" = "$blocks" ] || fail "--judge counts other blocks"
 echo "cluster_judge: ok"

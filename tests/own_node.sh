@@ -129,14 +129,23 @@ printf '1000 start 0 0 %s %s 0 %s\n2000 kv.apply 1 0 %s %s 0 %s\n3000 kv.apply 3
     $z $z $z $z $z $z $z $z $z >"$dir/hand/node-0/facts"
 printf '1500 start 0 0 %s %s 1 %s\n2500 kv.apply 1 0 %s %s 0 %s\n' $z $z $z $z $z $z >"$dir/hand/node-1/facts"
 set +e
-"$kvsim" cluster --judge "$dir/hand" --scenario kv --set kv.nodes=2 >"$dir/hand.txt" 2>&1
+"$kvsim" cluster --judge "$dir/hand" --scenario kv >"$dir/hand.txt" 2>&1
 rc=$?
 set -e
 [ "$rc" = 1 ] && grep -q '^kv_first_violation=node 0 applied 3 after 1 at 0 ms$' "$dir/hand.txt" ||
     { cat "$dir/hand.txt" >&2; fail "--judge of a hand-written gap: not kv_gap ($rc)"; }
+grep -q '^nodes=2$' "$dir/hand.txt" || fail "--judge did not infer 2 nodes from the facts files (kv.nodes follows)"
+for bad in "--nodes 3" "--set kv.nodes=3"; do
+    set +e
+    "$kvsim" cluster --judge "$dir/hand" --scenario kv $bad >/dev/null 2>"$dir/count.err"
+    rc=$?
+    set -e
+    [ "$rc" = 2 ] && [ "$(wc -l <"$dir/count.err")" = 1 ] && grep -q "nodes" "$dir/count.err" ||
+        fail "--judge with $bad against 2 facts files: exit $rc, $(cat "$dir/count.err")"
+done
 echo "2600 kv.apply 2 0 $z nothex 0" >>"$dir/hand/node-1/facts"
 set +e
-"$kvsim" cluster --judge "$dir/hand" --scenario kv --set kv.nodes=2 >/dev/null 2>"$dir/bad.err"
+"$kvsim" cluster --judge "$dir/hand" --scenario kv >/dev/null 2>"$dir/bad.err"
 rc=$?
 set -e
 [ "$rc" = 2 ] || fail "--judge of a malformed facts file exited $rc, not 2"

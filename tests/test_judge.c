@@ -248,7 +248,8 @@ static void test_malformed(void **state) {
     assert_non_null(strstr(err, "node-0/facts:1: the first line is not a start line"));
 }
 
-/* The scenario's world must have the cluster's node count. */
+/* The scenario's world must have the cluster's node count: an explicit
+ * --set that disagrees is bad input; left out, it follows the cluster. */
 static void test_node_count(void **state) {
     (void)state;
     write_facts(0, "1000 start 0 0 " Z " " Z " 0 " Z "\n");
@@ -259,6 +260,10 @@ static void test_node_count(void **state) {
     assert_int_equal(judge(3, ov, &s, err, sizeof err), 2);
     deja_params_free(ov);
     assert_non_null(strstr(err, "builds 2 nodes, the cluster has 3"));
+    assert_non_null(strstr(err, "--set jt.nodes=2"));
+    /* left out, the scenario's node count (its one *.nodes) is the cluster's */
+    test__n = 0;
+    assert_int_equal(deja_judge_facts(&jt_scenario, NULL, test__dir, 3, &s, err, sizeof err), 0);
     assert_int_equal(deja_judge_facts(&jt_scenario, NULL, "/nonexistent-cluster-dir", 2, &s, err, sizeof err), 2);
 }
 

@@ -15,6 +15,7 @@
  * --judge DIR judges a cluster directory again without starting anything.
  */
 #include <assert.h>
+#include <dirent.h>
 #include <errno.h>
 #include <libgen.h>
 #include <limits.h>
@@ -64,16 +65,18 @@ static const char deja__cluster_help[] =
     "                             deja_node_main (deja/daemon.h; docs/own-node.md)\n"
     "  --scenario NAME            judge the cluster with the oracles of this\n"
     "                             binary's scenario NAME too (its world is built,\n"
-    "                             with the --set it knows, but never run; it must\n"
-    "                             have --nodes nodes): the nodes' facts are fed to\n"
+    "                             with the --set it knows, but never run; its node\n"
+    "                             count, sim.nodes or its one *.nodes parameter,\n"
+    "                             is --nodes unless set): the nodes' facts are fed to\n"
     "                             them in wall-time order (a restart as the node\n"
     "                             events crash, restart); prints oracle, facts, the\n"
     "                             oracle's metrics (oracle_KEY where a key above\n"
     "                             has the name), oracle_verdict; verdict is the\n"
     "                             cluster's own when not ok, else the oracle's\n"
     "  --judge DIR                start nothing: judge the cluster directory DIR\n"
-    "                             (node-I/facts) with --scenario's oracles; --nodes\n"
-    "                             defaults to the node-I folders there\n"
+    "                             (node-I/facts) with --scenario's oracles; the node\n"
+    "                             count is the facts files' (--nodes, if given, must\n"
+    "                             agree with them)\n"
     "  (with --scenario or --judge, --faketime offsets are taken off the nodes'\n"
     "  wall times before their facts are merged)\n"
     "  --net-*                    passed to every node: faults its transport injects\n"
@@ -246,18 +249,39 @@ static int deja__cluster_judge(const deja_scenario *sc, const deja_cluster_opts 
     return rc;
 }
 
-/* --judge DIR: judges an existing cluster directory and prints it. */
+/* How many nodes wrote facts in cluster directory dir: 1 + the highest I
+ * of a dir/node-I/facts file (lower ones missing count as empty), 0 when
+ * there is none, -1 when dir cannot be read. */
+static long deja__cluster_count_facts(const char *dir) {
+    DIR *d = opendir(dir);
+    if (!d) return -1;
+    long n = 0;
+    for (struct dirent *e; (e = readdir(d));) {
+        char *end;
+        if (strncmp(e->d_name, "node-", 5) || e->d_name[5] < '0' || e->d_name[5] > '9') continue;
+        errno = 0;
+        long i = strtol(e->d_name + 5, &end, 10);
+        if (errno || *end || i < 0 || i >= INT_MAX || i + 1 <= n) continue;
+        char path[PATH_MAX + 32];
+        snprintf(path, sizeof path, "%s/%s/facts", dir, e->d_name);
+        if (access(path, F_OK) == 0) n = i + 1;
+    }
+    closedir(d);
+    return n;
+}
+
+/* --judge DIR: judges an existing cluster directory and prints it. The
+ * node count is the facts files' (deja__cluster_count_facts); a --nodes
+ * that disagrees with them is bad input. */
 static int deja__cluster_judge_only(const deja_scenario *sc, const char *dir, long nodes, deja_cluster_opts *o,
                                     deja__cluster_bufs *b) {
-    if (nodes < 0) { /* the node-I folders there */
-        char path[PATH_MAX + 32];
-        struct stat sb;
-        for (nodes = 0; nodes < INT_MAX; nodes++) {
-            snprintf(path, sizeof path, "%s/node-%ld", dir, nodes);
-            if (stat(path, &sb) != 0 || !S_ISDIR(sb.st_mode)) break;
-        }
-        if (nodes == 0) return deja_cli_usage_error("cluster", "--judge: %s holds no node-0 folder", dir);
-    }
+    long have = deja__cluster_count_facts(dir);
+    if (have < 0) return deja_cli_usage_error("cluster", "--judge: %s: %s", dir, strerror(errno));
+    if (have == 0) return deja_cli_usage_error("cluster", "--judge: %s holds no node-I/facts file", dir);
+    if (nodes >= 0 && nodes != have)
+        return deja_cli_usage_error("cluster", "--nodes: %ld, but %s holds the facts of %ld nodes (node-0 to node-%ld)",
+                                    nodes, dir, have, have - 1);
+    nodes = have;
     o->nodes = (int)nodes;
     if (deja__cluster_fake_tables(b, o, nodes)) return 2;
     deja_summary js;

@@ -160,14 +160,39 @@ static int deja__judge_read(const char *path, int node, int64_t skew_ns, deja__j
     return rc;
 }
 
-/* The scenario's parameters: its defaults, then the overrides it knows. */
-static int deja__judge_params(const deja_scenario *sc, const deja_params *overrides, deja_params **out, char *err,
-                              size_t errlen) {
+/* The scenario's node-count parameter: "sim.nodes" when it declares it,
+ * else its one parameter whose name ends in ".nodes" (e.g. "kv.nodes"),
+ * else NULL. */
+static const char *deja__judge_nodes_param(const deja_scenario *sc) {
+    const char *found = NULL;
+    int n = 0;
+    for (const deja_param_def *d = sc->params; d && d->key; d++) {
+        if (!strcmp(d->key, "sim.nodes")) return d->key;
+        size_t len = strlen(d->key);
+        if (len > 6 && !strcmp(d->key + len - 6, ".nodes")) {
+            found = d->key;
+            n++;
+        }
+    }
+    return n == 1 ? found : NULL;
+}
+
+/* The scenario's parameters: its defaults, then the overrides it knows;
+ * its node-count parameter, when the overrides leave it out, is the
+ * cluster's node count. */
+static int deja__judge_params(const deja_scenario *sc, const deja_params *overrides, int nodes, deja_params **out,
+                              char *err, size_t errlen) {
     deja_params *known = deja_params_new(), *dflt = NULL, *none = deja_params_new();
     int rc = deja_scenario_params(sc, none, &dflt, err, errlen);
     for (int i = 0; !rc && overrides && i < deja_params_count(overrides); i++)
         if (deja_params_get(dflt, deja_params_key(overrides, i)))
             deja_params_set(known, deja_params_key(overrides, i), deja_params_val(overrides, i));
+    const char *np = deja__judge_nodes_param(sc);
+    if (!rc && np && !deja_params_get(known, np)) {
+        char v[16];
+        snprintf(v, sizeof v, "%d", nodes);
+        deja_params_set(known, np, v);
+    }
     if (!rc) rc = deja_scenario_params(sc, known, out, err, errlen);
     deja_params_free(known);
     deja_params_free(none);
@@ -189,13 +214,18 @@ int deja_judge_facts_skewed(const deja_scenario *sc, const deja_params *override
         return 2;
     }
     deja_params *p = NULL;
-    int rc = deja__judge_params(sc, overrides, &p, err, errlen);
+    int rc = deja__judge_params(sc, overrides, nodes, &p, err, errlen);
     if (rc) return rc;
     deja_world *w = deja_world_new(1, p);
     rc = sc->setup(w, p, err, errlen);
     if (!rc && deja_world_nodes(w) != (uint32_t)nodes) {
-        snprintf(err, errlen, "scenario %s builds %u nodes, the cluster has %d (set the scenario's node count)",
-                 sc->name, deja_world_nodes(w), nodes);
+        const char *np = deja__judge_nodes_param(sc);
+        if (np)
+            snprintf(err, errlen, "--set %s=%s: scenario %s builds %u nodes, the cluster has %d (leave it out: it "
+                     "follows the cluster)", np, deja_params_get(p, np), sc->name, deja_world_nodes(w), nodes);
+        else
+            snprintf(err, errlen, "scenario %s builds %u nodes, the cluster has %d (set the scenario's node count)",
+                     sc->name, deja_world_nodes(w), nodes);
         rc = 2;
     }
     deja__jnode *nd = calloc((size_t)(nodes ? nodes : 1), sizeof *nd);

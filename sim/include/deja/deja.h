@@ -164,7 +164,9 @@ void deja_replay_command(const char *scenario, uint64_t seed, const deja_params 
 
 /* Judges what a real cluster did with a scenario's own oracles, as the
  * simulator judges a run: builds sc's world (defaults, then the overrides
- * sc knows; the others are the nodes' own and are left out) WITHOUT
+ * sc knows; the others are the nodes' own and are left out; sc's node
+ * count, its parameter "sim.nodes" or else its one "*.nodes", is `nodes`
+ * when the overrides leave it out) WITHOUT
  * running it, so its setup attaches its oracles; reads DIR/node-I/facts
  * for I in 0..nodes-1 (the format of production's facts file,
  * docs/production.md; a missing file counts as empty, a last line torn by
