@@ -40,8 +40,10 @@ static void deja__tx_encode(uint64_t tx, uint8_t buf[DEJA__TX_LEN]) {
 
 /* The flood's payload (deja_flood_payload_set): one transaction, drawn
  * from the flood stream. */
-static size_t deja__tx_make(void *arg, deja_prng *rng, uint8_t *buf, size_t cap) {
+static size_t deja__tx_make(void *arg, deja_prng *rng, uint32_t from, uint32_t to, uint8_t *buf, size_t cap) {
     (void)arg;
+    (void)from; /* the same transaction, whoever gossips it to whom */
+    (void)to;
     assert(cap >= DEJA__TX_LEN);
     deja__tx_encode(deja_prng_next(rng), buf);
     return DEJA__TX_LEN;

@@ -10,10 +10,13 @@
  * of two workers takes messages from a bounded queue and drops what does
  * not fit (verdict ok). Also: the flood is a plan entry (mask, given plan),
  * runs without a flood or without a payload draw nothing from it, and the
- * payload's size and content are the scenario's.
+ * payload's size and content are the scenario's: it is made for its
+ * target by its sender (the node refuses a message not addressed to it as
+ * malformed), whichever node floods.
  */
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -29,7 +32,7 @@
 /* ---- the team's node ------------------------------------------------------ */
 
 #define TF_TAG 0xF1    /* the node's one message kind */
-#define TF_LEN 12      /* tag, 8 bytes of body, 3 bytes of padding */
+#define TF_LEN 12      /* tag, 8 bytes of body, the receiver's and the sender's id (low byte), padding */
 #define TF_WORKERS 2
 #define TF_QUEUE 16
 
@@ -48,7 +51,10 @@ static void tf_handle(tf_node *n, rt_msg *m) {
     assert_int_equal(rt_mutex_lock(n->verifier, RT_FOREVER), RT_OK);
     if (rt_ctx_err(n->ctx) == RT_OK) rt_sleep_ns(RT_MS);
     rt_mutex_unlock(n->verifier);
-    rt_fact f = {.kind = n->handled, .value = (m->len == TF_LEN && m->data[0] == TF_TAG)};
+    /* well-formed: the node's tag, addressed to this node by its sender */
+    bool ok = m->len == TF_LEN && m->data[0] == TF_TAG && m->data[9] == (uint8_t)rt_node_id() &&
+              m->data[10] == (uint8_t)m->from;
+    rt_fact f = {.kind = n->handled, .value = ok};
     rt_fact_report(&f);
     rt_msg_free(m);
 }
@@ -131,14 +137,18 @@ typedef struct tf_state {
     uint64_t made, handled, malformed, refused;
 } tf_state;
 
-/* The payload: the node's wire format, its body drawn from the flood stream. */
-static size_t tf_make(void *arg, deja_prng *rng, uint8_t *buf, size_t cap) {
+/* The payload: the node's wire format, its body drawn from the flood
+ * stream, addressed to the target by the flooder. */
+static size_t tf_make(void *arg, deja_prng *rng, uint32_t from, uint32_t to, uint8_t *buf, size_t cap) {
     tf_state *st = arg;
     assert_true(cap >= TF_LEN);
+    assert_true(from != to);
     uint64_t body = deja_prng_next(rng);
     buf[0] = TF_TAG;
     memcpy(buf + 1, &body, sizeof body);
-    memset(buf + 9, 0, TF_LEN - 9);
+    buf[9] = (uint8_t)to;
+    buf[10] = (uint8_t)from;
+    buf[11] = 0;
     st->made++;
     return TF_LEN;
 }
@@ -234,6 +244,13 @@ static void test_bounded_node_is_ok(void **state) {
         assert_true(taken <= 2 * sent && taken >= 2 * sent - 3 * (TF_QUEUE + TF_WORKERS));
         assert_true(summary_long(&s, "peak_tasks") <= 3 * (1 + TF_WORKERS));
     }
+    /* node 2 floods 0 and 1: each message made for its target, from 2 */
+    deja_summary s;
+    const char *sets[] = {FLOOD_SETS, "net.flood_from=2", NULL};
+    assert_int_equal(scenario_run("tf", 1, sets, &s, NULL), 0);
+    assert_string_equal(deja_summary_get(&s, "verdict"), "ok");
+    assert_int_equal(summary_long(&s, "tf_made"), 2 * summary_long(&s, "flood_sent"));
+    assert_true(summary_long(&s, "tf_handled") > 1000);
 }
 
 /* No flood (rate 0, or no payload set) draws nothing and reports nothing:

@@ -75,7 +75,7 @@ static void deja__flood_tick(deja_world *w, void *arg) {
     if (now >= f->end_ns) return;
     for (uint32_t to = 0; to < deja_world_nodes(w); to++) {
         if (to == f->from) continue;
-        size_t len = fs->pl.make(fs->arg, fs->rng, fs->buf, fs->pl.cap);
+        size_t len = fs->pl.make(fs->arg, fs->rng, f->from, to, fs->buf, fs->pl.cap);
         assert(len > 0 && len <= fs->pl.cap && "a flood payload is 1..cap bytes");
         (void)deja_net_inject(w, f->from, to, fs->buf, len);
     }

@@ -346,15 +346,18 @@ const deja_plan *deja_world_plan(const deja_world *w);
  * the world's "flood" stream, only once a flood is scheduled. A flood entry
  * in a world whose scenario set no payload is ignored. */
 
-/* What a flood sends. make writes one message into buf (at most cap
- * bytes, cap as set here), drawing whatever varies from rng (the "flood"
- * stream: draw the same amount each call to keep seeds stable), and returns
- * its length, 1..cap; it is called once per target per tick, targets in
- * increasing order. start, when not NULL, is called once, when the world's
- * first flood is scheduled (during setup or the given plan's injection):
- * the place to start counting what the nodes make of it. */
+/* What a flood sends. make writes the message node `from` (the flooder)
+ * sends node `to` into buf (at most cap bytes, cap as set here), drawing
+ * whatever varies from rng (the "flood" stream: draw the same amount each
+ * call to keep seeds stable), and returns its length, 1..cap; it is called
+ * once per target per tick, targets in increasing order, so a payload may
+ * depend on the receiver (a request for the primary, a gossip for a
+ * replica, a message signed for `to`). start, when not NULL, is called
+ * once, when the world's first flood is scheduled (during setup or the
+ * given plan's injection): the place to start counting what the nodes make
+ * of it. */
 typedef struct deja_flood_payload {
-    size_t (*make)(void *arg, deja_prng *rng, uint8_t *buf, size_t cap);
+    size_t (*make)(void *arg, deja_prng *rng, uint32_t from, uint32_t to, uint8_t *buf, size_t cap);
     size_t cap; /* 1 .. 16 MiB */
     void (*start)(void *arg, deja_world *w);
 } deja_flood_payload;
