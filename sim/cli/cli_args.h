@@ -83,6 +83,13 @@ typedef struct deja_cli_spec {
     bool long_only;
 } deja_cli_spec;
 
+/* The flag tables of the subcommands (cmd_*.c, cluster_args.c). */
+extern const deja_cli_spec deja_run_spec, deja_replay_spec, deja_diff_spec, deja_timeline_spec, deja_shrink_spec,
+    deja_sweep_spec, deja_plot_spec, deja_scenarios_spec, deja_bench_spec, deja_cluster_spec;
+/* The flag table of the i-th command of `deja` (deja_main.c), in the order
+ * its --help lists them; NULL past the last. */
+const deja_cli_spec *deja_cli_command_spec(size_t i);
+
 /* Prints, for each row of spec with help text, "  NAME METAVAR" padded to
  * width columns (or followed by two spaces when longer) and its help,
  * each further line of it indented to the same column. */

@@ -508,12 +508,12 @@ static const deja_cli_opt bench__rows[] = {
 
 static const deja_cli_table bench__tables[] = {{bench__rows, 0}, {0}};
 
-static const deja_cli_spec bench__spec = {.cmd = "bench", .help = bench__help, .tables = bench__tables};
+const deja_cli_spec deja_bench_spec = {.cmd = "bench", .help = bench__help, .tables = bench__tables};
 
 int deja_cmd_bench(int argc, char **argv) {
     bench__args a = {0};
     int npos = 0;
-    int prc = deja_cli_parse(&bench__spec, argc, argv, &a, NULL, &npos);
+    int prc = deja_cli_parse(&deja_bench_spec, argc, argv, &a, NULL, &npos);
     if (prc) return prc == DEJA_CLI_HELP ? 0 : prc;
     const int quick = a.quick;
     const uint64_t scale_tasks = a.tasks, ring_tasks = a.ring;

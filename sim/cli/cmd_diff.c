@@ -19,7 +19,6 @@
 #include "cli_args.h"
 #include "deja/debug.h"
 
-static const struct deja_cli_spec diff__spec;
 
 static void diff__help(FILE *out) {
     fprintf(out,
@@ -32,7 +31,7 @@ static void diff__help(FILE *out) {
             "  FILE                     a text trace ('deja run ... --trace FILE')\n"
             "  'SCENARIO --seed N [--set key=value]...'\n"
             "                           a run's arguments, as one argument\n\n");
-    deja_cli_help_flags(out, &diff__spec, 14);
+    deja_cli_help_flags(out, &deja_diff_spec, 14);
     fprintf(out, "\nTypical uses: a pinned seed whose hash changed after a code change\n"
             "(diff the seed file against a trace saved before), the same seed under\n"
             "two parameter values, or traces from two builds. The comparison\n"
@@ -124,14 +123,14 @@ static const deja_cli_opt diff__rows[] = {
 static const deja_cli_table diff__tables[] = {{diff__rows, 0}, {0}};
 
 /* Only "--" words are flags: "-x" is a side (and then not a file or run). */
-static const deja_cli_spec diff__spec = {
+const deja_cli_spec deja_diff_spec = {
     .cmd = "diff", .help = diff__help, .tables = diff__tables, .max_pos = 2, .pos_note = "compare two runs", .long_only = true};
 
 int deja_cmd_diff(int argc, char **argv) {
     diff__opts a = {.context = 8};
     const char *side[2] = {NULL, NULL};
     int n = 0;
-    int rc = deja_cli_parse(&diff__spec, argc, argv, &a, side, &n);
+    int rc = deja_cli_parse(&deja_diff_spec, argc, argv, &a, side, &n);
     if (rc == DEJA_CLI_HELP) return 0;
     uint64_t ctx = a.context;
     if (!rc && n < 2) rc = deja_cli_usage_error("diff", "need two runs: A and B");

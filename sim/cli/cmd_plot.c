@@ -1481,13 +1481,13 @@ static const deja_cli_opt plot__rows[] = {
 
 static const deja_cli_table plot__tables[] = {{plot__rows, 0}, {0}};
 
-static const deja_cli_spec plot__spec = {.cmd = "plot", .help = plot__help, .tables = plot__tables, .max_pos = 1, .pos_name = "kind"};
+const deja_cli_spec deja_plot_spec = {.cmd = "plot", .help = plot__help, .tables = plot__tables, .max_pos = 1, .pos_name = "kind"};
 
 int deja_cmd_plot(int argc, char **argv) {
     plot__args a = {0};
     const char *kind = NULL;
     int npos = 0;
-    int prc = deja_cli_parse(&plot__spec, argc, argv, &a, &kind, &npos);
+    int prc = deja_cli_parse(&deja_plot_spec, argc, argv, &a, &kind, &npos);
     if (prc) return prc == DEJA_CLI_HELP ? 0 : prc;
     const char *dbpath = a.db, *out = a.out, *csv = a.csv, *where = a.where, *timeline = a.timeline;
     const char *xkey = a.x, *ykey = a.y, *series = a.series, *scenario = a.scenario, *real = a.real;

@@ -86,14 +86,14 @@ static const deja_cli_table replay__tables[] = {
     {0},
 };
 
-static const deja_cli_spec replay__spec = {
+const deja_cli_spec deja_replay_spec = {
     .cmd = "replay", .help = replay__help, .tables = replay__tables, .max_pos = 1, .pos_note = "one seed file at a time"};
 
 int deja_cmd_replay(int argc, char **argv) {
     replay__opts a = {0};
     const char *path = NULL;
     int npos = 0;
-    int rc = deja_cli_parse(&replay__spec, argc, argv, &a, &path, &npos);
+    int rc = deja_cli_parse(&deja_replay_spec, argc, argv, &a, &path, &npos);
     if (rc) return rc == DEJA_CLI_HELP ? 0 : rc;
     if (!path) return deja_cli_usage_error("replay", "missing FILE.seed");
     deja_outfile *trace = deja_cli_outfile("replay", "--trace", a.dbg.trace, &rc);

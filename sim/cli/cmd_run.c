@@ -138,12 +138,12 @@ static const deja_cli_table run__tables[] = {
     {0},
 };
 
-static const deja_cli_spec run__spec = {.cmd = "run", .help = run__help, .tables = run__tables, .max_pos = 1, .pos_name = "scenario"};
+const deja_cli_spec deja_run_spec = {.cmd = "run", .help = run__help, .tables = run__tables, .max_pos = 1, .pos_name = "scenario"};
 
 int deja_cmd_run(int argc, char **argv) {
     run__opts a = {0};
     const char *scenario;
-    int rc = deja_cli_parse_scenario(&run__spec, argc, argv, &a, &a.sc, &scenario);
+    int rc = deja_cli_parse_scenario(&deja_run_spec, argc, argv, &a, &a.sc, &scenario);
     if (rc == DEJA_CLI_HELP) return 0;
     deja_params *over = a.sc.over;
     const char *seed_s = a.sc.seed, *save = a.save, *plan_mask = a.plan_mask, *use_plan = a.use_plan;

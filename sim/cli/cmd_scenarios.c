@@ -132,13 +132,13 @@ static const deja_cli_opt scenarios__rows[] = {
 
 static const deja_cli_table scenarios__tables[] = {{scenarios__rows, 0}, {0}};
 
-static const deja_cli_spec scenarios__spec = {.cmd = "scenarios", .help = scenarios__help, .tables = scenarios__tables, .max_pos = 1};
+const deja_cli_spec deja_scenarios_spec = {.cmd = "scenarios", .help = scenarios__help, .tables = scenarios__tables, .max_pos = 1};
 
 int deja_cmd_scenarios(int argc, char **argv) {
     scenarios__args a = {0};
     const char *only = NULL;
     int npos = 0;
-    int rc = deja_cli_parse(&scenarios__spec, argc, argv, &a, &only, &npos);
+    int rc = deja_cli_parse(&deja_scenarios_spec, argc, argv, &a, &only, &npos);
     if (rc) return rc == DEJA_CLI_HELP ? 0 : rc;
     const bool json = a.json;
     const deja_scenario *one = NULL;

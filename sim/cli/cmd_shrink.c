@@ -13,7 +13,6 @@
 #include "cli_args.h"
 #include "deja/debug.h"
 
-static const struct deja_cli_spec shrink__spec;
 
 static void shrink__help(FILE *out) {
     fprintf(out,
@@ -27,7 +26,7 @@ static void shrink__help(FILE *out) {
             "stderr; at the end a table (faults, duration, nodes, runs spent) and a\n"
             "seed file of the minimal run, which 'deja replay' checks. The same\n"
             "input always gives the same seed file.\n\n");
-    deja_cli_help_flags(out, &shrink__spec, 18);
+    deja_cli_help_flags(out, &deja_shrink_spec, 18);
     fprintf(out, "\nexit status: 0 shrunk and written; 1 the run does not fail (nothing to\n"
             "shrink); 2 bad input.\n");
 }
@@ -53,12 +52,12 @@ static const deja_cli_table shrink__tables[] = {
     {0},
 };
 
-static const deja_cli_spec shrink__spec = {.cmd = "shrink", .help = shrink__help, .tables = shrink__tables, .max_pos = 1};
+const deja_cli_spec deja_shrink_spec = {.cmd = "shrink", .help = shrink__help, .tables = shrink__tables, .max_pos = 1};
 
 int deja_cmd_shrink(int argc, char **argv) {
     shrink__opts a = {.max_runs = 2000};
     const char *first;
-    int rc = deja_cli_parse_scenario(&shrink__spec, argc, argv, &a, &a.sc, &first);
+    int rc = deja_cli_parse_scenario(&deja_shrink_spec, argc, argv, &a, &a.sc, &first);
     if (rc == DEJA_CLI_HELP) return 0;
     deja_params *over = a.sc.over;
     const char *seed_s = a.sc.seed, *outp = a.out;

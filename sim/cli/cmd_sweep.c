@@ -125,7 +125,7 @@ static const deja_cli_opt sweep__rows[] = {
 
 static const deja_cli_table sweep__tables[] = {{sweep__rows, 0}, {0}};
 
-static const deja_cli_spec sweep__spec = {.cmd = "sweep", .help = sweep__help, .tables = sweep__tables, .max_pos = 1, .pos_name = "scenario"};
+const deja_cli_spec deja_sweep_spec = {.cmd = "sweep", .help = sweep__help, .tables = sweep__tables, .max_pos = 1, .pos_name = "scenario"};
 
 int deja_cmd_sweep(int argc, char **argv) {
     sweep__args a = {.base = deja_params_new()};
@@ -136,7 +136,7 @@ int deja_cmd_sweep(int argc, char **argv) {
     o->seed_start = 1;
     o->shard_k = 1;
     int npos = 0;
-    int rc = deja_cli_parse(&sweep__spec, argc, argv, &a, &o->scenario, &npos);
+    int rc = deja_cli_parse(&deja_sweep_spec, argc, argv, &a, &o->scenario, &npos);
     o->jobs = (int)a.jobs;
     o->progress = !a.quiet;
     o->out = stdout;

@@ -14,7 +14,6 @@
 #include "deja/debug.h"
 #include "deja/outfile.h"
 
-static const struct deja_cli_spec timeline__spec;
 
 static void timeline__help(FILE *out) {
     fprintf(out,
@@ -26,7 +25,7 @@ static void timeline__help(FILE *out) {
             "a fork shows two colours at one height), crashes, restarts, pauses, clock\n"
             "steps and slews, partitions and the first violation. The wheel zooms, a\n"
             "drag pans, a double click resets; hovering shows an event's details.\n\n");
-    deja_cli_help_flags(out, &timeline__spec, 16);
+    deja_cli_help_flags(out, &deja_timeline_spec, 16);
     fprintf(out, "\nexit status: 0 written (whatever the verdict); 2 bad input.\n");
 }
 
@@ -54,12 +53,12 @@ static const deja_cli_table timeline__tables[] = {
     {0},
 };
 
-static const deja_cli_spec timeline__spec = {.cmd = "timeline", .help = timeline__help, .tables = timeline__tables, .max_pos = 1};
+const deja_cli_spec deja_timeline_spec = {.cmd = "timeline", .help = timeline__help, .tables = timeline__tables, .max_pos = 1};
 
 int deja_cmd_timeline(int argc, char **argv) {
     timeline__opts a = {.max_items = 200000};
     const char *first;
-    int rc = deja_cli_parse_scenario(&timeline__spec, argc, argv, &a, &a.sc, &first);
+    int rc = deja_cli_parse_scenario(&deja_timeline_spec, argc, argv, &a, &a.sc, &first);
     if (rc == DEJA_CLI_HELP) return 0;
     deja_params *over = a.sc.over;
     const char *seed_s = a.sc.seed, *outp = a.out, *win_s = a.window;

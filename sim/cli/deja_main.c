@@ -18,21 +18,26 @@
 typedef struct deja__cmd {
     const char *name;
     int (*fn)(int, char **);
+    const deja_cli_spec *spec; /* its flags */
     const char *summary;
 } deja__cmd;
 
 static const deja__cmd deja__cmds[] = {
-    {"run", deja_cmd_run, "run one scenario for one seed and print its summary"},
-    {"replay", deja_cmd_replay, "replay a seed file and check its verdict and trace hash"},
-    {"diff", deja_cmd_diff, "name the first event where two runs (seed files, traces, arguments) differ"},
-    {"timeline", deja_cmd_timeline, "write a run as one self-contained HTML space-time diagram"},
-    {"shrink", deja_cmd_shrink, "shrink a failing run to the fewest faults, nodes and seconds that fail"},
-    {"sweep", deja_cmd_sweep, "run a parameter grid x seeds into an SQLite database"},
-    {"plot", deja_cmd_plot, "draw a plot (gnuplot PNG) from a sweep database"},
-    {"scenarios", deja_cmd_scenarios, "list scenarios and their parameters"},
-    {"bench", deja_cmd_bench, "measure context switches, events and simulation speed"},
-    {"cluster", deja_cmd_cluster, "run a real cluster of deja-node processes on loopback"},
+    {"run", deja_cmd_run, &deja_run_spec, "run one scenario for one seed and print its summary"},
+    {"replay", deja_cmd_replay, &deja_replay_spec, "replay a seed file and check its verdict and trace hash"},
+    {"diff", deja_cmd_diff, &deja_diff_spec, "name the first event where two runs (seed files, traces, arguments) differ"},
+    {"timeline", deja_cmd_timeline, &deja_timeline_spec, "write a run as one self-contained HTML space-time diagram"},
+    {"shrink", deja_cmd_shrink, &deja_shrink_spec, "shrink a failing run to the fewest faults, nodes and seconds that fail"},
+    {"sweep", deja_cmd_sweep, &deja_sweep_spec, "run a parameter grid x seeds into an SQLite database"},
+    {"plot", deja_cmd_plot, &deja_plot_spec, "draw a plot (gnuplot PNG) from a sweep database"},
+    {"scenarios", deja_cmd_scenarios, &deja_scenarios_spec, "list scenarios and their parameters"},
+    {"bench", deja_cmd_bench, &deja_bench_spec, "measure context switches, events and simulation speed"},
+    {"cluster", deja_cmd_cluster, &deja_cluster_spec, "run a real cluster of deja-node processes on loopback"},
 };
+
+const deja_cli_spec *deja_cli_command_spec(size_t i) {
+    return i < sizeof deja__cmds / sizeof deja__cmds[0] ? deja__cmds[i].spec : NULL;
+}
 
 static void deja__help(FILE *out) {
     fprintf(out,
