@@ -184,8 +184,10 @@ int deja_cli_parse(const deja_cli_spec *spec, int argc, char **argv, void *opts,
 }
 
 const deja_cli_opt deja_cli_scenario_rows[] = {
-    {.name = "--seed", .kind = DEJA_CLI_STR, .off = offsetof(deja_cli_scenario_flags, seed)},
-    {.name = "--set", .kind = DEJA_CLI_SET, .off = offsetof(deja_cli_scenario_flags, over)},
+    {.name = "--seed", .kind = DEJA_CLI_STR, .off = offsetof(deja_cli_scenario_flags, seed), .metavar = "N",
+     .help = "the seed (an unsigned 64-bit decimal integer)"},
+    {.name = "--set", .kind = DEJA_CLI_SET, .off = offsetof(deja_cli_scenario_flags, over), .metavar = "key=value",
+     .help = "override a scenario parameter (repeatable; see\n'deja scenarios' for the parameters and defaults)"},
     {0},
 };
 
@@ -223,11 +225,18 @@ int deja_cli_parse_scenario(const deja_cli_spec *spec, int argc, char **argv, vo
 }
 
 const deja_cli_opt deja_cli_debug_rows[] = {
-    {.name = "--trace", .kind = DEJA_CLI_STR, .off = offsetof(deja_cli_debug_flags, trace)},
-    {.name = "--dump-tasks", .kind = DEJA_CLI_BOOL, .off = offsetof(deja_cli_debug_flags, dump_tasks)},
+    {.name = "--trace", .kind = DEJA_CLI_STR, .off = offsetof(deja_cli_debug_flags, trace), .metavar = "FILE",
+     .help = "write every event of the run to FILE, one a line"},
+    {.name = "--dump-tasks", .kind = DEJA_CLI_BOOL, .off = offsetof(deja_cli_debug_flags, dump_tasks),
+     .help = "print every live task at the end of the run\n(stderr; a failing run prints it anyway, with any\n"
+             "OOM report and the detectors' report)"},
     {.name = "--break-at-event", .kind = DEJA_CLI_U64, .off = offsetof(deja_cli_debug_flags, break_at), .lo = 1,
-     .hi = UINT64_MAX},
-    {.name = "--break-on-verdict", .kind = DEJA_CLI_BOOL, .off = offsetof(deja_cli_debug_flags, break_verdict)},
+     .hi = UINT64_MAX, .metavar = "N",
+     .help = "call deja_break() when event #N (the text trace's\n"
+             "numbers) happens: run under gdb with 'break deja_break'"},
+    {.name = "--break-on-verdict", .kind = DEJA_CLI_BOOL, .off = offsetof(deja_cli_debug_flags, break_verdict),
+     .help = "call deja_break() where an oracle first sees its\ninvariant break (violation_event), inside the\n"
+             "task that reported it (docs/debugging.md)"},
     {0},
 };
 

@@ -173,35 +173,16 @@ static void plot__help(FILE *out) {
             fprintf(out, "  %-12s %s\n               (runs of scenario %s; x = \"%s\", lines by \"%s\")\n",
                     k->name, k->summary, k->scenario, k->x, k->series);
     }
-    fprintf(out,
-            "\n  --db FILE      the sweep database ('deja sweep ... --db FILE')\n"
-            "  -o OUT.png     where to write the PNG (needs gnuplot)\n"
-            "  --csv FILE     also (or only) export the aggregated data as CSV, one\n"
-            "                 row per group under this header (the means and the\n"
-            "                 sample standard deviations over seeds):\n");
+    fputc('\n', out);
+    deja_cli_help_flags(out, &deja_plot_spec, 15);
+    fprintf(out, "\n--csv headers, by kind:\n");
     for (size_t i = 0; i < PLOT__NKINDS; i++) {
         char h[512];
         plot__csv_header(&plot__kinds[i], NULL, NULL, h, sizeof h);
-        if (h[0]) fprintf(out, "                   %s: %s\n", plot__kinds[i].name, h);
+        if (h[0]) fprintf(out, "  %s: %s\n", plot__kinds[i].name, h);
     }
     fprintf(out,
-            "  --where SQL    only runs matching this SQL condition, e.g.\n"
-            "                 --where '\"net.latency_ms\" = 50' (when the sweep varied\n"
-            "                 more parameters than the plot shows)\n"
-            "  --x KEY, --y KEY  (timeout-heatmap) the two axes (columns of the\n"
-            "                 sweep database); the cells are the mean over seeds;\n"
-            "                 (metric) the x axis and the per-run y value\n"
-            "  --series KEY, --scenario NAME  (metric) one line per value of\n"
-            "                 column KEY; the scenario whose runs are read\n"
-            "  --series KEY, --x KEY  (drift-fork) one line per value of column KEY\n"
-            "                 (or " PLOT__TIMESYNC ": one per time-sync setting), x axis KEY\n"
-            "  --table        (election-cdf) print per series: runs, runs with a\n"
-            "                 result, median, mean, p99 and max of the metric;\n"
-            "                 (election-real) median, p90, mean, max, simulated and real\n"
-            "  --real FILE    (election-real) the trials of 'deja cluster\n"
-            "                 --election-trials N --csv FILE'\n"
-            "  --timeline FILE.csv  (memory) the timeline of one run: 'deja run\n"
-            "                 SCENARIO --seed N --timeline FILE.csv'\n\n"
+            "\n"
             "The gnuplot scripts are read from $DEJA_PLOTS_DIR, else from\n"
             "%s beside the running binary (an installed\n"
             "deja), else from %s, else from %s/plots.\n"
@@ -1463,19 +1444,42 @@ typedef struct plot__args {
     bool table;
 } plot__args;
 
-#define PLOT__STR(flag, field) {.name = flag, .kind = DEJA_CLI_STR, .off = offsetof(plot__args, field)}
+#define PLOT__STR(flag, field, mv, text)                                                                           \
+    {.name = flag, .kind = DEJA_CLI_STR, .off = offsetof(plot__args, field), .metavar = mv, .help = text}
 static const deja_cli_opt plot__rows[] = {
-    PLOT__STR("--db", db),
-    {.name = "-o", .alias = "--output", .kind = DEJA_CLI_STR, .off = offsetof(plot__args, out)},
-    PLOT__STR("--csv", csv),
-    PLOT__STR("--where", where),
-    PLOT__STR("--timeline", timeline),
-    PLOT__STR("--real", real),
-    PLOT__STR("--x", x),
-    PLOT__STR("--y", y),
-    PLOT__STR("--series", series),
-    PLOT__STR("--scenario", scenario),
-    {.name = "--table", .kind = DEJA_CLI_BOOL, .off = offsetof(plot__args, table)},
+    PLOT__STR("--db", db, "FILE", "the sweep database ('deja sweep ... --db FILE')"),
+    {.name = "-o", .alias = "--output", .kind = DEJA_CLI_STR, .off = offsetof(plot__args, out), .metavar = "OUT.png",
+     .help = "where to write the PNG (needs gnuplot; also --output)"},
+    PLOT__STR("--csv", csv, "FILE",
+              "also (or only) export the aggregated data as CSV, one\n"
+              "row per group under the kind's header (below): the\n"
+              "means and the sample standard deviations over seeds"),
+    PLOT__STR("--where", where, "SQL",
+              "only runs matching this SQL condition, e.g.\n"
+              "--where '\"net.latency_ms\" = 50' (when the sweep varied\n"
+              "more parameters than the plot shows)"),
+    PLOT__STR("--x", x, "KEY",
+              "(timeout-heatmap, metric, drift-fork) the x axis, a\n"
+              "column of the sweep database"),
+    PLOT__STR("--y", y, "KEY",
+              "(timeout-heatmap) the y axis, the cells the mean over\n"
+              "seeds; (metric) the per-run y value: a column or an\n"
+              "SQL expression over the columns"),
+    PLOT__STR("--series", series, "KEY",
+              "(metric, drift-fork) one line per value of column KEY\n"
+              "(drift-fork: or " PLOT__TIMESYNC ", one per time-sync setting)"),
+    PLOT__STR("--scenario", scenario, "NAME", "(metric) the scenario whose runs are read"),
+    {.name = "--table", .kind = DEJA_CLI_BOOL, .off = offsetof(plot__args, table),
+     .help = "(election-cdf) print per series: runs, runs with a\n"
+             "result, median, mean, p99 and max of the metric;\n"
+             "(election-real) median, p90, mean and max, simulated\n"
+             "beside real"},
+    PLOT__STR("--real", real, "FILE",
+              "(election-real) the trials of 'deja cluster\n"
+              "--election-trials N --csv FILE'"),
+    PLOT__STR("--timeline", timeline, "FILE.csv",
+              "(memory) the timeline of one run: 'deja run\n"
+              "SCENARIO --seed N --timeline FILE.csv'"),
     {0},
 };
 

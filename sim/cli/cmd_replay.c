@@ -29,16 +29,9 @@ static void replay__help(FILE *out) {
             "  set = clock.offset_ms=1500      (one line per override)\n"
             "  verdict = ok\n"
             "  trace_hash = 0123456789abcdef\n"
-            "'deja run ... --save FILE.seed' writes one.\n\n"
-            "  --trace FILE    write every event of the run to FILE, one a line\n"
-            "  --dump-tasks    print every live task at the end of the run (stderr)\n"
-            "  --break-at-event N, --break-on-verdict  call deja_break() there, for a\n"
-            "                  debugger (as 'deja run'; docs/debugging.md)\n"
-            "  --rehash        when the verdict matches but the trace hash does not\n"
-            "                  (the node or simulator changed on purpose), write the\n"
-            "                  new hash into FILE.seed; a verdict mismatch is never\n"
-            "                  rewritten\n"
-            "  --json          print the summary as one JSON object (the same keys)\n\n"
+            "'deja run ... --save FILE.seed' writes one.\n\n");
+    deja_cli_help_flags(out, &deja_replay_spec, 18);
+    fprintf(out, "\n"
             "exit status: 0 verdict and trace hash both match; 1 either differs (the\n"
             "difference is printed on stderr); 2 bad input (unreadable or malformed\n"
             "seed file: the message names FILE:LINE).\n");
@@ -73,10 +66,17 @@ static int replay__rehash(const char *path, const deja_summary *s) {
 typedef struct replay__opts {
     deja_cli_debug_flags dbg;
     bool rehash;
+    bool json; /* never set: deja_main takes --json out (cli_json.c); the row documents it */
 } replay__opts;
 
 static const deja_cli_opt replay__rows[] = {
-    {.name = "--rehash", .kind = DEJA_CLI_BOOL, .off = offsetof(replay__opts, rehash)},
+    {.name = "--rehash", .kind = DEJA_CLI_BOOL, .off = offsetof(replay__opts, rehash),
+     .help = "when the verdict matches but the trace hash does not\n"
+             "(the node or simulator changed on purpose), write the\n"
+             "new hash into FILE.seed; a verdict mismatch is never\n"
+             "rewritten"},
+    {.name = "--json", .kind = DEJA_CLI_BOOL, .off = offsetof(replay__opts, json),
+     .help = "print the summary as one JSON object (the same keys)"},
     {0},
 };
 

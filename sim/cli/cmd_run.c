@@ -32,42 +32,9 @@ static void run__help(FILE *out) {
             "Runs SCENARIO once with seed N and prints its summary, one key=value a\n"
             "line (scenario, seed, verdict, trace_hash, events, sim_ns, wall_ms and\n"
             "the scenario's metrics). The same seed and --set values always give the\n"
-            "same trace_hash.\n\n"
-            "  --seed N          the seed (unsigned 64-bit decimal), required\n"
-            "  --set key=value   override a scenario parameter (repeatable; see\n"
-            "                    'deja scenarios' for the parameters and defaults)\n"
-            "  --trace FILE      write every event of the run to FILE, one a line\n"
-            "  --timeline FILE.csv  write the resident-size timeline (every\n"
-            "                    mem.sample_ms and at each OOM kill), one row per node:\n"
-            "                    t_ms,node,resident_bytes,tasks,mapped_bytes\n"
-            "                    (draw it with 'deja plot memory --timeline FILE.csv')\n"
-            "  --dump-tasks      print every live task at the end of the run (stderr;\n"
-            "                    a failing run prints it anyway, with any OOM report\n"
-            "                    and the detectors' report)\n"
-            "  --dump-at T1,T2,...  print a task dump (stderr) at each of these virtual\n"
-            "                    instants, increasing: seconds, or with a unit (1500ms, 90s)\n"
-            "  --dump-diff       with --dump-at: after each dump but the first, what grew\n"
-            "                    or shrank since the previous one, grouped by node, spawn\n"
-            "                    site and blocking site\n"
-            "  --save FILE.seed  write a seed file of the run, for 'deja replay'\n"
-            "  --plan FILE       write the run's fault plan: every crash, pause, clock\n"
-            "                    step and slew, partition and heal, one 'fault =' line\n"
-            "                    each, with its id\n"
-            "  --plan-mask IDS   leave out the faults with these ids (e.g. 3,5-9)\n"
-            "  --use-plan FILE   run only the faults of this plan file (the full plan\n"
-            "                    of the same seed gives the same trace_hash)\n"
-            "  --json            print the summary as one JSON object instead (the same\n"
-            "                    keys; seed and hashes as strings)\n"
-            "  --break-at-event N  call deja_break() when event #N (the text trace's\n"
-            "                    numbers) happens: run under gdb with 'break deja_break'\n"
-            "  --break-on-verdict  call deja_break() where an oracle first sees its\n"
-            "                    invariant break (violation_event), inside the task\n"
-            "                    that reported it (docs/debugging.md)\n"
-            "  --perfetto FILE.json  write the run in the Chrome trace-event format\n"
-            "                    (open it in ui.perfetto.dev or chrome://tracing): nodes\n"
-            "                    as processes, tasks as threads, blocked intervals as\n"
-            "                    slices, messages as flow arrows, facts and faults as\n"
-            "                    instants\n\n"
+            "same trace_hash.\n\n");
+    deja_cli_help_flags(out, &deja_run_spec, 18);
+    fprintf(out, "\n"
             "exit status: 0 every oracle held (verdict=ok); 1 an oracle failed (the\n"
             "replay command is printed on stderr); 2 bad input (unknown scenario or\n"
             "parameter, missing or bad --seed, unwritable file).\n");
@@ -116,18 +83,43 @@ typedef struct run__opts {
     const char *timeline, *save, *plan, *plan_mask, *use_plan, *perfetto;
     run__instants dump_at;
     bool dump_diff;
+    bool json; /* never set: deja_main takes --json out (cli_json.c); the row documents it */
 } run__opts;
 
-#define RUN__STR(flag, field) {.name = flag, .kind = DEJA_CLI_STR, .off = offsetof(run__opts, field)}
+#define RUN__STR(flag, field, mv, text)                                                                            \
+    {.name = flag, .kind = DEJA_CLI_STR, .off = offsetof(run__opts, field), .metavar = mv, .help = text}
 static const deja_cli_opt run__rows[] = {
-    RUN__STR("--timeline", timeline),
-    RUN__STR("--save", save),
-    RUN__STR("--plan", plan),
-    RUN__STR("--plan-mask", plan_mask),
-    RUN__STR("--use-plan", use_plan),
-    RUN__STR("--perfetto", perfetto),
-    {.name = "--dump-at", .kind = DEJA_CLI_FN, .off = offsetof(run__opts, dump_at), .parse = run__dump_at},
-    {.name = "--dump-diff", .kind = DEJA_CLI_BOOL, .off = offsetof(run__opts, dump_diff)},
+    RUN__STR("--timeline", timeline, "FILE.csv",
+             "write the resident-size timeline (every\n"
+             "mem.sample_ms and at each OOM kill), one row per node:\n"
+             "t_ms,node,resident_bytes,tasks,mapped_bytes\n"
+             "(draw it with 'deja plot memory --timeline FILE.csv')"),
+    {.name = "--dump-at", .kind = DEJA_CLI_FN, .off = offsetof(run__opts, dump_at), .parse = run__dump_at,
+     .metavar = "T1,T2,...",
+     .help = "print a task dump (stderr) at each of these virtual\n"
+             "instants, increasing: seconds, or with a unit (1500ms, 90s)"},
+    {.name = "--dump-diff", .kind = DEJA_CLI_BOOL, .off = offsetof(run__opts, dump_diff),
+     .help = "with --dump-at: after each dump but the first, what grew\n"
+             "or shrank since the previous one, grouped by node, spawn\n"
+             "site and blocking site"},
+    RUN__STR("--save", save, "FILE.seed", "write a seed file of the run, for 'deja replay'"),
+    RUN__STR("--plan", plan, "FILE",
+             "write the run's fault plan: every crash, pause, clock\n"
+             "step and slew, partition and heal, one 'fault =' line\n"
+             "each, with its id"),
+    RUN__STR("--plan-mask", plan_mask, "IDS", "leave out the faults with these ids (e.g. 3,5-9)"),
+    RUN__STR("--use-plan", use_plan, "FILE",
+             "run only the faults of this plan file (the full plan\n"
+             "of the same seed gives the same trace_hash)"),
+    {.name = "--json", .kind = DEJA_CLI_BOOL, .off = offsetof(run__opts, json),
+     .help = "print the summary as one JSON object instead (the same\n"
+             "keys; seed and hashes as strings)"},
+    RUN__STR("--perfetto", perfetto, "FILE.json",
+             "write the run in the Chrome trace-event format\n"
+             "(open it in ui.perfetto.dev or chrome://tracing): nodes\n"
+             "as processes, tasks as threads, blocked intervals as\n"
+             "slices, messages as flow arrows, facts and faults as\n"
+             "instants"),
     {0},
 };
 

@@ -29,20 +29,9 @@ static void sweep__help(FILE *out) {
             "\"clock.offset_ms\"), verdict, trace_hash, every metric of the summary\n"
             "(events, sim_ns, forks, blocks, wall_ms...) and params_key. Table 'meta'\n"
             "(key, value) says which deja wrote it: deja_version and deja_build (the\n"
-            "last writer), created_version and created_build.\n\n"
-            "  --grid key=a,b,c       an axis listing its values\n"
-            "  --grid key=lo:hi:step  an axis lo, lo+step, ... up to hi inclusive\n"
-            "                         (integers or decimals, e.g. 0:1:0.25)\n"
-            "  --set key=value        a fixed override for every run (repeatable)\n"
-            "  --seeds N              seeds per grid point (required)\n"
-            "  --seed-start S         first seed (default 1)\n"
-            "  --jobs J               worker processes (default: online CPUs)\n"
-            "  --db FILE              the results database (created if missing)\n"
-            "  --shard I/K            run only jobs whose index %% K == I (0 <= I < K),\n"
-            "                         to split one sweep across machines\n"
-            "  --quiet                no progress line\n"
-            "  --merge OUT.db IN.db.. copy the rows of each IN into OUT (rows already\n"
-            "                         in OUT are kept)\n\n"
+            "last writer), created_version and created_build.\n\n");
+    deja_cli_help_flags(out, &deja_sweep_spec, 23);
+    fprintf(out, "\n"
             "A sweep resumes: rows already in the database (same scenario, seed and\n"
             "parameter values) are skipped, so rerunning an interrupted or killed\n"
             "sweep completes it and rerunning a finished one adds nothing. Each row\n"
@@ -111,15 +100,27 @@ static int sweep__shard(const char *cmd, const char *flag, const char *val, void
 }
 
 static const deja_cli_opt sweep__rows[] = {
-    {.name = "--grid", .kind = DEJA_CLI_FN, .off = offsetof(sweep__args, grid), .parse = sweep__grid, .repeat = true},
-    {.name = "--set", .kind = DEJA_CLI_SET, .off = offsetof(sweep__args, base)},
-    {.name = "--seeds", .kind = DEJA_CLI_U64, .off = offsetof(sweep__args, o.seeds), .lo = 1, .hi = 100000000},
-    {.name = "--seed-start", .kind = DEJA_CLI_U64, .off = offsetof(sweep__args, o.seed_start), .hi = UINT64_MAX},
-    {.name = "--jobs", .kind = DEJA_CLI_U64, .off = offsetof(sweep__args, jobs), .lo = 1, .hi = 256},
-    {.name = "--db", .kind = DEJA_CLI_STR, .off = offsetof(sweep__args, o.db)},
-    {.name = "--shard", .kind = DEJA_CLI_FN, .off = offsetof(sweep__args, o), .parse = sweep__shard},
-    {.name = "--quiet", .alias = "-q", .kind = DEJA_CLI_BOOL, .off = offsetof(sweep__args, quiet)},
-    {.name = "--merge", .kind = DEJA_CLI_REST, .off = offsetof(sweep__args, merge_at)},
+    {.name = "--grid", .kind = DEJA_CLI_FN, .off = offsetof(sweep__args, grid), .parse = sweep__grid, .repeat = true,
+     .metavar = "key=a,b,c",
+     .help = "an axis listing its values; or key=lo:hi:step,\n"
+             "an axis lo, lo+step, ... up to hi inclusive\n"
+             "(integers or decimals, e.g. 0:1:0.25); repeatable"},
+    {.name = "--set", .kind = DEJA_CLI_SET, .off = offsetof(sweep__args, base), .metavar = "key=value",
+     .help = "a fixed override for every run (repeatable)"},
+    {.name = "--seeds", .kind = DEJA_CLI_U64, .off = offsetof(sweep__args, o.seeds), .lo = 1, .hi = 100000000,
+     .metavar = "N", .help = "seeds per grid point (required)"},
+    {.name = "--seed-start", .kind = DEJA_CLI_U64, .off = offsetof(sweep__args, o.seed_start), .hi = UINT64_MAX,
+     .metavar = "S", .help = "first seed (default 1)"},
+    {.name = "--jobs", .kind = DEJA_CLI_U64, .off = offsetof(sweep__args, jobs), .lo = 1, .hi = 256, .metavar = "J",
+     .help = "worker processes (default: online CPUs)"},
+    {.name = "--db", .kind = DEJA_CLI_STR, .off = offsetof(sweep__args, o.db), .metavar = "FILE",
+     .help = "the results database (created if missing)"},
+    {.name = "--shard", .kind = DEJA_CLI_FN, .off = offsetof(sweep__args, o), .parse = sweep__shard, .metavar = "I/K",
+     .help = "run only jobs whose index % K == I (0 <= I < K),\nto split one sweep across machines"},
+    {.name = "--quiet", .alias = "-q", .kind = DEJA_CLI_BOOL, .off = offsetof(sweep__args, quiet),
+     .help = "no progress line (also -q)"},
+    {.name = "--merge", .kind = DEJA_CLI_REST, .off = offsetof(sweep__args, merge_at), .metavar = "OUT.db IN.db...",
+     .help = "copy the rows of each IN into OUT (rows already\nin OUT are kept)"},
     {0},
 };
 
