@@ -5,7 +5,10 @@
 # simulation binaries are linked with immediate binding (BIND_NOW). Its
 # binary runs, saves a seed that replays (match=yes), names itself in the
 # replay command, fails with its own verdict when its bug is on, prints its
-# own fact kind by name in the text trace, sweeps and plots a small grid;
+# own fact kind by name in the text trace, takes a flood (net.flood_*: ok
+# as it is, kv_unsafe_commit when its primary trusts every acknowledgement),
+# replays the tutorial's seeds of deja's seeds/ (seeds/kv-*.seed) and runs
+# 1,000 nodes, sweeps and plots a small grid;
 # its daemon runs as a 3-node production cluster under `deja cluster
 # --node-bin`, whose facts files name the kind too; kvsim's own cluster
 # command judges such a cluster with the kv oracle (--scenario kv): ok for
@@ -68,6 +71,41 @@ grep -q "^replay: .*kvsim run kv --seed 1 --set kv.bug=1\$" "$dir/bug.err" ||
 "$kvsim" replay "$dir/bug.seed" >"$dir/replay.txt" 2>/dev/null || fail "kvsim replay bug.seed: no match"
 grep -q '^match=yes$' "$dir/replay.txt" || fail "kvsim replay: match is not yes"
 grep -q 'kvsim' "$dir/bug.seed" || fail "the seed file's comment does not name kvsim"
+
+step "a flood from a replica: absorbed as the node is, kv_unsafe_commit when the primary trusts every ack"
+flood="--set net.flood_rate=2000 --set net.flood_from=1 --set net.flood_at_s=2 --set sim.duration_s=6"
+# shellcheck disable=SC2086
+"$kvsim" run kv --seed 3 $flood >"$dir/flood.txt" || fail "kvsim run kv with a flood failed"
+grep -q '^verdict=ok$' "$dir/flood.txt" || fail "the flooded node's verdict is not ok"
+grep -q '^flood_sent=[1-9][0-9]*$' "$dir/flood.txt" || fail "the flood sent nothing"
+grep -q '^peak_tasks=5$' "$dir/flood.txt" || fail "the flood changed the node's task count: $(grep peak_tasks "$dir/flood.txt")"
+# shellcheck disable=SC2086
+"$dir/make/kvsim" run kv --seed 3 $flood >"$dir/flood2.txt" || fail "the pkg-config kvsim failed under a flood"
+[ "$(grep trace_hash "$dir/flood.txt")" = "$(grep trace_hash "$dir/flood2.txt")" ] ||
+    fail "the two builds disagree on the trace hash of the flooded run"
+set +e
+# shellcheck disable=SC2086
+"$kvsim" run kv --seed 3 $flood --set kv.trust_acks=1 >"$dir/trust.txt" 2>/dev/null
+rc=$?
+set -e
+[ "$rc" = 1 ] && grep -q '^verdict=kv_unsafe_commit$' "$dir/trust.txt" ||
+    fail "kv.trust_acks=1 under a flood: exit $rc, $(grep '^verdict' "$dir/trust.txt")"
+grep -q '^kv_first_violation=entry [0-9]* committed at [0-9]* ms, applied by 1 of 3 nodes$' "$dir/trust.txt" ||
+    fail "kv.trust_acks=1: $(grep first_violation "$dir/trust.txt")"
+for f in "$src"/seeds/kv-*.seed; do
+    "$kvsim" replay "$f" >"$dir/kvseed.txt" 2>/dev/null || fail "kvsim replay $f: no match"
+    grep -q '^match=yes$' "$dir/kvseed.txt" || fail "kvsim replay $f: match is not yes"
+done
+
+step "1,000 nodes (kv.nodes has no cap of its own), and a node count below 2 refused"
+"$kvsim" run kv --seed 3 --set kv.nodes=1000 --set sim.duration_s=2 >"$dir/big.txt" || fail "1,000 kv nodes failed"
+grep -q '^verdict=ok$' "$dir/big.txt" && grep -q '^kv_applied_min=[1-9][0-9]*$' "$dir/big.txt" ||
+    fail "1,000 kv nodes: $(grep -E '^(verdict|kv_applied_min)' "$dir/big.txt")"
+set +e
+"$kvsim" run kv --seed 3 --set kv.nodes=1 >/dev/null 2>"$dir/one.err"
+rc=$?
+set -e
+[ "$rc" = 2 ] && grep -q 'kv.nodes' "$dir/one.err" || fail "kv.nodes=1: exit $rc, $(cat "$dir/one.err")"
 
 step "sweep and plot"
 "$kvsim" sweep kv --grid kv.bug=0,1 --grid kv.loss_pct=0,2 --seeds 2 --set sim.duration_s=5 --db "$dir/s.db" \

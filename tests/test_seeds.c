@@ -4,7 +4,9 @@
  * still gives its recorded verdict and trace hash. A changed hash means the
  * simulation changed behaviour: either a bug, or a deliberate change whose
  * seed files must be re-recorded (deja run ... --save). Skips, saying so,
- * only when seeds/ holds no *.seed file.
+ * only when seeds/ holds no *.seed file. Besides deja's own scenarios it
+ * knows the tutorial's node (docs/own-node/: the program and scenario
+ * "kv", whose seeds build/kvsim replays too).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -21,6 +23,8 @@
 #include "node.h"
 #include "deja/deja.h"
 #include "deja/rt.h"
+#include "kv.h"
+#include "kv_scenario.h"
 
 static void test_replay_every_seed_file(void **state) {
     (void)state;
@@ -56,6 +60,8 @@ static void test_replay_every_seed_file(void **state) {
 int main(void) {
     node_programs_register();
     deja_models_register(); /* the node programs scenarios start (as the deja tool does) */
+    kv_register();          /* the tutorial's node and scenario (as build/kvsim does) */
+    kv_scenario_register();
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_replay_every_seed_file),
     };
