@@ -17,7 +17,7 @@
 static void cluster__help(FILE *out) {
     fputs("usage: deja cluster --nodes N --duration-s S [--set key=value]... [--base-port P]\n"
           "                    [--faketime NODE=OFFSET_MS]... [--kill NODE@SEC[:DOWN_SEC]]\n"
-          "                    [--data-dir DIR] [--grace-s S] [--program NAME]\n"
+          "                    [--data-dir DIR] [--grace-s S] [--inspect-s N] [--program NAME]\n"
           "                    [--scenario NAME]\n"
           "                    [--node-bin PATH] [--net-loss-pct P] [--net-dup-pct P] [--net-delay-ms D]\n"
           "                    [--net-jitter-ms J] [--net-reorder-pct P] [--net-reorder-ms R] [--net-seed S]\n"
@@ -37,8 +37,12 @@ static void cluster__help(FILE *out) {
           "confirmed_max, confirmed_heights, agree (no height confirmed with two\n"
           "different hashes), roots_agree, corruption, integrity_failed, rejected,\n"
           "deferred, imported, restarts, exit_status (per node), with Raft leaders and\n"
-          "last_term (a committed entry counts as confirmed), verdict (ok, safety,\n"
-          "state_root, corruption or node_exit), data_dir.\n"
+          "last_term (a committed entry counts as confirmed); what the nodes' own\n"
+          "detectors counted in their last status: deadlocks, leak_groups, lost_contexts,\n"
+          "lost_timers, tasks_left (alive after the node stopped), and detected (the\n"
+          "first node that found one); verdict (deadlock or leak from those first, as\n"
+          "in a simulated run, then ok, safety, state_root, corruption or node_exit),\n"
+          "data_dir.\n"
           "exit status: 0 verdict ok, 1 otherwise, 2 bad input (a malformed facts line\n"
           "is named by file and line)\n",
           out);
@@ -193,6 +197,10 @@ static const deja_cli_opt cluster__rows[] = {
              "new /tmp/deja-cluster-XXXXXX, kept)"},
     {.name = "--grace-s", .kind = DEJA_CLI_FN, .off = CL__OFF(grace_ms), .parse = cluster__secs, .metavar = "S",
      .help = "wait this long after SIGTERM before SIGKILL (10)"},
+    {.name = "--inspect-s", .kind = DEJA_CLI_U64, .off = CL__OFF(inspect_s), .hi = 3600, .metavar = "N",
+     .help = "every node's leak inspector runs each N s (1;\n"
+             "0: off): a task group that grew at three\n"
+             "inspections in a row counts in leak_groups"},
     {.name = "--program", .kind = DEJA_CLI_STR, .off = CL__OFF(program), .metavar = "NAME",
      .help = "the node program (default aura; raft for Raft)"},
     {.name = "--node-bin", .kind = DEJA_CLI_STR, .off = CL__OFF(node_bin), .metavar = "PATH",
@@ -255,6 +263,7 @@ int deja_cluster_args_parse(int argc, char **argv, deja_cluster_args *a) {
     memset(a, 0, sizeof *a);
     a->duration_ms = -1;
     a->grace_ms = 10000;
+    a->inspect_s = 1;
     a->seed = 1;
     a->kill = (deja_cluster_kill){.node = -1, .down_ms = 1000};
     /* every flag takes a word of argv at least: argc entries never fill */

@@ -35,11 +35,12 @@ typedef struct deja_cluster_kill {
 
 /* Everything `deja cluster` is given. A number flag not given keeps the
  * value deja_cluster_args_parse starts it at: nodes 0, duration_ms -1
- * (both unset), grace_ms 10000, seed 1, trials 0. */
+ * (both unset), grace_ms 10000, inspect_s 1, seed 1, trials 0. */
 typedef struct deja_cluster_args {
     uint64_t nodes;
     int64_t duration_ms, grace_ms;
     uint64_t base_port; /* 0: free ports */
+    uint64_t inspect_s; /* every node's leak inspector period; 0: off */
     deja_cluster_words sets, node_args;
     deja_cluster_fakes fakes;
     deja_cluster_kill kill;

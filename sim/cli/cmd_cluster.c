@@ -61,7 +61,8 @@ static void deja__node_bin(char *out, size_t len) {
 static const char *const deja__cluster_keys[] = {
     "nodes", "duration_s", "blocks", "forks", "confirmed_height", "confirmed_max", "confirmed_heights", "agree",
     "conflict", "roots_agree", "corruption", "integrity_failed", "rejected", "deferred", "imported", "restarts",
-    "exit_status", "leaders", "last_term", "verdict", "data_dir", "interrupted", "oracle", NULL,
+    "exit_status", "leaders", "last_term", "deadlocks", "leak_groups", "lost_contexts", "lost_timers", "tasks_left",
+    "detected", "verdict", "data_dir", "interrupted", "oracle", NULL,
 };
 
 /* Prints what the oracles said (js from deja_judge_facts), all but the
@@ -168,11 +169,22 @@ static int deja__cluster_judge_only(const deja_scenario *sc, const char *dir, lo
     deja_summary js;
     int rc = deja__cluster_judge(sc, o, dir, &js);
     if (rc == 2) return 2;
+    deja_cluster_result r;
+    bool read = deja_cluster_analyze(dir, (int)nodes, &r) == 0;
+    char detected[256];
+    const char *found = read ? deja_cluster_detected(&r, detected, sizeof detected) : NULL;
     printf("nodes=%ld\n", nodes);
+    if (read)
+        printf("deadlocks=%llu\nleak_groups=%llu\nlost_contexts=%llu\nlost_timers=%llu\ntasks_left=%llu\n",
+               (unsigned long long)r.deadlocks, (unsigned long long)r.leak_groups,
+               (unsigned long long)r.lost_contexts, (unsigned long long)r.lost_timers,
+               (unsigned long long)r.tasks_left);
+    if (found) printf("detected=%s\n", detected);
+    deja_cluster_result_free(&r);
     deja__cluster_print_judged(&js);
-    printf("verdict=%s\ndata_dir=%s\n", deja_summary_get(&js, "verdict"), dir);
+    printf("verdict=%s\ndata_dir=%s\n", found ? found : deja_summary_get(&js, "verdict"), dir);
     fflush(stdout);
-    return rc;
+    return found && rc == 0 ? 1 : rc;
 }
 
 int deja_cmd_cluster(int argc, char **argv) {
@@ -195,6 +207,7 @@ int deja_cmd_cluster(int argc, char **argv) {
     o.sets = a.sets.v;
     o.nnode_args = a.node_args.n;
     o.node_args = a.node_args.v;
+    o.inspect_s = (int)a.inspect_s;
     deja__cluster_bufs b = {0};
     char dir[PATH_MAX] = "";      /* --data-dir */
     char node_bin[PATH_MAX] = ""; /* --node-bin */
@@ -326,7 +339,11 @@ int deja_cmd_cluster(int argc, char **argv) {
            (unsigned long long)r.deferred, (unsigned long long)r.imported, o.kill_node >= 0 ? 1 : 0);
     for (int i = 0; i < r.nodes; i++) printf("%s%d", i ? "," : "", r.node[i].exit_status);
     if (r.leaders) printf("\nleaders=%llu\nlast_term=%llu", (unsigned long long)r.leaders, (unsigned long long)r.last_term);
-    printf("\n");
+    printf("\ndeadlocks=%llu\nleak_groups=%llu\nlost_contexts=%llu\nlost_timers=%llu\ntasks_left=%llu\n",
+           (unsigned long long)r.deadlocks, (unsigned long long)r.leak_groups, (unsigned long long)r.lost_contexts,
+           (unsigned long long)r.lost_timers, (unsigned long long)r.tasks_left);
+    char detected[256];
+    if (deja_cluster_detected(&r, detected, sizeof detected)) printf("detected=%s\n", detected);
     if (jrc >= 0) {
         deja__cluster_print_judged(&js);
         if (!strcmp(verdict, "ok")) verdict = deja_summary_get(&js, "verdict");

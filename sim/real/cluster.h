@@ -73,6 +73,7 @@ typedef struct deja_cluster_opts {
     int kill_node;                     /* -1: none; else SIGKILL it at kill_at_ms */
     int64_t kill_at_ms, down_ms;       /* ... and restart it down_ms later */
     int64_t grace_ms;                  /* SIGTERM to SIGKILL */
+    int inspect_s;                     /* > 0: every node runs its leak inspector this often */
     const volatile sig_atomic_t *stop; /* optional: set (by a signal) to stop early */
     FILE *progress;                    /* optional: one line per event */
 } deja_cluster_opts;
@@ -84,6 +85,10 @@ typedef struct deja_cluster_node {
     uint64_t confirmed_last; /* highest height confirmed by its last incarnation */
     uint64_t recovered_last; /* confirmed height its last incarnation found on disk (0: none) */
     uint64_t produced, imported, rejected, deferred;
+    /* from its last DIR/node-I/status: the backend's own detectors */
+    bool has_status;
+    uint64_t deadlocks, leak_groups, lost_contexts, lost_timers;
+    uint64_t tasks_left; /* tasks= of a stopped node: alive after the grace period */
 } deja_cluster_node;
 
 typedef struct deja_cluster_result {
@@ -95,6 +100,7 @@ typedef struct deja_cluster_result {
     bool agree;       /* no two confirmations of one height name different blocks */
     bool roots_agree; /* confirmations of one block name one state root */
     uint64_t leaders, last_term; /* Raft: leader facts (one per elected leader) and the highest term */
+    uint64_t deadlocks, leak_groups, lost_contexts, lost_timers, tasks_left; /* summed over the nodes */
     char conflict[160];
     deja_cluster_node *node; /* nodes entries, on the heap: deja_cluster_result_free */
 } deja_cluster_result;
@@ -174,6 +180,40 @@ static int deja__cl_cmp(const void *x, const void *y) {
     return strcmp(a->hash, b->hash);
 }
 
+/* Reads what the production backend's detectors counted from node i's last
+ * status file (DIR/node-I/status, rewritten every second and when the node
+ * stops): the deadlocks reported, the task groups the leak inspector
+ * flagged, lost contexts and timers, and, once stopped, the tasks left
+ * alive. A missing file (a node that never started) leaves nd as it is;
+ * keys it does not know are skipped, so older nodes' files read too. */
+static void deja__cl_read_status(const char *dir, int i, deja_cluster_node *nd) {
+    char path[PATH_MAX], line[256];
+    snprintf(path, sizeof path, "%s/node-%d/status", dir, i);
+    FILE *f = fopen(path, "r");
+    if (!f) return;
+    nd->has_status = true;
+    bool stopped = false;
+    unsigned long long tasks = 0;
+    while (fgets(line, sizeof line, f)) {
+        unsigned long long v;
+        char key[64];
+        if (!strcmp(line, "state=stopped\n")) stopped = true;
+        if (sscanf(line, "%63[a-z_]=%llu", key, &v) != 2) continue;
+        if (!strcmp(key, "deadlocks"))
+            nd->deadlocks = v;
+        else if (!strcmp(key, "leak_groups"))
+            nd->leak_groups = v;
+        else if (!strcmp(key, "lost_contexts"))
+            nd->lost_contexts = v;
+        else if (!strcmp(key, "lost_timers"))
+            nd->lost_timers = v;
+        else if (!strcmp(key, "tasks"))
+            tasks = v;
+    }
+    fclose(f);
+    nd->tasks_left = stopped ? tasks : 0;
+}
+
 /* Reads DIR/node-I/facts of every node into r, which it fills anew (exit
  * statuses -1; free it with deja_cluster_result_free, whatever it returns).
  * Returns 0, or -1 when memory runs out. Missing files count as empty. */
@@ -231,6 +271,12 @@ DEJA__CL_UNUSED static int deja_cluster_analyze(const char *dir, int nodes, deja
             }
         }
         if (f) fclose(f);
+        deja__cl_read_status(dir, i, nd);
+        r->deadlocks += nd->deadlocks;
+        r->leak_groups += nd->leak_groups;
+        r->lost_contexts += nd->lost_contexts;
+        r->lost_timers += nd->lost_timers;
+        r->tasks_left += nd->tasks_left;
         r->rejected += nd->rejected;
         r->deferred += nd->deferred;
         r->imported += nd->imported;
@@ -370,7 +416,7 @@ static pid_t deja__cl_spawn(const deja_cluster_opts *o, int i, const char *peers
     char key[PATH_MAX + 16];
     snprintf(key, sizeof key, "%s/cluster.key", o->dir);
     if (deja__cl_make_key(key, err, errlen)) return -1; /* the first node makes it */
-    int nargs = 15 + 2 * o->nsets + o->nnode_args + 1;
+    int nargs = 17 + 2 * o->nsets + o->nnode_args + 1;
     char **argv = calloc((size_t)nargs, sizeof *argv);
     if (!argv) {
         snprintf(err, errlen, "out of memory");
@@ -394,11 +440,18 @@ static pid_t deja__cl_spawn(const deja_cluster_opts *o, int i, const char *peers
     }
     argv[k++] = "--key";
     argv[k++] = key;
+    char inspect[24];
+    if (o->inspect_s > 0) {
+        snprintf(inspect, sizeof inspect, "%d", o->inspect_s);
+        argv[k++] = "--inspect-s";
+        argv[k++] = inspect;
+    }
     for (int s = 0; s < o->nsets; s++) {
         argv[k++] = "--set";
         argv[k++] = o->sets[s];
     }
     for (int a = 0; a < o->nnode_args; a++) argv[k++] = o->node_args[a];
+    assert(k < nargs);
     argv[k] = NULL;
     char fake[48];
     bool faked = deja__cl_faked(o, i);
@@ -603,11 +656,35 @@ DEJA__CL_UNUSED static int deja_cluster_run(const deja_cluster_opts *o, deja_clu
     return 0;
 }
 
-/* The verdict: "safety" when confirmations disagree, "state_root" when one
+/* What the nodes' own detectors found, as in a simulated run: "deadlock"
+ * when a node's backend reported one, "leak" when a node's leak inspector
+ * flagged a task group, a context or a timer was lost, or tasks outlived a
+ * node's stop; NULL when none. With buf, a line naming the first node
+ * that found it and what it found (the details are in its log). */
+DEJA__CL_UNUSED static const char *deja_cluster_detected(const deja_cluster_result *r, char *buf, size_t len) {
+    static const char *const what[] = {"deadlocks", "leak_groups", "lost_contexts", "lost_timers", "tasks_left"};
+    for (int k = 0; k < 5; k++) {
+        for (int i = 0; i < r->nodes; i++) {
+            const deja_cluster_node *nd = &r->node[i];
+            uint64_t v[5] = {nd->deadlocks, nd->leak_groups, nd->lost_contexts, nd->lost_timers, nd->tasks_left};
+            if (!v[k]) continue;
+            if (buf) snprintf(buf, len, "node %d: %s=%llu, see node-%d/log", i, what[k], (unsigned long long)v[k], i);
+            return k == 0 ? "deadlock" : "leak";
+        }
+    }
+    return NULL;
+}
+
+/* The verdict: "deadlock" when a node's backend reported one, "leak" when
+ * a node's leak inspector flagged a task group, a context or timer was
+ * lost, or tasks outlived a node's stop (the detectors first, as in a
+ * simulated run); then "safety" when confirmations disagree, "state_root" when one
  * block was confirmed with different state roots, "corruption" when a node
  * detected corrupted data or failed an integrity check, "node_exit" when a
  * node's last incarnation did not exit 0, else "ok". */
 DEJA__CL_UNUSED static const char *deja_cluster_verdict(const deja_cluster_result *r) {
+    const char *d = deja_cluster_detected(r, NULL, 0);
+    if (d) return d;
     if (!r->agree) return "safety";
     if (!r->roots_agree) return "state_root";
     if (r->corruption || r->integrity_failed) return "corruption";

@@ -339,6 +339,7 @@ void real_status_print(FILE *out) {
     fprintf(out, "lost_contexts=%llu\nlost_timers=%llu\n", (unsigned long long)lost_ctx,
             (unsigned long long)lost_timers);
     fprintf(out, "deadlocks=%llu\n", (unsigned long long)real__deadlocks());
+    fprintf(out, "leak_groups=%llu\n", (unsigned long long)real__leak_groups());
     for (int r = 0; r < REAL_DROP_N; r++)
         fprintf(out, "dropped_%s=%llu\n", real__net_drop_name(r), (unsigned long long)real__net_drops(r));
 }
@@ -522,6 +523,7 @@ int real_init(const real_opts *o, char *err, size_t errlen) {
         return 2;
     }
     real__inspect_s = o->inspect_s;
+    real__leak_groups_clear();
     real__inspect_out = o->inspect_out;
     real__inited = true; /* before the first status write */
     if (real__data[0] || real__inspect_s > 0) {

@@ -142,6 +142,9 @@ void real__reap(void);
 int real__tasks_wait(int64_t grace_ns);
 /* Starts / stops the inspector and signal threads (task.c). */
 void real__inspect_tick(FILE *out);
+/* Task groups the inspector flagged as suspected leaks so far (each once). */
+uint64_t real__leak_groups(void);
+void real__leak_groups_clear(void);
 void real__signals_stop(void);
 
 /* ---- lock holds and the wait-for check (lockwait.c) -------------------- */

@@ -431,11 +431,18 @@ void real_dump_tasks(FILE *out) {
 typedef struct real__group {
     char key[320];
     int count, prev, streak;
+    bool flagged; /* counted in real__leak_groups_n */
 } real__group;
 
 static real__group *real__groups;
 static int real__ngroups, real__groups_cap;
 static int real__inspect_prev_total = -1;
+static _Atomic uint64_t real__leak_groups_n; /* groups flagged so far (the status reads it) */
+
+uint64_t real__leak_groups(void) { return atomic_load(&real__leak_groups_n); }
+/* At a node's start (the count outlives the inspector's groups, which go at
+ * its stop, so that the last status still shows it). */
+void real__leak_groups_clear(void) { atomic_store(&real__leak_groups_n, 0); }
 
 static real__group *real__group_get(const char *key) {
     for (int i = 0; i < real__ngroups; i++)
@@ -483,6 +490,10 @@ void real__inspect_tick(FILE *out) {
         real__group *g = &real__groups[i];
         if (g->count > g->prev) {
             g->streak++;
+            if (g->streak >= 3 && !g->flagged) {
+                g->flagged = true;
+                atomic_fetch_add(&real__leak_groups_n, 1);
+            }
             if (!first)
                 fprintf(out, "inspect:   %+d %s (now %d)%s\n", g->count - g->prev, g->key, g->count,
                         g->streak >= 3 ? " SUSPECTED LEAK: grew 3 inspections in a row" : "");
