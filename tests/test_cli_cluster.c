@@ -73,6 +73,7 @@ static void test_defaults(void **state) {
     assert_int_equal(test__a.nodes, 0); /* unset */
     assert_int_equal(test__a.duration_ms, -1);
     assert_int_equal(test__a.grace_ms, 10000);
+    assert_int_equal(test__a.inspect_s, 1); /* every node's leak inspector, each second */
     assert_int_equal(test__a.base_port, 0);
     assert_int_equal(test__a.seed, 1);
     assert_int_equal(test__a.trials, 0);
@@ -94,7 +95,7 @@ static void test_every_flag_with_its_value(void **state) {
     (void)state;
     assert_int_equal(test__parse("--nodes", "7", "--duration-s=2.5", "--set", "aura.slot_ms=250", "--set=a.b=c=d",
                                  "--base-port", "4000", "--faketime", "3=-1500", "--faketime=0=20", "--kill", "2@1.5:0.25",
-                                 "--data-dir", "d", "--grace-s", "0.5", "--program=raft", "--node-bin", "bin/kv",
+                                 "--data-dir", "d", "--grace-s", "0.5", "--inspect-s", "5", "--program=raft", "--node-bin", "bin/kv",
                                  "--scenario", "drift-fork", "--judge", "j", "--election-trials", "9", "--csv", "t.csv",
                                  "--seed", "18446744073709551615", "--net-loss-pct", "2.5", "--net-dup-pct=100",
                                  "--net-delay-ms", "40", "--net-jitter-ms", "0", "--net-reorder-pct", "3",
@@ -117,6 +118,7 @@ static void test_every_flag_with_its_value(void **state) {
     assert_int_equal(test__a.kill.down_ms, 250);
     assert_string_equal(test__a.data_dir, "d");
     assert_int_equal(test__a.grace_ms, 500);
+    assert_int_equal(test__a.inspect_s, 5);
     assert_string_equal(test__a.program, "raft");
     assert_string_equal(test__a.node_bin, "bin/kv");
     assert_non_null(test__a.scenario);
@@ -153,7 +155,7 @@ static void test_every_flag_needs_its_value(void **state) {
             test__error(test__parse(eq, NULL), msg);
         }
     }
-    assert_int_equal(rows, 22);
+    assert_int_equal(rows, 23);
 }
 
 static void test_bad_values_name_the_flag(void **state) {
