@@ -6,7 +6,8 @@
  * seed files must be re-recorded (deja run ... --save). Skips, saying so,
  * only when seeds/ holds no *.seed file. Besides deja's own scenarios it
  * knows the tutorial's node (docs/own-node/: the program and scenario
- * "kv", whose seeds build/kvsim replays too).
+ * "kv", whose seeds build/kvsim replays too) and the tests' own flooded
+ * node (tf_node.c: "tf", whose seeds only this test replays).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -25,6 +26,7 @@
 #include "deja/rt.h"
 #include "kv.h"
 #include "kv_scenario.h"
+#include "tf_node.h"
 
 static void test_replay_every_seed_file(void **state) {
     (void)state;
@@ -62,6 +64,7 @@ int main(void) {
     deja_models_register(); /* the node programs scenarios start (as the deja tool does) */
     kv_register();          /* the tutorial's node and scenario (as build/kvsim does) */
     kv_scenario_register();
+    tf_register(); /* the tests' own node and scenario */
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_replay_every_seed_file),
     };
