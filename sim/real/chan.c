@@ -527,28 +527,6 @@ rt_mutex *rt_mutex_new(const char *name) {
     return m;
 }
 
-/* Task t, about to wait without a deadline for m (mu held), makes sure the
- * wait can end: relocking its own mutex, or waiting for an owner that
- * waits for a lock t holds, is reported and the process aborts; else t
- * enters the wait-for table. */
-static void real__mutex_check(rt_mutex *m, real__task *t, const char *file, int line) {
-    real__dl_party p[2] = {{.task = t, .wants = {.lock = &m->k, .write = true, .file = file, .line = line}}};
-    if (m->owner == t) {
-        p[0].holds = m->hold;
-        real__deadlock(p, 1, &m->mu, false);
-    }
-    real__lw_lock();
-    const real__hold *mine;
-    real__lkwait theirs;
-    if (m->hold && real__lw_cycle(t, m->hold, &theirs, &mine)) {
-        p[0].holds = mine;
-        p[1] = (real__dl_party){.task = m->owner, .holds = m->hold, .wants = theirs};
-        real__deadlock(p, 2, &m->mu, true);
-    }
-    real__lw_enter(t, &m->k, true, file, line);
-    real__lw_unlock();
-}
-
 int rt_mutex_lock_at(rt_mutex *m, int64_t timeout_ns, const char *file, int line) {
     real__task *t = real__self();
     t->wfile = file;
@@ -561,19 +539,18 @@ int rt_mutex_lock_at(rt_mutex *m, int64_t timeout_ns, const char *file, int line
     h->file = file;
     h->line = line;
     int rc = RT_OK;
-    bool entered = false; /* in the wait-for table */
     pthread_mutex_lock(&m->mu);
     if (m->owner) {
-        if (!bounded) { /* a relock or a cycle of two aborts there */
-            real__mutex_check(m, t, file, line);
-            entered = true;
-        }
-        assert(m->owner != t && "rt_mutex_lock: the owner locks again with a timeout (self-deadlock)");
+        assert((!bounded || m->owner != t) && "rt_mutex_lock: the owner locks again with a timeout (self-deadlock)");
         if (timeout_ns == 0) {
             pthread_mutex_unlock(&m->mu);
             real__hold_put(t, h);
             return RT_ETIMEDOUT;
         }
+        /* In the wait-for table until the wait ends: a cycle of waits
+         * without a deadline (a relock among them) aborts there. */
+        bool tabled = real__lw_on();
+        if (tabled) real__lw_wait(t, &m->k, true, bounded, file, line, &m->mu);
         char what[160];
         if (m->hold)
             snprintf(what, sizeof what, "%s (owner #%llu %s, taken at %s:%d)", m->k.name,
@@ -591,6 +568,7 @@ int rt_mutex_lock_at(rt_mutex *m, int64_t timeout_ns, const char *file, int line
             }
         }
         m->waiters--;
+        if (tabled) real__lw_leave(t);
         real__task_unblock(t);
     }
     if (rc == RT_OK) {
@@ -599,7 +577,6 @@ int rt_mutex_lock_at(rt_mutex *m, int64_t timeout_ns, const char *file, int line
         m->hold = h;
     }
     pthread_mutex_unlock(&m->mu);
-    if (entered) real__lw_leave(t);
     if (rc == RT_OK)
         real__hold_own(t, h);
     else

@@ -338,7 +338,9 @@ void real_status_print(FILE *out) {
     real__owned_lost(&lost_ctx, &lost_timers);
     fprintf(out, "lost_contexts=%llu\nlost_timers=%llu\n", (unsigned long long)lost_ctx,
             (unsigned long long)lost_timers);
-    fprintf(out, "deadlocks=%llu\n", (unsigned long long)real__deadlocks());
+    fprintf(out, "deadlocks=%llu\ndeadlock_timeouts=%llu\ndeadlock_check=%s\nlock_waits_checked=%llu\n",
+            (unsigned long long)real__deadlocks(), (unsigned long long)real__deadlock_timeouts(),
+            real__lw_on() ? "on" : "off", (unsigned long long)real__lock_waits_checked());
     fprintf(out, "leak_groups=%llu\n", (unsigned long long)real__leak_groups());
     for (int r = 0; r < REAL_DROP_N; r++)
         fprintf(out, "dropped_%s=%llu\n", real__net_drop_name(r), (unsigned long long)real__net_drops(r));
@@ -504,6 +506,12 @@ int real_init(const real_opts *o, char *err, size_t errlen) {
         snprintf(err, errlen, "--set log.level=%s: want debug, info, warn or error", lv);
         return 2;
     }
+    const char *dc = rt_param_str("real.deadlock_check", "1");
+    if (strcmp(dc, "0") != 0 && strcmp(dc, "1") != 0) {
+        snprintf(err, errlen, "--set real.deadlock_check=%s: want 0 or 1", dc);
+        return 2;
+    }
+    real__lw_configure(dc[0] == '1');
     const char *seed = rt_param_str("real.seed", NULL);
     pthread_mutex_lock(&real__rand_mu);
     real__rand_seeded = seed != NULL;

@@ -129,7 +129,9 @@ int real_live_tasks(void);
  * (rt_map regions), produced, imported,
  * rejected, deferred, corruption, integrity_failed, inbox_dropped,
  * auth (on|off), lost_contexts, lost_timers, deadlocks (reported; the
- * process aborts at the first), dropped_short, dropped_oversized, dropped_bad_magic,
+ * process aborts at the first), deadlock_timeouts (wait-for cycles a lock
+ * wait with a timeout closed), deadlock_check (on|off), lock_waits_checked,
+ * dropped_short, dropped_oversized, dropped_bad_magic,
  * dropped_unknown_sender, dropped_undecodable, dropped_bad_mac,
  * dropped_replayed, uptime_ms. */
 void real_status_print(FILE *out);

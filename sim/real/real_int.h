@@ -10,9 +10,9 @@
  *   R  the task registry (task.c): task list, states, zombies.
  * Mutexes, rwlocks and wait groups have their own locks and only take R
  * inside them; a lock's own mutex may also be held while taking
- *   W  the wait-for table (lockwait.c), taken by a task about to wait
- *      without a deadline for a mutex or rwlock, and never held while
- *      taking any other lock.
+ *   W  the wait-for table (lockwait.c), taken when a task queues for a
+ *      mutex or rwlock and when its wait ends (with the deadlock check
+ *      on), and never held while taking any other lock.
  * A task is a pthread; each task (and each foreign thread that blocks in an
  * rt_* call, adopted on first use) has a real__task with a condition variable
  * on which it waits under G for a channel or select to fire it.
@@ -53,12 +53,18 @@ typedef enum real__lk_kind { REAL__LK_MUTEX = 1, REAL__LK_RWLOCK = 2 } real__lk_
 typedef struct real__lk {
     real__lk_kind kind;
     char name[48];
+    /* Under W (lockwait.c), not under the lock's own mutex: the holds of it
+     * by tasks in the wait-for table, and the tasks in the table that wait
+     * for it, in the order they queued. */
+    struct real__hold *wheld;
+    struct real__task *wq_head, *wq_tail;
 } real__lk;
 
-/* A task's wait without a deadline for a lock, in the wait-for table (W). */
+/* A task's wait for a lock, in the wait-for table (W). */
 typedef struct real__lkwait {
-    const real__lk *lock; /* NULL: not waiting without a deadline for a lock */
+    const real__lk *lock; /* NULL: not in the table */
     bool write;           /* rwlock: waits to write; mutex: true */
+    bool bounded;         /* the wait has a deadline (it ends by itself) */
     const char *file;     /* the waiting call's site */
     int line;
     int64_t since_ns;
@@ -88,11 +94,16 @@ typedef struct real__task {
     struct real__sudog *sgs;
     int nsg;
     struct real__owned *owned; /* contexts and timers it made, under R */
-    /* The locks it holds (lockwait.c): read and changed by its own thread
-     * only; the free hold slots; its wait in the wait-for table (under W). */
+    /* The locks it holds (lockwait.c): changed by its own thread only (and
+     * read under W while it waits in the table, when it cannot change);
+     * the free hold slots; its wait in the wait-for table, its links in
+     * the awaited lock's list of waiters and the mark of the table's walk
+     * (under W). */
     struct real__hold *held, *hfree;
     struct real__hchunk *hchunks;
     real__lkwait lw;
+    struct real__task *lwprev, *lwnext;
+    uint64_t lw_mark;
     struct real__task *prev, *next; /* registry list (live or zombie) */
 } real__task;
 
@@ -155,6 +166,7 @@ void real__signals_stop(void);
 typedef struct real__hold {
     struct real__hold *tprev, *tnext; /* the task's holds, or its free slots */
     struct real__hold *lprev, *lnext; /* the rwlock's holders */
+    struct real__hold *wprev, *wnext; /* the lock's holds by tasks in the wait-for table (W) */
     const real__lk *lock;
     real__task *task;
     bool write;  /* rwlock: a write hold; mutex: true */
@@ -214,39 +226,35 @@ void real__holds_exit(real__task *t);
 void real__rw_orphan(const real__lk *k, real__hold *h);
 void real__mutex_orphan(const real__lk *k, real__hold *h);
 
-/* The wait-for table (W). The calling task t, holding lock k's own mutex,
- * is about to wait without a deadline: real__lw_lock takes W, then the
- * lock file asks real__lw_cycle for each holder that keeps t out, then
- * real__lw_enter records t's wait and real__lw_unlock drops W. After the
- * wait, real__lw_leave (W taken inside) forgets it. */
-void real__lw_lock(void);
-void real__lw_unlock(void);
-/* With W held: whether holder h (not t) waits without a deadline for a
- * lock that t holds in a way that keeps h out; then *theirs is h's wait
- * and *mine t's hold that keeps it out. */
-bool real__lw_cycle(const real__task *t, const real__hold *h, real__lkwait *theirs, const real__hold **mine);
-void real__lw_enter(real__task *t, const real__lk *k, bool write, const char *file, int line);
+/* The wait-for table (W): every task waiting for a mutex or rwlock (with
+ * or without a deadline) while the check is on, with the lock it waits
+ * for and, indexed by lock, the locks it holds; a task is in it from the
+ * instant it queues until the instant its wait ends (granted or timed
+ * out), both under the lock's own mutex, so the table is exactly the
+ * waits of this instant. */
+
+/* Whether the check is on (real.deadlock_check, read by real_init). */
+bool real__lw_on(void);
+/* real_init: turns the check on or off and forgets which cycles closed by
+ * a timeout were printed (each is printed once per start of the node). */
+void real__lw_configure(bool on);
+/* The calling task t, holding lock k's own mutex mu, is about to queue
+ * for k: it enters the table, then walks it depth first from itself. A
+ * cycle of waits without a deadline back to t is a deadlock: reported,
+ * and the process aborts. A cycle that a wait with a deadline closes is
+ * reported (once per cycle) and counted, and t goes on to wait. */
+void real__lw_wait(real__task *t, const real__lk *k, bool write, bool bounded, const char *file, int line,
+                   pthread_mutex_t *mu);
+/* t's wait ends (granted or timed out), under the awaited lock's mutex:
+ * t leaves the table (W taken inside). Called by t, or by the task that
+ * grants t the lock while t still sleeps. */
 void real__lw_leave(real__task *t);
-
-/* One task of a deadlock report: the task, what it holds that the
- * previous one waits for (a hold, or `ahead_of` when it is queued ahead of
- * that task in lock `ahead_lock`), and the lock it waits for. */
-typedef struct real__dl_party {
-    const real__task *task;
-    const real__hold *holds;
-    const real__lk *ahead_lock;
-    uint64_t ahead_of;
-    real__lkwait wants;
-} real__dl_party;
-
-/* A deadlock found by the calling task (parties[0], about to wait without
- * a deadline) while it holds mutex mu (and W when w_held): writes the
- * report (the simulator's words) while the records are still consistent,
- * releases those locks, counts it (deadlocks in the status), prints the
- * report on stderr, rewrites the status file and aborts the process. */
-_Noreturn void real__deadlock(const real__dl_party *parties, int n, pthread_mutex_t *mu, bool w_held);
-/* Deadlocks found in this process so far. */
+/* Deadlocks found in this process so far (the first one aborts it), and
+ * cycles broken by a lock timeout. */
 uint64_t real__deadlocks(void);
+uint64_t real__deadlock_timeouts(void);
+/* Lock waits that entered the table (and were checked) so far. */
+uint64_t real__lock_waits_checked(void);
 
 /* ---- time (timer.c) ---------------------------------------------------- */
 

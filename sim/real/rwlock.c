@@ -9,10 +9,11 @@
  * its holders' records (lockwait.c: task, read or write, site, instant).
  * A release marks the waiters it serves as granted (the lock is theirs
  * from that moment) and wakes every waiter; each one checks its own
- * record. A task about to wait without a deadline first checks that the
- * wait can end (lockwait.c): waiting for itself, or for a holder that
- * waits for it, is a deadlock, reported before the process aborts. The
- * holders are shown in task dumps.
+ * record. A task that queues enters the wait-for table (lockwait.c) and
+ * leaves it when it is granted (by the releaser, under the mutex) or times
+ * out: a cycle of waits without a deadline, a wait for itself included, is
+ * a deadlock, reported before the process aborts. The holders are shown
+ * in task dumps.
  */
 #include <assert.h>
 #include <errno.h>
@@ -24,8 +25,7 @@
 typedef struct real__rw_waiter {
     struct real__rw_waiter *prev, *next;
     real__hold *h; /* the hold it gets when granted (task, write, site) */
-    bool granted, bounded;
-    int64_t since_ns;
+    bool granted, tabled; /* tabled: in the wait-for table (lockwait.c) */
 } real__rw_waiter;
 
 struct rt_rwlock {
@@ -104,50 +104,11 @@ static void real__rw_grant(rt_rwlock *l) {
         real__rw_unlink(l, w);
         real__rw_take(l, w->h);
         w->granted = true;
+        if (w->tabled) real__lw_leave(w->h->task); /* its wait ends now, though it still sleeps */
         any = true;
         if (w->h->write) break;
     }
     if (any) pthread_cond_broadcast(&l->cv);
-}
-
-/* Task t, about to wait without a deadline for l (mu held), makes sure the
- * wait can end: a wait for itself or a cycle of two is reported and the
- * process aborts; else t enters the wait-for table. */
-static void real__rw_check(rt_rwlock *l, real__task *t, bool write, const char *file, int line) {
-    real__dl_party p[2] = {{.task = t, .wants = {.lock = &l->k, .write = write, .file = file, .line = line}}};
-    if (l->whold && l->whold->task == t) { /* it writes: any second lock waits for itself */
-        p[0].holds = l->whold;
-        real__deadlock(p, 1, &l->mu, false);
-    }
-    real__hold *mine = l->readers > 0 ? real__hold_find(t, &l->k, false) : NULL;
-    if (mine && write) { /* an upgrade: the write waits for its own read */
-        p[0].holds = mine;
-        real__deadlock(p, 1, &l->mu, false);
-    }
-    if (mine) { /* it reads again, behind a writer that waits for it */
-        for (const real__rw_waiter *q = l->head; q; q = q->next) {
-            if (!q->h->write || q->bounded) continue;
-            p[0].holds = mine;
-            p[1] = (real__dl_party){.task = q->h->task, .ahead_lock = &l->k, .ahead_of = t->id,
-                                    .wants = {.lock = &l->k, .write = true, .file = q->h->file,
-                                              .line = q->h->line, .since_ns = q->since_ns}};
-            real__deadlock(p, 2, &l->mu, false);
-        }
-    }
-    real__lw_lock();
-    /* The holders that keep t out: the writer, or every reader when t writes. */
-    if (l->writer || write) {
-        for (const real__hold *h = l->holds; h; h = h->lnext) {
-            const real__hold *tmine;
-            real__lkwait theirs;
-            if (!real__lw_cycle(t, h, &theirs, &tmine)) continue;
-            p[0].holds = tmine;
-            p[1] = (real__dl_party){.task = h->task, .holds = h, .wants = theirs};
-            real__deadlock(p, 2, &l->mu, true);
-        }
-    }
-    real__lw_enter(t, &l->k, write, file, line);
-    real__lw_unlock();
 }
 
 /* Describes l and its holders for dumps (mu held). */
@@ -189,11 +150,15 @@ static int real__rw_lock(rt_rwlock *l, bool write, int64_t timeout_ns, const cha
         real__hold_put(t, h);
         return RT_ETIMEDOUT;
     }
-    if (!bounded) real__rw_check(l, t, write, file, line);
+    /* In the wait-for table from the instant it queues until it is
+     * granted or times out: a cycle of waits without a deadline (a wait
+     * for itself among them) aborts there. */
+    bool tabled = real__lw_on();
+    if (tabled) real__lw_wait(t, &l->k, write, bounded, file, line, &l->mu);
     char what[160];
     real__rw_what(l, what, sizeof what);
     real__task_block(t, write ? REAL__WLOCK : REAL__RLOCK, what);
-    real__rw_waiter w = {.h = h, .bounded = bounded, .since_ns = real__mono(), .prev = l->tail};
+    real__rw_waiter w = {.h = h, .tabled = tabled, .prev = l->tail};
     if (l->tail)
         l->tail->next = &w;
     else
@@ -203,6 +168,7 @@ static int real__rw_lock(rt_rwlock *l, bool write, int64_t timeout_ns, const cha
         int e = bounded ? pthread_cond_timedwait(&l->cv, &l->mu, &abs) : pthread_cond_wait(&l->cv, &l->mu);
         if (e == ETIMEDOUT && !w.granted) {
             real__rw_unlink(l, &w);
+            if (w.tabled) real__lw_leave(t);
             real__rw_grant(l); /* a writer that gave up may have held readers back */
             rc = RT_ETIMEDOUT;
             break;
@@ -210,7 +176,6 @@ static int real__rw_lock(rt_rwlock *l, bool write, int64_t timeout_ns, const cha
     }
     real__task_unblock(t);
     pthread_mutex_unlock(&l->mu);
-    if (!bounded) real__lw_leave(t);
     if (rc == RT_OK)
         real__hold_own(t, h);
     else
