@@ -4,12 +4,13 @@
 # MACs of the production backend), cmocka, gnuplot and gdb
 # (clang too when DEJA_WITH_CLANG=1, for the cross-compiler checks; Slurm,
 # munge, GNU parallel and the sqlite3 shell when DEJA_WITH_CLUSTER=1, for the
-# tests of sweeps on a cluster: docs/cluster.md; chromium when
+# tests of sweeps on a cluster: docs/cluster.md, and libfaketime, for
+# `deja cluster --faketime`; chromium when
 # DEJA_WITH_CHROMIUM=1, for the HTML timeline's test).
 set -eu
 pkgs="gcc make cmake pkg-config libsqlite3-dev libxxhash-dev libsodium-dev libcmocka-dev gnuplot-nox gdb"
 [ "${DEJA_WITH_CLANG:-0}" = 1 ] && pkgs="$pkgs clang"
-[ "${DEJA_WITH_CLUSTER:-0}" = 1 ] && pkgs="$pkgs slurm-wlm munge parallel sqlite3"
+[ "${DEJA_WITH_CLUSTER:-0}" = 1 ] && pkgs="$pkgs slurm-wlm munge parallel sqlite3 faketime"
 [ "${DEJA_WITH_CHROMIUM:-0}" = 1 ] && pkgs="$pkgs chromium"
 missing=""
 for p in $pkgs; do
