@@ -1,10 +1,16 @@
 /*
  * real_fixture.h -- what the production-backend tests share: a cmocka
- * setup that starts the backend with its defaults, and a teardown that
- * stops it and fails when its tasks do not finish within 5 s.
+ * setup that starts the backend with its defaults, a teardown that stops
+ * it and fails when its tasks do not finish within 5 s, and a wait for the
+ * task dump to show something.
  */
 #ifndef DEJA_TESTS_REAL_FIXTURE_H
 #define DEJA_TESTS_REAL_FIXTURE_H
+
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "deja/rt.h"
 #include "real/real.h"
@@ -22,6 +28,24 @@ static inline int real_fixture_setup(void **state) {
 static inline int real_fixture_teardown(void **state) {
     (void)state;
     return real_shutdown(5 * RT_SEC) == 0 ? 0 : -1;
+}
+
+/* Waits (5 s at most: the machine may be loaded) until the backend's task
+ * dump shows `what`: true, or false when it never did. */
+static inline bool real_fixture_dump_shows(const char *what) {
+    for (int i = 0; i < 1000; i++) {
+        char *buf = NULL;
+        size_t len = 0;
+        FILE *f = open_memstream(&buf, &len);
+        if (!f) return false;
+        real_dump_tasks(f);
+        fclose(f);
+        bool hit = strstr(buf, what) != NULL;
+        free(buf);
+        if (hit) return true;
+        rt_sleep_ns(5 * RT_MS);
+    }
+    return false;
 }
 
 #endif /* DEJA_TESTS_REAL_FIXTURE_H */

@@ -57,22 +57,6 @@ typedef struct child_out {
     int wstatus;
 } child_out;
 
-/* Waits (20 s at most: a loaded machine) until the task dump shows `what`. */
-static bool dump_shows(const char *what) {
-    for (int i = 0; i < 4000; i++) {
-        char *buf = NULL;
-        size_t len = 0;
-        FILE *f = open_memstream(&buf, &len);
-        real_dump_tasks(f);
-        fclose(f);
-        bool hit = strstr(buf, what) != NULL;
-        free(buf);
-        if (hit) return true;
-        rt_sleep_ns(5 * RT_MS);
-    }
-    return false;
-}
-
 /* Waits until the dump shows a task blocked on `kind` (a mutex or an
  * rwlock) at this file's line *line (noted by that task as it runs); the
  * child exits 9 if it never does. */
@@ -326,7 +310,7 @@ static void reread_body(void) {
     assert_int_equal(rt_rwlock_rlock(l, RT_FOREVER), RT_OK); /* this thread reads */
     site->spawn2 = __LINE__ + 1;
     rt_spawn("writer", queued_writer, l);
-    if (!dump_shows("rwlock write 'blocks")) _exit(9);
+    if (!real_fixture_dump_shows("rwlock write 'blocks")) _exit(9);
     char *buf = NULL;
     size_t len = 0;
     FILE *f = open_memstream(&buf, &len);

@@ -96,33 +96,17 @@ static void queued_reader(void *arg) {
     rt_rwlock_runlock(o->l);
 }
 
-/* Waits (up to 5 s: the machine may be loaded) until the dump shows `what`. */
-static bool dump_shows(const char *what) {
-    for (int i = 0; i < 1000; i++) {
-        char *buf = NULL;
-        size_t len = 0;
-        FILE *f = open_memstream(&buf, &len);
-        real_dump_tasks(f);
-        fclose(f);
-        bool hit = strstr(buf, what) != NULL;
-        free(buf);
-        if (hit) return true;
-        rt_sleep_ns(5 * RT_MS);
-    }
-    return false;
-}
-
 static void test_writer_not_starved(void **state) {
     (void)state;
     order o = {.l = rt_rwlock_new("L"), .writer_timeout = 10 * RT_SEC};
     assert_int_equal(rt_rwlock_rlock(o.l, 0), RT_OK); /* this thread reads */
     assert_int_equal(rt_spawn("writer", queued_writer, &o), RT_OK);
-    assert_true(dump_shows("rwlock write 'L (1 readers, latest #"));
+    assert_true(real_fixture_dump_shows("rwlock write 'L (1 readers, latest #"));
     /* a writer waits: a new reader queues behind it, though only readers hold the lock */
     assert_int_equal(rt_rwlock_rlock(o.l, 0), RT_ETIMEDOUT);
     assert_int_equal(rt_rwlock_rlock(o.l, 20 * RT_MS), RT_ETIMEDOUT);
     assert_int_equal(rt_spawn("reader2", queued_reader, &o), RT_OK);
-    assert_true(dump_shows("rwlock read 'L (1 readers"));
+    assert_true(real_fixture_dump_shows("rwlock read 'L (1 readers"));
     rt_rwlock_runlock(o.l);
     assert_int_equal(real_shutdown(5 * RT_SEC), 0);
     assert_int_equal(o.writer_in, 1); /* the writer first, then the reader behind it */
@@ -137,7 +121,7 @@ static void test_writer_gives_up(void **state) {
     assert_int_equal(rt_rwlock_rlock(o.l, 0), RT_OK);
     int64_t t0 = rt_mono_ns();
     assert_int_equal(rt_spawn("writer", queued_writer, &o), RT_OK);
-    assert_true(dump_shows("rwlock write 'L"));
+    assert_true(real_fixture_dump_shows("rwlock write 'L"));
     assert_int_equal(rt_spawn("reader2", queued_reader, &o), RT_OK);
     /* the writer gives up: the reader behind it joins this one, which still reads */
     for (int i = 0; i < 500 && !o.reader2_in; i++) rt_sleep_ns(5 * RT_MS);
@@ -179,8 +163,8 @@ static void test_dump_names_writer(void **state) {
     assert_int_equal(rt_spawn("compactor", writer_holds, l), RT_OK);
     assert_int_equal(rt_spawn("importer", blocked_reader, l), RT_OK);
     /* the dump names the lock, the writer and where it took it */
-    assert_true(dump_shows("rwlock read 'index (writer #"));
-    assert_true(dump_shows(" compactor, taken at tests/test_real_rwlock.c:"));
+    assert_true(real_fixture_dump_shows("rwlock read 'index (writer #"));
+    assert_true(real_fixture_dump_shows(" compactor, taken at tests/test_real_rwlock.c:"));
     assert_int_equal(real_shutdown(5 * RT_SEC), 0);
     rt_rwlock_free(l);
     assert_int_equal(real_fixture_setup(NULL), 0);
