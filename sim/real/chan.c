@@ -12,7 +12,8 @@
  * it. So an unbuffered send completes exactly when a receiver takes the
  * element, and a select performs exactly one case. Mutexes and wait groups
  * have their own pthread locks; a mutex records its owner's hold, and a
- * wait for it without a timeout is checked first (lockwait.c).
+ * task that waits for it is in the wait-for table (lockwait.c) from the
+ * instant it queues until it owns the mutex or times out.
  */
 #include <assert.h>
 #include <errno.h>
