@@ -177,6 +177,10 @@ static void test_daemon_bad_input(void **state) {
     char *bad_set[] = {"deja-node", "--id", "0", "--peers", peers, "--data", "/tmp/x", "--set", "novalue", NULL};
     assert_int_equal(run_node(bad_set, line, sizeof line), 2);
     assert_non_null(strstr(line, "--set"));
+    char *bad_check[] = {"deja-node", "--id", "0", "--peers", peers, "--data", "/tmp/x", "--set",
+                         "real.deadlock_check=yes", NULL};
+    assert_int_equal(run_node(bad_check, line, sizeof line), 2);
+    assert_non_null(strstr(line, "deja-node: --set real.deadlock_check=yes: want 0 or 1"));
     /* the port is taken */
     int s = socket(AF_INET, SOCK_DGRAM, 0);
     struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
