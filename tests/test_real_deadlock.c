@@ -14,7 +14,8 @@
  * final. With real.deadlock_check=0 nothing is checked or reported and a
  * wait just waits. Then the paths that must not be reported: nested reads,
  * waits without a deadline that end, many tasks taking locks in one order
- * under contention, and a task that returns holding a lock.
+ * under contention, tasks taking them in any order with timeouts (cycles
+ * that break, never final), and a task that returns holding a lock.
  *
  * Ordering between threads is by wait groups, joins and the task dump,
  * never by sleeping long enough.
@@ -929,6 +930,71 @@ static void test_one_order_never_reports(void **state) {
     assert_int_equal(real_fixture_setup(NULL), 0);
 }
 
+/* Tasks taking the same locks in any order, every wait with a short
+ * timeout: cycles close and break all the time. The table keeps up (its
+ * assertions hold as waits are granted, time out and leave), and none of
+ * those cycles is final. */
+static void churn_task(void *arg) {
+    ordered *o = arg;
+    static _Atomic uint64_t seeds;
+    uint64_t x = 0xd1b54a32d192ed03ull * (atomic_fetch_add(&seeds, 1) + 1);
+    for (int i = 0; i < 400; i++) {
+        int order[ORDER_LOCKS], n = 0;
+        bool took[ORDER_LOCKS] = {0}, wrote[ORDER_LOCKS] = {0};
+        for (int j = 0; j < ORDER_LOCKS; j++) order[j] = j;
+        for (int j = ORDER_LOCKS - 1; j > 0; j--) { /* a shuffled order */
+            x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+            int k = (int)(x % (uint64_t)(j + 1)), tmp = order[j];
+            order[j] = order[k];
+            order[k] = tmp;
+        }
+        for (; n < 3; n++) {
+            int j = order[n], rc;
+            x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+            if (j % 2 == 0) {
+                rc = rt_mutex_lock(o->m[j / 2], 5 * RT_MS);
+                wrote[j] = true;
+            } else {
+                wrote[j] = x % 2 == 0;
+                rc = wrote[j] ? rt_rwlock_wlock(o->l[j / 2], 5 * RT_MS) : rt_rwlock_rlock(o->l[j / 2], 5 * RT_MS);
+            }
+            if (rc != RT_OK) {
+                atomic_fetch_add(&o->timed_out, 1);
+                break;
+            }
+            took[j] = true;
+            if (x % 3 == 0) rt_yield();
+        }
+        for (int j = 0; j < ORDER_LOCKS; j++) {
+            if (!took[j]) continue;
+            if (j % 2 == 0)
+                rt_mutex_unlock(o->m[j / 2]);
+            else if (wrote[j])
+                rt_rwlock_wunlock(o->l[j / 2]);
+            else
+                rt_rwlock_runlock(o->l[j / 2]);
+        }
+        atomic_fetch_add(&o->done, 1);
+    }
+}
+
+static void test_churn_of_timeout_cycles(void **state) {
+    (void)state;
+    uint64_t checked = status_u64("lock_waits_checked");
+    static ordered o;
+    memset(&o, 0, sizeof o);
+    for (int i = 0; i < 3; i++) o.m[i] = rt_mutex_new("cm");
+    for (int i = 0; i < 2; i++) o.l[i] = rt_rwlock_new("cl");
+    for (int i = 0; i < 6; i++) assert_int_equal(rt_spawn("churn", churn_task, &o), RT_OK);
+    assert_int_equal(real_shutdown(120 * RT_SEC), 0);
+    assert_int_equal(o.done, 6 * 400);
+    assert_int_equal(status_u64("deadlocks"), 0);
+    assert_true(status_u64("lock_waits_checked") > checked);
+    for (int i = 0; i < 3; i++) rt_mutex_free(o.m[i]);
+    for (int i = 0; i < 2; i++) rt_rwlock_free(o.l[i]);
+    assert_int_equal(real_fixture_setup(NULL), 0);
+}
+
 static void reads_and_returns(void *arg) {
     assert_int_equal(rt_rwlock_rlock((rt_rwlock *)arg, RT_FOREVER), RT_OK);
 }
@@ -965,6 +1031,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_bounded_self_waits_time_out, real_fixture_setup, real_fixture_teardown),
         cmocka_unit_test_setup_teardown(test_waits_that_end, real_fixture_setup, real_fixture_teardown),
         cmocka_unit_test_setup_teardown(test_one_order_never_reports, real_fixture_setup, real_fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_churn_of_timeout_cycles, real_fixture_setup, real_fixture_teardown),
         cmocka_unit_test_setup_teardown(test_returned_holder, real_fixture_setup, real_fixture_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
