@@ -5,8 +5,10 @@
 # names the run by them before the facts, as a simulated run's detectors
 # come before its oracles. A reference node that loses a context at every
 # block audit (node.leak=ctx) gives `leak`, and so does judging its
-# directory again with --judge; a status that counts a deadlock gives
-# `deadlock`; with the inspector off no task group is flagged.
+# directory again with --judge; cycles a lock timeout broke are summed
+# (deadlock_timeouts) without changing the verdict; a status that counts a
+# deadlock gives `deadlock`; with the inspector off no task group is
+# flagged.
 # Usage: cluster_detect.sh DEJA
 set -eu
 deja=$1
@@ -36,6 +38,16 @@ set -e
 [ "$(get verdict "$dir/j.txt")" = leak ] || fail "--judge: verdict $(get verdict "$dir/j.txt"), not leak"
 [ "$(get oracle_verdict "$dir/j.txt")" = ok ] || fail "--judge: the oracle's verdict is not ok"
 [ "$(get lost_contexts "$dir/j.txt")" = "$(get lost_contexts "$dir/c.txt")" ] || fail "--judge counts other losses"
+
+# cycles a lock timeout broke are summed and shown, not a verdict
+grep -q '^deadlock_timeouts=' "$dir/j.txt" && fail "deadlock_timeouts shown while zero"
+sed -i 's/^deadlock_timeouts=.*/deadlock_timeouts=2/' "$dir/c/node-0/status"
+sed -i 's/^deadlock_timeouts=.*/deadlock_timeouts=1/' "$dir/c/node-1/status"
+set +e
+"$deja" cluster --judge "$dir/c" --scenario drift-fork >"$dir/t.txt" 2>"$dir/t.err"
+set -e
+[ "$(get deadlock_timeouts "$dir/t.txt")" = 3 ] || fail "deadlock_timeouts '$(get deadlock_timeouts "$dir/t.txt")', not 3"
+[ "$(get verdict "$dir/t.txt")" = leak ] || fail "deadlock_timeouts changed the verdict to $(get verdict "$dir/t.txt")"
 
 # a node whose backend reported a deadlock (it aborts then, its status says
 # so): deadlock comes first

@@ -62,6 +62,7 @@ static const char *const deja__cluster_keys[] = {
     "nodes", "duration_s", "blocks", "forks", "confirmed_height", "confirmed_max", "confirmed_heights", "agree",
     "conflict", "roots_agree", "corruption", "integrity_failed", "rejected", "deferred", "imported", "restarts",
     "exit_status", "leaders", "last_term", "deadlocks", "leak_groups", "lost_contexts", "lost_timers", "tasks_left",
+    "deadlock_timeouts",
     "detected", "verdict", "data_dir", "interrupted", "oracle", NULL,
 };
 
@@ -179,6 +180,7 @@ static int deja__cluster_judge_only(const deja_scenario *sc, const char *dir, lo
                (unsigned long long)r.deadlocks, (unsigned long long)r.leak_groups,
                (unsigned long long)r.lost_contexts, (unsigned long long)r.lost_timers,
                (unsigned long long)r.tasks_left);
+    if (read && r.deadlock_timeouts) printf("deadlock_timeouts=%llu\n", (unsigned long long)r.deadlock_timeouts);
     if (found) printf("detected=%s\n", detected);
     deja_cluster_result_free(&r);
     deja__cluster_print_judged(&js);
@@ -342,6 +344,7 @@ int deja_cmd_cluster(int argc, char **argv) {
     printf("\ndeadlocks=%llu\nleak_groups=%llu\nlost_contexts=%llu\nlost_timers=%llu\ntasks_left=%llu\n",
            (unsigned long long)r.deadlocks, (unsigned long long)r.leak_groups, (unsigned long long)r.lost_contexts,
            (unsigned long long)r.lost_timers, (unsigned long long)r.tasks_left);
+    if (r.deadlock_timeouts) printf("deadlock_timeouts=%llu\n", (unsigned long long)r.deadlock_timeouts);
     char detected[256];
     if (deja_cluster_detected(&r, detected, sizeof detected)) printf("detected=%s\n", detected);
     if (jrc >= 0) {

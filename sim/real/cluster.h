@@ -89,6 +89,7 @@ typedef struct deja_cluster_node {
     bool has_status;
     uint64_t deadlocks, leak_groups, lost_contexts, lost_timers;
     uint64_t tasks_left; /* tasks= of a stopped node: alive after the grace period */
+    uint64_t deadlock_timeouts; /* wait-for cycles a lock timeout broke: counted, not a verdict */
 } deja_cluster_node;
 
 typedef struct deja_cluster_result {
@@ -101,6 +102,7 @@ typedef struct deja_cluster_result {
     bool roots_agree; /* confirmations of one block name one state root */
     uint64_t leaders, last_term; /* Raft: leader facts (one per elected leader) and the highest term */
     uint64_t deadlocks, leak_groups, lost_contexts, lost_timers, tasks_left; /* summed over the nodes */
+    uint64_t deadlock_timeouts; /* summed too; not a verdict (the simulator's default) */
     char conflict[160];
     deja_cluster_node *node; /* nodes entries, on the heap: deja_cluster_result_free */
 } deja_cluster_result;
@@ -182,9 +184,9 @@ static int deja__cl_cmp(const void *x, const void *y) {
 
 /* Reads what the production backend's detectors counted from node i's last
  * status file (DIR/node-I/status, rewritten every second and when the node
- * stops): the deadlocks reported, the task groups the leak inspector
- * flagged, lost contexts and timers, and, once stopped, the tasks left
- * alive. A missing file (a node that never started) leaves nd as it is;
+ * stops): the deadlocks reported, the cycles a lock timeout broke, the
+ * task groups the leak inspector flagged, lost contexts and timers, and,
+ * once stopped, the tasks left alive. A missing file (a node that never started) leaves nd as it is;
  * keys it does not know are skipped, so older nodes' files read too. */
 static void deja__cl_read_status(const char *dir, int i, deja_cluster_node *nd) {
     char path[PATH_MAX], line[256];
@@ -201,6 +203,8 @@ static void deja__cl_read_status(const char *dir, int i, deja_cluster_node *nd) 
         if (sscanf(line, "%63[a-z_]=%llu", key, &v) != 2) continue;
         if (!strcmp(key, "deadlocks"))
             nd->deadlocks = v;
+        else if (!strcmp(key, "deadlock_timeouts"))
+            nd->deadlock_timeouts = v;
         else if (!strcmp(key, "leak_groups"))
             nd->leak_groups = v;
         else if (!strcmp(key, "lost_contexts"))
@@ -273,6 +277,7 @@ DEJA__CL_UNUSED static int deja_cluster_analyze(const char *dir, int nodes, deja
         if (f) fclose(f);
         deja__cl_read_status(dir, i, nd);
         r->deadlocks += nd->deadlocks;
+        r->deadlock_timeouts += nd->deadlock_timeouts;
         r->leak_groups += nd->leak_groups;
         r->lost_contexts += nd->lost_contexts;
         r->lost_timers += nd->lost_timers;
