@@ -245,6 +245,21 @@ static void test_seed_file_nul_and_control_bytes(void **state) {
     assert_null(strchr(err, '\033'));
 }
 
+/* A seed file of a scenario this binary does not have (a team's own, kept
+ * with the team's binary) is refused, naming its line and where to look. */
+static void test_seed_file_of_another_binary(void **state) {
+    (void)state;
+    char err[4096];
+    static const char kv[] = "# deja seed file: check with `build/kvsim replay kv.seed`\nscenario = kv\nseed = 7\n"
+                             "verdict = ok\ntrace_hash = 0123456789abcdef\n";
+    test__write("kv.seed", kv, sizeof kv - 1);
+    assert_int_equal(test__deja(err, sizeof err, "replay", "kv.seed", NULL), 2);
+    test__one_line(err, "kv.seed:2: unknown scenario 'kv' in this binary");
+    assert_non_null(strstr(err, "first line names the binary"));
+    assert_int_equal(test__deja(err, sizeof err, "shrink", "kv.seed", NULL), 2);
+    test__one_line(err, "kv.seed: unknown scenario 'kv' in this binary");
+}
+
 /* Control bytes from arguments are shown escaped in every message. */
 static void test_control_bytes_escaped(void **state) {
     (void)state;
@@ -280,6 +295,7 @@ int main(void) {
         cmocka_unit_test(test_full_disk_keeps_old_file),
         cmocka_unit_test(test_bad_flags),
         cmocka_unit_test(test_seed_file_nul_and_control_bytes),
+        cmocka_unit_test(test_seed_file_of_another_binary),
         cmocka_unit_test(test_control_bytes_escaped),
         cmocka_unit_test(test_scenarios_lists_common_params),
     };

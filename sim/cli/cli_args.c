@@ -280,7 +280,8 @@ int deja_cli_target_resolve(const char *cmd, const char *first, const char *seed
             return deja_cli_usage_error(cmd, "--set goes with SCENARIO --seed N, not a seed file");
         if (deja_seedfile_load(first, &t->sf, err, sizeof err)) return deja_cli_usage_error(cmd, "%s", err);
         if (!(t->sc = deja_scenario_find(t->sf.scenario)))
-            return deja_cli_usage_error(cmd, "%s: unknown scenario '%s'", first, t->sf.scenario);
+            return deja_cli_usage_error(cmd, "%s: unknown scenario '%s' in this binary (its 'scenarios' lists them; the seed file's first line names the binary that replays it)",
+                                       first, t->sf.scenario);
         t->seed = t->sf.seed;
         return 0;
     }

@@ -328,7 +328,10 @@ int deja_replay(const char *path, const deja_run_opts *opts, deja_summary *out, 
     if (rc) return rc;
     const deja_scenario *sc = deja_scenario_find(sf.scenario);
     if (!sc) {
-        rc = seedfile__err(err, errlen, path, ln.scenario, "unknown scenario '%s'", sf.scenario);
+        rc = seedfile__err(err, errlen, path, ln.scenario,
+                           "unknown scenario '%s' in this binary (its 'scenarios' lists them; the seed "
+                           "file's first line names the binary that replays it)",
+                           sf.scenario);
         goto out;
     }
     /* Check each override alone, so that an unknown key names its line. */
