@@ -31,7 +31,10 @@ static void test_trials_elect_a_new_leader(void **state) {
     o.node_bin = bin;
     o.dir = dir;
     o.kill_node = -1;
-    deja_cluster_election_cfg c = {3, 1000, 5000, 7, csv};
+    /* wait up to 15 s for each new leader: the wait ends at the election
+     * (a few hundred ms), and on a loaded machine a node may not run for
+     * seconds; 5 s once lost a trial there */
+    deja_cluster_election_cfg c = {3, 1000, 15000, 7, csv};
     FILE *out = fopen(sum, "w+");
     assert_non_null(out);
     char err[512];
