@@ -59,6 +59,17 @@ set -e
 [ "$(get detected "$dir/d.txt")" = "node 2: deadlocks=1, see node-2/log" ] ||
     fail "detected is '$(get detected "$dir/d.txt")'"
 
+# a node killed and restarted (--kill) keeps its first life's status as
+# status.1: the cluster counts the losses of both lives
+set +e
+"$deja" cluster --nodes 3 --duration-s 6 --set node.leak=ctx --kill 1@3.5:0.5 --data-dir "$dir/k" >"$dir/k.txt" 2>"$dir/k.err"
+set -e
+[ "$(get restarts "$dir/k.txt")" = 1 ] || { cat "$dir/k.txt" "$dir/k.err" >&2; fail "--kill: no restart"; }
+[ -f "$dir/k/node-1/status.1" ] || fail "--kill: the first life's status was not kept"
+sum=$(cat "$dir"/k/node-*/status* | sed -n 's/^lost_contexts=//p' | awk '{ s += $1 } END { print s }')
+[ "$(get lost_contexts "$dir/k.txt")" = "$sum" ] || fail "--kill: lost_contexts $(get lost_contexts "$dir/k.txt"), the files say $sum"
+[ "$(sed -n 's/^lost_contexts=//p' "$dir/k/node-1/status.1")" -gt 0 ] || fail "--kill: the first life lost nothing?"
+
 # with the inspector off the nodes flag no task group and log no inspection
 "$deja" cluster --nodes 2 --duration-s 2 --inspect-s 0 --data-dir "$dir/q" >"$dir/q.txt" 2>"$dir/q.err" ||
     { cat "$dir/q.txt" "$dir/q.err" >&2; fail "a healthy cluster failed"; }

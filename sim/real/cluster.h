@@ -182,15 +182,11 @@ static int deja__cl_cmp(const void *x, const void *y) {
     return strcmp(a->hash, b->hash);
 }
 
-/* Reads what the production backend's detectors counted from node i's last
- * status file (DIR/node-I/status, rewritten every second and when the node
- * stops): the deadlocks reported, the cycles a lock timeout broke, the
- * task groups the leak inspector flagged, lost contexts and timers, and,
- * once stopped, the tasks left alive. A missing file (a node that never started) leaves nd as it is;
- * keys it does not know are skipped, so older nodes' files read too. */
-static void deja__cl_read_status(const char *dir, int i, deja_cluster_node *nd) {
-    char path[PATH_MAX], line[256];
-    snprintf(path, sizeof path, "%s/node-%d/status", dir, i);
+/* Adds what one status file of a node counted to nd; with `last` (the
+ * file of its last life) also the tasks still alive once it stopped. A
+ * missing file adds nothing. */
+static void deja__cl_add_status(const char *path, bool last, deja_cluster_node *nd) {
+    char line[256];
     FILE *f = fopen(path, "r");
     if (!f) return;
     nd->has_status = true;
@@ -202,20 +198,52 @@ static void deja__cl_read_status(const char *dir, int i, deja_cluster_node *nd) 
         if (!strcmp(line, "state=stopped\n")) stopped = true;
         if (sscanf(line, "%63[a-z_]=%llu", key, &v) != 2) continue;
         if (!strcmp(key, "deadlocks"))
-            nd->deadlocks = v;
+            nd->deadlocks += v;
         else if (!strcmp(key, "deadlock_timeouts"))
-            nd->deadlock_timeouts = v;
+            nd->deadlock_timeouts += v;
         else if (!strcmp(key, "leak_groups"))
-            nd->leak_groups = v;
+            nd->leak_groups += v;
         else if (!strcmp(key, "lost_contexts"))
-            nd->lost_contexts = v;
+            nd->lost_contexts += v;
         else if (!strcmp(key, "lost_timers"))
-            nd->lost_timers = v;
+            nd->lost_timers += v;
         else if (!strcmp(key, "tasks"))
             tasks = v;
     }
     fclose(f);
-    nd->tasks_left = stopped ? tasks : 0;
+    if (last && stopped) nd->tasks_left = tasks;
+}
+
+/* Reads what the production backend's detectors counted in node i's lives
+ * (DIR/node-I/status, rewritten every second and when the node stops, and
+ * DIR/node-I/status.L, the last status of the L-th life a --kill ended:
+ * deja__cl_keep_status): the deadlocks reported and those a timeout broke,
+ * the task groups the leak inspector flagged, lost contexts and timers,
+ * summed over the lives, and the tasks the last life left alive when it
+ * stopped. Missing files (a node that never started) count nothing; keys
+ * it does not know are skipped, so older nodes' files read too. */
+static void deja__cl_read_status(const char *dir, int i, deja_cluster_node *nd) {
+    char path[PATH_MAX];
+    for (int life = 1;; life++) {
+        snprintf(path, sizeof path, "%s/node-%d/status.%d", dir, i, life);
+        if (access(path, F_OK) != 0) break;
+        deja__cl_add_status(path, false, nd);
+    }
+    snprintf(path, sizeof path, "%s/node-%d/status", dir, i);
+    deja__cl_add_status(path, true, nd);
+}
+
+/* Before node i of dir restarts: keeps the status its ended life left as
+ * status.L (the first L free), so that its counts are not overwritten. */
+static void deja__cl_keep_status(const char *dir, int i) {
+    char from[PATH_MAX], to[PATH_MAX + 16];
+    snprintf(from, sizeof from, "%s/node-%d/status", dir, i);
+    for (int life = 1; life < 1000000; life++) {
+        snprintf(to, sizeof to, "%s/node-%d/status.%d", dir, i, life);
+        if (access(to, F_OK) == 0) continue;
+        (void)rename(from, to); /* no status (it never wrote one): nothing kept */
+        return;
+    }
 }
 
 /* Reads DIR/node-I/facts of every node into r, which it fills anew (exit
@@ -557,9 +585,13 @@ DEJA__CL_UNUSED static int deja_cluster_run(const deja_cluster_opts *o, deja_clu
     char path[PATH_MAX + 32];
     snprintf(path, sizeof path, "%s/go", o->dir);
     unlink(path);
-    for (int i = 0; i < o->nodes; i++) {
+    for (int i = 0; i < o->nodes; i++) { /* a status of an earlier run is not this one's */
         snprintf(path, sizeof path, "%s/node-%d/status", o->dir, i);
         unlink(path);
+        for (int life = 1;; life++) {
+            snprintf(path, sizeof path, "%s/node-%d/status.%d", o->dir, i, life);
+            if (unlink(path) != 0) break;
+        }
     }
     for (int i = 0; i < o->nodes; i++) {
         ex[i] = -1;
@@ -626,6 +658,7 @@ DEJA__CL_UNUSED static int deja_cluster_run(const deja_cluster_opts *o, deja_clu
         if (killed && !restarted && el >= o->kill_at_ms + o->down_ms) {
             restarted = true;
             int k = o->kill_node;
+            deja__cl_keep_status(o->dir, k);
             pid[k] = deja__cl_spawn(o, k, peers, base + k, err, errlen);
             if (pid[k] < 0) pid[k] = 0;
             ex[k] = -1;
