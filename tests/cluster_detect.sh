@@ -12,16 +12,11 @@
 # Usage: cluster_detect.sh DEJA
 set -eu
 deja=$1
-dir=$(mktemp -d "${TMPDIR:-/tmp}/deja-cluster-detect-XXXXXX")
-trap 'rm -rf "$dir"' EXIT
-fail() { echo "cluster_detect: $*" >&2; exit 1; }
-get() { sed -n "s/^$1=//p" "$2"; }
+name=cluster_detect
+. "$(dirname "$0")/cluster_lib.sh"
 
 # a context lost at every audit: the backend counts each, the verdict is leak
-set +e
-"$deja" cluster --nodes 3 --duration-s 4 --set node.leak=ctx --data-dir "$dir/c" >"$dir/c.txt" 2>"$dir/c.err"
-rc=$?
-set -e
+run_cluster c --nodes 3 --duration-s 4 --set node.leak=ctx --data-dir "$dir/c"
 [ "$rc" = 1 ] || { cat "$dir/c.txt" "$dir/c.err" >&2; fail "a leaking cluster exited $rc, not 1"; }
 [ "$(get verdict "$dir/c.txt")" = leak ] || fail "verdict $(get verdict "$dir/c.txt"), not leak"
 [ "$(get lost_contexts "$dir/c.txt")" -gt 0 ] || fail "no lost context counted"
@@ -30,10 +25,7 @@ grep -q '^detected=node [0-2]: ' "$dir/c.txt" || fail "no detected line naming a
 grep -q 'LEAK (context)' "$dir/c/node-0/log" || fail "node 0's log has no lost-context report"
 
 # judging the directory again gives the same verdict, before the oracle's
-set +e
-"$deja" cluster --judge "$dir/c" --scenario drift-fork >"$dir/j.txt" 2>"$dir/j.err"
-rc=$?
-set -e
+run_cluster j --judge "$dir/c" --scenario drift-fork
 [ "$rc" = 1 ] || { cat "$dir/j.txt" "$dir/j.err" >&2; fail "--judge exited $rc, not 1"; }
 [ "$(get verdict "$dir/j.txt")" = leak ] || fail "--judge: verdict $(get verdict "$dir/j.txt"), not leak"
 [ "$(get oracle_verdict "$dir/j.txt")" = ok ] || fail "--judge: the oracle's verdict is not ok"
@@ -43,27 +35,21 @@ set -e
 grep -q '^deadlock_timeouts=' "$dir/j.txt" && fail "deadlock_timeouts shown while zero"
 sed -i 's/^deadlock_timeouts=.*/deadlock_timeouts=2/' "$dir/c/node-0/status"
 sed -i 's/^deadlock_timeouts=.*/deadlock_timeouts=1/' "$dir/c/node-1/status"
-set +e
-"$deja" cluster --judge "$dir/c" --scenario drift-fork >"$dir/t.txt" 2>"$dir/t.err"
-set -e
+run_cluster t --judge "$dir/c" --scenario drift-fork
 [ "$(get deadlock_timeouts "$dir/t.txt")" = 3 ] || fail "deadlock_timeouts '$(get deadlock_timeouts "$dir/t.txt")', not 3"
 [ "$(get verdict "$dir/t.txt")" = leak ] || fail "deadlock_timeouts changed the verdict to $(get verdict "$dir/t.txt")"
 
 # a node whose backend reported a deadlock (it aborts then, its status says
 # so): deadlock comes first
 sed -i 's/^deadlocks=.*/deadlocks=1/' "$dir/c/node-2/status"
-set +e
-"$deja" cluster --judge "$dir/c" --scenario drift-fork >"$dir/d.txt" 2>"$dir/d.err"
-set -e
+run_cluster d --judge "$dir/c" --scenario drift-fork
 [ "$(get verdict "$dir/d.txt")" = deadlock ] || fail "a counted deadlock: verdict $(get verdict "$dir/d.txt")"
 [ "$(get detected "$dir/d.txt")" = "node 2: deadlocks=1, see node-2/log" ] ||
     fail "detected is '$(get detected "$dir/d.txt")'"
 
 # a node killed and restarted (--kill) keeps its first life's status as
 # status.1: the cluster counts the losses of both lives
-set +e
-"$deja" cluster --nodes 3 --duration-s 6 --set node.leak=ctx --kill 1@3.5:0.5 --data-dir "$dir/k" >"$dir/k.txt" 2>"$dir/k.err"
-set -e
+run_cluster k --nodes 3 --duration-s 6 --set node.leak=ctx --kill 1@3.5:0.5 --data-dir "$dir/k"
 [ "$(get restarts "$dir/k.txt")" = 1 ] || { cat "$dir/k.txt" "$dir/k.err" >&2; fail "--kill: no restart"; }
 [ -f "$dir/k/node-1/status.1" ] || fail "--kill: the first life's status was not kept"
 sum=$(cat "$dir"/k/node-*/status* | sed -n 's/^lost_contexts=//p' | awk '{ s += $1 } END { print s }')

@@ -9,16 +9,11 @@
 # Usage: cluster_faketime.sh DEJA
 set -eu
 deja=$1
-dir=$(mktemp -d "${TMPDIR:-/tmp}/deja-cluster-faketime-XXXXXX")
-trap 'rm -rf "$dir"' EXIT
-fail() { echo "cluster_faketime: $*" >&2; exit 1; }
-get() { sed -n "s/^$1=//p" "$2"; }
+name=cluster_faketime
+. "$(dirname "$0")/cluster_lib.sh"
 start_ms() { awk '$2 == "start" { print substr($1, 1, length($1) - 6); exit }' "$1"; }
 
-set +e
-"$deja" cluster --nodes 2 --duration-s 2 --faketime 1=3000 --data-dir "$dir/c" >"$dir/c.txt" 2>"$dir/c.err"
-rc=$?
-set -e
+run_cluster c --nodes 2 --duration-s 2 --faketime 1=3000 --data-dir "$dir/c"
 if [ "$rc" = 2 ] && grep -q "libfaketime not found" "$dir/c.err"; then
     echo "cluster_faketime: skipped: libfaketime is not installed (apt-get install faketime)"
     exit 77
@@ -31,10 +26,7 @@ ahead=$(($(start_ms "$dir/c/node-1/facts") - $(start_ms "$dir/c/node-0/facts")))
 
 # (a clock 3 s off forks and stalls a 2 s chain: the oracle's verdict is
 # not the point here, only that the facts merge on one time line)
-set +e
-"$deja" cluster --judge "$dir/c" --scenario drift-fork --faketime 1=3000 >"$dir/j.txt" 2>"$dir/j.err"
-rc=$?
-set -e
+run_cluster j --judge "$dir/c" --scenario drift-fork --faketime 1=3000
 [ "$rc" != 2 ] || { cat "$dir/j.err" >&2; fail "judging the faked cluster was refused"; }
 span=$(get span_ms "$dir/j.txt")
 [ "$span" -lt 2500 ] || fail "the merged facts span ${span} ms: the offset was not taken off"

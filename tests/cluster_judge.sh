@@ -8,10 +8,8 @@
 # Usage: cluster_judge.sh DEJA
 set -eu
 deja=$1
-dir=$(mktemp -d "${TMPDIR:-/tmp}/deja-cluster-judge-XXXXXX")
-trap 'rm -rf "$dir"' EXIT
-fail() { echo "cluster_judge: $*" >&2; exit 1; }
-get() { sed -n "s/^$1=//p" "$2"; }
+name=cluster_judge
+. "$(dirname "$0")/cluster_lib.sh"
 
 expect2() { # expect2 WHAT ARGS...: exit 2 with a one-line message
     what=$1

@@ -194,22 +194,6 @@ static int count_of(const char *text, const char *what) {
     return n;
 }
 
-/* The value of status line `key` of this process. */
-static uint64_t status_u64(const char *key) {
-    char *buf = NULL;
-    size_t len = 0;
-    FILE *f = open_memstream(&buf, &len);
-    real_status_print(f);
-    fclose(f);
-    char want[64];
-    snprintf(want, sizeof want, "\n%s=", key);
-    const char *p = strstr(buf, want);
-    assert_non_null(p);
-    uint64_t v = strtoull(p + strlen(want), NULL, 10);
-    free(buf);
-    return v;
-}
-
 /* Asserts that the report has the line `fmt` (with one %d for a line). */
 static void assert_has(const child_out *o, const char *fmt, int line) {
     char want[512];
@@ -802,7 +786,7 @@ static void test_check_switch_value(void **state) {
 
 static void test_bounded_self_waits_time_out(void **state) {
     (void)state;
-    uint64_t timeouts = status_u64("deadlock_timeouts");
+    uint64_t timeouts = real_fixture_status("deadlock_timeouts");
     rt_rwlock *l = rt_rwlock_new("L");
     assert_int_equal(rt_rwlock_rlock(l, RT_FOREVER), RT_OK);
     assert_int_equal(rt_rwlock_rlock(l, RT_FOREVER), RT_OK); /* nobody waits: reads nest */
@@ -815,9 +799,9 @@ static void test_bounded_self_waits_time_out(void **state) {
     assert_int_equal(rt_rwlock_rlock(l, 0), RT_ETIMEDOUT);
     rt_rwlock_wunlock(l);
     rt_rwlock_free(l);
-    assert_int_equal(status_u64("deadlocks"), 0);
+    assert_int_equal(real_fixture_status("deadlocks"), 0);
     /* the upgrade and the second write waited for themselves, with a timeout */
-    assert_int_equal(status_u64("deadlock_timeouts"), timeouts + 2);
+    assert_int_equal(real_fixture_status("deadlock_timeouts"), timeouts + 2);
 }
 
 /* Tasks that take a mutex and an rwlock in one order, without deadlines,
@@ -910,7 +894,7 @@ static void ordered_task(void *arg) {
 
 static void test_one_order_never_reports(void **state) {
     (void)state;
-    uint64_t checked = status_u64("lock_waits_checked"), timeouts = status_u64("deadlock_timeouts");
+    uint64_t checked = real_fixture_status("lock_waits_checked"), timeouts = real_fixture_status("deadlock_timeouts");
     static ordered o;
     memset(&o, 0, sizeof o);
     o.m[0] = rt_mutex_new("m0");
@@ -922,9 +906,9 @@ static void test_one_order_never_reports(void **state) {
     assert_int_equal(real_shutdown(120 * RT_SEC), 0);
     assert_int_equal(o.done, ORDER_TASKS * ORDER_ROUNDS);
     assert_int_equal(o.timed_out, 0);
-    assert_int_equal(status_u64("deadlocks"), 0);
-    assert_int_equal(status_u64("deadlock_timeouts"), timeouts);
-    assert_true(status_u64("lock_waits_checked") > checked); /* the check ran: tasks did wait */
+    assert_int_equal(real_fixture_status("deadlocks"), 0);
+    assert_int_equal(real_fixture_status("deadlock_timeouts"), timeouts);
+    assert_true(real_fixture_status("lock_waits_checked") > checked); /* the check ran: tasks did wait */
     for (int i = 0; i < 3; i++) rt_mutex_free(o.m[i]);
     for (int i = 0; i < 2; i++) rt_rwlock_free(o.l[i]);
     assert_int_equal(real_fixture_setup(NULL), 0);
@@ -980,7 +964,7 @@ static void churn_task(void *arg) {
 
 static void test_churn_of_timeout_cycles(void **state) {
     (void)state;
-    uint64_t checked = status_u64("lock_waits_checked");
+    uint64_t checked = real_fixture_status("lock_waits_checked");
     static ordered o;
     memset(&o, 0, sizeof o);
     for (int i = 0; i < 3; i++) o.m[i] = rt_mutex_new("cm");
@@ -988,8 +972,8 @@ static void test_churn_of_timeout_cycles(void **state) {
     for (int i = 0; i < 6; i++) assert_int_equal(rt_spawn("churn", churn_task, &o), RT_OK);
     assert_int_equal(real_shutdown(120 * RT_SEC), 0);
     assert_int_equal(o.done, 6 * 400);
-    assert_int_equal(status_u64("deadlocks"), 0);
-    assert_true(status_u64("lock_waits_checked") > checked);
+    assert_int_equal(real_fixture_status("deadlocks"), 0);
+    assert_true(real_fixture_status("lock_waits_checked") > checked);
     for (int i = 0; i < 3; i++) rt_mutex_free(o.m[i]);
     for (int i = 0; i < 2; i++) rt_rwlock_free(o.l[i]);
     assert_int_equal(real_fixture_setup(NULL), 0);

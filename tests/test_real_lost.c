@@ -53,22 +53,6 @@ static char *capture_end(void) {
     return buf;
 }
 
-/* The value of key in the status lines. */
-static unsigned long long status_value(const char *key) {
-    char *buf = NULL;
-    size_t len = 0;
-    FILE *f = open_memstream(&buf, &len);
-    real_status_print(f);
-    fclose(f);
-    char pat[64];
-    snprintf(pat, sizeof pat, "\n%s=", key);
-    const char *p = strstr(buf, pat);
-    assert_non_null(p);
-    unsigned long long v = strtoull(p + strlen(pat), NULL, 10);
-    free(buf);
-    return v;
-}
-
 static int count_of(const char *hay, const char *needle) {
     int n = 0;
     for (const char *p = hay; (p = strstr(p, needle)); p++) n++;
@@ -97,7 +81,7 @@ static void handler(void *arg) {
 }
 
 static char *run(int careful, unsigned long long *lost_ctx, unsigned long long *lost_timers) {
-    unsigned long long c0 = status_value("lost_contexts"), t0 = status_value("lost_timers");
+    uint64_t c0 = real_fixture_status("lost_contexts"), t0 = real_fixture_status("lost_timers");
     capture_start();
     rt_timer *idle = rt_timer_new("idle", RT_MS, 0); /* fires once, then is never stopped */
     g_next = 0;
@@ -106,8 +90,8 @@ static char *run(int careful, unsigned long long *lost_ctx, unsigned long long *
     if (careful) rt_timer_stop(idle);
     assert_int_equal(real_shutdown(5 * RT_SEC), 0); /* the node stops */
     char *out = capture_end();
-    *lost_ctx = status_value("lost_contexts") - c0;
-    *lost_timers = status_value("lost_timers") - t0;
+    *lost_ctx = real_fixture_status("lost_contexts") - c0;
+    *lost_timers = real_fixture_status("lost_timers") - t0;
     /* clean up what the careless program left, for the next test */
     if (!careful) rt_timer_stop(idle);
     for (int i = 0; i < NREQ; i++) {

@@ -132,6 +132,21 @@ static int deja__cluster_judge(const deja_scenario *sc, const deja_cluster_opts 
     return rc;
 }
 
+/* Prints what the nodes' own detectors counted (deadlocks, leak_groups,
+ * lost_contexts, lost_timers, tasks_left; deadlock_timeouts when not zero)
+ * and, when they found something, the detected line; returns that verdict
+ * ("deadlock" or "leak"), or NULL. */
+static const char *deja__cluster_print_detected(const deja_cluster_result *r) {
+    printf("deadlocks=%llu\nleak_groups=%llu\nlost_contexts=%llu\nlost_timers=%llu\ntasks_left=%llu\n",
+           (unsigned long long)r->deadlocks, (unsigned long long)r->leak_groups, (unsigned long long)r->lost_contexts,
+           (unsigned long long)r->lost_timers, (unsigned long long)r->tasks_left);
+    if (r->deadlock_timeouts) printf("deadlock_timeouts=%llu\n", (unsigned long long)r->deadlock_timeouts);
+    char detected[256];
+    const char *found = deja_cluster_detected(r, detected, sizeof detected);
+    if (found) printf("detected=%s\n", detected);
+    return found;
+}
+
 /* How many nodes wrote facts in cluster directory dir: 1 + the highest I
  * of a dir/node-I/facts file (lower ones missing count as empty), 0 when
  * there is none, -1 when dir cannot be read. */
@@ -172,16 +187,8 @@ static int deja__cluster_judge_only(const deja_scenario *sc, const char *dir, lo
     if (rc == 2) return 2;
     deja_cluster_result r;
     bool read = deja_cluster_analyze(dir, (int)nodes, &r) == 0;
-    char detected[256];
-    const char *found = read ? deja_cluster_detected(&r, detected, sizeof detected) : NULL;
     printf("nodes=%ld\n", nodes);
-    if (read)
-        printf("deadlocks=%llu\nleak_groups=%llu\nlost_contexts=%llu\nlost_timers=%llu\ntasks_left=%llu\n",
-               (unsigned long long)r.deadlocks, (unsigned long long)r.leak_groups,
-               (unsigned long long)r.lost_contexts, (unsigned long long)r.lost_timers,
-               (unsigned long long)r.tasks_left);
-    if (read && r.deadlock_timeouts) printf("deadlock_timeouts=%llu\n", (unsigned long long)r.deadlock_timeouts);
-    if (found) printf("detected=%s\n", detected);
+    const char *found = read ? deja__cluster_print_detected(&r) : NULL;
     deja_cluster_result_free(&r);
     deja__cluster_print_judged(&js);
     printf("verdict=%s\ndata_dir=%s\n", found ? found : deja_summary_get(&js, "verdict"), dir);
@@ -341,12 +348,8 @@ int deja_cmd_cluster(int argc, char **argv) {
            (unsigned long long)r.deferred, (unsigned long long)r.imported, o.kill_node >= 0 ? 1 : 0);
     for (int i = 0; i < r.nodes; i++) printf("%s%d", i ? "," : "", r.node[i].exit_status);
     if (r.leaders) printf("\nleaders=%llu\nlast_term=%llu", (unsigned long long)r.leaders, (unsigned long long)r.last_term);
-    printf("\ndeadlocks=%llu\nleak_groups=%llu\nlost_contexts=%llu\nlost_timers=%llu\ntasks_left=%llu\n",
-           (unsigned long long)r.deadlocks, (unsigned long long)r.leak_groups, (unsigned long long)r.lost_contexts,
-           (unsigned long long)r.lost_timers, (unsigned long long)r.tasks_left);
-    if (r.deadlock_timeouts) printf("deadlock_timeouts=%llu\n", (unsigned long long)r.deadlock_timeouts);
-    char detected[256];
-    if (deja_cluster_detected(&r, detected, sizeof detected)) printf("detected=%s\n", detected);
+    printf("\n");
+    deja__cluster_print_detected(&r);
     if (jrc >= 0) {
         deja__cluster_print_judged(&js);
         if (!strcmp(verdict, "ok")) verdict = deja_summary_get(&js, "verdict");

@@ -14,7 +14,8 @@
  * counted.
  *
  * Layout of a cluster directory DIR: DIR/node-I/{facts,status,log} for each
- * node I (log is the node's stdout and stderr). The facts format is the one
+ * node I (log is the node's stdout and stderr; status.L keeps the last status
+ * of a life that --kill ended). The facts format is the one
  * real.h documents: "WALL_NS KIND HEIGHT SLOT HASH PARENT VALUE ROOT" lines, a
  * "start" line opening each incarnation of the node.
  *
@@ -85,8 +86,7 @@ typedef struct deja_cluster_node {
     uint64_t confirmed_last; /* highest height confirmed by its last incarnation */
     uint64_t recovered_last; /* confirmed height its last incarnation found on disk (0: none) */
     uint64_t produced, imported, rejected, deferred;
-    /* from its last DIR/node-I/status: the backend's own detectors */
-    bool has_status;
+    /* the backend's own detectors, from its status files (every life's: deja__cl_read_status) */
     uint64_t deadlocks, leak_groups, lost_contexts, lost_timers;
     uint64_t tasks_left; /* tasks= of a stopped node: alive after the grace period */
     uint64_t deadlock_timeouts; /* wait-for cycles a lock timeout broke: counted, not a verdict */
@@ -189,7 +189,6 @@ static void deja__cl_add_status(const char *path, bool last, deja_cluster_node *
     char line[256];
     FILE *f = fopen(path, "r");
     if (!f) return;
-    nd->has_status = true;
     bool stopped = false;
     unsigned long long tasks = 0;
     while (fgets(line, sizeof line, f)) {
