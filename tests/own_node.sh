@@ -128,6 +128,12 @@ step "a 3-node production cluster of kvnode"
     --data-dir "$dir/cluster" >"$dir/cluster.txt" 2>"$dir/cluster.err" ||
     { cat "$dir/cluster.txt" "$dir/cluster.err" >&2; fail "deja cluster --node-bin kvnode failed"; }
 grep -q '^verdict=ok$' "$dir/cluster.txt" || fail "the cluster's verdict is not ok"
+# the backend's own detectors judge this node too: its leak inspector ran
+# on every node and found nothing, nothing was lost or left running
+for k in deadlocks leak_groups lost_contexts lost_timers tasks_left; do
+    grep -q "^$k=0$" "$dir/cluster.txt" || fail "the kvnode cluster: $k is not 0"
+done
+grep -q '^inspect: node=0 ' "$dir/cluster/node-0/log" || fail "kvnode's leak inspector did not run"
 for i in 0 1 2; do
     grep -q ' kv\.apply ' "$dir/cluster/node-$i/facts" || fail "node $i's facts file does not name kv.apply"
 done
