@@ -277,43 +277,60 @@ int rt_select_at(rt_case *cases, int n, int64_t timeout_ns, const char *file, in
     return sel.fired;
 }
 
+/* Parks the running task on ch until its send (op RT_SEND) or receive
+ * completes or the timeout passes. Out of line, and its caller's frame gone
+ * (a tail call): its frame, with the waiter in it, is the only one a task
+ * parked here keeps (deja__park_begin and deja__block add none), so the
+ * lines a parked task's resumption touches are few. */
+__attribute__((noinline)) static int deja__chan_wait(rt_chan *ch, int op, void *elem, int64_t timeout_ns) {
+    deja_world *w = deja__w;
+    deja__task *self = w->cur;
+    struct {
+        deja__waiter wt;
+        deja__sel sel;
+    } x = {{self, &x.sel, op, elem, NULL, NULL, NULL}, {0, -1, 0}};
+    deja__wq_push(op == RT_SEND ? &ch->sendq : &ch->recvq, &x.wt, ch);
+    if (w->det) { /* only the node's own tasks can end a wait on its own channels */
+        self->internal_wait = timeout_ns < 0 && !ch->ext;
+        self->wait_cancellable = ch->done;
+    }
+    deja__park_begin(w, self, op == RT_SEND ? "chan send" : "chan recv", ch->name,
+                     deja__deadline(w, self->node, timeout_ns));
+    deja__block(w);
+    /* after the switch, only the frame's own memory: no registers kept */
+    assert(deja__w->cur->state == DEJA__T_RUNNING);
+    ch = x.wt.ch;
+    if (ch) deja__wq_unlink(x.wt.index == RT_SEND ? &ch->sendq : &ch->recvq, &x.wt);
+    return x.sel.done ? x.sel.result : RT_ETIMEDOUT;
+}
+
 /* A send or receive on one channel: rt_select of that single case, without
  * its loops over cases (the message path of every node). */
-static int deja__chan_op(rt_chan *ch, int op, void *elem, int64_t timeout_ns, const char *file, int line) {
-    deja_world *w = deja__w;
+static inline int deja__chan_op(rt_chan *ch, int op, void *elem, int64_t timeout_ns, const char *file, int line) {
     deja__task *self = deja__self();
     self->wfile = file;
     self->wline = line;
     int r = op == RT_SEND ? deja__try_send(ch, elem) : deja__try_recv(ch, elem);
     if (r != DEJA__WOULD_BLOCK) return r;
     if (timeout_ns == 0) return RT_ETIMEDOUT;
-    deja__sel sel = {0, -1, 0};
-    deja__waiter wt = {self, &sel, 0, elem, NULL, NULL, NULL};
-    deja__wq *q = op == RT_SEND ? &ch->sendq : &ch->recvq;
-    deja__wq_push(q, &wt, ch);
-    if (w->det) { /* only the node's own tasks can end a wait on its own channels */
-        self->internal_wait = timeout_ns < 0 && !ch->ext;
-        self->wait_cancellable = ch->done;
-    }
-    deja__park(w, op == RT_SEND ? "chan send" : "chan recv", ch->name, deja__deadline(w, self->node, timeout_ns));
-    if (wt.ch) deja__wq_unlink(q, &wt);
-    return sel.done ? sel.result : RT_ETIMEDOUT;
+    return deja__chan_wait(ch, op, elem, timeout_ns);
+}
+
+/* rt_chan_send/recv on a NULL channel (a disabled case): waits out the
+ * timeout. Out of line, so that the channel calls stay tail calls. */
+__attribute__((noinline)) static int deja__chan_nil(int op, void *elem, int64_t timeout_ns, const char *file,
+                                                    int line) {
+    rt_case c = {NULL, op, elem, 0};
+    int i = rt_select_at(&c, 1, timeout_ns, file, line);
+    return i < 0 ? i : c.result;
 }
 
 int rt_chan_send_at(rt_chan *ch, const void *elem, int64_t timeout_ns, const char *file, int line) {
-    if (!ch) { /* a disabled case: waits out the timeout */
-        rt_case c = {ch, RT_SEND, (void *)elem, 0};
-        int i = rt_select_at(&c, 1, timeout_ns, file, line);
-        return i < 0 ? i : c.result;
-    }
+    if (!ch) return deja__chan_nil(RT_SEND, (void *)elem, timeout_ns, file, line);
     return deja__chan_op(ch, RT_SEND, (void *)elem, timeout_ns, file, line);
 }
 
 int rt_chan_recv_at(rt_chan *ch, void *elem, int64_t timeout_ns, const char *file, int line) {
-    if (!ch) {
-        rt_case c = {ch, RT_RECV, elem, 0};
-        int i = rt_select_at(&c, 1, timeout_ns, file, line);
-        return i < 0 ? i : c.result;
-    }
+    if (!ch) return deja__chan_nil(RT_RECV, elem, timeout_ns, file, line);
     return deja__chan_op(ch, RT_RECV, elem, timeout_ns, file, line);
 }

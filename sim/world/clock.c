@@ -75,7 +75,9 @@ int rt_sleep_ns_at(int64_t ns, const char *file, int line) {
     self->wfile = file;
     self->wline = line;
     if (ns < 0) ns = 0;
-    deja__park(w, "sleep", NULL, deja__deadline(w, deja__self_node(), ns));
+    deja__park_begin(w, self, "sleep", NULL, deja__deadline(w, self->node, ns));
+    deja__block(w);
+    assert(w->cur == self && self->state == DEJA__T_RUNNING);
     return RT_OK;
 }
 

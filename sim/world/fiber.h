@@ -64,26 +64,20 @@ static inline void deja_prefetch(const void *p) {
 static inline void deja_fiber_prefetch(const deja_fiber *f) {
     if (f->stack) deja_prefetch(f->stack);
 }
-/* Starts loading what a suspended fiber touches when it resumes: its saved
- * registers and the frames above them (the blocking paths keep theirs
- * small: 8 lines hold them), two lines below (a task woken from a sleep
- * often blocks next in a channel send, whose frames reach that far below
- * the sleep's), and its canary. A hint. */
+/* Starts loading what a suspended fiber touches when it resumes: the part
+ * of its stack in use (its saved registers and the frames above them, up
+ * to the stack's top, at most 8 lines: the blocking paths keep their
+ * frames small), two lines below (a task woken from a sleep often blocks
+ * next in a channel send, whose frames reach that far below the sleep's),
+ * and its canary. A hint: nothing outside the stack is touched. */
 static inline void deja_fiber_warm(const deja_fiber *f) {
     const char *s = f->stack;
     if (!s) return; /* the main fiber, or a freed one */
 #if defined(DEJA_ASM_SWITCH)
-    const char *sp = f->sp;
-    __builtin_prefetch(sp - 128);
-    __builtin_prefetch(sp - 64);
-    __builtin_prefetch(sp);
-    __builtin_prefetch(sp + 64);
-    __builtin_prefetch(sp + 128);
-    __builtin_prefetch(sp + 192);
-    __builtin_prefetch(sp + 256);
-    __builtin_prefetch(sp + 320);
-    __builtin_prefetch(sp + 384);
-    __builtin_prefetch(sp + 448);
+    uintptr_t lo = ((uintptr_t)f->sp & ~(uintptr_t)63) - 128, hi = (uintptr_t)f->sp + 512;
+    uintptr_t top = (uintptr_t)s + f->stack_size;
+    if (hi > top) hi = top;
+    for (uintptr_t p = lo; p < hi; p += 64) __builtin_prefetch((const void *)p);
 #endif
     deja_prefetch(s);
 }

@@ -79,10 +79,9 @@ typedef struct deja__task {
     bool internal_wait;       /* parked without deadline on what only its node's tasks can give */
     bool wait_bounded;        /* parked with a deadline */
     bool wait_cancellable;    /* its select includes a context's done channel */
-    int fired;                /* select: index of the case that fired */
+    /* the rest: spawn, exit, the detectors (detect.c) and the task dump */
     struct deja__owned *owned; /* contexts and timers it created, not yet released */
     struct deja__rw_hold *rw_held; /* its holds of rwlocks */
-    /* the rest: spawn, exit, the detectors (detect.c) and the task dump */
     const char *name; /* static string from the caller */
     const char *file;
     int line;
@@ -97,7 +96,7 @@ typedef struct deja__task {
     struct deja__task *prev, *next;    /* node's live-task list */
 } deja__task;
 #if defined(DEJA_ASM_SWITCH)
-_Static_assert(offsetof(deja__task, rw_held) + sizeof(void *) <= 128, "the message path's fields fill two cache lines");
+_Static_assert(offsetof(deja__task, wait_cancellable) + sizeof(bool) <= 128, "the message path's fields fill two cache lines");
 #endif
 
 /* ---- nodes ------------------------------------------------------------- */
@@ -249,6 +248,14 @@ static inline void deja__ready(deja_world *w, deja__task *t) {
 /* Blocks the running task until deja__wake or the deadline (true time, -1
  * for none); returns the wake result (RT_ETIMEDOUT on the deadline). */
 int deja__park(deja_world *w, const char *kind, const char *on, int64_t deadline);
+/* deja__park in two halves, for the message path (channels, sleep), whose
+ * parked frames must stay small (thousands of parked tasks are resumed
+ * from cold memory): park_begin marks the running task t blocked on
+ * kind/on and queues its deadline; block then switches away and returns
+ * when t is woken, t->wake_result holding the result. Neither adds a
+ * frame to the parked stack. */
+void deja__park_begin(deja_world *w, deja__task *t, const char *kind, const char *on, int64_t deadline);
+void deja__block(deja_world *w);
 /* Wakes a parked task with result r (no-op when it is not blocked). */
 static inline void deja__wake(deja_world *w, deja__task *t, int r);
 /* The running task (asserted non-NULL: rt calls come from tasks). */

@@ -266,8 +266,11 @@ __attribute__((noinline)) static deja__task *deja__run_timeouts(deja_world *w) {
  * would resume them, without a round trip through the scheduler's stack.
  * With none runnable, the task runs the next events itself while they are
  * timeouts (deja__run_timeouts); anything else is the scheduler's.
- * Returns when the task is resumed. Its canary is checked as it leaves. */
-static void deja__to_sched(deja_world *w) {
+ * Returns when the task is resumed (its caller asserts it runs again).
+ * Its canary is checked as it leaves. The switch is its last act, a tail
+ * call: at the switch its own frame is gone, so a parked task's stack
+ * holds only its callers' frames and the saved registers. */
+void deja__block(deja_world *w) {
     deja__task *t = w->cur;
     assert(t && t->state != DEJA__T_RUNNING && t->state != DEJA__T_DEAD);
     deja_fiber_check(&t->fiber); /* the canary: aborts with a report on overflow */
@@ -276,13 +279,12 @@ static void deja__to_sched(deja_world *w) {
         w->cur = NULL; /* as in the scheduler's loop: the events run outside any task */
         n = deja__run_timeouts(w);
     }
-    if (n) {
-        deja__resume_prep(w, n);
-        if (n != t) deja_fiber_switch(&t->fiber, &n->fiber);
-    } else {
+    if (!n) {
         deja_fiber_switch(&t->fiber, &w->sched_fiber);
+        return;
     }
-    assert(w->cur == t && t->state == DEJA__T_RUNNING);
+    deja__resume_prep(w, n);
+    if (n != t) deja_fiber_switch(&t->fiber, &n->fiber);
 }
 
 void rt_yield(void) {
@@ -290,7 +292,8 @@ void rt_yield(void) {
     deja__task *t = deja__self();
     t->state = DEJA__T_BLOCKED;
     deja__ready(w, t);
-    deja__to_sched(w);
+    deja__block(w);
+    assert(w->cur == t && t->state == DEJA__T_RUNNING);
 }
 
 void rt_task_note(const char *what) { deja__self()->blocked_on = what; }
@@ -309,8 +312,8 @@ static void deja__timeout(deja_world *w, void *arg, uint64_t gen, int drop) {
     if (!drop && t->state == DEJA__T_BLOCKED && t->wait_gen == gen) deja__wake(w, t, RT_ETIMEDOUT);
 }
 
-int deja__park(deja_world *w, const char *kind, const char *on, int64_t deadline) {
-    deja__task *t = deja__self();
+void deja__park_begin(deja_world *w, deja__task *t, const char *kind, const char *on, int64_t deadline) {
+    assert(t == w->cur && t->state == DEJA__T_RUNNING);
     t->state = DEJA__T_BLOCKED;
     t->blocked_kind = kind;
     t->blocked_on = on;
@@ -328,13 +331,19 @@ int deja__park(deja_world *w, const char *kind, const char *on, int64_t deadline
         t->timeouts_pending++;
         deja__schedule_in(w, deadline, deja__timeout, t, t->wait_gen);
     }
-    deja__to_sched(w);
+}
+
+int deja__park(deja_world *w, const char *kind, const char *on, int64_t deadline) {
+    deja__task *t = deja__self();
+    deja__park_begin(w, t, kind, on, deadline);
+    deja__block(w);
+    assert(w->cur == t && t->state == DEJA__T_RUNNING);
     return t->wake_result;
 }
 
 
 /* Resumes every runnable task until the run queue is empty. The tasks pass
- * control among themselves (deja__to_sched); it comes back here when the
+ * control among themselves (deja__block); it comes back here when the
  * queue is empty (w->cur NULL) or a task ended (w->cur is it: its stack is
  * freed here, off that stack). */
 static void deja__drain(deja_world *w) {
@@ -357,7 +366,7 @@ static void deja__drain(deja_world *w) {
 }
 
 /* Runs events up to (and including) time `until`. Tasks run the timeouts
- * among them themselves while no other event comes first (deja__to_sched). */
+ * among them themselves while no other event comes first (deja__block). */
 static void deja__run_until(deja_world *w, int64_t until) {
     assert(w->run_limit < 0);
     w->run_limit = until;
