@@ -278,11 +278,12 @@ int rt_select_at(rt_case *cases, int n, int64_t timeout_ns, const char *file, in
 }
 
 /* Parks the running task on ch until its send (op RT_SEND) or receive
- * completes or the timeout passes. Out of line, and its caller's frame gone
- * (a tail call): its frame, with the waiter in it, is the only one a task
- * parked here keeps (deja__park_begin and deja__block add none), so the
- * lines a parked task's resumption touches are few. */
-__attribute__((noinline)) static int deja__chan_wait(rt_chan *ch, int op, void *elem, int64_t timeout_ns) {
+ * completes or the deadline (true time, -1 for none) passes. Out of line,
+ * and its caller's frame gone (a tail call): its frame, with the waiter in
+ * it, is the only one a task parked here keeps (deja__park_begin and
+ * deja__block add none), so the lines a parked task's resumption touches
+ * are few. It makes no call before parking, so it keeps no register. */
+__attribute__((noinline)) static int deja__chan_wait(rt_chan *ch, int op, void *elem, int64_t deadline) {
     deja_world *w = deja__w;
     deja__task *self = w->cur;
     struct {
@@ -291,13 +292,13 @@ __attribute__((noinline)) static int deja__chan_wait(rt_chan *ch, int op, void *
     } x = {{self, &x.sel, op, elem, NULL, NULL, NULL}, {0, -1, 0}};
     deja__wq_push(op == RT_SEND ? &ch->sendq : &ch->recvq, &x.wt, ch);
     if (w->det) { /* only the node's own tasks can end a wait on its own channels */
-        self->internal_wait = timeout_ns < 0 && !ch->ext;
+        self->internal_wait = deadline < 0 && !ch->ext;
         self->wait_cancellable = ch->done;
     }
-    deja__park_begin(w, self, op == RT_SEND ? "chan send" : "chan recv", ch->name,
-                     deja__deadline(w, self->node, timeout_ns));
-    deja__block(w);
-    /* after the switch, only the frame's own memory: no registers kept */
+    deja__park_begin(w, self, op == RT_SEND ? "chan send" : "chan recv", ch->name, deadline);
+    /* from here on only the frame's own memory is read (the world again
+     * from its global): no register is kept across the calls */
+    deja__block(deja__w);
     assert(deja__w->cur->state == DEJA__T_RUNNING);
     ch = x.wt.ch;
     if (ch) deja__wq_unlink(x.wt.index == RT_SEND ? &ch->sendq : &ch->recvq, &x.wt);
@@ -313,7 +314,7 @@ static inline int deja__chan_op(rt_chan *ch, int op, void *elem, int64_t timeout
     int r = op == RT_SEND ? deja__try_send(ch, elem) : deja__try_recv(ch, elem);
     if (r != DEJA__WOULD_BLOCK) return r;
     if (timeout_ns == 0) return RT_ETIMEDOUT;
-    return deja__chan_wait(ch, op, elem, timeout_ns);
+    return deja__chan_wait(ch, op, elem, deja__deadline(deja__w, self->node, timeout_ns));
 }
 
 /* rt_chan_send/recv on a NULL channel (a disabled case): waits out the

@@ -56,21 +56,23 @@ struct deja__evq {
 
 deja__evq *deja__evq_new(void);
 void deja__evq_free(deja__evq *q);
-/* Appends ev (slow path of deja__evq_push: a new instant, or a full array). */
-void deja__evq_push_slow(deja__evq *q, const deja__event *ev);
+/* Appends an event (slow path of deja__evq_push: a new instant, or a full
+ * array). Its fields are arguments, not a struct: no copy of one is built on
+ * the caller's stack (the blocking paths' frames stay small). */
+void deja__evq_push_slow(deja__evq *q, int64_t t, uint64_t seq, deja__ev_fn fn, void *arg, uint64_t u);
 /* Removes the earliest instant, now empty (slow path of deja__evq_pop). */
 void deja__evq_drop_first(deja__evq *q);
 
-/* Queues ev; events must be pushed with growing seq. */
-static inline void deja__evq_push(deja__evq *q, const deja__event *ev) {
+/* Queues fn(arg, u) at time t; events must be pushed with growing seq. */
+static inline void deja__evq_push(deja__evq *q, int64_t t, uint64_t seq, deja__ev_fn fn, void *arg, uint64_t u) {
     deja__instant *in = q->last;
-    if (in && in->t == ev->t && in->len < in->cap) {
-        assert(in->len == 0 || in->ev[in->len - 1].seq < ev->seq);
-        in->ev[in->len++] = (deja__qev){ev->fn, ev->arg, ev->u, ev->seq};
+    if (in && in->t == t && in->len < in->cap) {
+        assert(in->len == 0 || in->ev[in->len - 1].seq < seq);
+        in->ev[in->len++] = (deja__qev){fn, arg, u, seq};
         q->len++;
         return;
     }
-    deja__evq_push_slow(q, ev);
+    deja__evq_push_slow(q, t, seq, fn, arg, u);
 }
 
 /* The earliest event, left in the queue (NULL when it is empty); its time

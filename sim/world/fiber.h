@@ -74,7 +74,7 @@ static inline void deja_fiber_warm(const deja_fiber *f) {
     const char *s = f->stack;
     if (!s) return; /* the main fiber, or a freed one */
 #if defined(DEJA_ASM_SWITCH)
-    uintptr_t lo = ((uintptr_t)f->sp & ~(uintptr_t)63) - 128, hi = (uintptr_t)f->sp + 512;
+    uintptr_t lo = ((uintptr_t)f->sp & ~(uintptr_t)63) - 64, hi = (uintptr_t)f->sp + 512;
     uintptr_t top = (uintptr_t)s + f->stack_size;
     if (hi > top) hi = top;
     for (uintptr_t p = lo; p < hi; p += 64) __builtin_prefetch((const void *)p);

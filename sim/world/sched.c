@@ -47,8 +47,7 @@ static void deja__overflow_report(void *arg) {
 static inline void deja__schedule_in(deja_world *w, int64_t t, deja__ev_fn fn, void *arg, uint64_t u) {
     assert(t >= w->now);
     if (__builtin_expect(!w->evq, 0)) w->evq = deja__evq_new();
-    deja__event ev = {t, w->seq++, fn, arg, u};
-    deja__evq_push(w->evq, &ev);
+    deja__evq_push(w->evq, t, w->seq++, fn, arg, u);
 }
 
 void deja__schedule(deja_world *w, int64_t t, deja__ev_fn fn, void *arg, uint64_t u) {
@@ -218,6 +217,8 @@ static inline void deja__resume_prep(deja_world *w, deja__task *t) {
 }
 
 static void deja__timeout(deja_world *w, void *arg, uint64_t gen, int drop);
+static inline __attribute__((always_inline)) void deja__timeout_do(deja_world *w, deja__task *t, uint64_t gen,
+                                                                   int drop);
 
 /* When many tasks share a deadline, the tasks their timeouts wake next are
  * far apart in memory: warm the struct of the one DEJA__AHEAD_FAR places
@@ -255,7 +256,7 @@ __attribute__((noinline)) static deja__task *deja__run_timeouts(deja_world *w) {
         assert(ev.t >= w->now);
         w->now = ev.t;
         w->events++;
-        deja__timeout(w, ev.arg, ev.u, 0);
+        deja__timeout_do(w, ev.arg, ev.u, 0); /* inline: no frame below this one */
         deja__task *n = deja__next_task(w);
         if (n) return n;
     }
@@ -300,8 +301,8 @@ void rt_task_note(const char *what) { deja__self()->blocked_on = what; }
 
 /* A parked task's deadline. A dead task's struct outlives it until its last
  * pending timeout event has fired (timeouts_pending counts them). */
-static void deja__timeout(deja_world *w, void *arg, uint64_t gen, int drop) {
-    deja__task *t = arg;
+static inline __attribute__((always_inline)) void deja__timeout_do(deja_world *w, deja__task *t, uint64_t gen,
+                                                                   int drop) {
     assert(t->timeouts_pending > 0);
     t->timeouts_pending--;
     if (t->state == DEJA__T_DEAD) {
@@ -311,6 +312,8 @@ static void deja__timeout(deja_world *w, void *arg, uint64_t gen, int drop) {
     /* a stale timeout (the task woke otherwise since) has another gen */
     if (!drop && t->state == DEJA__T_BLOCKED && t->wait_gen == gen) deja__wake(w, t, RT_ETIMEDOUT);
 }
+
+static void deja__timeout(deja_world *w, void *arg, uint64_t gen, int drop) { deja__timeout_do(w, arg, gen, drop); }
 
 void deja__park_begin(deja_world *w, deja__task *t, const char *kind, const char *on, int64_t deadline) {
     assert(t == w->cur && t->state == DEJA__T_RUNNING);
