@@ -67,7 +67,7 @@ static inline void deja_fiber_prefetch(const deja_fiber *f) {
 /* Starts loading what a suspended fiber touches when it resumes: the part
  * of its stack in use (its saved registers and the frames above them, up
  * to the stack's top, at most 8 lines: the blocking paths keep their
- * frames small), two lines below (a task woken from a sleep often blocks
+ * frames small), the line below (a task woken from a sleep often blocks
  * next in a channel send, whose frames reach that far below the sleep's),
  * and its canary. A hint: nothing outside the stack is touched. */
 static inline void deja_fiber_warm(const deja_fiber *f) {
