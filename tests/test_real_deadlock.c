@@ -853,6 +853,17 @@ typedef struct ordered {
     _Atomic int64_t done, timed_out;
 } ordered;
 
+/* Releases lock j of o (even j: mutex j/2; odd: rwlock j/2, held to write
+ * when wrote). */
+static void ordered_unlock(ordered *o, int j, bool wrote) {
+    if (j % 2 == 0)
+        rt_mutex_unlock(o->m[j / 2]);
+    else if (wrote)
+        rt_rwlock_wunlock(o->l[j / 2]);
+    else
+        rt_rwlock_runlock(o->l[j / 2]);
+}
+
 static void ordered_task(void *arg) {
     ordered *o = arg;
     static _Atomic uint64_t seeds;
@@ -880,13 +891,7 @@ static void ordered_task(void *arg) {
             if ((x >> 16) % 4 == 0) rt_yield();
         }
         for (int j = ORDER_LOCKS - 1; j >= 0; j--) {
-            if (!took[j]) continue;
-            if (j % 2 == 0)
-                rt_mutex_unlock(o->m[j / 2]);
-            else if (wrote[j])
-                rt_rwlock_wunlock(o->l[j / 2]);
-            else
-                rt_rwlock_runlock(o->l[j / 2]);
+            if (took[j]) ordered_unlock(o, j, wrote[j]);
         }
         atomic_fetch_add(&o->done, 1);
     }
@@ -950,13 +955,7 @@ static void churn_task(void *arg) {
             if (x % 3 == 0) rt_yield();
         }
         for (int j = 0; j < ORDER_LOCKS; j++) {
-            if (!took[j]) continue;
-            if (j % 2 == 0)
-                rt_mutex_unlock(o->m[j / 2]);
-            else if (wrote[j])
-                rt_rwlock_wunlock(o->l[j / 2]);
-            else
-                rt_rwlock_runlock(o->l[j / 2]);
+            if (took[j]) ordered_unlock(o, j, wrote[j]);
         }
         atomic_fetch_add(&o->done, 1);
     }
