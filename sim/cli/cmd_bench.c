@@ -119,7 +119,15 @@ static void bench__pingpong_main(rt_ctx *ctx) {
 /* bench-ring: bench.tasks tasks in a ring, each with a capacity-1 inbox that
  * starts with one token. Every round each task receives from its inbox,
  * sends to its neighbour's and sleeps 1 ms of virtual time, so all the tasks
- * share each deadline. bench.rounds rounds. */
+ * share each deadline. bench.rounds rounds. Task i sends to task i-1, the
+ * one that ran just before it in the round: the inbox it sends to has
+ * just been emptied, and one send a round waits (the first task's, on the
+ * last task's inbox). Every ring size runs that same schedule from its
+ * first round. (Sending to task i+1 instead, every send would wait for its
+ * receiver in the first round, one fewer in each round after: a ring of N
+ * would settle only after N rounds, so a short run of a large ring would
+ * pay two task switches a message where a long run of a small one pays
+ * one.) */
 typedef struct bench__ring {
     rt_chan **ch;
     int64_t n, rounds;
@@ -134,7 +142,7 @@ typedef struct bench__member {
 static void bench__ring_task(void *arg) {
     bench__member *m = arg;
     bench__ring *r = m->ring;
-    rt_chan *in = r->ch[m->i], *out = r->ch[(m->i + 1) % r->n];
+    rt_chan *in = r->ch[m->i], *out = r->ch[(m->i + r->n - 1) % r->n];
     int64_t tok;
     for (int64_t k = 0; k < r->rounds; k++) {
         if (rt_chan_recv(in, &tok, RT_FOREVER) != RT_OK) break;

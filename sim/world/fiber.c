@@ -93,6 +93,26 @@ static void deja__overflow(void) {
     abort();
 }
 
+#if defined(DEJA_ASM_SWITCH)
+/* The aside stack (deja_fiber_aside): mapped at its first use, for the
+ * life of the process, a guard page below it. */
+#define DEJA__ASIDE ((size_t)256 * 1024)
+unsigned char *deja__aside_top;
+int deja__aside_busy;
+
+unsigned char *deja__aside_init(void) {
+    void *m = mmap(NULL, DEJA__GUARD + DEJA__ASIDE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
+                   -1, 0);
+    if (m == MAP_FAILED) return NULL;
+    if (mprotect(m, DEJA__GUARD, PROT_NONE) != 0) {
+        munmap(m, DEJA__GUARD + DEJA__ASIDE);
+        return NULL;
+    }
+    deja__aside_top = (unsigned char *)m + DEJA__GUARD + DEJA__ASIDE; /* page aligned, so 16-byte aligned */
+    return deja__aside_top;
+}
+#endif
+
 #ifndef DEJA__ASAN
 static struct sigaction deja__old_segv;
 
@@ -103,6 +123,15 @@ static void deja__segv(int sig, siginfo_t *si, void *ctx) {
     for (deja__pool *p = deja__pools; p; p = p->next)
         for (deja__region *r = p->regions; r; r = r->next)
             if (a >= r->map && a < r->map + DEJA__GUARD) deja__overflow();
+#if defined(DEJA_ASM_SWITCH)
+    if (deja__aside_top && a >= (char *)deja__aside_top - DEJA__ASIDE - DEJA__GUARD &&
+        a < (char *)deja__aside_top - DEJA__ASIDE) {
+        static const char msg[] = "deja: the scheduler's aside stack overflowed (a timeout's handler or an observer)\n";
+        (void)!write(2, msg, sizeof msg - 1);
+        signal(SIGABRT, SIG_DFL);
+        abort();
+    }
+#endif
     sigaction(SIGSEGV, &deja__old_segv, NULL);
     (void)sig;
     (void)ctx; /* returning re-runs the faulting access under the old handler */

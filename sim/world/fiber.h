@@ -65,17 +65,20 @@ static inline void deja_fiber_prefetch(const deja_fiber *f) {
     if (f->stack) deja_prefetch(f->stack);
 }
 /* Starts loading what a suspended fiber touches when it resumes: the part
- * of its stack in use (its saved registers and the frames above them, up
- * to the stack's top, at most 8 lines: the blocking paths keep their
- * frames small), the line below (a task woken from a sleep often blocks
- * next in a channel send, whose frames reach that far below the sleep's),
- * and its canary. A hint: nothing outside the stack is touched. */
+ * of its stack in use, from its saved registers up to the line below the
+ * stack's top (at most 8 lines: the blocking paths keep their frames
+ * small, and the scheduler's own work runs aside), the line below it (a
+ * task woken from a sleep often parks next in a channel send, whose frame
+ * reaches that far: a line it would otherwise wait for in full), and its
+ * canary. Not the top line: it holds the frames that start a task and the
+ * first register its function saved, which nothing reads until the task
+ * ends. A hint: nothing outside the stack is touched. */
 static inline void deja_fiber_warm(const deja_fiber *f) {
     const char *s = f->stack;
     if (!s) return; /* the main fiber, or a freed one */
 #if defined(DEJA_ASM_SWITCH)
     uintptr_t lo = ((uintptr_t)f->sp & ~(uintptr_t)63) - 64, hi = (uintptr_t)f->sp + 512;
-    uintptr_t top = (uintptr_t)s + f->stack_size;
+    uintptr_t top = (uintptr_t)s + f->stack_size - 64;
     if (hi > top) hi = top;
     for (uintptr_t p = lo; p < hi; p += 64) __builtin_prefetch((const void *)p);
 #endif
@@ -96,6 +99,34 @@ void deja_fiber_trim(void);
 size_t deja_fiber_regions(void);
 /* Releases f's stack (f must not be running). */
 void deja_fiber_free(deja_fiber *f);
+/* Runs fn(arg) on the aside stack and returns its result. The aside stack
+ * is one process-wide stack (as large as a task's default, with a guard
+ * page below) whose top stays in cache: work that a task does for the
+ * scheduler, running the timeouts that pick the next task, then touches no
+ * more of the task's own stack than this call's 16 bytes. fn must not
+ * switch fibers or call deja_fiber_aside (not reentrant: asserted).
+ * Without the assembly switch, or when the stack cannot be mapped, a plain
+ * call. */
+#if defined(DEJA_ASM_SWITCH)
+extern unsigned char *deja__aside_top; /* NULL until first used */
+extern int deja__aside_busy;
+/* Maps the aside stack; its top, or NULL when it cannot be mapped. */
+unsigned char *deja__aside_init(void);
+/* In arch/switch_*.S: calls fn(arg) with the stack pointer at top (16-byte
+ * aligned), then restores the caller's. */
+extern void *deja__call_on(void *(*fn)(void *), void *arg, void *top);
+static inline void *deja_fiber_aside(void *(*fn)(void *), void *arg) {
+    unsigned char *top = deja__aside_top;
+    if (__builtin_expect(!top, 0) && !(top = deja__aside_init())) return fn(arg);
+    assert(!deja__aside_busy && "deja_fiber_aside is not reentrant");
+    deja__aside_busy = 1;
+    void *r = deja__call_on(fn, arg, top);
+    deja__aside_busy = 0;
+    return r;
+}
+#else
+static inline void *deja_fiber_aside(void *(*fn)(void *), void *arg) { return fn(arg); }
+#endif
 /* Saves the current context in from and resumes to. */
 #if defined(DEJA_ASM_SWITCH)
 /* In arch/switch_*.S: saves callee-saved registers on the current stack,

@@ -240,11 +240,13 @@ static inline void deja__warm_ahead(const deja__evq *q) {
 
 /* With no task runnable: runs the earliest events while the event loop
  * would run them next (within its limit, no detector sample due first)
- * and they are tasks' timeouts, whose handler is small enough for a task's
- * stack, until one makes a task runnable. The same steps as that loop's.
- * Returns that task, or NULL when the scheduler's loop must take over.
- * Out of line: its frame is gone by the time the caller switches away. */
-__attribute__((noinline)) static deja__task *deja__run_timeouts(deja_world *w) {
+ * and they are tasks' timeouts, until one makes a task runnable. The same
+ * steps as that loop's. Returns that task, or NULL when the scheduler's
+ * loop must take over. It runs on the aside stack (deja_fiber_aside), not
+ * on the blocking task's: the lines of a parked task's stack that its next
+ * message touches stay few. */
+static void *deja__run_timeouts(void *arg) {
+    deja_world *w = arg;
     deja__evq *q = w->evq;
     if (!q) return NULL;
     for (;;) {
@@ -278,7 +280,7 @@ void deja__block(deja_world *w) {
     deja__task *n = deja__next_task(w);
     if (!n) {
         w->cur = NULL; /* as in the scheduler's loop: the events run outside any task */
-        n = deja__run_timeouts(w);
+        n = deja_fiber_aside(deja__run_timeouts, w);
     }
     if (!n) {
         deja_fiber_switch(&t->fiber, &w->sched_fiber);

@@ -6,7 +6,8 @@
  * restores the same frame and returns through x30. Frame layout (8-byte
  * slots): d8..d15 at 0..7, x19..x30 at 8..19, two spare. A new fiber's
  * frame (deja_fiber_init) holds entry in x19, arg in x20, and
- * deja__fiber_start in x30.
+ * deja__fiber_start in x30. deja__call_on runs a function on another
+ * stack (deja_fiber_aside).
  */
     .text
     .globl deja__switch
@@ -47,5 +48,33 @@ deja__fiber_start:
     blr x19
     brk #0
     .size deja__fiber_start, .-deja__fiber_start
+
+/* void *deja__call_on(void *(*fn)(void *), void *arg, void *top): calls
+ * fn(arg) with sp at top (16-byte aligned), then returns fn's result on
+ * the caller's stack. x29 holds the caller's stack pointer meanwhile (the
+ * CFI says so: debuggers unwind from fn into the caller). */
+    .globl deja__call_on
+    .type deja__call_on, %function
+deja__call_on:
+    .cfi_startproc
+    stp x29, x30, [sp, #-16]!
+    .cfi_def_cfa_offset 16
+    .cfi_offset x29, -16
+    .cfi_offset x30, -8
+    mov x29, sp
+    .cfi_def_cfa_register x29
+    mov x9, x0
+    mov x0, x1
+    mov sp, x2
+    blr x9
+    mov sp, x29
+    .cfi_def_cfa_register sp
+    ldp x29, x30, [sp], #16
+    .cfi_def_cfa_offset 0
+    .cfi_restore x29
+    .cfi_restore x30
+    ret
+    .cfi_endproc
+    .size deja__call_on, .-deja__call_on
 
     .section .note.GNU-stack,"",%progbits

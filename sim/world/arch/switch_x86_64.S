@@ -6,6 +6,7 @@
  * loads to_sp and pops the same registers from it, then returns into the
  * other fiber. deja__fiber_start is where a new fiber begins: its frame
  * (built by deja_fiber_init) holds entry in r12 and arg in r13.
+ * deja__call_on runs a function on another stack (deja_fiber_aside).
  */
     .text
     .globl deja__switch
@@ -35,5 +36,30 @@ deja__fiber_start:
     callq *%r12
     ud2
     .size deja__fiber_start, .-deja__fiber_start
+
+/* void *deja__call_on(void *(*fn)(void *), void *arg, void *top): calls
+ * fn(arg) with rsp at top (16-byte aligned), then returns fn's result on
+ * the caller's stack. rbp holds the caller's stack pointer meanwhile (the
+ * CFI says so: debuggers unwind from fn into the caller). */
+    .globl deja__call_on
+    .type deja__call_on, @function
+deja__call_on:
+    .cfi_startproc
+    pushq %rbp
+    .cfi_def_cfa_offset 16
+    .cfi_offset %rbp, -16
+    movq %rsp, %rbp
+    .cfi_def_cfa_register %rbp
+    movq %rdi, %rax
+    movq %rsi, %rdi
+    movq %rdx, %rsp
+    callq *%rax
+    movq %rbp, %rsp
+    .cfi_def_cfa_register %rsp
+    popq %rbp
+    .cfi_def_cfa_offset 8
+    ret
+    .cfi_endproc
+    .size deja__call_on, .-deja__call_on
 
     .section .note.GNU-stack,"",@progbits
