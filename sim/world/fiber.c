@@ -101,11 +101,16 @@ unsigned char *deja__aside_top;
 int deja__aside_busy;
 
 unsigned char *deja__aside_init(void) {
+    static int failed; /* tried once: later calls run on the caller's stack */
+    if (failed) return NULL;
     void *m = mmap(NULL, DEJA__GUARD + DEJA__ASIDE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
                    -1, 0);
-    if (m == MAP_FAILED) return NULL;
-    if (mprotect(m, DEJA__GUARD, PROT_NONE) != 0) {
+    if (m != MAP_FAILED && mprotect(m, DEJA__GUARD, PROT_NONE) != 0) {
         munmap(m, DEJA__GUARD + DEJA__ASIDE);
+        m = MAP_FAILED;
+    }
+    if (m == MAP_FAILED) {
+        failed = 1;
         return NULL;
     }
     deja__aside_top = (unsigned char *)m + DEJA__GUARD + DEJA__ASIDE; /* page aligned, so 16-byte aligned */

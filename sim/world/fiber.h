@@ -110,7 +110,8 @@ void deja_fiber_free(deja_fiber *f);
 #if defined(DEJA_ASM_SWITCH)
 extern unsigned char *deja__aside_top; /* NULL until first used */
 extern int deja__aside_busy;
-/* Maps the aside stack; its top, or NULL when it cannot be mapped. */
+/* Maps the aside stack; its top, or NULL when it cannot be mapped (then
+ * and after: it is tried once). */
 unsigned char *deja__aside_init(void);
 /* In arch/switch_*.S: calls fn(arg) with the stack pointer at top (16-byte
  * aligned), then restores the caller's. */
