@@ -104,12 +104,12 @@ void deja_fiber_free(deja_fiber *f);
  * page below) whose top stays in cache: work that a task does for the
  * scheduler, running the timeouts that pick the next task, then touches no
  * more of the task's own stack than this call's 16 bytes. fn must not
- * switch fibers or call deja_fiber_aside (not reentrant: asserted).
- * Without the assembly switch, or when the stack cannot be mapped, a plain
- * call. */
+ * switch fibers or call deja_fiber_aside (not reentrant; the scheduler's
+ * one caller, deja__block, asserts a running task, and fn runs with
+ * none). Without the assembly switch, or when the stack cannot be
+ * mapped, a plain call. */
 #if defined(DEJA_ASM_SWITCH)
 extern unsigned char *deja__aside_top; /* NULL until first used */
-extern int deja__aside_busy;
 /* Maps the aside stack; its top, or NULL when it cannot be mapped (then
  * and after: it is tried once). */
 unsigned char *deja__aside_init(void);
@@ -119,11 +119,7 @@ extern void *deja__call_on(void *(*fn)(void *), void *arg, void *top);
 static inline void *deja_fiber_aside(void *(*fn)(void *), void *arg) {
     unsigned char *top = deja__aside_top;
     if (__builtin_expect(!top, 0) && !(top = deja__aside_init())) return fn(arg);
-    assert(!deja__aside_busy && "deja_fiber_aside is not reentrant");
-    deja__aside_busy = 1;
-    void *r = deja__call_on(fn, arg, top);
-    deja__aside_busy = 0;
-    return r;
+    return deja__call_on(fn, arg, top);
 }
 #else
 static inline void *deja_fiber_aside(void *(*fn)(void *), void *arg) { return fn(arg); }
