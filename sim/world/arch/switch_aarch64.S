@@ -52,11 +52,16 @@ deja__fiber_start:
 /* void *deja__call_on(void *(*fn)(void *), void *arg, void *top): calls
  * fn(arg) with sp at top (16-byte aligned), then returns fn's result on
  * the caller's stack. x29 holds the caller's stack pointer meanwhile (the
- * CFI says so: debuggers unwind from fn into the caller). */
+ * CFI says so: debuggers unwind from fn into the caller). Its frame is
+ * marked a signal frame: the caller's frame is on another stack, above or
+ * below this one wherever the two were mapped, and a debugger follows a
+ * signal frame to a caller on any stack (gdb names it "<signal handler
+ * called>"), where it stops at a normal frame whose caller looks younger. */
     .globl deja__call_on
     .type deja__call_on, %function
 deja__call_on:
     .cfi_startproc
+    .cfi_signal_frame
     stp x29, x30, [sp, #-16]!
     .cfi_def_cfa_offset 16
     .cfi_offset x29, -16
