@@ -17,6 +17,10 @@
 
 #define DEJA__WOULD_BLOCK 1
 #define DEJA__FEW_CASES 4 /* select waiters kept on the stack */
+/* A channel's header as a node's heap counts it: the model's figure, fixed
+ * (memory timelines and OOM instants in pinned seeds depend on it), not the
+ * header's size in this build. */
+#define DEJA__CHAN_CHARGE 120
 
 typedef struct deja__sel {
     int done;
@@ -33,54 +37,66 @@ typedef struct deja__waiter {
     struct deja__waiter *prev, *next;
 } deja__waiter;
 
-typedef struct deja__wq {
-    deja__waiter *head, *tail;
-} deja__wq;
-
+/* A channel's header, then its elements. The fields every send and receive
+ * reads come last, next to the elements: a receive from a buffered channel
+ * touches 32 bytes and its element, which share one cache line three times
+ * in four (blocks are 16-byte aligned), where a receive from a task's inbox
+ * is often a cache miss: ten thousands of tasks, each with its inbox. The
+ * waiter queues (FIFO, by op: RT_RECV, RT_SEND) keep their heads there and
+ * their tails with the rest, used only to park. */
 struct rt_chan {
     char name[32];
     deja__node *node;
-    size_t elem_size, cap;
-    size_t head, count;
-    int closed;
-    bool ext;  /* made by the world (inbox, timer, context): see deja__chan_external */
-    bool done; /* a context's done channel */
-    deja__wq recvq, sendq;
-    unsigned char *buf;
+    deja__waiter *tail[2];   /* the waiter queues' last: [RT_RECV], [RT_SEND] */
+    bool ext;                /* made by the world (inbox, timer, context): see deja__chan_external */
+    bool done;               /* a context's done channel */
+    bool closed;
+    deja__waiter *head[2];   /* the waiter queues' first */
+    uint32_t count, first;   /* buffered elements, from the one at first */
+    uint32_t cap, elem_size;
 };
+_Static_assert((sizeof(deja__alloc) + offsetof(struct rt_chan, head[RT_SEND])) % 16 == 0 &&
+                   offsetof(struct rt_chan, head[RT_SEND]) + 24 == sizeof(struct rt_chan),
+               "a receive's fields and an 8-byte first element fill 32 bytes from a 16-byte boundary "
+               "(after the node allocation's header)");
+
+/* The elements, after the header. */
+static inline unsigned char *deja__buf(rt_chan *ch) { return (unsigned char *)(ch + 1); }
 
 /* ---- waiter queues --------------------------------------------------------- */
 
-static void deja__wq_push(deja__wq *q, deja__waiter *wt, rt_chan *ch) {
+static void deja__wq_push(rt_chan *ch, int op, deja__waiter *wt) {
+    assert(op == RT_RECV || op == RT_SEND);
     wt->ch = ch;
     wt->next = NULL;
-    wt->prev = q->tail;
-    if (q->tail)
-        q->tail->next = wt;
+    wt->prev = ch->tail[op];
+    if (ch->tail[op])
+        ch->tail[op]->next = wt;
     else
-        q->head = wt;
-    q->tail = wt;
+        ch->head[op] = wt;
+    ch->tail[op] = wt;
 }
 
-static void deja__wq_unlink(deja__wq *q, deja__waiter *wt) {
-    assert(wt->ch);
+static void deja__wq_unlink(rt_chan *ch, int op, deja__waiter *wt) {
+    assert(wt->ch == ch);
     if (wt->prev)
         wt->prev->next = wt->next;
     else
-        q->head = wt->next;
+        ch->head[op] = wt->next;
     if (wt->next)
         wt->next->prev = wt->prev;
     else
-        q->tail = wt->prev;
+        ch->tail[op] = wt->prev;
     wt->ch = NULL;
     wt->prev = wt->next = NULL;
 }
 
-/* Unlinks and returns the first waiter whose select has not fired yet. */
-static deja__waiter *deja__wq_take(deja__wq *q) {
-    while (q->head) {
-        deja__waiter *wt = q->head;
-        deja__wq_unlink(q, wt);
+/* Unlinks and returns the first waiter of queue op whose select has not
+ * fired yet. */
+static deja__waiter *deja__wq_take(rt_chan *ch, int op) {
+    deja__waiter *wt;
+    while ((wt = ch->head[op])) {
+        deja__wq_unlink(ch, op, wt);
         if (!wt->sel->done) return wt;
     }
     return NULL;
@@ -100,9 +116,9 @@ static void deja__complete(deja__waiter *wt, int result) {
 
 /* The i-th buffered element (i < cap): no division on this path. */
 static inline void *deja__slot(rt_chan *ch, size_t i) {
-    size_t k = ch->head + i;
+    size_t k = (size_t)ch->first + i;
     if (k >= ch->cap) k -= ch->cap;
-    return ch->buf + k * ch->elem_size;
+    return deja__buf(ch) + k * ch->elem_size;
 }
 
 /* Copies one element; the common small sizes without a call. */
@@ -118,7 +134,7 @@ static inline void deja__copy(void *dst, const void *src, size_t size) {
 /* One attempt to send: RT_OK, RT_ECLOSED, or DEJA__WOULD_BLOCK. */
 static int deja__try_send(rt_chan *ch, const void *elem) {
     if (ch->closed) return RT_ECLOSED;
-    deja__waiter *r = deja__wq_take(&ch->recvq);
+    deja__waiter *r = deja__wq_take(ch, RT_RECV);
     if (r) {
         if (r->elem) deja__copy(r->elem, elem, ch->elem_size);
         deja__complete(r, RT_OK);
@@ -136,9 +152,9 @@ static int deja__try_send(rt_chan *ch, const void *elem) {
 static int deja__try_recv(rt_chan *ch, void *elem) {
     if (ch->count > 0) {
         if (elem) deja__copy(elem, deja__slot(ch, 0), ch->elem_size);
-        if (++ch->head == ch->cap) ch->head = 0;
+        if (++ch->first == ch->cap) ch->first = 0;
         ch->count--;
-        deja__waiter *s = deja__wq_take(&ch->sendq);
+        deja__waiter *s = deja__wq_take(ch, RT_SEND);
         if (s) {
             deja__copy(deja__slot(ch, ch->count), s->elem, ch->elem_size);
             ch->count++;
@@ -146,7 +162,7 @@ static int deja__try_recv(rt_chan *ch, void *elem) {
         }
         return RT_OK;
     }
-    deja__waiter *s = deja__wq_take(&ch->sendq);
+    deja__waiter *s = deja__wq_take(ch, RT_SEND);
     if (s) {
         if (elem) deja__copy(elem, s->elem, ch->elem_size);
         deja__complete(s, RT_OK);
@@ -161,16 +177,16 @@ static int deja__try_recv(rt_chan *ch, void *elem) {
 
 rt_chan *deja__chan_new(deja__node *n, const char *name, size_t elem_size, size_t cap) {
     assert(elem_size > 0);
+    if (elem_size > UINT32_MAX || cap > UINT32_MAX) return NULL;
     size_t bytes = sizeof(rt_chan) + elem_size * cap;
-    rt_chan *ch = n ? deja__node_alloc(n, bytes) : malloc(bytes);
+    rt_chan *ch = n ? deja__node_alloc_as(n, bytes, DEJA__CHAN_CHARGE + elem_size * cap) : malloc(bytes);
     if (!ch) return NULL;
     memset(ch, 0, sizeof *ch);
     snprintf(ch->name, sizeof ch->name, "%s", name ? name : "chan");
     ch->node = n;
     ch->ext = true;
-    ch->elem_size = elem_size;
-    ch->cap = cap;
-    ch->buf = (unsigned char *)(ch + 1);
+    ch->elem_size = (uint32_t)elem_size;
+    ch->cap = (uint32_t)cap;
     return ch;
 }
 
@@ -185,19 +201,19 @@ void deja__chan_mark_done(rt_chan *ch) { ch->done = true; }
 
 void rt_chan_close(rt_chan *ch) {
     assert(!ch->closed && "channel closed twice");
-    ch->closed = 1;
+    ch->closed = true;
     deja__waiter *wt;
-    while ((wt = deja__wq_take(&ch->recvq))) {
+    while ((wt = deja__wq_take(ch, RT_RECV))) {
         if (wt->elem) memset(wt->elem, 0, ch->elem_size);
         deja__complete(wt, RT_ECLOSED);
     }
-    while ((wt = deja__wq_take(&ch->sendq))) deja__complete(wt, RT_ECLOSED);
+    while ((wt = deja__wq_take(ch, RT_SEND))) deja__complete(wt, RT_ECLOSED);
 }
 
 int deja__chan_waiters(const rt_chan *ch) {
     int n = 0;
-    for (deja__waiter *wt = ch->recvq.head; wt; wt = wt->next) n += !wt->sel->done;
-    for (deja__waiter *wt = ch->sendq.head; wt; wt = wt->next) n += !wt->sel->done;
+    for (deja__waiter *wt = ch->head[RT_RECV]; wt; wt = wt->next) n += !wt->sel->done;
+    for (deja__waiter *wt = ch->head[RT_SEND]; wt; wt = wt->next) n += !wt->sel->done;
     return n;
 }
 
@@ -244,8 +260,7 @@ int rt_select_at(rt_case *cases, int n, int64_t timeout_ns, const char *file, in
     for (int i = 0; i < n; i++) {
         if (!cases[i].ch) continue;
         wts[i] = (deja__waiter){self, &sel, i, cases[i].elem, NULL, NULL, NULL};
-        deja__wq_push(cases[i].op == RT_SEND ? &cases[i].ch->sendq : &cases[i].ch->recvq, &wts[i],
-                      cases[i].ch);
+        deja__wq_push(cases[i].ch, cases[i].op == RT_SEND ? RT_SEND : RT_RECV, &wts[i]);
         on = cases[i].ch->name;
         armed++;
     }
@@ -269,7 +284,7 @@ int rt_select_at(rt_case *cases, int n, int64_t timeout_ns, const char *file, in
     deja__park(w, kind, on, deja__deadline(w, self->node, timeout_ns));
     for (int i = 0; i < n; i++) {
         if (!cases[i].ch || !wts[i].ch) continue;
-        deja__wq_unlink(cases[i].op == RT_SEND ? &cases[i].ch->sendq : &cases[i].ch->recvq, &wts[i]);
+        deja__wq_unlink(cases[i].ch, cases[i].op == RT_SEND ? RT_SEND : RT_RECV, &wts[i]);
     }
     if (wts != few) free(wts);
     if (!sel.done) return RT_ETIMEDOUT;
@@ -290,7 +305,7 @@ __attribute__((noinline)) static int deja__chan_wait(rt_chan *ch, int op, void *
         deja__waiter wt;
         deja__sel sel;
     } x = {{self, &x.sel, op, elem, NULL, NULL, NULL}, {0, -1, 0}};
-    deja__wq_push(op == RT_SEND ? &ch->sendq : &ch->recvq, &x.wt, ch);
+    deja__wq_push(ch, op, &x.wt);
     if (w->det) { /* only the node's own tasks can end a wait on its own channels */
         self->internal_wait = deadline < 0 && !ch->ext;
         self->wait_cancellable = ch->done;
@@ -301,7 +316,7 @@ __attribute__((noinline)) static int deja__chan_wait(rt_chan *ch, int op, void *
     deja__block(deja__w);
     assert(deja__w->cur->state == DEJA__T_RUNNING);
     ch = x.wt.ch;
-    if (ch) deja__wq_unlink(x.wt.index == RT_SEND ? &ch->sendq : &ch->recvq, &x.wt);
+    if (ch) deja__wq_unlink(ch, x.wt.index, &x.wt);
     return x.sel.done ? x.sel.result : RT_ETIMEDOUT;
 }
 

@@ -118,12 +118,11 @@ static deja__instant *deja__instant_get(deja__evq *q, int64_t t) {
     return in;
 }
 
-void deja__evq_push_slow(deja__evq *q, int64_t t, uint64_t seq, deja__ev_fn fn, void *arg, uint64_t u) {
+void deja__evq_push_slow(deja__evq *q, int64_t t, deja__ev_fn fn, void *arg, uint64_t u) {
     deja__instant *in = deja__instant_get(q, t);
     q->last = in;
     if (in->len == in->cap) deja__instant_grow(in);
-    assert(in->len == 0 || in->ev[in->len - 1].seq < seq);
-    in->ev[in->len++] = (deja__qev){fn, arg, u, seq};
+    in->ev[in->len++] = (deja__qev){fn, arg, u};
     q->len++;
 }
 

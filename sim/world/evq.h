@@ -22,13 +22,13 @@
 
 #include "internal.h"
 
-/* An event as stored: its time is its instant's. 32 bytes, so that the
- * arrays (64-byte aligned) never split one across cache lines. */
+/* An event as stored: its time is its instant's, its sequence its place
+ * in the array. 24 bytes: when a hundred thousand tasks share a deadline,
+ * the arrays stream through the cache, so every byte counts. */
 typedef struct deja__qev {
     deja__ev_fn fn;
     void *arg;
     uint64_t u;
-    uint64_t seq;
 } deja__qev;
 
 typedef struct deja__instant {
@@ -52,6 +52,7 @@ struct deja__evq {
     deja__instant *last;      /* the instant appended to last (a cache) */
     deja__instant *free_inst; /* recycled instants, each keeping its array */
     size_t len;               /* events queued */
+    uint64_t next_seq;        /* pushes' sequences grow: the least the next may have */
 };
 
 deja__evq *deja__evq_new(void);
@@ -59,20 +60,21 @@ void deja__evq_free(deja__evq *q);
 /* Appends an event (slow path of deja__evq_push: a new instant, or a full
  * array). Its fields are arguments, not a struct: no copy of one is built on
  * the caller's stack (the blocking paths' frames stay small). */
-void deja__evq_push_slow(deja__evq *q, int64_t t, uint64_t seq, deja__ev_fn fn, void *arg, uint64_t u);
+void deja__evq_push_slow(deja__evq *q, int64_t t, deja__ev_fn fn, void *arg, uint64_t u);
 /* Removes the earliest instant, now empty (slow path of deja__evq_pop). */
 void deja__evq_drop_first(deja__evq *q);
 
 /* Queues fn(arg, u) at time t; events must be pushed with growing seq. */
 static inline void deja__evq_push(deja__evq *q, int64_t t, uint64_t seq, deja__ev_fn fn, void *arg, uint64_t u) {
     deja__instant *in = q->last;
+    assert(seq >= q->next_seq);
+    q->next_seq = seq + 1;
     if (in && in->t == t && in->len < in->cap) {
-        assert(in->len == 0 || in->ev[in->len - 1].seq < seq);
-        in->ev[in->len++] = (deja__qev){fn, arg, u, seq};
+        in->ev[in->len++] = (deja__qev){fn, arg, u};
         q->len++;
         return;
     }
-    deja__evq_push_slow(q, t, seq, fn, arg, u);
+    deja__evq_push_slow(q, t, fn, arg, u);
 }
 
 /* The earliest event, left in the queue (NULL when it is empty); its time
@@ -99,7 +101,7 @@ static inline deja__event deja__evq_pop(deja__evq *q) {
     deja__instant *in = q->heap[0].in;
     assert(in->head < in->len);
     const deja__qev *e = &in->ev[in->head++];
-    deja__event ev = {in->t, e->seq, e->fn, e->arg, e->u};
+    deja__event ev = {in->t, e->fn, e->arg, e->u};
     q->len--;
     if (in->head == in->len) deja__evq_drop_first(q);
     return ev;

@@ -35,7 +35,6 @@ typedef void (*deja__ev_fn)(deja_world *w, void *arg, uint64_t u, int drop);
 
 typedef struct deja__event {
     int64_t t;
-    uint64_t seq;
     deja__ev_fn fn;
     void *arg;
     uint64_t u;
@@ -501,9 +500,11 @@ rt_ctx *deja__ctx_new(deja__node *n, rt_ctx *parent);
 /* ---- memory (mem.c) ---------------------------------------------------- */
 
 void *deja__node_alloc(deja__node *n, size_t size);
-/* Allocates size bytes but counts only charged (<= size) in the node's
- * heap: the simulator's own bookkeeping inside a node's object (the
- * detectors' records) must not move its resident size, or its OOM instant. */
+/* Allocates size bytes but counts charged in the node's heap: the
+ * simulator's own bookkeeping inside a node's object (the detectors'
+ * records) must not move its resident size, or its OOM instant, and an
+ * object the world makes for a node (a channel) is charged its modelled
+ * size, not the host layout's. */
 void *deja__node_alloc_as(deja__node *n, size_t size, size_t charged);
 void deja__node_free(deja__node *n, void *p);
 /* Frees everything still allocated by node n. */
@@ -513,6 +514,9 @@ void deja__node_free_all(deja__node *n);
  * (when a world is freed). */
 void *deja__cache_alloc(size_t size);
 void deja__cache_free(void *p, size_t size);
+/* The same for blocks that start a cache line (64-byte aligned). */
+void *deja__cache_line(size_t size);
+void deja__cache_line_free(void *p, size_t size);
 void deja__cache_release(void);
 
 /* ---- trace (trace.c) --------------------------------------------------- */

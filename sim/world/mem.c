@@ -10,6 +10,7 @@
 #include <assert.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "internal.h"
 #include "map.h"
@@ -17,16 +18,20 @@
 #define DEJA__MAGIC 0xde1a0a11c0ffee00ull
 
 /* ---- small blocks ---------------------------------------------------------
- * Blocks of up to 1 KiB come in 16-byte size classes, carved from 64 KiB
- * chunks; a freed one waits on its class's list for the next allocation of
- * that class. The host's malloc and free cost more than all the rest of a
- * simulated allocation; the node's accounting is the same either way (what
- * is charged, and when). Process-wide (one world runs at a time): when a
- * world is freed, after everything in it was, the lists are emptied and the
- * first DEJA__CHUNKS_KEPT chunks are kept for the next world (their pages
- * stay mapped: a run after a run does not fault them in again), the rest
- * freed. Off under AddressSanitizer, which must see every free to catch a
- * use after it. */
+ * Blocks of up to 1 KiB come in 16-byte size classes, carved from chunks
+ * of 2 MiB; a freed one waits on its class's list for the next allocation
+ * of that class. Blocks that must start a cache line (deja__cache_line:
+ * task structs) have 64-byte classes and lists of their own. The host's
+ * malloc and free cost more than all the rest of a simulated allocation;
+ * the node's accounting is the same either way (what is charged, and
+ * when). A chunk is one huge page where the host gives them
+ * (MADV_HUGEPAGE): a world of 100,000 tasks visits its tasks' structs and
+ * channels in turn, and with 4 KiB pages each visit would also miss the
+ * TLB. Process-wide (one world runs at a time): when a world is freed,
+ * after everything in it was, the lists are emptied and the first chunk
+ * is kept for the next world (its pages stay mapped: a run after a run
+ * does not fault them in again), the rest unmapped. Off under
+ * AddressSanitizer, which must see every free to catch a use after it. */
 
 #if defined(__SANITIZE_ADDRESS__)
 #define DEJA__CACHE 0
@@ -39,9 +44,10 @@
 #define DEJA__CACHE 1
 #endif
 
-#define DEJA__CACHE_CLASSES 64       /* 16-byte classes: blocks of up to 1 KiB */
-#define DEJA__CHUNK_BYTES (64 * 1024) /* carved into blocks */
-#define DEJA__CHUNKS_KEPT 32          /* from one world to the next: 2 MiB */
+#define DEJA__CACHE_CLASSES 64               /* 16-byte classes: blocks of up to 1 KiB */
+#define DEJA__LINE_CLASSES 16                /* 64-byte classes: line blocks of up to 1 KiB */
+#define DEJA__CHUNK_SIZE ((size_t)2 << 20)   /* a chunk, header included: one huge page */
+#define DEJA__CHUNKS_KEPT 1                  /* from one world to the next: 2 MiB */
 
 typedef struct deja__free_block {
     struct deja__free_block *next;
@@ -50,10 +56,12 @@ typedef struct deja__free_block {
 typedef struct deja__chunk {
     struct deja__chunk *next;
     size_t used;
-    _Alignas(16) unsigned char data[DEJA__CHUNK_BYTES];
+    _Alignas(64) unsigned char data[DEJA__CHUNK_SIZE - 64];
 } deja__chunk;
+_Static_assert(sizeof(deja__chunk) == DEJA__CHUNK_SIZE, "a chunk is one huge page");
 
 static deja__free_block *deja__cache[DEJA__CACHE_CLASSES + 1];
+static deja__free_block *deja__cache_lines[DEJA__LINE_CLASSES + 1];
 static deja__chunk *deja__chunks;    /* oldest first */
 static deja__chunk *deja__chunk_cur; /* the one blocks are carved from (NULL: none yet) */
 
@@ -61,6 +69,51 @@ static deja__chunk *deja__chunk_cur; /* the one blocks are carved from (NULL: no
 static size_t deja__cache_class(size_t size) {
     size_t c = size ? (size + 15) / 16 : 1;
     return DEJA__CACHE && c <= DEJA__CACHE_CLASSES ? c : 0;
+}
+
+/* A new chunk, aligned to its size (so that it can be one huge page), or
+ * NULL. */
+static deja__chunk *deja__chunk_map(void) {
+    size_t span = 2 * DEJA__CHUNK_SIZE;
+    char *m = mmap(NULL, span, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (m == MAP_FAILED) return NULL;
+    uintptr_t a = ((uintptr_t)m + DEJA__CHUNK_SIZE - 1) & ~(uintptr_t)(DEJA__CHUNK_SIZE - 1);
+    size_t lead = a - (uintptr_t)m;
+    if (lead) munmap(m, lead);
+    if (span - lead - DEJA__CHUNK_SIZE) munmap((char *)a + DEJA__CHUNK_SIZE, span - lead - DEJA__CHUNK_SIZE);
+#ifdef MADV_HUGEPAGE
+    madvise((void *)a, DEJA__CHUNK_SIZE, MADV_HUGEPAGE); /* a hint: without it, 4 KiB pages */
+#endif
+    deja__chunk *k = (deja__chunk *)a;
+    k->next = NULL;
+    k->used = 0;
+    return k;
+}
+
+/* bytes carved from the current chunk, after skipping to a multiple of
+ * align (16 or 64): a new chunk when the current one has no room left. */
+static void *deja__carve(size_t bytes, size_t align) {
+    deja__chunk *k = deja__chunk_cur;
+    size_t at = k ? (k->used + align - 1) & ~(align - 1) : 0;
+    if (k == NULL || at + bytes > sizeof k->data) {
+        if (k != NULL && k->next != NULL) { /* a kept one, empty */
+            k = k->next;
+            assert(k->used == 0);
+        } else {
+            deja__chunk *n = deja__chunk_map();
+            if (n == NULL) return NULL;
+            if (k != NULL)
+                k->next = n;
+            else
+                deja__chunks = n;
+            k = n;
+        }
+        deja__chunk_cur = k;
+        at = 0;
+    }
+    assert(at % align == 0 && at + bytes <= sizeof k->data);
+    k->used = at + bytes;
+    return k->data + at;
 }
 
 void *deja__cache_alloc(size_t size) {
@@ -71,27 +124,7 @@ void *deja__cache_alloc(size_t size) {
         deja__cache[c] = b->next;
         return b;
     }
-    deja__chunk *k = deja__chunk_cur;
-    if (k == NULL || DEJA__CHUNK_BYTES - k->used < c * 16) {
-        if (k != NULL && k->next != NULL) { /* a kept one, empty */
-            k = k->next;
-            assert(k->used == 0);
-        } else {
-            deja__chunk *n = malloc(sizeof *n);
-            if (n == NULL) return NULL;
-            n->next = NULL;
-            n->used = 0;
-            if (k != NULL)
-                k->next = n;
-            else
-                deja__chunks = n;
-            k = n;
-        }
-        deja__chunk_cur = k;
-    }
-    void *p = k->data + k->used;
-    k->used += c * 16;
-    return p;
+    return deja__carve(c * 16, 16);
 }
 
 void deja__cache_free(void *p, size_t size) {
@@ -106,8 +139,39 @@ void deja__cache_free(void *p, size_t size) {
     deja__cache[c] = b;
 }
 
+/* The line class of a block of size bytes (0: not cached). */
+static size_t deja__line_class(size_t size) {
+    size_t c = size ? (size + 63) / 64 : 1;
+    return DEJA__CACHE && c <= DEJA__LINE_CLASSES ? c : 0;
+}
+
+void *deja__cache_line(size_t size) {
+    size_t c = deja__line_class(size);
+    if (c == 0) return aligned_alloc(64, (size + 63) & ~(size_t)63);
+    deja__free_block *b = deja__cache_lines[c];
+    if (b != NULL) {
+        deja__cache_lines[c] = b->next;
+        return b;
+    }
+    return deja__carve(c * 64, 64);
+}
+
+void deja__cache_line_free(void *p, size_t size) {
+    if (!p) return;
+    assert((uintptr_t)p % 64 == 0);
+    size_t c = deja__line_class(size);
+    if (c == 0) {
+        free(p);
+        return;
+    }
+    deja__free_block *b = p;
+    b->next = deja__cache_lines[c];
+    deja__cache_lines[c] = b;
+}
+
 void deja__cache_release(void) {
     memset(deja__cache, 0, sizeof deja__cache);
+    memset(deja__cache_lines, 0, sizeof deja__cache_lines);
     deja__chunk **at = &deja__chunks;
     for (int kept = 0; *at != NULL && kept < DEJA__CHUNKS_KEPT; kept++) {
         (*at)->used = 0;
@@ -116,7 +180,7 @@ void deja__cache_release(void) {
     while (*at != NULL) {
         deja__chunk *k = *at;
         *at = k->next;
-        free(k);
+        munmap(k, DEJA__CHUNK_SIZE);
     }
     deja__chunk_cur = deja__chunks;
 }
@@ -126,7 +190,6 @@ void deja__cache_release(void) {
 void *deja__node_alloc(deja__node *n, size_t size) { return deja__node_alloc_as(n, size, size); }
 
 void *deja__node_alloc_as(deja__node *n, size_t size, size_t charged) {
-    assert(charged <= size);
     deja__alloc *a = deja__cache_alloc(sizeof *a + size);
     if (!a) return NULL;
     a->size = size;

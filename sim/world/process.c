@@ -116,7 +116,7 @@ void deja__node_kill(deja_world *w, deja__node *n, const char *why) {
         n->live_tasks--;
         deja_fiber_free(&t->fiber);
         t->state = DEJA__T_DEAD;
-        if (t->timeouts_pending == 0) free(t);
+        if (t->timeouts_pending == 0) deja__cache_line_free(t, sizeof *t);
     }
     assert(n->live_tasks == 0);
     n->n_internal = 0;

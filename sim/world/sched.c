@@ -114,7 +114,7 @@ uint64_t deja_world_digest(const deja_world *w) {
 static void deja__task_free(deja__task *t) {
     deja_fiber_free(&t->fiber);
     t->state = DEJA__T_DEAD;
-    if (t->timeouts_pending == 0) free(t);
+    if (t->timeouts_pending == 0) deja__cache_line_free(t, sizeof *t);
 }
 
 /* The first code of every task: runs its function, then ends it. */
@@ -143,7 +143,7 @@ deja__task *deja__spawn_stack(deja_world *w, deja__node *n, const char *name, rt
     if (stack == 0) stack = n->stack_default ? n->stack_default : w->stack_default;
     if (stack == 0) stack = DEJA_STACK_DEFAULT;
     /* 64-byte aligned: the message path's fields share two cache lines */
-    deja__task *t = aligned_alloc(64, (sizeof *t + 63) & ~(size_t)63);
+    deja__task *t = deja__cache_line(sizeof *t);
     if (!t) return NULL;
     memset(t, 0, sizeof *t);
     t->id = ++w->next_task_id;
@@ -156,7 +156,7 @@ deja__task *deja__spawn_stack(deja_world *w, deja__node *n, const char *name, rt
     t->created = w->now;
     deja_fiber_on_overflow(deja__overflow_report, NULL);
     if (deja_fiber_init(&t->fiber, stack, deja__task_entry, t) != 0) {
-        free(t);
+        deja__cache_line_free(t, sizeof *t);
         return NULL;
     }
     t->state = DEJA__T_BLOCKED; /* so deja__ready accepts it */
@@ -308,7 +308,7 @@ static inline __attribute__((always_inline)) void deja__timeout_do(deja_world *w
     assert(t->timeouts_pending > 0);
     t->timeouts_pending--;
     if (t->state == DEJA__T_DEAD) {
-        if (t->timeouts_pending == 0) free(t);
+        if (t->timeouts_pending == 0) deja__cache_line_free(t, sizeof *t);
         return;
     }
     /* a stale timeout (the task woke otherwise since) has another gen */
