@@ -65,12 +65,6 @@ static deja__free_block *deja__cache_lines[DEJA__LINE_CLASSES + 1];
 static deja__chunk *deja__chunks;    /* oldest first */
 static deja__chunk *deja__chunk_cur; /* the one blocks are carved from (NULL: none yet) */
 
-/* The size class of a block of size bytes (0: not cached). */
-static size_t deja__cache_class(size_t size) {
-    size_t c = size ? (size + 15) / 16 : 1;
-    return DEJA__CACHE && c <= DEJA__CACHE_CLASSES ? c : 0;
-}
-
 /* A new chunk, aligned to its size (so that it can be one huge page), or
  * NULL. */
 static deja__chunk *deja__chunk_map(void) {
@@ -116,57 +110,58 @@ static void *deja__carve(size_t bytes, size_t align) {
     return k->data + at;
 }
 
-void *deja__cache_alloc(size_t size) {
-    size_t c = deja__cache_class(size);
-    if (c == 0) return malloc(size);
-    deja__free_block *b = deja__cache[c];
+/* The class of a block of size bytes in granules of g bytes, classes up
+ * to max (0: not cached, malloc's). */
+static size_t deja__class(size_t size, size_t g, size_t max) {
+    size_t c = size ? (size + g - 1) / g : 1;
+    return DEJA__CACHE && c <= max ? c : 0;
+}
+
+/* A block of class c (granules of g bytes, g-aligned): from the class's
+ * free list, else carved. */
+static void *deja__take(deja__free_block **lists, size_t c, size_t g) {
+    deja__free_block *b = lists[c];
     if (b != NULL) {
-        deja__cache[c] = b->next;
+        lists[c] = b->next;
         return b;
     }
-    return deja__carve(c * 16, 16);
+    return deja__carve(c * g, g);
+}
+
+/* Puts a block of class c back on its free list. */
+static void deja__put(deja__free_block **lists, size_t c, void *p) {
+    deja__free_block *b = p;
+    b->next = lists[c];
+    lists[c] = b;
+}
+
+void *deja__cache_alloc(size_t size) {
+    size_t c = deja__class(size, 16, DEJA__CACHE_CLASSES);
+    return c ? deja__take(deja__cache, c, 16) : malloc(size);
 }
 
 void deja__cache_free(void *p, size_t size) {
     if (!p) return;
-    size_t c = deja__cache_class(size);
-    if (c == 0) {
+    size_t c = deja__class(size, 16, DEJA__CACHE_CLASSES);
+    if (c)
+        deja__put(deja__cache, c, p);
+    else
         free(p);
-        return;
-    }
-    deja__free_block *b = p;
-    b->next = deja__cache[c];
-    deja__cache[c] = b;
-}
-
-/* The line class of a block of size bytes (0: not cached). */
-static size_t deja__line_class(size_t size) {
-    size_t c = size ? (size + 63) / 64 : 1;
-    return DEJA__CACHE && c <= DEJA__LINE_CLASSES ? c : 0;
 }
 
 void *deja__cache_line(size_t size) {
-    size_t c = deja__line_class(size);
-    if (c == 0) return aligned_alloc(64, (size + 63) & ~(size_t)63);
-    deja__free_block *b = deja__cache_lines[c];
-    if (b != NULL) {
-        deja__cache_lines[c] = b->next;
-        return b;
-    }
-    return deja__carve(c * 64, 64);
+    size_t c = deja__class(size, 64, DEJA__LINE_CLASSES);
+    return c ? deja__take(deja__cache_lines, c, 64) : aligned_alloc(64, (size + 63) & ~(size_t)63);
 }
 
 void deja__cache_line_free(void *p, size_t size) {
     if (!p) return;
     assert((uintptr_t)p % 64 == 0);
-    size_t c = deja__line_class(size);
-    if (c == 0) {
+    size_t c = deja__class(size, 64, DEJA__LINE_CLASSES);
+    if (c)
+        deja__put(deja__cache_lines, c, p);
+    else
         free(p);
-        return;
-    }
-    deja__free_block *b = p;
-    b->next = deja__cache_lines[c];
-    deja__cache_lines[c] = b;
 }
 
 void deja__cache_release(void) {
