@@ -1,7 +1,8 @@
 #!/bin/sh
 # cli_output.sh -- the output for machines: `deja --version`, `--json` on
 # run, replay, scenarios and bench (valid JSON with the same keys, in the
-# same order, as the key=value text), and `deja plot --csv` writing the
+# same order, as the key=value text; bench --quick prints every key its
+# --help lists), and `deja plot --csv` writing the
 # header its --help documents. Usage: cli_output.sh DEJA
 set -eu
 deja=$1
@@ -31,6 +32,21 @@ python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["match"] =
 "$deja" scenarios --json | python3 -c 'import json,sys; d=json.load(sys.stdin); assert any(s["name"] == "drift-fork" and s["params"] for s in d["scenarios"])' \
     || fail "scenarios --json"
 "$deja" bench --help | grep -q -- --json || fail "bench --help does not document --json"
+# bench --quick prints every key its --help lists (N: a task count, SCENARIO:
+# a scenario), each with a number, and --json the same keys in the same order
+# (not in sanitizer builds, where the quick bench takes minutes: the other
+# builds run it)
+if "$deja" --version | grep -q '^build: .*+asan'; then
+    echo "cli_output: bench --quick not run in a sanitizer build"
+else
+    "$deja" bench --quick >"$dir/bench.txt" 2>/dev/null || fail "bench --quick failed"
+    for k in $("$deja" bench --help | sed -n 's/^  \([a-z][a-z0-9_NSCENARIO]*\) .*/\1/p'); do
+        k=$(printf '%s' "$k" | sed 's/_N$/_100/; s/_SCENARIO$/_raft/')
+        grep -Eq "^$k=[0-9.]+$" "$dir/bench.txt" || fail "bench --quick prints no number for $k, which --help lists"
+    done
+    "$deja" bench --quick --json | keys_json >"$dir/bench_json.keys"
+    keys_text <"$dir/bench.txt" | cmp -s - "$dir/bench_json.keys" || fail "bench --json keys differ from the key=value keys"
+fi
 
 # plot --csv writes the header --help documents
 "$deja" sweep drift-fork --grid clock.offset_ms=0,1000 --seeds 2 --set sim.duration_s=20 --db "$dir/s.db" \

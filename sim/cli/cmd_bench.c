@@ -335,6 +335,9 @@ static void bench__help(FILE *out) {
             "                     receives from a capacity-1 channel, sends on, sleeps\n"
             "                     1 ms), N = 100, 1000, 10000, 100000, 1000000\n"
             "  yield_ns_N         wall ns per rt_yield with N tasks yielding\n"
+            "  ring_growth_100000 ring_ns_per_msg at 100000 tasks over that at 100,\n"
+            "                     the two sizes alternated (the median of the pairs'\n"
+            "                     ratios; not with --quick)\n"
             "  bytes_per_task     resident growth (page tables included) per parked\n"
             "                     task, with 1,000,000 tasks; spawn_s the time to\n"
             "                     spawn them\n"
@@ -364,6 +367,35 @@ static void bench__print(const char *key, double *v, int reps, const char *fmt) 
     char line[160];
     snprintf(line, sizeof line, "%%s=%s\n%%s_min=%s\n%%s_max=%s\n", fmt, fmt, fmt);
     printf(line, key, med, key, lo, key, hi);
+}
+
+/* ring_growth_100000: what a message costs in a ring of 100,000 tasks over
+ * what it costs in a ring of 100. The two sizes alternate and the ratio is
+ * taken in each pair: a neighbour's load that slows the machine for a
+ * stretch of minutes moves both sides of a pair alike, where the medians
+ * of ring_ns_per_msg_100 and _100000, measured minutes apart, can each
+ * catch a different stretch. */
+static void bench__ring_growth(int reps, int *rc) {
+    const int64_t small = 100, large = 100000, ops = 3000000;
+    double v[5];
+    int ok = 1;
+    assert(reps <= 5);
+    for (int r = 0; r < reps; r++) {
+        bench__many_res a = bench__many("ring", small, bench__rounds(ops, small));
+        bench__many_res b = bench__many("ring", large, bench__rounds(ops, large));
+        ok &= a.ok && b.ok;
+        v[r] = a.ns_per_op > 0 ? b.ns_per_op / a.ns_per_op : 0;
+    }
+    if (!ok) {
+        printf("ring_growth_100000=0\nring_growth_100000_context=could not spawn %" PRId64 " tasks\n", large);
+        *rc = *rc ? *rc : 1;
+    } else {
+        bench__print("ring_growth_100000", v, reps, "%.2f");
+        printf("ring_growth_100000_context=ring_ns_per_msg at %" PRId64 " tasks over that at %" PRId64
+               ", the two alternated, median of %d pairs' ratios\n",
+               large, small, reps);
+    }
+    fflush(stdout);
 }
 
 /* Task-scale mode: one spawn of n parked tasks. */
@@ -613,6 +645,11 @@ int deja_cmd_bench(int argc, char **argv) {
             fflush(stdout);
         }
     }
+
+    if (quick)
+        printf("ring_growth_100000=0\nring_growth_100000_context=not measured with --quick\n");
+    else
+        bench__ring_growth(reps, &rc);
 
     /* speedups */
     bench__speedup("drift-fork", "speedup", reps, &rc);
