@@ -41,7 +41,7 @@ typedef struct deja__waiter {
  * reads come last, next to the elements: a receive from a buffered channel
  * touches 32 bytes and its element, which share one cache line three times
  * in four (blocks are 16-byte aligned), where a receive from a task's inbox
- * is often a cache miss: ten thousands of tasks, each with its inbox. The
+ * is often a cache miss: tens of thousands of tasks, each with its inbox. The
  * waiter queues (FIFO, by op: RT_RECV, RT_SEND) keep their heads there and
  * their tails with the rest, used only to park. */
 struct rt_chan {
