@@ -280,11 +280,12 @@ static void test_net(void **state) {
     assert_string_equal(g_log, "got 1 at 30;");
 }
 
-/* ---- leaked task shows in the dump; digests are deterministic -------------- */
+/* ---- leaked task shows in the dump, with its note; digests are deterministic */
 
 static void stuck(void *arg) {
     rt_chan *ch = arg;
     int v;
+    rt_task_note("a sender that never comes");
     rt_chan_recv(ch, &v, RT_FOREVER); /* nobody ever sends: a leak */
 }
 
@@ -328,6 +329,9 @@ static void test_leak_dump_and_digest(void **state) {
     assert_non_null(strstr(d1, "stuck-worker"));
     assert_non_null(strstr(d1, "test_sim_core.c"));
     assert_non_null(strstr(d1, "on chan recv never"));
+    /* the note outlives the park, which names the channel */
+    assert_non_null(strstr(d1, "never at "));
+    assert_non_null(strstr(d1, "[a sender that never comes]"));
 }
 
 int main(void) {

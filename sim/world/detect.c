@@ -223,7 +223,8 @@ void deja_world_detect_stats(const deja_world *w, deja_detect_stat *out) {
 }
 
 static const char *deja__tdesc(const deja__task *t, char *buf, size_t len) {
-    snprintf(buf, len, "task %" PRIu64 " '%s' (spawned at %s:%d)", t->id, t->name, t->file, t->line);
+    int n = snprintf(buf, len, "task %" PRIu64 " '%s' (spawned at %s:%d)", t->id, t->name, t->file, t->line);
+    if (t->note && n >= 0 && (size_t)n < len) snprintf(buf + n, len - (size_t)n, " [%s]", t->note);
     return buf;
 }
 

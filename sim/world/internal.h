@@ -82,6 +82,7 @@ typedef struct deja__task {
     struct deja__owned *owned; /* contexts and timers it created, not yet released */
     struct deja__rw_hold *rw_held; /* its holds of rwlocks */
     const char *name; /* static string from the caller */
+    const char *note; /* rt_task_note's (static string), or NULL */
     const char *file;
     int line;
     rt_task_fn fn;

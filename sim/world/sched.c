@@ -299,7 +299,9 @@ void rt_yield(void) {
     assert(w->cur == t && t->state == DEJA__T_RUNNING);
 }
 
-void rt_task_note(const char *what) { deja__self()->blocked_on = what; }
+/* Kept until the next note (an empty one clears it), as in the production
+ * backend; not blocked_on, which the task's next park sets. */
+void rt_task_note(const char *what) { deja__self()->note = what && *what ? what : NULL; }
 
 /* A parked task's deadline. A dead task's struct outlives it until its last
  * pending timeout event has fired (timeouts_pending counts them). */
@@ -424,7 +426,8 @@ static int deja__task_alike(const deja__task *a, const deja__task *b) {
     return a->node == b->node && a->state == b->state && a->line == b->line && !strcmp(a->name, b->name) &&
            !strcmp(a->file, b->file) && a->blocked_kind == b->blocked_kind &&
            (a->state != DEJA__T_BLOCKED || (a->wline == b->wline && a->wfile == b->wfile)) &&
-           (a->blocked_on == b->blocked_on || (a->blocked_on && b->blocked_on && !strcmp(a->blocked_on, b->blocked_on)));
+           (a->blocked_on == b->blocked_on || (a->blocked_on && b->blocked_on && !strcmp(a->blocked_on, b->blocked_on))) &&
+           (a->note == b->note || (a->note && b->note && !strcmp(a->note, b->note)));
 }
 
 /* Prints every live task; a run of tasks alike (a leak, typically) prints
@@ -456,6 +459,7 @@ void deja_world_dump_tasks(const deja_world *w, FILE *out) {
                 }
                 fprintf(out, "  blocked_for %lld ms", (long long)((w->now - t->blocked_since) / RT_MS));
             }
+            if (t->note) fprintf(out, " [%s]", t->note);
             fprintf(out, "  age %lld ms\n", (long long)((w->now - t->created) / RT_MS));
             const deja__task *u = t->next;
             int more = 0;

@@ -86,7 +86,9 @@ int rt_spawn_with_at(const char *name, rt_task_fn fn, void *arg, const rt_spawn_
 void rt_yield(void);
 
 /* Names the point the calling task is about to block on, for task dumps
- * (optional: channels, locks and sleeps already name themselves). */
+ * and detector reports, which show it as " [what]" until the next note (an
+ * empty one clears it). Optional: channels, locks and sleeps already name
+ * themselves. what must outlive the task's use of it (a literal). */
 void rt_task_note(const char *what);
 
 /* ---- cancellation contexts --------------------------------------------- */
