@@ -21,6 +21,7 @@
  */
 #include <assert.h>
 #include <inttypes.h>
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -360,6 +361,18 @@ static void bench__help(FILE *out) {
             "be spawned; 2 bad input.\n");
 }
 
+/* Prints key=0 and ctx_context=why (a printf format) for a key that was
+ * not measured. */
+__attribute__((format(printf, 3, 4))) static void bench__unmeasured(const char *key, const char *ctx,
+                                                                    const char *why, ...) {
+    printf("%s=0\n%s_context=", key, ctx);
+    va_list ap;
+    va_start(ap, why);
+    vprintf(why, ap);
+    va_end(ap);
+    putchar('\n');
+}
+
 /* Prints key=median, key_min, key_max of reps samples. */
 static void bench__print(const char *key, double *v, int reps, const char *fmt) {
     double med, lo, hi;
@@ -387,7 +400,7 @@ static void bench__ring_growth(int reps, int *rc) {
         v[r] = a.ns_per_op > 0 ? b.ns_per_op / a.ns_per_op : 0;
     }
     if (!ok) {
-        printf("ring_growth_100000=0\nring_growth_100000_context=could not spawn %" PRId64 " tasks\n", large);
+        bench__unmeasured("ring_growth_100000", "ring_growth_100000", "could not spawn %" PRId64 " tasks", large);
         *rc = *rc ? *rc : 1;
     } else {
         bench__print("ring_growth_100000", v, reps, "%.2f");
@@ -430,7 +443,7 @@ static int bench__ring_only(int64_t n, int quick) {
 static void bench__speedup(const char *name, const char *key, int reps, int *rc) {
     const deja_scenario *sc = deja_scenario_find(name);
     if (!sc) {
-        printf("%s=0\n%s_context=no %s scenario is built in\n", key, key, name);
+        bench__unmeasured(key, key, "no %s scenario is built in", name);
         return;
     }
     int64_t sim_ns = 0;
@@ -490,7 +503,7 @@ static double bench__peak_reset(int reset) {
 static void bench__nodes_10k(int reps, int *rc) {
     const deja_scenario *sc = deja_scenario_find("drift-fork");
     if (!sc) {
-        printf("nodes_10k_s=0\nnodes_10k_context=no drift-fork scenario is built in\n");
+        bench__unmeasured("nodes_10k_s", "nodes_10k", "no drift-fork scenario is built in");
         return;
     }
     deja_params *o = deja_params_new();
@@ -507,7 +520,7 @@ static void bench__nodes_10k(int reps, int *rc) {
         v[r] = bench__now() - t0;
         peak[r] = bench__peak_reset(0);
         if (rr == 2) {
-            printf("nodes_10k_s=0\nnodes_10k_context=drift-fork does not run 10,000 nodes: %s\n", err);
+            bench__unmeasured("nodes_10k_s", "nodes_10k", "drift-fork does not run 10,000 nodes: %s", err);
             deja_params_free(o);
             return;
         }
@@ -627,7 +640,7 @@ int deja_cmd_bench(int argc, char **argv) {
             char key[64];
             snprintf(key, sizeof key, "%s_%" PRId64, k == 0 ? "ring_ns_per_msg" : "yield_ns", n);
             if (!ok) {
-                printf("%s=0\n%s_context=could not spawn %" PRId64 " tasks\n", key, key, n);
+                bench__unmeasured(key, key, "could not spawn %" PRId64 " tasks", n);
                 rc = rc ? rc : 1;
                 fflush(stdout);
                 break;
@@ -647,7 +660,7 @@ int deja_cmd_bench(int argc, char **argv) {
     }
 
     if (quick)
-        printf("ring_growth_100000=0\nring_growth_100000_context=not measured with --quick\n");
+        bench__unmeasured("ring_growth_100000", "ring_growth_100000", "not measured with --quick");
     else
         bench__ring_growth(reps, &rc);
 
@@ -659,7 +672,7 @@ int deja_cmd_bench(int argc, char **argv) {
     bench__speedup("storage-faults", "speedup_storage_faults", reps, &rc);
     if (rc == 2) return 2;
     if (quick)
-        printf("nodes_10k_s=0\nnodes_10k_context=not measured with --quick\n");
+        bench__unmeasured("nodes_10k_s", "nodes_10k", "not measured with --quick");
     else
         bench__nodes_10k(3, &rc);
     return rc;

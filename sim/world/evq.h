@@ -1,10 +1,10 @@
 /*
  * evq.h -- the simulator's event queue (evq.c), private to the scheduler:
- * events in (virtual time, sequence) order, kept as one FIFO per distinct
- * instant.
+ * events in order of virtual time, then of scheduling, kept as one FIFO
+ * per distinct instant.
  *
- * Sequence numbers only grow, so the events of one instant arrive in
- * sequence order: appending to the instant's FIFO keeps them sorted, and
+ * The events of one instant arrive in the order they are scheduled, so
+ * appending to the instant's FIFO keeps them sorted, and
  * only the distinct instants need ordering among themselves (a binary heap
  * keyed by time, with a hash table from time to instant). Each instant's
  * FIFO is an array: when many tasks sleep to the same deadline, scheduling
@@ -22,8 +22,8 @@
 
 #include "internal.h"
 
-/* An event as stored: its time is its instant's, its sequence its place
- * in the array. 24 bytes: when a hundred thousand tasks share a deadline,
+/* An event as stored: its time is its instant's, its rank among the
+ * instant's events its place in the array. 24 bytes: when a hundred thousand tasks share a deadline,
  * the arrays stream through the cache, so every byte counts. */
 typedef struct deja__qev {
     deja__ev_fn fn;
@@ -52,7 +52,6 @@ struct deja__evq {
     deja__instant *last;      /* the instant appended to last (a cache) */
     deja__instant *free_inst; /* recycled instants, each keeping its array */
     size_t len;               /* events queued */
-    uint64_t next_seq;        /* pushes' sequences grow: the least the next may have */
 };
 
 deja__evq *deja__evq_new(void);
@@ -64,11 +63,9 @@ void deja__evq_push_slow(deja__evq *q, int64_t t, deja__ev_fn fn, void *arg, uin
 /* Removes the earliest instant, now empty (slow path of deja__evq_pop). */
 void deja__evq_drop_first(deja__evq *q);
 
-/* Queues fn(arg, u) at time t; events must be pushed with growing seq. */
-static inline void deja__evq_push(deja__evq *q, int64_t t, uint64_t seq, deja__ev_fn fn, void *arg, uint64_t u) {
+/* Queues fn(arg, u) at time t, after every event already queued at t. */
+static inline void deja__evq_push(deja__evq *q, int64_t t, deja__ev_fn fn, void *arg, uint64_t u) {
     deja__instant *in = q->last;
-    assert(seq >= q->next_seq);
-    q->next_seq = seq + 1;
     if (in && in->t == t && in->len < in->cap) {
         in->ev[in->len++] = (deja__qev){fn, arg, u};
         q->len++;

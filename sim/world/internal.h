@@ -5,7 +5,7 @@
  *
  * One world runs at a time in a process (deja__w); everything in it is
  * single-threaded. Tasks are fibers; the scheduler loop alternates between
- * popping the next event of the queue (ordered by time, then sequence) and
+ * popping the next event of the queue (ordered by time, then scheduling) and
  * resuming the runnable tasks in FIFO order.
  */
 #ifndef DEJA_SIM_INTERNAL_H
@@ -157,7 +157,6 @@ struct deja_world {
     deja_params *params;
     int64_t now;
     int64_t duration;
-    uint64_t seq;
     uint64_t events;
     uint64_t next_task_id;
     size_t stack_default; /* task stack bytes (mem.stack_kb) */
@@ -265,6 +264,9 @@ static inline deja__task *deja__self(void) {
 }
 static inline deja__node *deja__self_node(void) { return deja__self()->node; }
 /* Creates a task on node n. */
+/* Frees a dead or killed task's stack, and its struct unless a timeout
+ * event still points at it (then the event frees it). */
+void deja__task_free(deja__task *t);
 /* Drops every pending event and every task (the world is being freed). */
 void deja__sched_free(deja_world *w);
 deja__task *deja__spawn(deja_world *w, deja__node *n, const char *name, rt_task_fn fn, void *arg,

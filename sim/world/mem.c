@@ -47,7 +47,6 @@
 #define DEJA__CACHE_CLASSES 64               /* 16-byte classes: blocks of up to 1 KiB */
 #define DEJA__LINE_CLASSES 16                /* 64-byte classes: line blocks of up to 1 KiB */
 #define DEJA__CHUNK_SIZE ((size_t)2 << 20)   /* a chunk, header included: one huge page */
-#define DEJA__CHUNKS_KEPT 1                  /* from one world to the next: 2 MiB */
 
 typedef struct deja__free_block {
     struct deja__free_block *next;
@@ -90,19 +89,14 @@ static void *deja__carve(size_t bytes, size_t align) {
     deja__chunk *k = deja__chunk_cur;
     size_t at = k ? (k->used + align - 1) & ~(align - 1) : 0;
     if (k == NULL || at + bytes > sizeof k->data) {
-        if (k != NULL && k->next != NULL) { /* a kept one, empty */
-            k = k->next;
-            assert(k->used == 0);
-        } else {
-            deja__chunk *n = deja__chunk_map();
-            if (n == NULL) return NULL;
-            if (k != NULL)
-                k->next = n;
-            else
-                deja__chunks = n;
-            k = n;
-        }
-        deja__chunk_cur = k;
+        assert(k == NULL || k->next == NULL); /* blocks are carved from the newest chunk */
+        deja__chunk *n = deja__chunk_map();
+        if (n == NULL) return NULL;
+        if (k != NULL)
+            k->next = n;
+        else
+            deja__chunks = n;
+        deja__chunk_cur = k = n;
         at = 0;
     }
     assert(at % align == 0 && at + bytes <= sizeof k->data);
@@ -167,17 +161,15 @@ void deja__cache_line_free(void *p, size_t size) {
 void deja__cache_release(void) {
     memset(deja__cache, 0, sizeof deja__cache);
     memset(deja__cache_lines, 0, sizeof deja__cache_lines);
-    deja__chunk **at = &deja__chunks;
-    for (int kept = 0; *at != NULL && kept < DEJA__CHUNKS_KEPT; kept++) {
-        (*at)->used = 0;
-        at = &(*at)->next;
-    }
-    while (*at != NULL) {
-        deja__chunk *k = *at;
-        *at = k->next;
+    deja__chunk *first = deja__chunks; /* kept, emptied */
+    if (first == NULL) return;
+    while (first->next != NULL) {
+        deja__chunk *k = first->next;
+        first->next = k->next;
         munmap(k, DEJA__CHUNK_SIZE);
     }
-    deja__chunk_cur = deja__chunks;
+    first->used = 0;
+    deja__chunk_cur = first;
 }
 
 /* ---- accounted allocation ------------------------------------------------ */

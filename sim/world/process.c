@@ -114,9 +114,7 @@ void deja__node_kill(deja_world *w, deja__node *n, const char *why) {
         t->prev->next = t->next;
         t->next->prev = t->prev;
         n->live_tasks--;
-        deja_fiber_free(&t->fiber);
-        t->state = DEJA__T_DEAD;
-        if (t->timeouts_pending == 0) deja__cache_line_free(t, sizeof *t);
+        deja__task_free(t);
     }
     assert(n->live_tasks == 0);
     n->n_internal = 0;

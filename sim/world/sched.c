@@ -1,6 +1,6 @@
 /*
- * sched.c -- the simulator's scheduler: events ordered by (virtual time,
- * sequence) (the queue is evq.c), the FIFO run queue of tasks, parking
+ * sched.c -- the simulator's scheduler: events ordered by virtual time,
+ * then by scheduling (the queue is evq.c), the FIFO run queue of tasks, parking
  * and waking, task spawn and exit, and the task dump.
  *
  * The loop is: resume every runnable task in FIFO order (each runs until it
@@ -47,7 +47,7 @@ static void deja__overflow_report(void *arg) {
 static inline void deja__schedule_in(deja_world *w, int64_t t, deja__ev_fn fn, void *arg, uint64_t u) {
     assert(t >= w->now);
     if (__builtin_expect(!w->evq, 0)) w->evq = deja__evq_new();
-    deja__evq_push(w->evq, t, w->seq++, fn, arg, u);
+    deja__evq_push(w->evq, t, fn, arg, u);
 }
 
 void deja__schedule(deja_world *w, int64_t t, deja__ev_fn fn, void *arg, uint64_t u) {
@@ -79,8 +79,6 @@ void deja_world_at(deja_world *w, int64_t at_ns, deja_event_fn fn, void *arg) {
 
 /* Drops every pending event (each handler frees its argument) and every
  * task of every node (stacks are released, never resumed). */
-static void deja__task_free(deja__task *t);
-
 void deja__sched_free(deja_world *w) {
     assert(w->cur == NULL);
     int64_t t;
@@ -109,9 +107,7 @@ uint64_t deja_world_digest(const deja_world *w) {
 
 /* ---- tasks --------------------------------------------------------------- */
 
-/* Frees a task's stack, and its struct unless a timeout event still points
- * at it (then the event frees it). */
-static void deja__task_free(deja__task *t) {
+void deja__task_free(deja__task *t) {
     deja_fiber_free(&t->fiber);
     t->state = DEJA__T_DEAD;
     if (t->timeouts_pending == 0) deja__cache_line_free(t, sizeof *t);
@@ -238,6 +234,19 @@ static inline void deja__warm_ahead(const deja__evq *q) {
     if (e && e->fn == deja__timeout) deja_fiber_warm(&((const deja__task *)e->arg)->fiber);
 }
 
+/* Removes the earliest event (there is one) and moves virtual time to it,
+ * warming what the timeouts after it will wake: the step both event loops
+ * (deja__run_until's and deja__run_timeouts') take before running one. */
+static inline __attribute__((always_inline)) deja__event deja__take_event(deja_world *w, deja__evq *q) {
+    assert(q == w->evq);
+    deja__warm_ahead(q);
+    deja__event ev = deja__evq_pop(q);
+    assert(ev.t >= w->now);
+    w->now = ev.t;
+    w->events++;
+    return ev;
+}
+
 /* With no task runnable: runs the earliest events while the event loop
  * would run them next (within its limit, no detector sample due first)
  * and they are tasks' timeouts, until one makes a task runnable. The same
@@ -253,11 +262,7 @@ static void *deja__run_timeouts(void *arg) {
         int64_t at;
         const deja__qev *e = deja__evq_peek(q, &at);
         if (!e || e->fn != deja__timeout || at > w->run_limit || at > w->det_tick) return NULL;
-        deja__warm_ahead(q);
-        deja__event ev = deja__evq_pop(q);
-        assert(ev.t >= w->now);
-        w->now = ev.t;
-        w->events++;
+        deja__event ev = deja__take_event(w, q);
         deja__timeout_do(w, ev.arg, ev.u, 0); /* inline: no frame below this one */
         deja__task *n = deja__next_task(w);
         if (n) return n;
@@ -381,11 +386,7 @@ static void deja__run_until(deja_world *w, int64_t until) {
     int64_t t;
     while (deja__next(w, &t) && t <= until) {
         if (t > w->det_tick) deja__detect_ticks(w, t, false);
-        deja__warm_ahead(w->evq);
-        deja__event ev = deja__evq_pop(w->evq);
-        assert(ev.t >= w->now);
-        w->now = ev.t;
-        w->events++;
+        deja__event ev = deja__take_event(w, w->evq);
         ev.fn(w, ev.arg, ev.u, 0);
         deja__drain(w);
     }
@@ -420,14 +421,16 @@ int deja_world_live_tasks(const deja_world *w, int node) {
     return total;
 }
 
+/* True when two strings, either NULL, are both NULL or equal. */
+static int deja__same_str(const char *a, const char *b) { return a == b || (a && b && !strcmp(a, b)); }
+
 /* True when two tasks would print alike but for id and age (same node,
- * name, spawn site, state and blocking point). */
+ * name, spawn site, state, blocking point and note). */
 static int deja__task_alike(const deja__task *a, const deja__task *b) {
     return a->node == b->node && a->state == b->state && a->line == b->line && !strcmp(a->name, b->name) &&
            !strcmp(a->file, b->file) && a->blocked_kind == b->blocked_kind &&
            (a->state != DEJA__T_BLOCKED || (a->wline == b->wline && a->wfile == b->wfile)) &&
-           (a->blocked_on == b->blocked_on || (a->blocked_on && b->blocked_on && !strcmp(a->blocked_on, b->blocked_on))) &&
-           (a->note == b->note || (a->note && b->note && !strcmp(a->note, b->note)));
+           deja__same_str(a->blocked_on, b->blocked_on) && deja__same_str(a->note, b->note);
 }
 
 /* Prints every live task; a run of tasks alike (a leak, typically) prints
