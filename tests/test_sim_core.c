@@ -1,6 +1,7 @@
 /*
  * test_sim_core.c -- the simulator's scheduler and primitives: tasks,
- * channels (buffered, unbuffered, close), select with timeout, contexts,
+ * channels (buffered, unbuffered, close, the operations that complete at
+ * once), select with timeout, contexts,
  * wait groups, mutexes, timers, clocks with drift and steps, the network,
  * the task dump, and trace determinism.
  */
@@ -106,6 +107,113 @@ static void test_buffered_close(void **state) {
     rt_program_register("t-buf", prog_buffered);
     run_and_free(world_with("t-buf", 1, RT_SEC));
     assert_string_equal(g_log, "ok");
+}
+
+/* ---- the message path: sends and receives that complete at once ---------- */
+
+typedef struct {
+    uint64_t a, b;
+} pair16;
+
+static int g_block_line; /* the line a task blocks at after quick operations */
+
+static void slow_sender(void *arg) {
+    int64_t v = 99;
+    logf_("sender=%d;", rt_chan_send(arg, &v, RT_FOREVER));
+}
+
+static void slow_receiver(void *arg) {
+    int64_t v = 0;
+    int r = rt_chan_recv(arg, &v, RT_FOREVER);
+    logf_("receiver=%d,%lld;", r, (long long)v);
+}
+
+static void quick_then_block(void *arg) {
+    rt_chan *never = arg, *own = rt_chan_new("own", sizeof(int64_t), 1);
+    int64_t v = 5;
+    rt_chan_send(own, &v, 0);
+    rt_chan_recv(own, &v, 0);
+    g_block_line = __LINE__ + 1;
+    rt_chan_recv(never, &v, RT_FOREVER);
+}
+
+static void prog_quick(rt_ctx *ctx) {
+    (void)ctx;
+    /* 8-, 4- and 16-byte elements through buffers that wrap many times */
+    rt_chan *c8 = rt_chan_new("c8", sizeof(int64_t), 3), *c4 = rt_chan_new("c4", sizeof(uint32_t), 2);
+    rt_chan *c16 = rt_chan_new("c16", sizeof(pair16), 2);
+    int64_t next8 = 0, want8 = 0;
+    uint32_t next4 = 0, want4 = 0;
+    for (int round = 0; round < 20; round++) {
+        for (int k = 0; k < 1 + round % 3; k++, next8++) assert_int_equal(rt_chan_send(c8, &next8, 0), RT_OK);
+        int64_t v8 = -1;
+        if (round % 3 == 2) assert_int_equal(rt_chan_send(c8, &next8, 0), RT_ETIMEDOUT); /* full */
+        while (rt_chan_recv(c8, &v8, 0) == RT_OK) assert_int_equal(v8, want8++);
+        assert_int_equal(rt_chan_len(c8), 0);
+        assert_int_equal(rt_chan_send(c4, &next4, 0), RT_OK);
+        next4++;
+        assert_int_equal(rt_chan_send(c4, &next4, 0), RT_OK);
+        next4++;
+        uint32_t v4 = 0;
+        assert_int_equal(rt_chan_recv(c4, NULL, 0), RT_OK); /* dropped */
+        want4++;
+        assert_int_equal(rt_chan_recv(c4, &v4, 0), RT_OK);
+        assert_int_equal(v4, want4++);
+        pair16 p = {(uint64_t)round, ~(uint64_t)round}, q = {0, 0};
+        assert_int_equal(rt_chan_send(c16, &p, 0), RT_OK);
+        assert_int_equal(rt_chan_recv(c16, &q, 0), RT_OK);
+        assert_true(q.a == p.a && q.b == p.b);
+    }
+    assert_int_equal(want8, next8);
+    /* a sender waits on a full buffer: a receive takes the buffered element
+     * and moves the sender's into the buffer */
+    int64_t one = 1, v = 0;
+    rt_chan_send(c8, &one, 0);
+    rt_chan_send(c8, &one, 0);
+    rt_chan_send(c8, &one, 0);
+    rt_spawn("slow-sender", slow_sender, c8);
+    rt_sleep_ns(RT_MS);
+    assert_int_equal(rt_chan_len(c8), 3);
+    assert_int_equal(rt_chan_recv(c8, &v, 0), RT_OK);
+    assert_int_equal(v, 1);
+    assert_int_equal(rt_chan_len(c8), 3);
+    rt_sleep_ns(RT_MS);
+    for (int k = 0; k < 3; k++) assert_int_equal(rt_chan_recv(c8, &v, 0), RT_OK);
+    assert_int_equal(v, 99);
+    /* a receiver waits on an empty buffer: a send hands the element over */
+    rt_spawn("slow-receiver", slow_receiver, c8);
+    rt_sleep_ns(RT_MS);
+    int64_t seven = 7;
+    assert_int_equal(rt_chan_send(c8, &seven, 0), RT_OK);
+    assert_int_equal(rt_chan_len(c8), 0);
+    /* a closed channel takes no send, though its buffer has room */
+    assert_int_equal(rt_sleep_ns(RT_MS), RT_OK);
+    rt_chan_send(c8, &seven, 0);
+    rt_chan_close(c8);
+    assert_int_equal(rt_chan_send(c8, &seven, 0), RT_ECLOSED);
+    assert_int_equal(rt_chan_recv(c8, &v, 0), RT_OK);
+    assert_int_equal(rt_chan_recv(c8, &v, 0), RT_ECLOSED);
+    rt_chan_free(c8);
+    rt_chan_free(c4);
+    rt_chan_free(c16);
+    /* a task that blocks after quick operations shows where it blocked */
+    rt_spawn("quick-then-block", quick_then_block, rt_chan_new("never", sizeof(int64_t), 0));
+    logf_("ok;");
+}
+
+static void test_quick_ops(void **state) {
+    (void)state;
+    rt_program_register("t-quick", prog_quick);
+    deja_world *w = world_with("t-quick", 1, RT_SEC);
+    deja_world_run(w);
+    assert_string_equal(g_log, "sender=0;receiver=0,7;ok;");
+    char dump[4096] = {0}, site[64];
+    FILE *f = fmemopen(dump, sizeof dump, "w");
+    deja_world_dump_tasks(w, f);
+    fclose(f);
+    snprintf(site, sizeof site, "on chan recv never at %s:%d", __FILE__, g_block_line);
+    assert_non_null(strstr(dump, site));
+    deja_world_free(w);
 }
 
 /* ---- select: timeout, lowest ready index, ctx cancellation ---------------- */
@@ -340,6 +448,7 @@ int main(void) {
         cmocka_unit_test(test_select),      cmocka_unit_test(test_mutex),
         cmocka_unit_test(test_clock),       cmocka_unit_test(test_ticker),
         cmocka_unit_test(test_net),         cmocka_unit_test(test_leak_dump_and_digest),
+        cmocka_unit_test(test_quick_ops),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

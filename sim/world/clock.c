@@ -69,23 +69,17 @@ int64_t deja__deadline_drift(deja_world *w, const deja__node *n, int64_t timeout
 int64_t rt_mono_ns(void) { return deja__mono(deja__self_node(), deja__w->now); }
 int64_t rt_wall_ns(void) { return deja__wall(deja__self_node(), deja__w->now); }
 
-/* Parks the running task until deadline (true time). Out of line and
- * reached by a tail call, keeping no register across its calls: its frame,
- * the only one a sleeping task keeps, is a return address. */
-__attribute__((noinline)) static int deja__sleep_until(int64_t deadline) {
-    deja__park_begin(deja__w, deja__w->cur, "sleep", NULL, deadline);
-    deja__block(deja__w);
-    assert(deja__w->cur->state == DEJA__T_RUNNING);
-    return RT_OK;
-}
-
+/* Parks the running task for ns. It ends in deja__block, a tail call:
+ * the sleeping task's stack holds its caller's frames, the return address
+ * and the switch's saved registers, nothing of this function's. */
 int rt_sleep_ns_at(int64_t ns, const char *file, int line) {
     deja_world *w = deja__w;
     deja__task *self = deja__self();
     self->wfile = file;
     self->wline = line;
     if (ns < 0) ns = 0;
-    return deja__sleep_until(deja__deadline(w, self->node, ns));
+    deja__park_begin(w, self, "sleep", NULL, deja__deadline(w, self->node, ns));
+    return deja__block(w);
 }
 
 int64_t deja_clock_error(const deja_world *w, uint32_t node) {

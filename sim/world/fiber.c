@@ -321,7 +321,7 @@ int deja_fiber_init(deja_fiber *f, size_t stack_size, void (*entry)(void *), voi
     return 0;
 }
 
-void deja_fiber_switch(deja_fiber *from, deja_fiber *to) {
+int deja_fiber_switch(deja_fiber *from, deja_fiber *to) {
     assert(from != to);
 #ifdef DEJA__ASAN
     void *fake = NULL;
@@ -334,6 +334,7 @@ void deja_fiber_switch(deja_fiber *from, deja_fiber *to) {
 #else
     swapcontext(&from->uc, &to->uc);
 #endif
+    return 0;
 }
 
 #endif

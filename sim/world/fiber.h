@@ -65,19 +65,19 @@ static inline void deja_fiber_prefetch(const deja_fiber *f) {
     if (f->stack) deja_prefetch(f->stack);
 }
 /* Starts loading what a suspended fiber touches when it resumes: the part
- * of its stack in use, from its saved registers up to the line below the
- * stack's top (at most 8 lines: the blocking paths keep their frames
- * small, and the scheduler's own work runs aside), the line below it (a
- * task woken from a sleep often parks next in a channel send, whose frame
- * reaches that far: a line it would otherwise wait for in full), and its
- * canary. Not the top line: it holds the frames that start a task and the
- * first register its function saved, which nothing reads until the task
- * ends. A hint: nothing outside the stack is touched. */
+ * of its stack in use, from its saved registers' line up to the line below
+ * the stack's top (at most 8 lines: the blocking paths keep their frames
+ * small, and the scheduler's own work runs aside), and its canary. Not the
+ * lines below the registers: the frames its next calls push there are
+ * written before they are read, and warming one more line a message cost
+ * more than it saved. Not the top line: it holds the frames that start a
+ * task and the first register its function saved, which nothing reads
+ * until the task ends. A hint: nothing outside the stack is touched. */
 static inline void deja_fiber_warm(const deja_fiber *f) {
     const char *s = f->stack;
     if (!s) return; /* the main fiber, or a freed one */
 #if defined(DEJA_ASM_SWITCH)
-    uintptr_t lo = ((uintptr_t)f->sp & ~(uintptr_t)63) - 64, hi = (uintptr_t)f->sp + 512;
+    uintptr_t lo = (uintptr_t)f->sp & ~(uintptr_t)63, hi = (uintptr_t)f->sp + 512;
     uintptr_t top = (uintptr_t)s + f->stack_size - 64;
     if (hi > top) hi = top;
     for (uintptr_t p = lo; p < hi; p += 64) __builtin_prefetch((const void *)p);
@@ -124,17 +124,18 @@ static inline void *deja_fiber_aside(void *(*fn)(void *), void *arg) {
 #else
 static inline void *deja_fiber_aside(void *(*fn)(void *), void *arg) { return fn(arg); }
 #endif
-/* Saves the current context in from and resumes to. */
+/* Saves the current context in from and resumes to. Returns 0 when from
+ * is resumed: a caller whose result that is can end in it, a tail call. */
 #if defined(DEJA_ASM_SWITCH)
 /* In arch/switch_*.S: saves callee-saved registers on the current stack,
- * stores sp in *from_sp, loads to_sp and restores from it. */
-extern void deja__switch(void **from_sp, void *to_sp);
-static inline void deja_fiber_switch(deja_fiber *from, deja_fiber *to) {
+ * stores sp in *from_sp, loads to_sp and restores from it, returns 0. */
+extern int deja__switch(void **from_sp, void *to_sp);
+static inline int deja_fiber_switch(deja_fiber *from, deja_fiber *to) {
     assert(from != to);
-    deja__switch(&from->sp, to->sp);
+    return deja__switch(&from->sp, to->sp);
 }
 #else
-void deja_fiber_switch(deja_fiber *from, deja_fiber *to);
+int deja_fiber_switch(deja_fiber *from, deja_fiber *to);
 #endif
 
 #endif /* DEJA_SIM_FIBER_H */

@@ -251,10 +251,11 @@ int deja__park(deja_world *w, const char *kind, const char *on, int64_t deadline
  * parked frames must stay small (thousands of parked tasks are resumed
  * from cold memory): park_begin marks the running task t blocked on
  * kind/on and queues its deadline; block then switches away and returns
- * when t is woken, t->wake_result holding the result. Neither adds a
- * frame to the parked stack. */
+ * RT_OK when t is woken, t->wake_result holding the result. Neither adds
+ * a frame to the parked stack, and a caller that ends in block (a tail
+ * call) adds none either: the task resumes straight into its caller. */
 void deja__park_begin(deja_world *w, deja__task *t, const char *kind, const char *on, int64_t deadline);
-void deja__block(deja_world *w);
+int deja__block(deja_world *w);
 /* Wakes a parked task with result r (no-op when it is not blocked). */
 static inline void deja__wake(deja_world *w, deja__task *t, int r);
 /* The running task (asserted non-NULL: rt calls come from tasks). */

@@ -274,11 +274,11 @@ static void *deja__run_timeouts(void *arg) {
  * would resume them, without a round trip through the scheduler's stack.
  * With none runnable, the task runs the next events itself while they are
  * timeouts (deja__run_timeouts); anything else is the scheduler's.
- * Returns when the task is resumed (its caller asserts it runs again).
- * Its canary is checked as it leaves. The switch is its last act, a tail
- * call: at the switch its own frame is gone, so a parked task's stack
+ * Returns RT_OK when the task is resumed (resume_prep made it the running
+ * one). Its canary is checked as it leaves. The switch is its last act, a
+ * tail call: at the switch its own frame is gone, so a parked task's stack
  * holds only its callers' frames and the saved registers. */
-void deja__block(deja_world *w) {
+int deja__block(deja_world *w) {
     deja__task *t = w->cur;
     assert(t && t->state != DEJA__T_RUNNING && t->state != DEJA__T_DEAD);
     deja_fiber_check(&t->fiber); /* the canary: aborts with a report on overflow */
@@ -287,12 +287,11 @@ void deja__block(deja_world *w) {
         w->cur = NULL; /* as in the scheduler's loop: the events run outside any task */
         n = deja_fiber_aside(deja__run_timeouts, w);
     }
-    if (!n) {
-        deja_fiber_switch(&t->fiber, &w->sched_fiber);
-        return;
-    }
+    _Static_assert(RT_OK == 0, "the switch's 0 is deja__block's RT_OK");
+    if (!n) return deja_fiber_switch(&t->fiber, &w->sched_fiber);
     deja__resume_prep(w, n);
-    if (n != t) deja_fiber_switch(&t->fiber, &n->fiber);
+    if (n != t) return deja_fiber_switch(&t->fiber, &n->fiber);
+    return RT_OK;
 }
 
 void rt_yield(void) {

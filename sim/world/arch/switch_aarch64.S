@@ -3,7 +3,7 @@
  *
  * deja__switch(void **from_sp, void *to_sp): saves d8-d15 and x19-x30 in a
  * 176-byte frame on the current stack, stores sp in *from_sp, loads to_sp,
- * restores the same frame and returns through x30. Frame layout (8-byte
+ * restores the same frame and returns 0 through x30. Frame layout (8-byte
  * slots): d8..d15 at 0..7, x19..x30 at 8..19, two spare. A new fiber's
  * frame (deja_fiber_init) holds entry in x19, arg in x20, and
  * deja__fiber_start in x30. deja__call_on runs a function on another
@@ -38,6 +38,7 @@ deja__switch:
     ldp x27, x28, [sp, #128]
     ldp x29, x30, [sp, #144]
     add sp, sp, #176
+    mov x0, #0
     ret
     .size deja__switch, .-deja__switch
 

@@ -3,7 +3,7 @@
  *
  * deja__switch(void **from_sp, void *to_sp): pushes the callee-saved
  * registers (rbp rbx r12-r15) on the current stack, stores rsp in *from_sp,
- * loads to_sp and pops the same registers from it, then returns into the
+ * loads to_sp and pops the same registers from it, then returns 0 into the
  * other fiber. deja__fiber_start is where a new fiber begins: its frame
  * (built by deja_fiber_init) holds entry in r12 and arg in r13.
  * deja__call_on runs a function on another stack (deja_fiber_aside).
@@ -26,6 +26,7 @@ deja__switch:
     popq %r12
     popq %rbx
     popq %rbp
+    xorl %eax, %eax
     ret
     .size deja__switch, .-deja__switch
 
