@@ -65,19 +65,20 @@ static inline void deja_fiber_prefetch(const deja_fiber *f) {
     if (f->stack) deja_prefetch(f->stack);
 }
 /* Starts loading what a suspended fiber touches when it resumes: the part
- * of its stack in use, from its saved registers' line up to the line below
- * the stack's top (at most 8 lines: the blocking paths keep their frames
- * small, and the scheduler's own work runs aside), and its canary. Not the
- * lines below the registers: the frames its next calls push there are
- * written before they are read, and warming one more line a message cost
- * more than it saved. Not the top line: it holds the frames that start a
- * task and the first register its function saved, which nothing reads
- * until the task ends. A hint: nothing outside the stack is touched. */
+ * of its stack in use, from its saved registers up to the line below the
+ * stack's top (at most 8 lines: the blocking paths keep their frames
+ * small, and the scheduler's own work runs aside), the line below it (what
+ * a task does after it wakes often calls deeper than where it parked: a
+ * send that parks, a function of its own, its exit; a line it would
+ * otherwise wait for in full), and its canary. Not the top line: it holds
+ * the frames that start a task and the first register its function saved,
+ * which nothing reads until the task ends. A hint: nothing outside the
+ * stack is touched. */
 static inline void deja_fiber_warm(const deja_fiber *f) {
     const char *s = f->stack;
     if (!s) return; /* the main fiber, or a freed one */
 #if defined(DEJA_ASM_SWITCH)
-    uintptr_t lo = (uintptr_t)f->sp & ~(uintptr_t)63, hi = (uintptr_t)f->sp + 512;
+    uintptr_t lo = ((uintptr_t)f->sp & ~(uintptr_t)63) - 64, hi = (uintptr_t)f->sp + 512;
     uintptr_t top = (uintptr_t)s + f->stack_size - 64;
     if (hi > top) hi = top;
     for (uintptr_t p = lo; p < hi; p += 64) __builtin_prefetch((const void *)p);
