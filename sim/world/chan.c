@@ -359,7 +359,7 @@ __attribute__((noinline)) static int deja__chan_op(rt_chan *ch, int op, void *el
  * below its caller's, so it touches no stack line its caller does not. 1
  * when done, 0 when the operation takes the general path. */
 static inline int deja__send_now(rt_chan *ch, const void *elem) {
-    uint32_t size = ch->elem_size; /* 4 or 8: deja__copy makes no call */
+    uint32_t size = ch->elem_size; /* 4 or 8 past the test: deja__copy then makes no call */
     if (ch->closed || ch->head[RT_RECV] || ch->count == ch->cap || (size != 8 && size != 4)) return 0;
     deja__push_last(ch, elem);
     return 1;
