@@ -245,6 +245,10 @@ int deja__chan_offer(rt_chan *ch, const void *elem) {
     return r == DEJA__WOULD_BLOCK ? RT_ETIMEDOUT : r;
 }
 
+/* The waiter queue a select case parks in: RT_SEND, or RT_RECV for any
+ * other op. */
+static inline int deja__case_op(const rt_case *c) { return c->op == RT_SEND ? RT_SEND : RT_RECV; }
+
 int rt_select_at(rt_case *cases, int n, int64_t timeout_ns, const char *file, int line) {
     deja_world *w = deja__w;
     deja__task *self = deja__self();
@@ -272,7 +276,7 @@ int rt_select_at(rt_case *cases, int n, int64_t timeout_ns, const char *file, in
     for (int i = 0; i < n; i++) {
         if (!cases[i].ch) continue;
         wts[i] = (deja__waiter){self, &sel, i, cases[i].elem, NULL, NULL, NULL};
-        deja__wq_push(cases[i].ch, cases[i].op == RT_SEND ? RT_SEND : RT_RECV, &wts[i]);
+        deja__wq_push(cases[i].ch, deja__case_op(&cases[i]), &wts[i]);
         on = cases[i].ch->name;
         armed++;
     }
@@ -296,7 +300,7 @@ int rt_select_at(rt_case *cases, int n, int64_t timeout_ns, const char *file, in
     deja__park(w, kind, on, deja__deadline(w, self->node, timeout_ns));
     for (int i = 0; i < n; i++) {
         if (!cases[i].ch || !wts[i].ch) continue;
-        deja__wq_unlink(cases[i].ch, cases[i].op == RT_SEND ? RT_SEND : RT_RECV, &wts[i]);
+        deja__wq_unlink(cases[i].ch, deja__case_op(&cases[i]), &wts[i]);
     }
     if (wts != few) free(wts);
     if (!sel.done) return RT_ETIMEDOUT;
@@ -358,16 +362,18 @@ __attribute__((noinline)) static int deja__chan_op(rt_chan *ch, int op, void *el
  * a call: the rt_chan_send or rt_chan_recv that takes them keeps no frame
  * below its caller's, so it touches no stack line its caller does not. 1
  * when done, 0 when the operation takes the general path. */
+static inline bool deja__small_elems(const rt_chan *ch) {
+    return ch->elem_size == 8 || ch->elem_size == 4; /* then deja__copy makes no call */
+}
+
 static inline int deja__send_now(rt_chan *ch, const void *elem) {
-    uint32_t size = ch->elem_size; /* 4 or 8 past the test: deja__copy then makes no call */
-    if (ch->closed || ch->head[RT_RECV] || ch->count == ch->cap || (size != 8 && size != 4)) return 0;
+    if (ch->closed || ch->head[RT_RECV] || ch->count == ch->cap || !deja__small_elems(ch)) return 0;
     deja__push_last(ch, elem);
     return 1;
 }
 
 static inline int deja__recv_now(rt_chan *ch, void *elem) {
-    uint32_t size = ch->elem_size;
-    if (ch->count == 0 || ch->head[RT_SEND] || (size != 8 && size != 4)) return 0;
+    if (ch->count == 0 || ch->head[RT_SEND] || !deja__small_elems(ch)) return 0;
     deja__pop_first(ch, elem);
     return 1;
 }
