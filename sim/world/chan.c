@@ -59,6 +59,12 @@ _Static_assert((sizeof(deja__alloc) + offsetof(struct rt_chan, head[RT_SEND])) %
                    offsetof(struct rt_chan, head[RT_SEND]) + 24 == sizeof(struct rt_chan),
                "a receive's fields and an 8-byte first element fill 32 bytes from a 16-byte boundary "
                "(after the node allocation's header)");
+/* Where the fields that sends and receives read begin (ext is not one of
+ * them, but closed is): a task's rx_warm. */
+#define DEJA__MSG_FIELDS(ch) ((const void *)&(ch)->ext)
+_Static_assert(sizeof(struct rt_chan) - offsetof(struct rt_chan, ext) + 8 == DEJA__CHAN_MSG_BYTES &&
+                   offsetof(struct rt_chan, ext) < offsetof(struct rt_chan, closed),
+               "a task's rx_warm spans the message path's fields and an 8-byte first element");
 
 /* The elements, after the header. */
 static inline unsigned char *deja__buf(rt_chan *ch) { return (unsigned char *)(ch + 1); }
@@ -384,6 +390,8 @@ int rt_chan_send_at(rt_chan *ch, const void *elem, int64_t timeout_ns, const cha
 }
 
 int rt_chan_recv_at(rt_chan *ch, void *elem, int64_t timeout_ns, const char *file, int line) {
+    deja__task *self = deja__w->cur;
+    if (__builtin_expect(self != NULL, 1)) self->rx_warm = ch ? DEJA__MSG_FIELDS(ch) : NULL;
     if (__builtin_expect(ch != NULL, 1) && deja__recv_now(ch, elem)) return RT_OK;
     return deja__chan_op(ch, RT_RECV, elem, timeout_ns, file, line);
 }

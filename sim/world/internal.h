@@ -78,6 +78,7 @@ typedef struct deja__task {
     bool internal_wait;       /* parked without deadline on what only its node's tasks can give */
     bool wait_bounded;        /* parked with a deadline */
     bool wait_cancellable;    /* its select includes a context's done channel */
+    const void *rx_warm;      /* the message path's fields of the channel it received from last (a hint) */
     /* the rest: spawn, exit, the detectors (detect.c) and the task dump */
     struct deja__owned *owned; /* contexts and timers it created, not yet released */
     struct deja__rw_hold *rw_held; /* its holds of rwlocks */
@@ -96,7 +97,7 @@ typedef struct deja__task {
     struct deja__task *prev, *next;    /* node's live-task list */
 } deja__task;
 #if defined(DEJA_ASM_SWITCH)
-_Static_assert(offsetof(deja__task, wait_cancellable) + sizeof(bool) <= 128, "the message path's fields fill two cache lines");
+_Static_assert(offsetof(deja__task, rx_warm) + sizeof(void *) <= 128, "the message path's fields fill two cache lines");
 #endif
 
 /* ---- nodes ------------------------------------------------------------- */
@@ -495,6 +496,16 @@ int deja__chan_waiters(const rt_chan *ch);
 bool deja__chan_external(const rt_chan *ch);
 /* Marks ch as a context's done channel (the watchdog spares such waits). */
 void deja__chan_mark_done(rt_chan *ch);
+/* Bytes from a task's rx_warm that sends and receives read: a channel's
+ * fields of the message path and its first element (chan.c). */
+#define DEJA__CHAN_MSG_BYTES 48
+/* Starts loading the channel fields at rx (a task's rx_warm; NULL: none).
+ * A hint: prefetches never fault, so a channel freed since costs nothing. */
+static inline void deja__chan_warm(const void *rx) {
+    if (!rx) return;
+    deja_prefetch(rx);
+    deja_prefetch((const char *)rx + DEJA__CHAN_MSG_BYTES - 1);
+}
 
 /* ---- contexts (sync.c) ------------------------------------------------- */
 
