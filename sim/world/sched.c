@@ -219,7 +219,9 @@ static inline __attribute__((always_inline)) void deja__timeout_do(deja_world *w
 /* When many tasks share a deadline, the tasks their timeouts wake next are
  * far apart in memory: warm the struct of the one DEJA__AHEAD_FAR places
  * ahead in the queue, and the stack of the one DEJA__AHEAD places ahead
- * (its struct warmed earlier gives where its stack is). Hints only. */
+ * (its struct warmed earlier gives where its stack is), with the fields of
+ * the channel it received from last (rx_warm): a task that loops on a
+ * channel receives from it again when it wakes. Hints only. */
 #define DEJA__AHEAD 4
 #define DEJA__AHEAD_FAR 8
 #define DEJA__WARM_MIN 256 /* fewer tasks share the deadline: they are in cache */
@@ -231,7 +233,11 @@ static inline void deja__warm_ahead(const deja__evq *q) {
         deja_prefetch((const char *)e->arg + 64);
     }
     e = deja__evq_ahead(q, DEJA__AHEAD);
-    if (e && e->fn == deja__timeout) deja_fiber_warm(&((const deja__task *)e->arg)->fiber);
+    if (e && e->fn == deja__timeout) {
+        const deja__task *t = e->arg;
+        deja_fiber_warm(&t->fiber);
+        deja__chan_warm(t->rx_warm);
+    }
 }
 
 /* Removes the earliest event (there is one) and moves virtual time to it,
