@@ -63,15 +63,20 @@ void deja__evq_push_slow(deja__evq *q, int64_t t, deja__ev_fn fn, void *arg, uin
 /* Removes the earliest instant, now empty (slow path of deja__evq_pop). */
 void deja__evq_drop_first(deja__evq *q);
 
+/* Queues fn(arg, u) at time t, after every event already queued at t,
+ * when t is the instant appended to last and its array has room: 1, else
+ * 0 (nothing queued). A leaf: it calls nothing. */
+static inline int deja__evq_push_quick(deja__evq *q, int64_t t, deja__ev_fn fn, void *arg, uint64_t u) {
+    deja__instant *in = q->last;
+    if (!in || in->t != t || in->len >= in->cap) return 0;
+    in->ev[in->len++] = (deja__qev){fn, arg, u};
+    q->len++;
+    return 1;
+}
+
 /* Queues fn(arg, u) at time t, after every event already queued at t. */
 static inline void deja__evq_push(deja__evq *q, int64_t t, deja__ev_fn fn, void *arg, uint64_t u) {
-    deja__instant *in = q->last;
-    if (in && in->t == t && in->len < in->cap) {
-        in->ev[in->len++] = (deja__qev){fn, arg, u};
-        q->len++;
-        return;
-    }
-    deja__evq_push_slow(q, t, fn, arg, u);
+    if (!deja__evq_push_quick(q, t, fn, arg, u)) deja__evq_push_slow(q, t, fn, arg, u);
 }
 
 /* The earliest event, left in the queue (NULL when it is empty); its time

@@ -329,13 +329,10 @@ static inline __attribute__((always_inline)) void deja__timeout_do(deja_world *w
 
 static void deja__timeout(deja_world *w, void *arg, uint64_t gen, int drop) { deja__timeout_do(w, arg, gen, drop); }
 
-void deja__park_begin(deja_world *w, deja__task *t, const char *kind, const char *on, int64_t deadline) {
-    assert(t == w->cur && t->state == DEJA__T_RUNNING);
-    t->state = DEJA__T_BLOCKED;
-    t->blocked_kind = kind;
-    t->blocked_on = on;
-    t->wake_result = RT_ETIMEDOUT;
-    t->blocked_since = w->now;
+/* The rest of deja__park_begin once t is marked parked, off its quick
+ * path: a wait the detectors watch, no deadline, or a timeout that starts
+ * an instant. */
+__attribute__((noinline)) static void deja__park_rest(deja_world *w, deja__task *t, int64_t deadline) {
     if (t->internal_wait) { /* set by the caller only when the detectors are on */
         if (deadline >= 0) {
             t->internal_wait = false;
@@ -348,6 +345,26 @@ void deja__park_begin(deja_world *w, deja__task *t, const char *kind, const char
         t->timeouts_pending++;
         deja__schedule_in(w, deadline, deja__timeout, t, t->wait_gen);
     }
+}
+
+/* Its quick path, a timeout appended to the instant used last, is a leaf
+ * that keeps no register: a call to it puts only its return address on the
+ * blocking task's stack, within the bytes the switch's saved registers
+ * take next, so a parked task's next message touches no line below them. */
+void deja__park_begin(deja_world *w, deja__task *t, const char *kind, const char *on, int64_t deadline) {
+    assert(t == w->cur && t->state == DEJA__T_RUNNING);
+    t->state = DEJA__T_BLOCKED;
+    t->blocked_kind = kind;
+    t->blocked_on = on;
+    t->wake_result = RT_ETIMEDOUT;
+    t->blocked_since = w->now;
+    deja__evq *q = w->evq;
+    if (__builtin_expect(!t->internal_wait && deadline >= 0 && q != NULL, 1) &&
+        deja__evq_push_quick(q, deadline, deja__timeout, t, t->wait_gen)) {
+        t->timeouts_pending++;
+        return;
+    }
+    deja__park_rest(w, t, deadline);
 }
 
 int deja__park(deja_world *w, const char *kind, const char *on, int64_t deadline) {
