@@ -35,8 +35,8 @@ typedef struct deja_fiber {
  * never return. 0, or -1 when no memory is left. */
 int deja_fiber_init(deja_fiber *f, size_t stack_size, void (*entry)(void *), void *arg);
 /* The bytes a stack asked as stack_size really has: stack_size (four times
- * more in ASan builds) plus the 64-byte canary, rounded up to 1 KiB, and at
- * least 2 KiB. */
+ * more in ASan builds) plus the 64-byte canary, rounded up to 1 KiB (at
+ * least 2 KiB), plus one cache line (fiber.c says why). */
 size_t deja_fiber_stack_round(size_t stack_size);
 /* Nonzero when f's canary band (the lowest 64 bytes of its stack, zero
  * while its task keeps within the stack) was written: its task overflowed.
