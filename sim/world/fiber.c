@@ -73,8 +73,10 @@ static void *deja__overflow_arg;
  * canary, the frames a parked task's next message touches) would fall in
  * the same few sets of every cache: the L3 indexes by address bits below
  * 2 MiB, all of them virtual in a huge page, so 2 KiB stacks would share
- * 1/32 of its sets, and past about 16,000 tasks those lines would evict
- * each other while most of the cache sat idle. One more line per slot
+ * 1/32 of its sets (and of the L1's and L2's), and those lines would
+ * evict each other while most of the cache sat idle: past 16 tasks in an
+ * 8-way 32 KiB L1, 256 in an 8-way 512 KiB L2, about 16,000 in a 16-way
+ * 32 MiB L3. One more line per slot
  * spreads them over every set, for 3% more memory at 2 KiB. */
 size_t deja_fiber_stack_round(size_t stack_size) {
 #ifdef DEJA__ASAN
