@@ -46,6 +46,7 @@
 _Static_assert(DEJA__CANARY == 8 * sizeof(uint64_t), "deja_fiber_overflowed (fiber.h) reads the band as 8 words");
 #define DEJA__REGION ((size_t)64 << 20)       /* bytes of stacks per region */
 #define DEJA__MIN_STACK ((size_t)2048)
+#define DEJA__SLOT_PAD 64                     /* one cache line past whole KiB: deja_fiber_stack_round */
 
 typedef struct deja__region {
     struct deja__region *next;
@@ -76,16 +77,16 @@ static void *deja__overflow_arg;
  * 1/32 of its sets (and of the L1's and L2's), and those lines would
  * evict each other while most of the cache sat idle: past 16 tasks in an
  * 8-way 32 KiB L1, 256 in an 8-way 512 KiB L2, about 16,000 in a 16-way
- * 32 MiB L3. One more line per slot
- * spreads them over every set, for 3% more memory at 2 KiB. */
+ * 32 MiB L3. One more line per slot spreads them over every set, for 3%
+ * more memory at 2 KiB. */
 size_t deja_fiber_stack_round(size_t stack_size) {
 #ifdef DEJA__ASAN
     stack_size *= 4; /* instrumented frames are several times larger */
 #endif
     size_t slot = stack_size + DEJA__CANARY;
     if (slot < DEJA__MIN_STACK) slot = DEJA__MIN_STACK;
-    slot = ((slot + 1023) & ~(size_t)1023) + 64;
-    assert(slot % 128 == 64); /* an odd number of lines */
+    slot = ((slot + 1023) & ~(size_t)1023) + DEJA__SLOT_PAD;
+    assert(slot % (2 * DEJA__SLOT_PAD) == DEJA__SLOT_PAD); /* an odd number of lines */
     return slot;
 }
 
@@ -202,7 +203,7 @@ static void *deja__stack_get(size_t slot) {
             }
 #ifdef MADV_HUGEPAGE
             /* small stacks fill their pages: huge pages spare the TLB */
-            if (slot <= 8192 + 64) madvise((char *)m + DEJA__GUARD, n * slot, MADV_HUGEPAGE);
+            if (slot <= 8192 + DEJA__SLOT_PAD) madvise((char *)m + DEJA__GUARD, n * slot, MADV_HUGEPAGE);
 #endif
             r->map = m;
             r->n = n;
